@@ -1,0 +1,20 @@
+# Metronome's web process. Elasticsearch runs as its own container (see docker-compose.yml);
+# inside a container set METRONOME_ES_URL, so no embedded node is started.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY setup.cfg pyproject.toml README.md ./
+COPY metronome ./metronome
+COPY ingesters ./ingesters
+COPY es_templates ./es_templates
+COPY config ./config
+RUN pip install -e . && useradd --system --home /app metronome
+USER metronome
+
+ENV METRONOME_SERVER__HOST=0.0.0.0 METRONOME_SERVER__PORT=8080
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
+# `serve` installs the index templates, then runs gunicorn.
+CMD ["metronome", "serve"]

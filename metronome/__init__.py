@@ -1,0 +1,38 @@
+"""Metronome: self-hosted usage analytics on Elasticsearch.
+
+``create_app`` is the app factory: it reads the settings (unless given), builds the
+Elasticsearch client once, wires the services and registers one blueprint per area.
+"""
+
+from __future__ import annotations
+
+from elasticsearch import Elasticsearch
+from flask import Flask
+
+from metronome import errors
+from metronome.config import Settings, load_settings
+from metronome.es.client import build_client
+from metronome.hits.sink import DirectSink
+from metronome.hits.views import bp as hits_bp
+from metronome.ops.views import bp as ops_bp
+from metronome.query.views import bp as query_bp
+from metronome.services import EXTENSION_KEY, Services
+
+__version__ = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, es: Elasticsearch | None = None) -> Flask:
+    settings = settings or load_settings()
+    client = es or build_client(settings.elasticsearch)
+    app = Flask(__name__)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # bucket order is meaningful
+    app.config["MAX_CONTENT_LENGTH"] = settings.ingest.max_body_bytes
+    app.extensions[EXTENSION_KEY] = Services(
+        settings=settings,
+        es=client,
+        sink=DirectSink(client, settings.elasticsearch.index_prefix),
+    )
+    errors.init_app(app)
+    for blueprint in (ops_bp, hits_bp, query_bp):
+        app.register_blueprint(blueprint)
+    return app

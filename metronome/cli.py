@@ -1,0 +1,176 @@
+"""The ``metronome`` command: serve, setup, and the embedded Elasticsearch (``es``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from metronome import __version__
+from metronome.config import ConfigError, Settings, load_settings
+from metronome.es.client import build_client
+from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
+from metronome.es.templates import install_templates
+from metronome.serve import ServeError
+from metronome.serve import serve as run_serve
+
+
+class Context:
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_file)
+            except ConfigError as error:
+                raise click.ClickException(str(error)) from None
+        return self._settings
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="METRONOME_CONFIG",
+    help="YAML configuration file (default: config/metronome.yml when present).",
+)
+@click.version_option(__version__, prog_name="metronome")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None) -> None:
+    """Metronome: self-hosted usage analytics on Elasticsearch."""
+    ctx.obj = Context(config_file)
+
+
+@cli.command()
+@pass_context
+def serve(ctx: Context) -> None:
+    """Start Metronome in the foreground (and the embedded Elasticsearch if no URL is set)."""
+
+    try:
+        code = run_serve(ctx.settings, ctx.config_file, say=_say)
+    except (EmbeddedError, ServeError) as error:
+        raise click.ClickException(str(error)) from None
+    sys.exit(code)
+
+
+@cli.command()
+@pass_context
+def setup(ctx: Context) -> None:
+    """Install the index templates into Elasticsearch (safe to repeat)."""
+    settings = _with_reachable_es(ctx.settings)
+    client = build_client(settings.elasticsearch)
+    for template in install_templates(client, settings.elasticsearch.index_prefix):
+        _say(f"installed {template.kind} template {template.name}")
+
+
+@cli.group()
+def es() -> None:
+    """The embedded Elasticsearch node (used when elasticsearch.url is not set)."""
+
+
+def _embedded(ctx: Context, data_dir: str | None, port: int | None) -> EmbeddedElasticsearch:
+    embedded = ctx.settings.elasticsearch.embedded
+    if data_dir is not None:
+        embedded = dataclasses.replace(embedded, data_dir=Path(data_dir))
+    if port is not None:
+        embedded = dataclasses.replace(embedded, http_port=port)
+    return EmbeddedElasticsearch(embedded, say=_say)
+
+
+_data_dir = click.option("--data-dir", help="Data directory (default: var/es).")
+_port = click.option("--port", type=int, help="HTTP port (default: 9200).")
+
+
+@es.command("resolve")
+@pass_context
+def es_resolve(ctx: Context) -> None:
+    """Download the Elasticsearch jars from Maven Central (once; later runs reuse them)."""
+    node = _embedded(ctx, None, None)
+    try:
+        if node.is_resolved():
+            _say(f"Elasticsearch is resolved in {node.home}")
+            return
+        node.resolve()
+    except EmbeddedError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@es.command("start")
+@_data_dir
+@_port
+@pass_context
+def es_start(ctx: Context, data_dir: str | None, port: int | None) -> None:
+    """Start the node in the background and wait until it is ready."""
+    node = _embedded(ctx, data_dir, port)
+    try:
+        started = node.start()
+    except EmbeddedError as error:
+        raise click.ClickException(str(error)) from None
+    _say(f"Elasticsearch {'started' if started else 'is already running'} at {node.url}")
+
+
+@es.command("stop")
+@_data_dir
+@_port
+@pass_context
+def es_stop(ctx: Context, data_dir: str | None, port: int | None) -> None:
+    """Stop the node cleanly."""
+    node = _embedded(ctx, data_dir, port)
+    if not node.stop():
+        _say("Elasticsearch is not running")
+    else:
+        _say("Elasticsearch stopped")
+
+
+@es.command("status")
+@_data_dir
+@_port
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_context
+def es_status(ctx: Context, data_dir: str | None, port: int | None, as_json: bool) -> None:
+    """Say whether the node runs and how healthy it is; exit code 1 when it does not run."""
+    status = _embedded(ctx, data_dir, port).status()
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(status)))
+    elif status.running:
+        _say(f"running (pid {status.pid}) at {status.url}, cluster health {status.health}")
+    else:
+        _say("not running")
+    sys.exit(0 if status.running else 1)
+
+
+def _with_reachable_es(settings: Settings) -> Settings:
+    if settings.elasticsearch.url:
+        return settings
+    node = EmbeddedElasticsearch(settings.elasticsearch.embedded, say=_say)
+    if not node.status().running:
+        raise click.ClickException(
+            "no elasticsearch.url is set and the embedded node is not running: "
+            "start it with `metronome es start` or set METRONOME_ES_URL"
+        )
+    return dataclasses.replace(
+        settings, elasticsearch=dataclasses.replace(settings.elasticsearch, url=node.url)
+    )
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=False)
+    sys.stdout.flush()
+
+
+def main() -> None:
+    cli(prog_name="metronome")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,351 @@
+"""Typed, validated settings: built-in defaults < YAML config file < METRONOME_* environment.
+
+Settings are read once at start-up. A wrong value stops start-up with a message that names
+the setting (``elasticsearch.url: Not a valid URL.``), never a traceback from deep inside.
+
+Environment overrides address any setting by its path, sections joined by a double
+underscore: ``METRONOME_ELASTICSEARCH__URL``, ``METRONOME_SERVER__PORT``,
+``METRONOME_ELASTICSEARCH__EMBEDDED__HTTP_PORT``. ``METRONOME_ES_URL`` is a short alias of
+``METRONOME_ELASTICSEARCH__URL``. ``METRONOME_CONFIG`` names the YAML file.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    validate,
+    validates,
+    validates_schema,
+)
+
+DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
+ENV_PREFIX = "METRONOME_"
+ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
+INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting and what is wrong."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class EmbeddedSettings:
+    """The Elasticsearch node `metronome serve` starts when no URL is configured."""
+
+    home: Path = Path("var/es-dist")
+    data_dir: Path = Path("var/es")
+    http_port: int = 9200
+    heap: str = "1g"
+    startup_timeout: float = 120.0
+
+
+@dataclass(frozen=True)
+class ElasticsearchSettings:
+    url: str | None = None
+    index_prefix: str = "metronome"
+    request_timeout: float = 10.0
+    embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
+
+
+@dataclass(frozen=True)
+class IngestSettings:
+    max_body_bytes: int = 1_048_576
+    max_batch: int = 500
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """One tracked application (tenant) and who may write to and read from it."""
+
+    name: str
+    write_auth: Literal["key", "none"] = "key"
+    write_keys: tuple[str, ...] = ()
+    read_keys: tuple[str, ...] = ()
+    allowed_origins: tuple[str, ...] = ()
+    public_tock: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    sites: Mapping[str, SiteSettings] = field(
+        default_factory=lambda: {
+            "default": SiteSettings(name="default", write_auth="none", public_tock=True)
+        }
+    )
+    default_site: str = "default"
+
+    def site(self, name: str) -> SiteSettings | None:
+        return self.sites.get(name)
+
+
+# --- schemas: what a valid setting is (the defaults live in the dataclasses above) ------
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ServerSchema(_Strict):
+    host = fields.String(validate=validate.Length(min=1))
+    port = fields.Integer(validate=validate.Range(min=0, max=65535))
+    workers = fields.Integer(validate=validate.Range(min=1, max=64))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
+        return ServerSettings(**data)
+
+
+class EmbeddedSchema(_Strict):
+    home = fields.String(validate=validate.Length(min=1))
+    data_dir = fields.String(validate=validate.Length(min=1))
+    http_port = fields.Integer(validate=validate.Range(min=1, max=65535))
+    heap = fields.String(
+        validate=validate.Regexp(r"^\d+[mMgG]$", error="Use a JVM size such as 512m or 1g.")
+    )
+    startup_timeout = fields.Float(validate=validate.Range(min=1))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> EmbeddedSettings:
+        for name in ("home", "data_dir"):
+            if name in data:
+                data[name] = Path(data[name])
+        return EmbeddedSettings(**data)
+
+
+class ElasticsearchSchema(_Strict):
+    url = fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"})
+    index_prefix = fields.String(
+        validate=validate.Regexp(
+            INDEX_PREFIX_PATTERN,
+            error="Use lowercase letters, digits, '-' and '_' (Elasticsearch index names).",
+        ),
+    )
+    request_timeout = fields.Float(validate=validate.Range(min=0.1))
+    embedded = fields.Nested(EmbeddedSchema, load_default=EmbeddedSettings)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ElasticsearchSettings:
+        if data.get("url"):
+            data["url"] = data["url"].rstrip("/")
+        else:
+            data["url"] = None
+        return ElasticsearchSettings(**data)
+
+
+class IngestSchema(_Strict):
+    max_body_bytes = fields.Integer(validate=validate.Range(min=1024, max=100 * 1024 * 1024))
+    max_batch = fields.Integer(validate=validate.Range(min=1, max=100_000))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> IngestSettings:
+        return IngestSettings(**data)
+
+
+class SiteSchema(_Strict):
+    write_auth = fields.String(load_default="key", validate=validate.OneOf(["key", "none"]))
+    write_keys = fields.List(fields.String(validate=validate.Length(min=8)), load_default=list)
+    read_keys = fields.List(fields.String(validate=validate.Length(min=8)), load_default=list)
+    allowed_origins = fields.List(fields.String(), load_default=list)
+    public_tock = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def check_keys(self, data: dict[str, Any], **_: Any) -> None:
+        if data["write_auth"] == "key" and not data["write_keys"]:
+            raise ValidationError(
+                "A site with write_auth: key needs at least one write key "
+                "(or set write_auth: none).",
+                "write_keys",
+            )
+        if set(data["write_keys"]) & set(data["read_keys"]):
+            raise ValidationError("A key cannot be both a write key and a read key.", "read_keys")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SiteSettings:
+        return SiteSettings(
+            name="",  # set from the mapping key by SettingsSchema
+            write_auth=data["write_auth"],
+            write_keys=tuple(data["write_keys"]),
+            read_keys=tuple(data["read_keys"]),
+            allowed_origins=tuple(data["allowed_origins"]),
+            public_tock=data["public_tock"],
+        )
+
+
+class SettingsSchema(_Strict):
+    server = fields.Nested(ServerSchema, load_default=ServerSettings)
+    elasticsearch = fields.Nested(ElasticsearchSchema, load_default=ElasticsearchSettings)
+    ingest = fields.Nested(IngestSchema, load_default=IngestSettings)
+    sites = fields.Dict(
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$")),
+        values=fields.Nested(SiteSchema),
+    )
+    default_site = fields.String()
+
+    @validates("sites")
+    def check_sites(self, value: dict[str, Any], **_: Any) -> None:
+        if not value:
+            raise ValidationError("Define at least one site.")
+
+    @validates_schema
+    def check_default_site(self, data: dict[str, Any], **_: Any) -> None:
+        sites = data.get("sites") or Settings().sites
+        default_site = data.get("default_site", Settings.default_site)
+        if default_site not in sites:
+            raise ValidationError(
+                f"{default_site!r} is not one of the sites ({', '.join(sorted(sites))}).",
+                "default_site",
+            )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Settings:
+        if "sites" in data:
+            data["sites"] = {
+                name: dataclasses.replace(site, name=name) for name, site in data["sites"].items()
+            }
+        return Settings(**data)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from the file, then the environment, then explicit overrides.
+
+    ``config_file`` defaults to ``$METRONOME_CONFIG``, else ``config/metronome.yml`` when it
+    exists, else the built-in defaults alone.
+    """
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    path = _choose_config_file(config_file, env)
+    if path is not None:
+        raw = read_config_file(path)
+    raw = deep_merge(raw, env_overrides(env))
+    if overrides:
+        raw = deep_merge(raw, overrides)
+    return settings_from_mapping(raw, source=str(path) if path else "defaults")
+
+
+def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> Settings:
+    try:
+        settings = SettingsSchema().load(raw)
+    except ValidationError as error:
+        raise ConfigError(f"invalid configuration ({source}): " + describe(error)) from None
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def describe(error: ValidationError) -> str:
+    """Flatten marshmallow's nested messages into `a.b: message` lines."""
+    lines: list[str] = []
+
+    def walk(node: Any, path: list[str]) -> None:
+        if isinstance(node, dict):
+            for key, child in node.items():
+                walk(child, [*path, str(key)] if key != "_schema" else path)
+        elif isinstance(node, list) and all(isinstance(m, str) for m in node):
+            where = ".".join(path) or "(top level)"
+            text = " ".join(node).replace("Unknown field.", "Unknown setting.")
+            lines.append(f"{where}: {text}")
+        elif isinstance(node, list):
+            for child in node:
+                walk(child, path)
+        else:
+            lines.append(f"{'.'.join(path)}: {node}")
+
+    walk(error.messages, [])
+    return "; ".join(lines)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config file {path} is not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings at the top")
+    return data
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``METRONOME_SECTION__KEY=value`` pairs as a nested mapping (values stay strings)."""
+    result: dict[str, Any] = {}
+    for name, value in environ.items():
+        if name in ENV_ALIASES:
+            path: tuple[str, ...] = ENV_ALIASES[name]
+        elif name.startswith(ENV_PREFIX) and "__" in name:
+            path = tuple(part.lower() for part in name[len(ENV_PREFIX) :].split("__"))
+        else:
+            continue
+        node = result
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value if value != "" else None
+    return result
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _choose_config_file(explicit: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    if explicit is not None:
+        return Path(explicit)
+    if environ.get("METRONOME_CONFIG"):
+        return Path(environ["METRONOME_CONFIG"])
+    if DEFAULT_CONFIG_FILE.is_file():
+        return DEFAULT_CONFIG_FILE
+    return None
+
+
+__all__ = [
+    "ConfigError",
+    "ElasticsearchSettings",
+    "EmbeddedSettings",
+    "IngestSettings",
+    "ServerSettings",
+    "Settings",
+    "SiteSettings",
+    "load_settings",
+    "settings_from_mapping",
+]

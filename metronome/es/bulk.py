@@ -1,0 +1,59 @@
+"""Bulk writes with ``op_type=create`` and deterministic ids: a resend is stored once.
+
+A 409 answer for an item means the document is already there, which counts as stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import Elasticsearch, TransportError
+
+
+class StoreUnavailable(RuntimeError):
+    """Elasticsearch could not be reached or refused the whole request; retry later."""
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    index: str
+    id: str
+    document: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    status: int
+    error: dict[str, Any] | None = None
+
+    @property
+    def stored(self) -> bool:
+        """Created now (201) or already there from an earlier send (409)."""
+        return self.status in (200, 201, 409)
+
+
+def bulk_create(
+    client: Elasticsearch,
+    actions: Sequence[BulkAction],
+    refresh: Literal["wait_for", False] = False,
+) -> list[ItemResult]:
+    """One ``_bulk`` request; one result per action, in order."""
+    if not actions:
+        return []
+    operations: list[dict[str, Any]] = []
+    for action in actions:
+        operations.append({"create": {"_index": action.index, "_id": action.id}})
+        operations.append(action.document)
+    try:
+        response = client.bulk(operations=operations, refresh=refresh)
+    except (TransportError, EsApiError) as error:
+        raise StoreUnavailable(str(error)) from error
+    return [_item_result(item) for item in response["items"]]
+
+
+def _item_result(item: dict[str, Any]) -> ItemResult:
+    outcome = item.get("create", {})
+    return ItemResult(status=int(outcome.get("status", 500)), error=outcome.get("error"))

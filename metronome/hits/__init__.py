@@ -1,0 +1,1 @@
+"""Tracking hits: the schema that validates them, the enrichment pipeline, the /tick views."""

@@ -1,0 +1,192 @@
+"""What a valid hit is (API.md section 2): reserved fields typed, free parameters bounded.
+
+``load_hit`` turns one decoded JSON value into a clean ``dict`` or raises ``HitError`` naming
+the field. It never touches I/O, so every rule here is tested without a server.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
+
+from metronome.errors import error_object
+
+PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+HIT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+MAX_PARAMS = 100
+MAX_STRING = 1024
+MAX_FUTURE = timedelta(days=1)
+
+# Written by the server; a client may not send them.
+SERVER_FIELDS = frozenset(
+    {"type", "received_at", "user_agent", "bot", "ip", "geo", "version", "timestamp"}
+)
+# Accepted on a hit but not stored as parameters: routing and credentials.
+REQUEST_FIELDS = frozenset({"site", "key"})
+
+
+class HitError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def as_error(self) -> dict[str, str]:
+        return error_object("invalid_hit", self.message, self.field)
+
+
+class EventTime(fields.Field):
+    """ISO-8601 text (``Z`` or an offset; no offset means UTC) or epoch milliseconds."""
+
+    default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
+        "invalid": "Use an ISO-8601 date-time or epoch milliseconds.",
+        "range": "The time is more than a day in the future or before 1970.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int | float):
+            if not math.isfinite(value):
+                raise self.make_error("invalid")
+            try:
+                moment = datetime.fromtimestamp(value / 1000, UTC)
+            except (OverflowError, OSError, ValueError):
+                raise self.make_error("range") from None
+        elif isinstance(value, str) and 0 < len(value) <= 64:
+            try:
+                moment = datetime.fromisoformat(value.replace("z", "Z"))
+            except ValueError:
+                raise self.make_error("invalid") from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+        else:
+            raise self.make_error("invalid")
+        if moment.year < 1970 or moment > datetime.now(UTC) + MAX_FUTURE:
+            raise self.make_error("range")
+        return moment.astimezone(UTC)
+
+
+def _text(max_length: int = MAX_STRING, **kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+class HitSchema(Schema):
+    """The reserved fields; everything else is a free parameter checked in ``load_hit``."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = _text(required=True)
+    event = fields.String(
+        load_default="view",
+        validate=validate.Regexp(EVENT_NAME, error="Use 1-64 letters, digits or _ . : -"),
+    )
+    time = EventTime()
+    hit_id = fields.String(
+        validate=validate.Regexp(HIT_ID, error="Use 1-128 letters, digits or _ . : -")
+    )
+    url = _text(4096)
+    referrer = _text(4096)
+    format = _text(64)
+    visitor = _text(256)
+    session = _text(256)
+    site = _text(64)
+    key = _text(256)
+
+
+_SCHEMA = HitSchema()
+_RESERVED = frozenset(_SCHEMA.fields)
+
+
+def load_hit(raw: Any) -> dict[str, Any]:
+    """Validate one hit; returns reserved fields typed and free parameters as sent."""
+    if not isinstance(raw, dict):
+        raise HitError(f"A hit must be a JSON object, not {_json_type(raw)}.")
+    if len(raw) > MAX_PARAMS:
+        raise HitError(f"A hit may have at most {MAX_PARAMS} parameters, this one has {len(raw)}.")
+    try:
+        hit: dict[str, Any] = _SCHEMA.load(raw)
+    except ValidationError as error:
+        field, message = _first_message(error.messages)
+        raise HitError(message, field) from None
+    for name, value in raw.items():
+        if name in _RESERVED:
+            continue
+        _check_param_name(name)
+        hit[name] = _check_param_value(name, value, nested_ok=True)
+    return hit
+
+
+def _check_param_name(name: str) -> None:
+    if not isinstance(name, str) or not PARAM_NAME.match(name):
+        raise HitError(
+            "Parameter names start with a letter and hold at most 64 letters, digits, _ or -.",
+            str(name)[:80],
+        )
+    if name in SERVER_FIELDS:
+        raise HitError(f"{name!r} is set by the server and cannot be sent.", name)
+
+
+def _check_param_value(name: str, value: Any, nested_ok: bool) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if abs(value) > 2**53:
+            raise HitError("Integers beyond 2^53 lose precision; send them as strings.", name)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise HitError("Numbers must be finite.", name)
+        return value
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise HitError(f"Text values hold at most {MAX_STRING} characters.", name)
+        return value
+    if isinstance(value, dict) and nested_ok:
+        if len(value) > MAX_PARAMS:
+            raise HitError(f"A nested object may have at most {MAX_PARAMS} keys.", name)
+        for key, inner in value.items():
+            if not isinstance(key, str) or not PARAM_NAME.match(key):
+                raise HitError(
+                    "Nested keys start with a letter and hold at most 64 letters, digits, _ or -.",
+                    f"{name}.{str(key)[:80]}",
+                )
+            _check_param_value(f"{name}.{key}", inner, nested_ok=False)
+        return value
+    if isinstance(value, dict):
+        raise HitError("Only one level of nested objects is allowed.", name)
+    raise HitError(
+        f"Values are text, numbers, booleans or one nested object, not {_json_type(value)}.", name
+    )
+
+
+def _first_message(messages: Any, path: str = "") -> tuple[str | None, str]:
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        return _first_message(value, f"{path}.{key}" if path else str(key))
+    if isinstance(messages, list) and messages:
+        first = messages[0]
+        if isinstance(first, str):
+            return path or None, f"{path}: {first}" if path else first
+        return _first_message(first, path)
+    return path or None, str(messages)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "null"
+    return "an object"

@@ -1,0 +1,29 @@
+"""The services one app instance uses, built once by ``create_app`` and injected.
+
+Views reach them through ``current_services()``; tests build them with their own settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from elasticsearch import Elasticsearch
+from flask import current_app
+
+from metronome.config import Settings
+from metronome.hits.sink import HitSink
+
+EXTENSION_KEY = "metronome"
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    es: Elasticsearch
+    sink: HitSink
+
+
+def current_services() -> Services:
+    services = current_app.extensions[EXTENSION_KEY]
+    assert isinstance(services, Services)
+    return services

@@ -1,0 +1,58 @@
+"""Which site a request is for, and whether its key lets it write or read (API.md section 1)."""
+
+from __future__ import annotations
+
+import hmac
+
+from metronome.config import Settings, SiteSettings
+from metronome.errors import ApiError
+
+
+def find_site(settings: Settings, name: str | None) -> SiteSettings:
+    site = settings.site(name or settings.default_site)
+    if site is None:
+        raise ApiError(404, "unknown_site", f"There is no site named {name!r}.", field="site")
+    return site
+
+
+def check_write_key(site: SiteSettings, key: str | None) -> None:
+    if site.write_auth == "none":
+        return
+    if not key:
+        raise ApiError(
+            401,
+            "missing_key",
+            f"Site {site.name!r} needs a write key (X-Metronome-Key header, key parameter or "
+            "key field).",
+            field="key",
+        )
+    if not _one_of(key, site.write_keys):
+        raise ApiError(401, "invalid_key", f"That key cannot write to site {site.name!r}.", "key")
+
+
+def check_read_key(site: SiteSettings, key: str | None, public_ok: bool = False) -> None:
+    if public_ok and site.public_tock:
+        return
+    if not key:
+        raise ApiError(
+            401,
+            "missing_key",
+            f"Site {site.name!r} needs a read key (Authorization: Bearer <key> or key parameter).",
+            field="key",
+        )
+    if not _one_of(key, site.read_keys):
+        raise ApiError(401, "invalid_key", f"That key cannot read site {site.name!r}.", "key")
+
+
+def bearer_token(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def _one_of(key: str, keys: tuple[str, ...]) -> bool:
+    # Compare against every key in constant time so timing reveals nothing about near misses.
+    found = False
+    for candidate in keys:
+        found |= hmac.compare_digest(key.encode(), candidate.encode())
+    return found

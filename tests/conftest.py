@@ -1,0 +1,107 @@
+"""Shared fixtures: one real Elasticsearch per test run, and a fresh index prefix per test.
+
+The embedded node starts once per session (or ``METRONOME_ES_URL`` names a running cluster).
+Every test gets its own index prefix, so tests never see each other's data:
+``es_url -> es -> index_prefix -> settings -> app -> client``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+from flask import Flask
+from flask.testing import FlaskClient
+
+from metronome import create_app
+from metronome.config import EmbeddedSettings, Settings, settings_from_mapping
+from metronome.es.embedded import EmbeddedElasticsearch
+from metronome.es.templates import install_templates, remove_templates
+
+ROOT = Path(__file__).resolve().parents[1]
+WRITE_KEY = "pk_shop_write_0001"
+READ_KEY = "sk_shop_read_0001"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def es_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    configured = os.environ.get("METRONOME_ES_URL")
+    if configured:
+        yield configured.rstrip("/")
+        return
+    node = EmbeddedElasticsearch(
+        EmbeddedSettings(
+            home=ROOT / "var" / "es-dist",
+            data_dir=tmp_path_factory.mktemp("es"),
+            http_port=free_port(),
+            heap="768m",
+        ),
+        say=lambda message: None,
+    )
+    node.start()
+    try:
+        yield node.url
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def es(es_url: str) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(es_url, request_timeout=30)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def index_prefix(es: Elasticsearch) -> Iterator[str]:
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+    yield prefix
+    # Elasticsearch refuses wildcard deletes (action.destructive_requires_name): name them.
+    names = list(es.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
+    if names:
+        es.indices.delete(index=",".join(names))
+    remove_templates(es, prefix)
+
+
+def make_settings(es_url: str, index_prefix: str, **overrides: Any) -> Settings:
+    raw: dict[str, Any] = {
+        "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+        "sites": {
+            "default": {"write_auth": "none", "public_tock": True},
+            "shop": {
+                "write_auth": "key",
+                "write_keys": [WRITE_KEY],
+                "read_keys": [READ_KEY],
+            },
+        },
+    }
+    raw.update(overrides)
+    return settings_from_mapping(raw)
+
+
+@pytest.fixture
+def settings(es_url: str, index_prefix: str) -> Settings:
+    return make_settings(es_url, index_prefix)
+
+
+@pytest.fixture
+def app(settings: Settings, es: Elasticsearch) -> Flask:
+    install_templates(es, settings.elasticsearch.index_prefix)
+    return create_app(settings, es=es)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
