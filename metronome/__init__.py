@@ -12,25 +12,32 @@ from flask import Flask
 from metronome import errors
 from metronome.config import Settings, load_settings
 from metronome.es.client import build_client
-from metronome.hits.sink import DirectSink
+from metronome.hits.privacy import DailySalts, load_or_create_secret
+from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
 from metronome.ops.views import bp as ops_bp
 from metronome.query.views import bp as query_bp
 from metronome.services import EXTENSION_KEY, Services
+from metronome.spool.writer import SpoolWriter
 
 __version__ = "0.1.0"
+
+SECRET_FILE = "visitor-secret"
 
 
 def create_app(settings: Settings | None = None, es: Elasticsearch | None = None) -> Flask:
     settings = settings or load_settings()
     client = es or build_client(settings.elasticsearch)
+    spool = settings.spool
+    secret = load_or_create_secret(settings.privacy.visitor_secret, spool.dir.parent / SECRET_FILE)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # bucket order is meaningful
     app.config["MAX_CONTENT_LENGTH"] = settings.ingest.max_body_bytes
     app.extensions[EXTENSION_KEY] = Services(
         settings=settings,
         es=client,
-        sink=DirectSink(client, settings.elasticsearch.index_prefix),
+        sink=SpoolSink(SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)),
+        salts=DailySalts(secret),
     )
     errors.init_app(app)
     for blueprint in (ops_bp, hits_bp, query_bp):

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
 from metronome import __version__
 from metronome.config import ConfigError, Settings, load_settings
+from metronome.deadletters import DeadLetterStore
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.templates import install_templates
 from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
+from metronome.shipper import Shipper, ShipperAlreadyRunning
 
 
 class Context:
@@ -147,6 +152,69 @@ def es_status(ctx: Context, data_dir: str | None, port: int | None, as_json: boo
     else:
         _say("not running")
     sys.exit(0 if status.running else 1)
+
+
+@cli.command()
+@pass_context
+def shipper(ctx: Context) -> None:
+    """Ship the spool to Elasticsearch until stopped (SIGTERM or Ctrl-C)."""
+    settings = _with_reachable_es(ctx.settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    worker = Shipper(
+        settings.spool.dir,
+        build_client(settings.elasticsearch),
+        settings.elasticsearch.index_prefix,
+        settings.shipper,
+        stop=stop,
+    )
+    logging.basicConfig(level=logging.INFO, format="shipper: %(levelname)s %(message)s")
+    try:
+        worker.run_forever()
+    except ShipperAlreadyRunning as error:
+        raise click.ClickException(str(error)) from None
+
+
+@cli.group("dead-letters")
+def dead_letters() -> None:
+    """Documents Elasticsearch refused as invalid: list them, index them again."""
+
+
+@dead_letters.command("list")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_context
+def dead_letters_list(ctx: Context, limit: int, as_json: bool) -> None:
+    """Show dead letters, oldest first."""
+    store = _dead_letter_store(ctx)
+    letters = store.list(limit)
+    if as_json:
+        for letter in letters:
+            click.echo(json.dumps(dataclasses.asdict(letter), ensure_ascii=False))
+        return
+    click.echo(f"{store.count()} dead letters")
+    for letter in letters:
+        click.echo(
+            f"{letter.failed_at}  {letter.target_index}/{letter.doc_id}  "
+            f"{letter.error_type}: {letter.error_reason[:160]}"
+        )
+
+
+@dead_letters.command("replay")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=10_000, show_default=True)
+@pass_context
+def dead_letters_replay(ctx: Context, limit: int) -> None:
+    """Index dead letters again; those Elasticsearch now accepts are removed from the list."""
+    report = _dead_letter_store(ctx).replay(limit)
+    click.echo(f"replayed: {report.stored} stored, {report.still_failing} still refused")
+
+
+def _dead_letter_store(ctx: Context) -> DeadLetterStore:
+    settings = _with_reachable_es(ctx.settings)
+    return DeadLetterStore(
+        build_client(settings.elasticsearch), settings.elasticsearch.index_prefix
+    )
 
 
 def _with_reachable_es(settings: Settings) -> Settings:

@@ -47,6 +47,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    threads: int = 8  # per worker; concurrent hits in one worker share an fsync
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,45 @@ class ElasticsearchSettings:
 
 @dataclass(frozen=True)
 class IngestSettings:
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 1_048_576  # as sent (compressed or not)
+    max_decompressed_bytes: int = 10_485_760  # a gzip body may not inflate beyond this
     max_batch: int = 500
+
+
+@dataclass(frozen=True)
+class SpoolSettings:
+    """The local durable log between the web process and Elasticsearch."""
+
+    dir: Path = Path("var/spool")
+    max_bytes: int = 1_073_741_824  # when full, ingest answers 503 instead of filling the disk
+    segment_bytes: int = 16_777_216
+
+
+@dataclass(frozen=True)
+class ShipperSettings:
+    batch_docs: int = 1000
+    batch_bytes: int = 8_388_608
+    poll_interval: float = 0.2  # seconds between looks at an idle spool
+    max_backoff: float = 30.0  # seconds, the cap of the retry backoff
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    # drop: no IP stored; truncate: IPv4 /24, IPv6 /48; hash: daily-salted hash; full: as seen
+    ip: Literal["drop", "truncate", "hash", "full"] = "truncate"
+    # Secret for the daily visitor/IP salts; shared by every instance of a deployment.
+    # Empty: one is generated on first start and kept in <spool.dir>/../visitor-secret.
+    visitor_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class HitLimits:
+    """What one hit may hold; per site, so a noisy site can be tightened alone."""
+
+    max_params: int = 100
+    max_value_chars: int = 1024
+    max_future_seconds: int = 86_400  # clock skew allowance
+    max_age_days: int | None = None  # None: any past time is accepted (back-fill)
 
 
 @dataclass(frozen=True)
@@ -84,6 +122,7 @@ class SiteSettings:
     read_keys: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
     public_tock: bool = False
+    limits: HitLimits = field(default_factory=HitLimits)
 
 
 @dataclass(frozen=True)
@@ -91,6 +130,9 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
+    shipper: ShipperSettings = field(default_factory=ShipperSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True)
@@ -114,6 +156,7 @@ class ServerSchema(_Strict):
     host = fields.String(validate=validate.Length(min=1))
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     workers = fields.Integer(validate=validate.Range(min=1, max=64))
+    threads = fields.Integer(validate=validate.Range(min=1, max=256))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
@@ -159,11 +202,59 @@ class ElasticsearchSchema(_Strict):
 
 class IngestSchema(_Strict):
     max_body_bytes = fields.Integer(validate=validate.Range(min=1024, max=100 * 1024 * 1024))
+    max_decompressed_bytes = fields.Integer(
+        validate=validate.Range(min=1024, max=1024 * 1024 * 1024)
+    )
     max_batch = fields.Integer(validate=validate.Range(min=1, max=100_000))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> IngestSettings:
         return IngestSettings(**data)
+
+
+class SpoolSchema(_Strict):
+    dir = fields.String(validate=validate.Length(min=1))
+    max_bytes = fields.Integer(validate=validate.Range(min=65_536))
+    segment_bytes = fields.Integer(validate=validate.Range(min=4096))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SpoolSettings:
+        if "dir" in data:
+            data["dir"] = Path(data["dir"])
+        return SpoolSettings(**data)
+
+
+class ShipperSchema(_Strict):
+    batch_docs = fields.Integer(validate=validate.Range(min=1, max=100_000))
+    batch_bytes = fields.Integer(validate=validate.Range(min=1024, max=100 * 1024 * 1024))
+    poll_interval = fields.Float(validate=validate.Range(min=0.001, max=60))
+    max_backoff = fields.Float(validate=validate.Range(min=0.01, max=3600))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ShipperSettings:
+        return ShipperSettings(**data)
+
+
+class PrivacySchema(_Strict):
+    ip = fields.String(validate=validate.OneOf(["drop", "truncate", "hash", "full"]))
+    visitor_secret = fields.String(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> PrivacySettings:
+        if not data.get("visitor_secret"):
+            data["visitor_secret"] = None
+        return PrivacySettings(**data)
+
+
+class LimitsSchema(_Strict):
+    max_params = fields.Integer(validate=validate.Range(min=1, max=10_000))
+    max_value_chars = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
+    max_future_seconds = fields.Integer(validate=validate.Range(min=0))
+    max_age_days = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> HitLimits:
+        return HitLimits(**data)
 
 
 class SiteSchema(_Strict):
@@ -172,6 +263,7 @@ class SiteSchema(_Strict):
     read_keys = fields.List(fields.String(validate=validate.Length(min=8)), load_default=list)
     allowed_origins = fields.List(fields.String(), load_default=list)
     public_tock = fields.Boolean(load_default=False)
+    limits = fields.Nested(LimitsSchema, load_default=HitLimits)
 
     @validates_schema
     def check_keys(self, data: dict[str, Any], **_: Any) -> None:
@@ -193,6 +285,7 @@ class SiteSchema(_Strict):
             read_keys=tuple(data["read_keys"]),
             allowed_origins=tuple(data["allowed_origins"]),
             public_tock=data["public_tock"],
+            limits=data["limits"],
         )
 
 
@@ -200,6 +293,9 @@ class SettingsSchema(_Strict):
     server = fields.Nested(ServerSchema, load_default=ServerSettings)
     elasticsearch = fields.Nested(ElasticsearchSchema, load_default=ElasticsearchSettings)
     ingest = fields.Nested(IngestSchema, load_default=IngestSettings)
+    spool = fields.Nested(SpoolSchema, load_default=SpoolSettings)
+    shipper = fields.Nested(ShipperSchema, load_default=ShipperSettings)
+    privacy = fields.Nested(PrivacySchema, load_default=PrivacySettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$")),
         values=fields.Nested(SiteSchema),
@@ -342,10 +438,14 @@ __all__ = [
     "ConfigError",
     "ElasticsearchSettings",
     "EmbeddedSettings",
+    "HitLimits",
     "IngestSettings",
+    "PrivacySettings",
     "ServerSettings",
     "Settings",
+    "ShipperSettings",
     "SiteSettings",
+    "SpoolSettings",
     "load_settings",
     "settings_from_mapping",
 ]

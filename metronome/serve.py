@@ -1,18 +1,22 @@
-"""``metronome serve``: Elasticsearch (embedded unless a URL is set), templates, gunicorn.
+"""``metronome serve``: Elasticsearch (embedded unless a URL is set), templates, the web
+workers (gunicorn) and the shipper, in the foreground.
 
-Runs in the foreground. Ctrl-C (or SIGTERM) stops gunicorn, then the embedded
-Elasticsearch if this command started it; a node that was already running is left running.
+Ctrl-C (or SIGTERM) stops gunicorn and the shipper, then the embedded Elasticsearch if this
+command started it; a node that was already running is left running. A shipper that dies is
+started again (the spool keeps everything it had not confirmed).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import FrameType
 
 import requests
@@ -21,8 +25,11 @@ from metronome.config import Settings
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
+from metronome.metrics import MULTIPROC_ENV
 
 Say = Callable[[str], None]
+Process = subprocess.Popen[bytes]
+SHIPPER_COMMAND = [sys.executable, "-m", "metronome.cli", "shipper"]
 
 
 class ServeError(RuntimeError):
@@ -32,7 +39,7 @@ class ServeError(RuntimeError):
 def serve(settings: Settings, config_file: str | None = None, say: Say = print) -> int:
     embedded: EmbeddedElasticsearch | None = None
     started_here = False
-    gunicorn: subprocess.Popen[bytes] | None = None
+    children: dict[str, Process] = {}
     stop_requested = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -53,42 +60,74 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         settings = dataclasses.replace(
             settings, elasticsearch=dataclasses.replace(settings.elasticsearch, url=url)
         )
-        client = build_client(settings.elasticsearch)
-        install_templates(client, settings.elasticsearch.index_prefix)
+        install_templates(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
 
-        gunicorn = _start_gunicorn(settings, url, config_file)
+        env = _child_env(settings, url, config_file)
+        children["shipper"] = _start(SHIPPER_COMMAND, env)
+        children["gunicorn"] = _start(_gunicorn_command(settings), env)
         base = f"http://{settings.server.host}:{settings.server.port}"
-        _wait_for_http(f"{base}/healthz", gunicorn, lambda: stop_requested)
+        _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)
         say(_banner(settings, base))
-        while not stop_requested and gunicorn.poll() is None:
-            time.sleep(0.2)
-        if gunicorn.poll() is not None and not stop_requested:
-            say(f"gunicorn exited with code {gunicorn.returncode}")
-            return gunicorn.returncode or 1
+        code = _supervise(children, env, lambda: stop_requested, say)
+        if code is not None:
+            return code
         say("Stopping...")
         return 0
     finally:
-        if gunicorn is not None and gunicorn.poll() is None:
-            gunicorn.terminate()
-            try:
-                gunicorn.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
-                gunicorn.wait()
+        _stop_all(children)
         if embedded is not None and started_here:
             embedded.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
-def _start_gunicorn(
-    settings: Settings, es_url: str, config_file: str | None
-) -> subprocess.Popen[bytes]:
+def _supervise(
+    children: dict[str, Process], env: dict[str, str], stopping: Callable[[], bool], say: Say
+) -> int | None:
+    """Watch the children until a stop is requested; an exit code if gunicorn died."""
+    while not stopping():
+        if children["gunicorn"].poll() is not None:
+            say(f"gunicorn exited with code {children['gunicorn'].returncode}")
+            return children["gunicorn"].returncode or 1
+        if children["shipper"].poll() is not None:
+            say(f"the shipper exited with code {children['shipper'].returncode}; restarting it")
+            time.sleep(1)
+            children["shipper"] = _start(SHIPPER_COMMAND, env)
+        time.sleep(0.2)
+    return None
+
+
+def _stop_all(children: dict[str, Process]) -> None:
+    for process in children.values():
+        if process.poll() is None:
+            process.terminate()
+    for process in children.values():
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _child_env(settings: Settings, es_url: str, config_file: str | None) -> dict[str, str]:
     env = dict(os.environ)
-    env["METRONOME_ES_URL"] = es_url  # the workers use the node chosen here
+    env["METRONOME_ES_URL"] = es_url  # the children use the node chosen here
     if config_file:
         env["METRONOME_CONFIG"] = os.path.abspath(config_file)
-    command = [
+    # Counters of every process (workers, shipper) are added up by GET /metrics.
+    metrics_dir = Path(settings.spool.dir).resolve().parent / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env[MULTIPROC_ENV] = str(metrics_dir)
+    return env
+
+
+def _start(command: list[str], env: dict[str, str]) -> Process:
+    return subprocess.Popen(command, env=env)
+
+
+def _gunicorn_command(settings: Settings) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -96,6 +135,10 @@ def _start_gunicorn(
         f"{settings.server.host}:{settings.server.port}",
         "--workers",
         str(settings.server.workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(settings.server.threads),
         "--graceful-timeout",
         "20",
         "--access-logfile",
@@ -104,11 +147,10 @@ def _start_gunicorn(
         '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         "metronome.wsgi:app",
     ]
-    return subprocess.Popen(command, env=env)
 
 
 def _wait_for_http(
-    url: str, process: subprocess.Popen[bytes], stopping: Callable[[], bool], timeout: float = 60
+    url: str, process: Process, stopping: Callable[[], bool], timeout: float = 60
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stopping():
@@ -138,7 +180,7 @@ def _banner(settings: Settings, base: str) -> str:
             f"  curl -s -X POST {base}/tick -H 'Content-Type: application/json'{key_header} "
             '-d \'{"id": "dataset-42", "event": "view", '
             '"referrer": "https://example.org/blog"}\'',
-            "Read it back:",
+            "Read it back (hits are searchable within a few seconds):",
             f"  curl -s {base}/tock/dataset-42",
             "",
         ]

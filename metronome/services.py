@@ -11,6 +11,7 @@ from elasticsearch import Elasticsearch
 from flask import current_app
 
 from metronome.config import Settings
+from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
 
 EXTENSION_KEY = "metronome"
@@ -21,6 +22,7 @@ class Services:
     settings: Settings
     es: Elasticsearch
     sink: HitSink
+    salts: DailySalts
 
 
 def current_services() -> Services:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from metronome import create_app
 from metronome.config import EmbeddedSettings, Settings, settings_from_mapping
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates, remove_templates
+from metronome.shipper import Shipper
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY = "pk_shop_write_0001"
@@ -75,9 +76,12 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     remove_templates(es, prefix)
 
 
-def make_settings(es_url: str, index_prefix: str, **overrides: Any) -> Settings:
+def make_settings(
+    es_url: str, index_prefix: str, spool_dir: Path | None = None, **overrides: Any
+) -> Settings:
     raw: dict[str, Any] = {
         "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+        "spool": {"dir": str(spool_dir or Path("/nonexistent/spool"))},
         "sites": {
             "default": {"write_auth": "none", "public_tock": True},
             "shop": {
@@ -92,8 +96,8 @@ def make_settings(es_url: str, index_prefix: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def settings(es_url: str, index_prefix: str) -> Settings:
-    return make_settings(es_url, index_prefix)
+def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
+    return make_settings(es_url, index_prefix, tmp_path / "spool")
 
 
 @pytest.fixture
@@ -105,3 +109,21 @@ def app(settings: Settings, es: Elasticsearch) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+@pytest.fixture
+def ship(settings: Settings, es: Elasticsearch) -> Callable[[], int]:
+    """Run the real shipper over the test's spool until it is empty; then refresh the indices.
+
+    What `metronome shipper` does continuously, done on demand so tests are deterministic.
+    """
+    shipper = Shipper(settings.spool.dir, es, settings.elasticsearch.index_prefix, settings.shipper)
+
+    def drain() -> int:
+        shipped = 0
+        while handled := shipper.run_once():
+            shipped += handled
+        es.indices.refresh(index=f"{settings.elasticsearch.index_prefix}-*", allow_no_indices=True)
+        return shipped
+
+    return drain

@@ -1,44 +1,255 @@
-"""Decode a /tick request body into a list of raw hits (API.md section 2, "Bodies")."""
+"""Decode a /tick request body into a list of raw hits (API.md section 2, "Bodies").
+
+Formats: JSON (an object or an array), ``text/plain`` holding JSON (``sendBeacon``), NDJSON
+(one hit per line) and form bodies (one flat hit), optionally gzip-compressed. The pixel
+``GET /tick.gif`` builds its hit from query parameters with the same rules as form bodies.
+Whatever is wrong with the body as a whole is an ``ApiError``; what is wrong with one hit is
+left to ``schema.load_hit`` so the other hits of a batch are still accepted.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import zlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
+
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_options_header
 
 from metronome.errors import ApiError
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})  # text/plain: what sendBeacon sends
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonlines"})
+FORM_TYPE = "application/x-www-form-urlencoded"
+UTF8_NAMES = frozenset({"utf-8", "utf8"})
+GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})
+NO_ENCODING = frozenset({"", "identity"})
+
+# Flat (form and query) values stay text for these: an id of "0042" must not become 42.
+STRING_FIELDS = frozenset(
+    {"id", "event", "hit_id", "url", "referrer", "format", "visitor", "session", "site", "key"}
+)
+NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+# Bounded so int() never meets a number of thousands of digits (it refuses them).
+EPOCH_MILLIS = re.compile(r"[0-9]{1,18}")
+MAX_SAFE_INTEGER = 2**53
+MAX_INT_DIGITS = 4000
+
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, not raw zlib
+_INFLATE_CHUNK = 65_536
 
 
 @dataclass(frozen=True)
 class DecodedBody:
     hits: list[Any]
-    batch: bool  # an array was sent (the answer lists rejected hits by index)
+    batch: bool  # several hits could be sent (array, NDJSON): rejections are listed by index
 
 
-def decode_body(content_type: str | None, data: bytes) -> DecodedBody:
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in JSON_TYPES:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            f"Send hits as application/json or text/plain JSON, not {media_type or 'no type'}.",
-        )
+@dataclass(frozen=True)
+class UndecodableLine:
+    """An NDJSON line that is not JSON; it stands in the hit list so it is rejected by index."""
+
+    line_number: int
+    message: str
+
+
+def decode_body(
+    content_type: str | None,
+    data: bytes,
+    content_encoding: str | None = None,
+    max_decompressed_bytes: int = 10_485_760,
+) -> DecodedBody:
+    media_type = _media_type(content_type)
+    data = _decompress(content_encoding, data, max_decompressed_bytes)
     if not data.strip():
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
     try:
-        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
-    except (json.JSONDecodeError, ValueError) as error:
-        raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}") from None
-    except RecursionError:
-        raise ApiError(400, "malformed_json", "The body is nested too deeply.") from None
+    if media_type in NDJSON_TYPES:
+        return DecodedBody(hits=_ndjson_hits(text), batch=True)
+    if media_type == FORM_TYPE:
+        return DecodedBody(hits=[hit_from_pairs(_form_pairs(text))], batch=False)
+    try:
+        value = _loads(text)
+    except ValueError as error:
+        raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}.") from None
     if isinstance(value, list):
         return DecodedBody(hits=value, batch=True)
     return DecodedBody(hits=[value], batch=False)
 
 
+def hit_from_query(args: MultiDict[str, str] | Mapping[str, str]) -> dict[str, Any]:
+    """The hit of a pixel request ``GET /tick.gif?id=...``: the same rules as a form body."""
+    pairs = args.items(multi=True) if isinstance(args, MultiDict) else args.items()
+    return hit_from_pairs(pairs)
+
+
+def hit_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Flat ``name=value`` text pairs as a hit: numbers typed, ``a.b`` keys nested one level.
+
+    Form and query values are always text, so numbers are recognised here for the free
+    parameters (summable in Elasticsearch), while reserved fields stay text.
+    """
+    hit: dict[str, Any] = {}
+    seen: set[str] = set()
+    for key, text in pairs:
+        if key in seen:
+            raise ApiError(
+                400,
+                "duplicate_parameter",
+                f"The parameter {key!r} is sent more than once; send each parameter once.",
+                key,
+            )
+        seen.add(key)
+        name, dot, inner = key.partition(".")
+        if not dot:
+            if name in hit:
+                raise _conflict(name)
+            hit[name] = _flat_value(name, text)
+            continue
+        group = hit.setdefault(name, {})
+        if not isinstance(group, dict):
+            raise _conflict(name)
+        group[inner] = _flat_value(key, text)
+    return hit
+
+
+def _media_type(content_type: str | None) -> str:
+    media_type, options = parse_options_header(content_type or "")
+    media_type = media_type.lower()
+    if media_type not in JSON_TYPES | NDJSON_TYPES | {FORM_TYPE}:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send hits as application/json, text/plain JSON, application/x-ndjson or "
+            f"application/x-www-form-urlencoded, not {media_type or 'no type'}.",
+        )
+    charset = options.get("charset", "utf-8").lower()
+    if charset not in UTF8_NAMES:
+        raise ApiError(
+            415, "unsupported_charset", f"Send the body as UTF-8, not {options['charset']}."
+        )
+    return media_type
+
+
+def _decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:
+    encoding = (content_encoding or "").strip().lower()
+    if encoding in NO_ENCODING:
+        return data
+    if encoding in GZIP_ENCODINGS:
+        return _gunzip(data, limit)
+    raise ApiError(
+        415,
+        "unsupported_encoding",
+        f"Send the body uncompressed or with Content-Encoding: gzip, not {content_encoding}.",
+    )
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    """Inflate chunk by chunk so a small bomb costs at most ``limit`` + one chunk of memory."""
+    output = bytearray()
+    pending = data
+    while pending:  # gzip allows several members one after the other (cat a.gz b.gz)
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        while not inflater.eof:
+            try:
+                chunk = inflater.decompress(pending, _INFLATE_CHUNK)
+            except zlib.error as error:
+                raise ApiError(
+                    400, "invalid_gzip", f"The body is not valid gzip: {error}."
+                ) from None
+            stalled = not chunk and len(inflater.unconsumed_tail) == len(pending)
+            if stalled:
+                raise ApiError(400, "invalid_gzip", "The gzip body is truncated.")
+            pending = inflater.unconsumed_tail
+            output += chunk
+            if len(output) > limit:
+                raise ApiError(
+                    413,
+                    "decompressed_too_large",
+                    f"The body inflates to more than the limit of {limit} bytes.",
+                )
+        pending = inflater.unused_data
+    return bytes(output)
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` that refuses NaN and Infinity; every failure is a ValueError."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_int(digits: str) -> int:
+    # int() refuses such numbers with advice about sys.set_int_max_str_digits(), not for clients.
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"a number has more than {MAX_INT_DIGITS} digits")
+    return int(digits)
+
+
+def _ndjson_hits(text: str) -> list[Any]:
+    hits: list[Any] = []
+    # Only "\n" ends a line: str.splitlines() would also split at U+2028, legal inside JSON text.
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            hits.append(_loads(line))
+        except json.JSONDecodeError as error:
+            message = f"Line {number} is not valid JSON: {error.msg} (column {error.colno})."
+            hits.append(UndecodableLine(number, message))
+        except ValueError as error:
+            hits.append(UndecodableLine(number, f"Line {number} is not valid JSON: {error}."))
+    return hits
+
+
+def _form_pairs(text: str) -> list[tuple[str, str]]:
+    try:
+        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ApiError(
+            400, "invalid_encoding", "A percent-encoded form value is not valid UTF-8."
+        ) from None
+
+
+def _flat_value(name: str, text: str) -> str | int | float:
+    if name in STRING_FIELDS:
+        return text
+    if name == "time":
+        return int(text) if EPOCH_MILLIS.fullmatch(text) else text
+    return _number_or_text(text)
+
+
+def _number_or_text(text: str) -> str | int | float:
+    match = NUMBER.fullmatch(text)
+    if match is None:
+        return text
+    if match.group(2) is None:
+        # Beyond 2^53 a double loses digits; such values are ids, kept exact as text.
+        if len(text) > 17:
+            return text
+        number = int(text)
+        return number if abs(number) <= MAX_SAFE_INTEGER else text
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
+def _conflict(name: str) -> ApiError:
+    return ApiError(
+        400,
+        "conflicting_parameter",
+        f"The parameter {name!r} is sent both as a value and as an object of {name}.* keys.",
+        name,
+    )

@@ -13,18 +13,18 @@ from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 
+from metronome.config import HitLimits
 from metronome.errors import error_object
+from metronome.hits.bodies import UndecodableLine
 
 PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 HIT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-MAX_PARAMS = 100
-MAX_STRING = 1024
-MAX_FUTURE = timedelta(days=1)
+MAX_STRING = 1024  # reserved text fields; free parameters follow the site's HitLimits
 
 # Written by the server; a client may not send them.
 SERVER_FIELDS = frozenset(
-    {"type", "received_at", "user_agent", "bot", "ip", "geo", "version", "timestamp"}
+    {"type", "received_at", "user_agent", "bot", "ip", "client_ip", "geo", "version", "timestamp"}
 )
 # Accepted on a hit but not stored as parameters: routing and credentials.
 REQUEST_FIELDS = frozenset({"site", "key"})
@@ -41,11 +41,15 @@ class HitError(Exception):
 
 
 class EventTime(fields.Field):
-    """ISO-8601 text (``Z`` or an offset; no offset means UTC) or epoch milliseconds."""
+    """ISO-8601 text (``Z`` or an offset; no offset means UTC) or epoch milliseconds.
+
+    Only what any clock agrees on is checked here; bounds relative to now are the site's
+    (``_check_time``), so they take the ``now`` of the request and are testable.
+    """
 
     default_error_messages = {  # noqa: RUF012 (marshmallow's own convention)
         "invalid": "Use an ISO-8601 date-time or epoch milliseconds.",
-        "range": "The time is more than a day in the future or before 1970.",
+        "range": "The time is before 1970 or after 9999.",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
@@ -67,7 +71,7 @@ class EventTime(fields.Field):
                 moment = moment.replace(tzinfo=UTC)
         else:
             raise self.make_error("invalid")
-        if moment.year < 1970 or moment > datetime.now(UTC) + MAX_FUTURE:
+        if moment.year < 1970:
             raise self.make_error("range")
         return moment.astimezone(UTC)
 
@@ -104,23 +108,59 @@ _SCHEMA = HitSchema()
 _RESERVED = frozenset(_SCHEMA.fields)
 
 
-def load_hit(raw: Any) -> dict[str, Any]:
-    """Validate one hit; returns reserved fields typed and free parameters as sent."""
+def load_hit(
+    raw: Any, limits: HitLimits | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Validate one hit; returns reserved fields typed and free parameters as sent.
+
+    ``limits`` are the site's (default: ``HitLimits()``); ``now`` (timezone-aware, default: the
+    clock) is what ``time`` is bounded against.
+    """
+    if limits is None:
+        limits = HitLimits()
+    if isinstance(raw, UndecodableLine):
+        raise HitError(raw.message)
     if not isinstance(raw, dict):
         raise HitError(f"A hit must be a JSON object, not {_json_type(raw)}.")
-    if len(raw) > MAX_PARAMS:
-        raise HitError(f"A hit may have at most {MAX_PARAMS} parameters, this one has {len(raw)}.")
+    _check_param_count(raw, limits.max_params)
     try:
         hit: dict[str, Any] = _SCHEMA.load(raw)
     except ValidationError as error:
         field, message = _first_message(error.messages)
         raise HitError(message, field) from None
+    if "time" in hit:
+        _check_time(hit["time"], limits, now or datetime.now(UTC))
     for name, value in raw.items():
         if name in _RESERVED:
             continue
         _check_param_name(name)
-        hit[name] = _check_param_value(name, value, nested_ok=True)
+        hit[name] = _check_param_value(name, value, limits.max_value_chars, nested_ok=True)
     return hit
+
+
+def _check_param_count(raw: dict[Any, Any], max_params: int) -> None:
+    # Nested keys count too: each one is a field in the Elasticsearch mapping.
+    count = len(raw) + sum(len(value) for value in raw.values() if isinstance(value, dict))
+    if count > max_params:
+        raise HitError(
+            f"A hit may have at most {max_params} parameters (nested keys included), "
+            f"this one has {count}."
+        )
+
+
+def _check_time(moment: datetime, limits: HitLimits, now: datetime) -> None:
+    if moment > now + timedelta(seconds=limits.max_future_seconds):
+        raise HitError(
+            f"time: {moment.isoformat()} is more than {limits.max_future_seconds} seconds "
+            "ahead of the server clock.",
+            "time",
+        )
+    if limits.max_age_days is not None and moment < now - timedelta(days=limits.max_age_days):
+        raise HitError(
+            f"time: {moment.isoformat()} is more than {limits.max_age_days} days in the past; "
+            "this site accepts no older hits.",
+            "time",
+        )
 
 
 def _check_param_name(name: str) -> None:
@@ -133,7 +173,7 @@ def _check_param_name(name: str) -> None:
         raise HitError(f"{name!r} is set by the server and cannot be sent.", name)
 
 
-def _check_param_value(name: str, value: Any, nested_ok: bool) -> Any:
+def _check_param_value(name: str, value: Any, max_chars: int, nested_ok: bool) -> Any:
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
@@ -145,19 +185,17 @@ def _check_param_value(name: str, value: Any, nested_ok: bool) -> Any:
             raise HitError("Numbers must be finite.", name)
         return value
     if isinstance(value, str):
-        if len(value) > MAX_STRING:
-            raise HitError(f"Text values hold at most {MAX_STRING} characters.", name)
+        if len(value) > max_chars:
+            raise HitError(f"Text values hold at most {max_chars} characters.", name)
         return value
     if isinstance(value, dict) and nested_ok:
-        if len(value) > MAX_PARAMS:
-            raise HitError(f"A nested object may have at most {MAX_PARAMS} keys.", name)
         for key, inner in value.items():
             if not isinstance(key, str) or not PARAM_NAME.match(key):
                 raise HitError(
                     "Nested keys start with a letter and hold at most 64 letters, digits, _ or -.",
                     f"{name}.{str(key)[:80]}",
                 )
-            _check_param_value(f"{name}.{key}", inner, nested_ok=False)
+            _check_param_value(f"{name}.{key}", inner, max_chars, nested_ok=False)
         return value
     if isinstance(value, dict):
         raise HitError("Only one level of nested objects is allowed.", name)

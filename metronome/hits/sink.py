@@ -1,58 +1,36 @@
-"""Where accepted hits go. The /tick view only knows the ``HitSink`` interface.
+"""Where accepted hits go: the durable spool. The /tick view only knows ``HitSink``.
 
-``DirectSink`` writes each request's hits to Elasticsearch with one ``_bulk`` call and answers
-once Elasticsearch has confirmed them (its translog is fsynced per request, so a 2xx is
-durable). The ingestion issue puts a local durable spool and a shipper behind the same
-interface, so ingest no longer waits on Elasticsearch.
+``append`` returns once the documents are fsynced in the local spool; the shipper process
+moves them to Elasticsearch. So ingest never waits on Elasticsearch, and a 2xx survives a
+crash of any process.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
-from elasticsearch import Elasticsearch
-
-from metronome.errors import error_object
-from metronome.es.bulk import BulkAction, bulk_create
-from metronome.es.naming import index_for
-from metronome.hits.pipeline import STREAM, Document
+from metronome.hits.pipeline import Document
+from metronome.spool.entry import Entry, encode_entry
+from metronome.spool.writer import SpoolWriter
 
 
 class HitSink(Protocol):
-    def write(self, documents: Sequence[Document]) -> list[dict[str, Any] | None]:
-        """Store the documents durably; per document ``None`` (stored) or an error object.
+    def append(self, documents: Sequence[Document]) -> None:
+        """Store the documents durably, all or none.
 
-        Raises ``StoreUnavailable`` when nothing could be stored now.
+        Raises ``SpoolFull`` (try again later) or ``SpoolWriteError`` (the disk failed).
         """
 
 
-class DirectSink:
-    def __init__(self, client: Elasticsearch, index_prefix: str, refresh: bool = True) -> None:
-        self.client = client
-        self.index_prefix = index_prefix
-        self.refresh = refresh
+class SpoolSink:
+    def __init__(self, writer: SpoolWriter) -> None:
+        self.writer = writer
 
-    def write(self, documents: Sequence[Document]) -> list[dict[str, Any] | None]:
-        actions = [
-            BulkAction(
-                index=index_for(
-                    self.index_prefix, STREAM, datetime.fromisoformat(doc["@timestamp"])
-                ),
-                id=doc["hit_id"],
-                document=doc,
-            )
-            for doc in documents
-        ]
-        results = bulk_create(self.client, actions, refresh="wait_for" if self.refresh else False)
-        return [
-            None
-            if result.stored
-            else error_object(
-                "rejected_by_store",
-                "Elasticsearch refused this hit: "
-                + str((result.error or {}).get("reason", "unknown reason"))[:300],
-            )
-            for result in results
-        ]
+    def append(self, documents: Sequence[Document]) -> None:
+        self.writer.append(
+            [
+                encode_entry(Entry(stream=doc["type"], id=doc["hit_id"], doc=doc))
+                for doc in documents
+            ]
+        )

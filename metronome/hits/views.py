@@ -1,97 +1,195 @@
-"""``POST /tick``: validate, enrich, store, answer ``202 {"accepted": n}``."""
+"""``POST /tick``, ``GET /tick.gif`` and the CORS preflight: validate, enrich, spool, answer.
+
+The flow reads top to bottom: decode the body -> per hit: site, key, origin, schema ->
+enrichment pipeline -> one durable spool append for the request -> 202.
+"""
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from metronome import metrics
+from metronome.config import SiteSettings
+from metronome.cors import add_cors_headers, origin_allowed
 from metronome.errors import ApiError, error_object
-from metronome.es.bulk import StoreUnavailable
-from metronome.hits.bodies import decode_body
-from metronome.hits.pipeline import HitContext, enrich
+from metronome.hits.bodies import decode_body, hit_from_pairs
+from metronome.hits.pipeline import Document, HitContext, enrich
 from metronome.hits.schema import HitError, load_hit
-from metronome.services import current_services
+from metronome.services import Services, current_services
 from metronome.sites import check_write_key, find_site
+from metronome.spool.writer import SpoolFull, SpoolWriteError
 
 bp = Blueprint("hits", __name__)
 
-AUTH_CODES = frozenset({"missing_key", "invalid_key"})
+PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@dataclass
+class Outcome:
+    documents: list[Document] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)  # one per rejection
+
+
+@bp.route("/tick", methods=["OPTIONS"])
+@bp.route("/tick.gif", methods=["OPTIONS"])
+def preflight() -> Response:
+    services = current_services()
+    origin = request.headers.get("Origin")
+    site = find_site(services.settings, request.args.get("site"))
+    if not origin_allowed(site, origin):
+        raise ApiError(403, "forbidden_origin", f"Origin {origin!r} may not send to this site.")
+    return add_cors_headers(Response(status=204), origin, preflight=True)
 
 
 @bp.post("/tick")
-def tick() -> tuple[Response, int]:
+def tick() -> Response:
     services = current_services()
-    settings = services.settings
-    body = decode_body(request.content_type, request.get_data(cache=False))
+    ingest = services.settings.ingest
+    body = decode_body(
+        request.content_type,
+        request.get_data(cache=False),
+        request.headers.get("Content-Encoding"),
+        max_decompressed_bytes=ingest.max_decompressed_bytes,
+    )
     if body.batch and not body.hits:
-        raise ApiError(422, "empty_batch", "The array holds no hits.")
-    if len(body.hits) > settings.ingest.max_batch:
+        raise ApiError(422, "empty_batch", "The batch holds no hits.")
+    if len(body.hits) > ingest.max_batch:
         raise ApiError(
             413,
             "batch_too_large",
-            f"A batch may hold at most {settings.ingest.max_batch} hits, this one has "
-            f"{len(body.hits)}.",
+            f"A batch may hold at most {ingest.max_batch} hits, this one has {len(body.hits)}.",
         )
+    outcome = _accept(services, body.hits)
+    if not outcome.documents:
+        raise _nothing_accepted(outcome, body.batch)
+    answer: dict[str, Any] = {"accepted": len(outcome.documents)}
+    if outcome.rejected:
+        answer["rejected"] = outcome.rejected
+    response = jsonify(answer)
+    response.status_code = 202
+    return add_cors_headers(response, request.headers.get("Origin"))
+
+
+@bp.get("/tick.gif")
+def pixel() -> Response:
+    # Parameters starting with "_" are cache-busters (?_=1700000000), not data.
+    pairs = [(k, v) for k, v in request.args.items(multi=True) if not k.startswith("_")]
+    outcome = _accept(current_services(), [hit_from_pairs(pairs)])
+    if not outcome.documents:
+        raise _nothing_accepted(outcome, batch=False)
+    response = Response(PIXEL, status=200, mimetype="image/gif")
+    response.headers["Cache-Control"] = "no-store, max-age=0"
+    return response
+
+
+def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
+    """Validate and enrich every hit, then spool the valid ones in one durable append."""
+    settings = services.settings
+    received_at = datetime.now(UTC)
     request_key = request.headers.get("X-Metronome-Key") or request.args.get("key")
     request_site = request.args.get("site")
-    received_at = datetime.now(UTC)
-
-    documents: list[dict[str, Any]] = []
-    positions: list[int] = []
-    rejected: list[dict[str, Any]] = []
-    for index, raw in enumerate(body.hits):
+    origin = request.headers.get("Origin")
+    base_context = HitContext(
+        site=settings.default_site,
+        received_at=received_at,
+        user_agent=request.headers.get("User-Agent"),
+        client_ip=request.remote_addr,
+        ip_mode=settings.privacy.ip,
+        salt=services.salts.for_day(received_at.date()),
+    )
+    outcome = Outcome()
+    for index, raw in enumerate(raw_hits):
         try:
-            hit = load_hit(raw)
-            site = find_site(settings, hit.get("site") or request_site)
-            check_write_key(site, hit.get("key") or request_key)
+            if not isinstance(raw, dict):
+                load_hit(raw)  # raises: say what is wrong with the hit itself, not its key
+            site = _site_of(services, raw, request_site)
+            hit_key = _field(raw, "key")
+            check_write_key(site, hit_key if isinstance(hit_key, str) else request_key)
+            if not origin_allowed(site, origin):
+                raise ApiError(
+                    403,
+                    "forbidden_origin",
+                    f"Origin {origin!r} may not send to site {site.name!r}.",
+                )
+            hit = load_hit(raw, site.limits, now=received_at)
         except HitError as error:
-            rejected.append({"index": index, "error": error.as_error()})
+            _reject(outcome, index, error.as_error(), 422)
             continue
         except ApiError as error:
-            rejected.append({"index": index, "error": error.body()["error"]})
+            _reject(outcome, index, error.body()["error"], error.status)
             continue
-        documents.append(enrich(hit, HitContext(site=site.name, received_at=received_at)))
-        positions.append(index)
-
-    if documents:
-        try:
-            outcomes = services.sink.write(documents)
-        except StoreUnavailable:
-            raise ApiError(
-                503,
-                "store_unavailable",
-                "Hits cannot be stored right now; nothing was accepted. Retry later.",
-                headers={"Retry-After": "5"},
-            ) from None
-        for position, outcome in zip(positions, outcomes, strict=True):
-            if outcome is not None:
-                rejected.append({"index": position, "error": outcome})
-        rejected.sort(key=lambda item: int(item["index"]))
-
-    accepted = len(body.hits) - len(rejected)
-    if accepted == 0:
-        raise _nothing_accepted(rejected, body.batch)
-    answer: dict[str, Any] = {"accepted": accepted}
-    if rejected:
-        answer["rejected"] = rejected
-    return jsonify(answer), 202
+        outcome.documents.append(enrich(hit, dataclasses.replace(base_context, site=site.name)))
+    if outcome.documents:
+        _spool(services, outcome.documents)
+        for document in outcome.documents:
+            metrics.ACCEPTED.labels(document["site"]).inc()
+    return outcome
 
 
-def _nothing_accepted(rejected: list[dict[str, Any]], batch: bool) -> ApiError:
-    codes = {item["error"]["code"] for item in rejected}
-    status = 401 if codes <= AUTH_CODES else 422
+def _spool(services: Services, documents: list[Document]) -> None:
+    try:
+        services.sink.append(documents)
+    except SpoolFull:
+        metrics.SPOOL_FULL.inc()
+        raise ApiError(
+            503,
+            "spool_full",
+            "Metronome is holding as many unshipped hits as it may; nothing was accepted. "
+            "Retry later.",
+            headers={"Retry-After": "30"},
+        ) from None
+    except SpoolWriteError:
+        raise ApiError(
+            503,
+            "spool_unavailable",
+            "Hits cannot be stored durably right now; nothing was accepted. Retry later.",
+            headers={"Retry-After": "10"},
+        ) from None
+
+
+def _site_of(services: Services, raw: Any, request_site: str | None) -> SiteSettings:
+    named = _field(raw, "site")
+    if named is not None and not isinstance(named, str):
+        raise ApiError(422, "invalid_hit", "site: Not a valid string.", field="site")
+    site = services.settings.site(named or request_site or services.settings.default_site)
+    if site is None:
+        raise ApiError(
+            422, "unknown_site", f"There is no site named {named or request_site!r}.", "site"
+        )
+    return site
+
+
+def _field(raw: Any, name: str) -> Any:
+    return raw.get(name) if isinstance(raw, dict) else None
+
+
+def _reject(outcome: Outcome, index: int, error: dict[str, Any], status: int) -> None:
+    metrics.REJECTED.labels(error["code"]).inc()
+    outcome.rejected.append({"index": index, "error": error})
+    outcome.statuses.append(status)
+
+
+def _nothing_accepted(outcome: Outcome, batch: bool) -> ApiError:
+    statuses = set(outcome.statuses)
+    status = statuses.pop() if len(statuses) == 1 else 422
     if batch:
         error = error_object(
-            "no_hit_accepted", f"None of the {len(rejected)} hits was accepted; see rejected."
+            "no_hit_accepted",
+            f"None of the {len(outcome.rejected)} hits was accepted; see rejected.",
         )
     else:
-        error = rejected[0]["error"]
+        error = outcome.rejected[0]["error"]
     return ApiError(
         status,
         error["code"],
         error["message"],
         field=error.get("field"),
-        extra={"accepted": 0, "rejected": rejected},
+        extra={"accepted": 0, "rejected": outcome.rejected},
     )

@@ -1,12 +1,17 @@
-"""``GET /healthz`` (the process answers) and ``GET /readyz`` (Elasticsearch answers)."""
+"""``/healthz`` (the process answers), ``/readyz`` (Elasticsearch answers and the spool has
+room), ``/metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, jsonify
 
+from metronome import metrics
 from metronome.services import current_services
+from metronome.spool.writer import spool_bytes
 
 bp = Blueprint("ops", __name__)
 
@@ -19,18 +24,30 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int, dict[str, str]]:
     services = current_services()
+    spool = services.settings.spool
+    used = spool_bytes(spool.dir)
+    body: dict[str, Any] = {"spool": {"bytes": used, "max_bytes": spool.max_bytes}}
+    problems: list[str] = []
     try:
         health = services.es.options(request_timeout=2).cluster.health(timeout="1s")
-        status = str(health["status"])
+        body["elasticsearch"] = str(health["status"])
+        if body["elasticsearch"] not in ("green", "yellow"):
+            problems.append(f"Elasticsearch cluster health is {body['elasticsearch']}.")
     except (TransportError, EsApiError) as error:
-        body = {
-            "status": "unavailable",
-            "error": {
-                "code": "store_unavailable",
-                "message": f"Elasticsearch is not reachable: {type(error).__name__}",
-            },
-        }
+        body["elasticsearch"] = "unreachable"
+        problems.append(f"Elasticsearch is not reachable ({type(error).__name__}).")
+    if used >= spool.max_bytes:
+        problems.append("The spool is full.")
+    if problems:
+        body["status"] = "unavailable"
+        body["error"] = {"code": "not_ready", "message": " ".join(problems)}
         return jsonify(body), 503, {"Retry-After": "5"}
-    ready = status in ("green", "yellow")
-    body = {"status": "ready" if ready else "unavailable", "elasticsearch": status}
-    return jsonify(body), (200 if ready else 503), ({} if ready else {"Retry-After": "5"})
+    body["status"] = "ready"
+    return jsonify(body), 200, {}
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    spool = current_services().settings.spool
+    output, content_type = metrics.render(spool.dir, spool.max_bytes)
+    return Response(output, content_type=content_type)

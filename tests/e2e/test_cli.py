@@ -49,7 +49,7 @@ def wait_for(url: str, timeout: float = 60) -> requests.Response:
 
 @pytest.mark.e2e
 def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
-    es_url: str, es: Elasticsearch, index_prefix: str
+    es_url: str, es: Elasticsearch, index_prefix: str, tmp_path: Path
 ) -> None:
     port = free_port()
     env = {
@@ -58,6 +58,7 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         "METRONOME_SERVER__PORT": str(port),
         "METRONOME_SERVER__WORKERS": "1",
         "METRONOME_ELASTICSEARCH__INDEX_PREFIX": index_prefix,
+        "METRONOME_SPOOL__DIR": str(tmp_path / "spool"),
     }
     process = subprocess.Popen(
         [*METRONOME, "serve"],
@@ -74,8 +75,16 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
             f"{base}/tick", json={"id": "e2e", "event": "download", "format": "csv"}
         )
         assert sent.status_code == 202
-        answer = requests.get(f"{base}/tock/e2e", timeout=10).json()
+        sent_at = time.monotonic()
+        while True:  # the shipper makes it searchable within seconds
+            answer = requests.get(f"{base}/tock/e2e", timeout=10).json()
+            if answer["downloads"] or time.monotonic() - sent_at > 10:
+                break
+            time.sleep(0.1)
         assert answer["downloads"] == {"csv": 1}
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        assert 'metronome_hits_accepted_total{site="default"} 1.0' in metrics
+        assert 'metronome_shipped_total{stream="hits"} 1.0' in metrics
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

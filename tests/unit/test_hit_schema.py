@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from metronome.errors import ApiError
-from metronome.hits.bodies import decode_body
+from metronome.config import HitLimits
+from metronome.hits.bodies import UndecodableLine
 from metronome.hits.schema import HitError, load_hit
 
 
@@ -75,27 +75,94 @@ def test_too_many_parameters_are_refused() -> None:
         load_hit(raw)
 
 
-def test_bodies_decode_objects_and_arrays() -> None:
-    assert decode_body("application/json", b'{"id": "a"}').hits == [{"id": "a"}]
-    batch = decode_body("text/plain;charset=UTF-8", b'[{"id": "a"}, {"id": "b"}]')
-    assert batch.batch and len(batch.hits) == 2
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+def test_a_nested_object_counts_its_keys_towards_the_parameter_limit() -> None:
+    limits = HitLimits(max_params=5)
+    assert load_hit({"id": "x", "a": {"b": 1, "c": 2, "d": 3}}, limits)["a"]["d"] == 3
+    with pytest.raises(HitError, match="at most 5 parameters") as caught:
+        load_hit({"id": "x", "a": {"b": 1, "c": 2, "d": 3, "e": 4}}, limits)
+    assert "has 6" in caught.value.message
+
+
+def test_the_site_limit_replaces_the_default_parameter_limit() -> None:
+    raw = {"id": "x", **{f"p{i}": i for i in range(150)}}
+    assert len(load_hit(raw, HitLimits(max_params=200))) == 152  # with the default event
 
 
 @pytest.mark.parametrize(
-    ("content_type", "data", "status", "code"),
+    ("raw", "field"),
     [
-        ("application/json", b"{not json", 400, "malformed_json"),
-        ("application/json", b"", 400, "empty_body"),
-        ("application/json", b"\xff\xfe", 400, "invalid_encoding"),
-        ("application/json", b'{"id": NaN}', 400, "malformed_json"),
-        ("application/xml", b"<hit/>", 415, "unsupported_media_type"),
-        (None, b'{"id": "a"}', 415, "unsupported_media_type"),
-        ("application/json", b"[" * 100_000, 400, "malformed_json"),
+        ({"id": "x", "label": "y" * 11}, "label"),
+        ({"id": "x", "product_info": {"brand": "y" * 11}}, "product_info.brand"),
     ],
 )
-def test_bad_bodies_get_clear_errors(
-    content_type: str | None, data: bytes, status: int, code: str
+def test_free_text_longer_than_max_value_chars_is_refused(raw: dict[str, Any], field: str) -> None:
+    with pytest.raises(HitError, match="at most 10 characters") as caught:
+        load_hit(raw, HitLimits(max_value_chars=10))
+    assert caught.value.field == field
+
+
+def test_free_text_of_exactly_max_value_chars_is_accepted() -> None:
+    assert load_hit({"id": "x", "label": "y" * 10}, HitLimits(max_value_chars=10))["label"]
+
+
+def test_url_and_referrer_keep_their_own_4096_bound_whatever_the_site_limit() -> None:
+    limits = HitLimits(max_value_chars=10)
+    url = "https://example.org/" + "p" * 4000
+    assert load_hit({"id": "x", "url": url, "referrer": url}, limits)["url"] == url
+    with pytest.raises(HitError) as caught:
+        load_hit({"id": "x", "referrer": "r" * 4097}, limits)
+    assert caught.value.field == "referrer"
+
+
+@pytest.mark.parametrize(
+    ("time", "limits"),
+    [
+        ("2026-11-23T10:00:00Z", HitLimits()),  # exactly the default day of clock skew
+        ("2026-11-22T10:01:00Z", HitLimits(max_future_seconds=60)),
+        ("2026-11-15T10:00:00Z", HitLimits(max_age_days=7)),  # exactly the oldest allowed
+        ("1970-01-01T00:00:00Z", HitLimits()),  # back-fill: no age limit by default
+        (0, HitLimits()),
+    ],
+)
+def test_times_within_the_site_bounds_are_accepted(time: Any, limits: HitLimits) -> None:
+    assert load_hit({"id": "x", "time": time}, limits, now=NOW)["time"] <= NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("time", "limits", "message"),
+    [
+        ("2026-11-23T10:00:01Z", HitLimits(), "more than 86400 seconds ahead"),
+        ("2026-11-22T10:01:01Z", HitLimits(max_future_seconds=60), "more than 60 seconds ahead"),
+        ("2026-11-15T09:59:59Z", HitLimits(max_age_days=7), "more than 7 days in the past"),
+        (-1, HitLimits(), "before 1970"),
+        ("1969-12-31T23:59:59Z", HitLimits(), "before 1970"),
+        (10**20, HitLimits(), "after 9999"),
+    ],
+)
+def test_times_outside_the_site_bounds_are_refused_on_the_time_field(
+    time: Any, limits: HitLimits, message: str
 ) -> None:
-    with pytest.raises(ApiError) as caught:
-        decode_body(content_type, data)
-    assert (caught.value.status, caught.value.code) == (status, code)
+    with pytest.raises(HitError, match=message) as caught:
+        load_hit({"id": "x", "time": time}, limits, now=NOW)
+    assert caught.value.field == "time"
+
+
+def test_time_bounds_are_measured_from_the_given_now_not_the_clock() -> None:
+    past_now = datetime(2015, 1, 22, tzinfo=UTC)
+    with pytest.raises(HitError, match="ahead of the server clock"):
+        load_hit({"id": "x", "time": "2015-01-24T00:00:00Z"}, now=past_now)
+    recent = {"id": "x", "time": "2026-11-20T00:00:00Z"}
+    assert load_hit(recent, HitLimits(max_age_days=7), now=NOW)["time"].day == 20
+    with pytest.raises(HitError, match="days in the past"):
+        load_hit(recent, HitLimits(max_age_days=7), now=NOW + timedelta(days=30))
+
+
+def test_an_undecodable_ndjson_line_is_refused_with_its_own_message() -> None:
+    line = UndecodableLine(3, "Line 3 is not valid JSON: Expecting value (column 1).")
+    with pytest.raises(HitError) as caught:
+        load_hit(line)
+    assert caught.value.message == line.message
+    assert caught.value.as_error()["code"] == "invalid_hit"

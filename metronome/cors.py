@@ -1,0 +1,36 @@
+"""CORS for the ingest endpoints: which page origins may send hits to which site.
+
+A site with no ``allowed_origins`` accepts hits from any page (write keys are public anyway);
+otherwise only from the listed origins (``*`` allows all). ``text/plain`` beacons need no
+preflight; ``application/json`` and a key header do, and get one here.
+"""
+
+from __future__ import annotations
+
+from flask import Response
+
+from metronome.config import SiteSettings
+
+ALLOWED_METHODS = "POST, GET, OPTIONS"
+ALLOWED_HEADERS = "Content-Type, Content-Encoding, X-Metronome-Key"
+PREFLIGHT_MAX_AGE = "86400"
+
+
+def origin_allowed(site: SiteSettings, origin: str | None) -> bool:
+    if not origin or not site.allowed_origins:
+        return True
+    return "*" in site.allowed_origins or origin.rstrip("/") in {
+        allowed.rstrip("/") for allowed in site.allowed_origins
+    }
+
+
+def add_cors_headers(response: Response, origin: str | None, preflight: bool = False) -> Response:
+    response.headers.add("Vary", "Origin")
+    if not origin:
+        return response
+    response.headers["Access-Control-Allow-Origin"] = origin
+    if preflight:
+        response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+        response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    return response

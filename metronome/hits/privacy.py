@@ -1,0 +1,151 @@
+"""What Metronome keeps about the person behind a hit: the secret, daily salts, IPs, visitor ids.
+
+The secret never leaves the deployment; salts derived from it change every UTC day, so a
+cookieless visitor id or a hashed IP can be counted within a day but not followed across days.
+The pure helpers here are what the enrichment steps call; only ``load_or_create_secret`` does I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+IpMode = Literal["drop", "truncate", "hash", "full"]
+
+HASH_HEX_CHARS = 16
+SECRET_BYTES = 32
+
+
+def load_or_create_secret(configured: str | None, path: Path) -> bytes:
+    """The configured secret, else the one kept in ``path``, else a new one written there.
+
+    The file holds hex text and is used as the text's bytes, so pasting its content into the
+    ``privacy.visitor_secret`` setting gives the same salts.
+    """
+    if configured:
+        return configured.encode("utf-8")
+    try:
+        return _read_secret(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _create_secret(path, secrets.token_hex(SECRET_BYTES))
+    # Whoever linked first won; every process reads the winner's secret.
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii").strip()
+    if not text:
+        # Regenerating would silently split visitors between instances that already read it.
+        raise ValueError(f"the visitor secret file {path} is empty; delete it or fill it")
+    return text.encode("ascii")
+
+
+def _create_secret(path: Path, text: str) -> None:
+    """Publish ``text`` at ``path`` complete and 0600, unless another process did first.
+
+    ``os.replace`` would let the last of several first starts win after the others had already
+    used their own secret; a hard link is atomic *and* fails when the name exists.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL, 0600
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(text + "\n")
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return
+        _fsync_dir(path.parent)
+    finally:
+        os.unlink(tmp)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Without it a power cut can lose the new name, and with it every visitor id of the day.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DailySalts:
+    """HMAC-SHA256(secret, "YYYY-MM-DD"): one salt per UTC day, the newest two days cached."""
+
+    def __init__(self, secret: bytes) -> None:
+        if not secret:
+            raise ValueError("the visitor secret must not be empty")
+        self._secret = secret
+        self._cache: dict[date, bytes] = {}
+
+    def for_day(self, day: date) -> bytes:
+        salt = self._cache.get(day)
+        if salt is None:
+            salt = hmac.digest(self._secret, day.isoformat().encode("ascii"), hashlib.sha256)
+            # A new dict swapped in whole, so threads never see one half-trimmed.
+            self._cache = dict(sorted({**self._cache, day: salt}.items())[-2:])
+        return salt
+
+
+def anonymise_ip(text: str, mode: IpMode, salt: bytes) -> str | None:
+    """The IP as it may be stored under ``mode``; ``None`` when nothing may be (or it is invalid).
+
+    ``hash`` needs a salt: an unsalted hash of an IPv4 address is reversed by trying all 2**32.
+    """
+    if mode == "drop":
+        return None
+    address = parse_ip(text)
+    if address is None:
+        return None
+    if mode == "full":
+        return str(address)
+    if mode == "truncate":
+        return str(truncate_ip(address))
+    return keyed_hash(salt, str(address)) if salt else None
+
+
+def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; /48 of that would keep them whole.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def truncate_ip(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """IPv4 to its /24, IPv6 to its /48 (one site's prefix); an IPv6 zone id is dropped."""
+    # The explicit classes matter: ip_network(int) would read a small IPv6 number as IPv4.
+    if isinstance(address, ipaddress.IPv4Address):
+        return ipaddress.IPv4Network((int(address), 24), strict=False).network_address
+    return ipaddress.IPv6Network((int(address), 48), strict=False).network_address
+
+
+def visitor_id(salt: bytes, site: str, client_ip: str | None, user_agent: str | None) -> str | None:
+    """A cookieless visitor id, the same for one browser on one site for one salt's day.
+
+    ``None`` without an IP and a user agent (nothing tells visitors apart) or without a salt
+    (the id would then follow a person forever).
+    """
+    if not (client_ip or user_agent) or not salt:
+        return None
+    return keyed_hash(salt, "\0".join((site, client_ip or "", user_agent or "")))
+
+
+def keyed_hash(salt: bytes, text: str) -> str:
+    digest = hmac.new(salt, text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return digest[:HASH_HEX_CHARS]

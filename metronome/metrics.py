@@ -1,0 +1,71 @@
+"""Prometheus metrics, shared by the web workers and the shipper.
+
+``metronome serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` so that every process (gunicorn
+workers, shipper) writes its counters there and ``GET /metrics`` adds them up. A process
+without it (tests, a single ``flask run``) keeps them in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import REGISTRY, Collector
+
+from metronome.spool.writer import spool_bytes
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+ACCEPTED = Counter("metronome_hits_accepted", "Hits accepted (durably spooled)", ["site"])
+REJECTED = Counter("metronome_hits_rejected", "Hits rejected, by reason", ["reason"])
+SPOOL_FULL = Counter("metronome_spool_full", "Requests answered 503 because the spool was full")
+SHIPPED = Counter("metronome_shipped", "Documents confirmed by Elasticsearch", ["stream"])
+SHIP_RETRIES = Counter("metronome_ship_retries", "Documents sent again after 429/5xx/errors")
+DEAD_LETTERED = Counter("metronome_dead_lettered", "Documents Elasticsearch refused as invalid")
+SPOOL_TORN_BYTES = Counter("metronome_spool_torn_bytes", "Bytes of torn records skipped")
+SPOOL_UNREADABLE = Counter("metronome_spool_unreadable", "Checksummed records that were unreadable")
+BULK_SECONDS = Histogram(
+    "metronome_bulk_seconds",
+    "Latency of one _bulk request",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+
+class SpoolCollector(Collector):
+    """Spool depth, measured on the disk at scrape time (shared by all processes)."""
+
+    def __init__(self, spool_dir: Path, max_bytes: int) -> None:
+        self.spool_dir = spool_dir
+        self.max_bytes = max_bytes
+
+    def collect(self) -> Iterator[Metric]:
+        used = GaugeMetricFamily("metronome_spool_bytes", "Bytes waiting in the spool")
+        used.add_metric([], spool_bytes(self.spool_dir))
+        limit = GaugeMetricFamily("metronome_spool_max_bytes", "The spool's configured limit")
+        limit.add_metric([], self.max_bytes)
+        yield used
+        yield limit
+
+
+def render(spool_dir: Path, max_bytes: int) -> tuple[bytes, str]:
+    """The text exposition of every metric, in Prometheus' content type."""
+    registry = CollectorRegistry()
+    if os.environ.get(MULTIPROC_ENV):
+        _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        output = generate_latest(registry)
+    else:
+        output = generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    registry.register(SpoolCollector(spool_dir, max_bytes))
+    return output + generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,54 @@
+"""The shipper's checkpoints: per segment, the offset up to which Elasticsearch confirmed."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+CHECKPOINT_FILE = "checkpoints.json"
+
+
+class Checkpoints:
+    """A small JSON file replaced atomically (write, fsync, rename, fsync the directory)."""
+
+    def __init__(self, spool_dir: Path, fsync: bool = True) -> None:
+        self.path = spool_dir / CHECKPOINT_FILE
+        self.fsync = fsync
+        self._offsets: dict[str, int] = self._load()
+
+    def get(self, segment: str) -> int:
+        return self._offsets.get(segment, 0)
+
+    def advance(self, segment: str, offset: int) -> None:
+        if offset < self.get(segment):
+            raise ValueError(f"checkpoint of {segment} cannot move back to {offset}")
+        self._offsets[segment] = offset
+        self._save()
+
+    def forget(self, segment: str) -> None:
+        if self._offsets.pop(segment, None) is not None:
+            self._save()
+
+    def _load(self) -> dict[str, int]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        return {str(name): int(offset) for name, offset in data.items()}
+
+    def _save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(self._offsets, handle, sort_keys=True)
+            handle.flush()
+            if self.fsync:
+                os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        if self.fsync:
+            fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

@@ -1,0 +1,160 @@
+"""The shipper against the real Elasticsearch: exactly once, dead letters, retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from metronome.config import Settings, ShipperSettings
+from metronome.deadletters import DeadLetterStore
+from metronome.es.templates import install_templates
+from metronome.shipper import Shipper, ShipperAlreadyRunning, backoff_delay
+from metronome.spool.entry import Entry, encode_entry
+from metronome.spool.reader import list_segments
+from metronome.spool.writer import SpoolWriter
+from tests.conftest import free_port
+
+
+def spool_entries(spool_dir: Path, entries: list[Entry], close: bool = True) -> SpoolWriter:
+    writer = SpoolWriter(spool_dir, segment_bytes=2048, max_bytes=10_000_000)
+    for entry in entries:  # one append each, so segments rotate at segment_bytes
+        writer.append([encode_entry(entry)])
+    if close:
+        writer.close()
+    return writer
+
+
+def hit(number: int, **fields: Any) -> Entry:
+    doc = {"@timestamp": "2026-11-20T10:00:00.000Z", "type": "hits", "site": "default"}
+    return Entry(stream="hits", id=f"h{number}", doc={**doc, "id": f"item-{number}", **fields})
+
+
+def count(es: Elasticsearch, prefix: str) -> int:
+    es.indices.refresh(index=f"{prefix}-hits-*", allow_no_indices=True)
+    return int(es.count(index=f"{prefix}-hits-*", allow_no_indices=True)["count"])
+
+
+@pytest.fixture
+def prefix(settings: Settings, es: Elasticsearch) -> str:
+    install_templates(es, settings.elasticsearch.index_prefix)
+    return settings.elasticsearch.index_prefix
+
+
+def test_everything_spooled_is_indexed_once_and_sealed_segments_are_removed(
+    settings: Settings, es: Elasticsearch, prefix: str
+) -> None:
+    spool_entries(settings.spool.dir, [hit(n) for n in range(120)])
+    assert len(list_segments(settings.spool.dir)) > 1
+    shipper = Shipper(settings.spool.dir, es, prefix, ShipperSettings(batch_docs=25))
+    assert shipper.run_once() == 120
+    assert count(es, prefix) == 120
+    assert list_segments(settings.spool.dir) == []
+    document = es.get(index=f"{prefix}-hits-2026.11.20", id="h7")["_source"]
+    assert document["id"] == "item-7"
+
+
+def test_shipping_the_same_records_again_stores_nothing_twice(
+    settings: Settings, es: Elasticsearch, prefix: str, ship: Callable[[], int]
+) -> None:
+    spool_entries(settings.spool.dir, [hit(n) for n in range(10)])
+    ship()
+    # A crash after _bulk but before the checkpoint: the same records come again.
+    spool_entries(settings.spool.dir, [hit(n) for n in range(10)])
+    ship()
+    assert count(es, prefix) == 10
+
+
+def test_a_restarted_shipper_resumes_from_its_checkpoint(
+    settings: Settings, es: Elasticsearch, prefix: str
+) -> None:
+    writer = spool_entries(settings.spool.dir, [hit(n) for n in range(5)], close=False)
+    Shipper(settings.spool.dir, es, prefix, settings.shipper).run_once()
+    writer.append([encode_entry(hit(n)) for n in range(5, 8)])
+    writer.close()
+    again = Shipper(settings.spool.dir, es, prefix, settings.shipper)
+    assert again.run_once() == 3  # only the new records are read
+    assert count(es, prefix) == 8
+
+
+def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed(
+    settings: Settings, es: Elasticsearch, prefix: str, ship: Callable[[], int]
+) -> None:
+    spool_entries(settings.spool.dir, [hit(1, shape={"a": 1})])
+    ship()
+    # `shape` is an object in today's index now; a text value cannot be stored there.
+    spool_entries(settings.spool.dir, [hit(2, shape="flat"), hit(3)])
+    ship()
+    assert count(es, prefix) == 2  # the valid neighbour was kept
+    store = DeadLetterStore(es, prefix)
+    es.indices.refresh(index=store.index)
+    (letter,) = store.list()
+    assert letter.doc_id == "h2"
+    assert letter.target_index == f"{prefix}-hits-2026.11.20"
+    assert letter.error_type == "document_parsing_exception"
+    assert letter.document["shape"] == "flat"
+    assert store.replay().still_failing == 1  # the cause is still there
+
+    # The cause goes away (here: the letter is moved to another day); replay stores it.
+    moved = {**letter.document, "@timestamp": "2026-11-21T10:00:00.000Z"}
+    es.index(
+        index=store.index,
+        id=letter.letter_id,
+        document={
+            "failed_at": letter.failed_at,
+            "stream": "hits",
+            "target_index": letter.target_index,
+            "doc_id": "h2",
+            "error_type": letter.error_type,
+            "error_reason": "",
+            "attempts": 1,
+            "document": moved,
+        },
+        refresh="wait_for",
+    )
+    report = store.replay()
+    assert (report.stored, report.still_failing) == (1, 0)
+    assert store.count() == 0
+    assert count(es, prefix) == 3
+
+
+def test_an_unreachable_elasticsearch_is_retried_until_it_answers(
+    settings: Settings, es: Elasticsearch, prefix: str
+) -> None:
+    spool_entries(settings.spool.dir, [hit(n) for n in range(3)])
+    dead = Elasticsearch(f"http://127.0.0.1:{free_port()}", request_timeout=0.5, max_retries=0)
+    stop = threading.Event()
+    blocked = Shipper(
+        settings.spool.dir, dead, prefix, ShipperSettings(max_backoff=0.05), stop=stop
+    )
+    runner = threading.Thread(target=blocked.run_forever)
+    runner.start()
+    time.sleep(1.0)  # retrying all along; nothing is checkpointed
+    stop.set()
+    runner.join(timeout=10)
+    assert not runner.is_alive()
+    assert blocked.checkpoints.get(list_segments(settings.spool.dir)[0].name) == 0
+    assert Shipper(settings.spool.dir, es, prefix, settings.shipper).run_once() == 3
+    assert count(es, prefix) == 3
+
+
+def test_only_one_shipper_per_spool(settings: Settings, es: Elasticsearch, prefix: str) -> None:
+    first = Shipper(settings.spool.dir, es, prefix, settings.shipper)
+    first.acquire()
+    try:
+        with pytest.raises(ShipperAlreadyRunning):
+            Shipper(settings.spool.dir, es, prefix, settings.shipper).acquire()
+    finally:
+        first.release()
+
+
+def test_backoff_grows_exponentially_and_is_capped() -> None:
+    assert backoff_delay(0, cap=30, rand=lambda: 1.0) == pytest.approx(0.1)
+    assert backoff_delay(3, cap=30, rand=lambda: 1.0) == pytest.approx(0.8)
+    assert backoff_delay(20, cap=30, rand=lambda: 1.0) == 30
+    assert backoff_delay(5, cap=30, rand=lambda: 0.0) == 0
