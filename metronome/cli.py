@@ -17,6 +17,8 @@ from metronome.config import ConfigError, Settings, load_settings
 from metronome.deadletters import DeadLetterStore
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
+from metronome.es.mapping_report import mapping_report
+from metronome.es.naming import stream_pattern
 from metronome.es.templates import install_templates
 from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
@@ -174,6 +176,31 @@ def shipper(ctx: Context) -> None:
         worker.run_forever()
     except ShipperAlreadyRunning as error:
         raise click.ClickException(str(error)) from None
+
+
+@cli.command()
+@click.option("--stream", default="hits", show_default=True, help="Which stream's indices.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per index.")
+@pass_context
+def mappings(ctx: Context, stream: str, as_json: bool) -> None:
+    """Report mapped fields against the limit and the fields Elasticsearch did not map."""
+    settings = _with_reachable_es(ctx.settings)
+    client = build_client(settings.elasticsearch)
+    pattern = stream_pattern(settings.elasticsearch.index_prefix, stream)
+    reports = mapping_report(client, pattern)
+    if not reports:
+        click.echo(f"no indices match {pattern}")
+    for report in reports:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(report)))
+            continue
+        click.echo(
+            f"{report.index}: {report.mapped_fields}/{report.field_limit} fields mapped, "
+            f"{report.documents_with_ignored} of {report.documents} documents with unmapped "
+            "fields"
+        )
+        for field, documents in report.ignored_fields.items():
+            click.echo(f"    {field}: not mapped in {documents} sampled documents")
 
 
 @cli.group("dead-letters")

@@ -1,0 +1,112 @@
+"""Run Metronome's real processes (gunicorn web workers, the shipper) for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.conftest import ROOT, free_port
+
+
+class Metronome:
+    """The web process and the shipper, as `metronome serve` runs them, on a free port."""
+
+    def __init__(self, es_url: str, index_prefix: str, workdir: Path, **settings: str) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        metrics_dir = workdir / "metrics"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "METRONOME_ES_URL": es_url,
+            "METRONOME_ELASTICSEARCH__INDEX_PREFIX": index_prefix,
+            "METRONOME_SPOOL__DIR": str(workdir / "spool"),
+            "METRONOME_SHIPPER__POLL_INTERVAL": "0.05",
+            "METRONOME_SHIPPER__MAX_BACKOFF": "0.5",
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+            **settings,
+        }
+        self.web: subprocess.Popen[bytes] | None = None
+        self.shipper: subprocess.Popen[bytes] | None = None
+
+    def start_web(self, workers: int = 2) -> None:
+        self.web = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn",
+                "--bind", f"127.0.0.1:{self.port}",
+                "--workers", str(workers),
+                "--worker-class", "gthread", "--threads", "8",
+                "--log-level", "warning",
+                "metronome.wsgi:app",
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/healthz", timeout=1).ok:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise AssertionError("the web process did not start")
+
+    def start_shipper(self) -> None:
+        self.shipper = subprocess.Popen(
+            [sys.executable, "-m", "metronome.cli", "shipper"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def worker_pids(self) -> list[int]:
+        assert self.web is not None
+        children = Path(f"/proc/{self.web.pid}/task/{self.web.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+    def stop(self) -> None:
+        for process in (self.web, self.shipper):
+            if process is not None and process.poll() is None:
+                process.terminate()
+        for process in (self.web, self.shipper):
+            if process is not None:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+@contextmanager
+def running(es_url: str, index_prefix: str, workdir: Path, **settings: str) -> Iterator[Metronome]:
+    metronome = Metronome(es_url, index_prefix, workdir, **settings)
+    try:
+        metronome.start_web()
+        metronome.start_shipper()
+        yield metronome
+    finally:
+        metronome.stop()
+
+
+def wait_for_count(es_url: str, pattern: str, expected: int, timeout: float = 60) -> int:
+    deadline = time.monotonic() + timeout
+    found = -1
+    while time.monotonic() < deadline:
+        try:
+            requests.post(f"{es_url}/{pattern}/_refresh", timeout=10)
+            response = requests.get(f"{es_url}/{pattern}/_count", timeout=10)
+            found = int(response.json().get("count", -1))
+        except (requests.RequestException, ValueError):
+            found = -1
+        if found == expected:
+            return found
+        time.sleep(0.25)
+    return found
