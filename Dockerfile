@@ -10,11 +10,14 @@ COPY metronome ./metronome
 COPY ingesters ./ingesters
 COPY es_templates ./es_templates
 COPY config ./config
-RUN pip install -e . && useradd --system --home /app metronome
+RUN pip install -e . && useradd --system --home /app metronome \
+    && mkdir -p /app/var && chown metronome /app/var
 USER metronome
+# The spool (acknowledged hits not yet in Elasticsearch) must outlive the container.
+VOLUME /app/var
 
 ENV METRONOME_SERVER__HOST=0.0.0.0 METRONOME_SERVER__PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"
-# `serve` installs the index templates, then runs gunicorn.
+# `serve` installs the index templates, then runs the gunicorn workers and the shipper.
 CMD ["metronome", "serve"]
