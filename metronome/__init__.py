@@ -15,12 +15,16 @@ from metronome.es.client import build_client
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
+from metronome.openapi import bp as openapi_bp
 from metronome.ops.views import bp as ops_bp
+from metronome.query.catalog import FieldCatalog
+from metronome.query.events_views import bp as events_bp
 from metronome.query.views import bp as query_bp
 from metronome.services import EXTENSION_KEY, Services
 from metronome.spool.writer import SpoolWriter
+from metronome.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 SECRET_FILE = "visitor-secret"
 
@@ -38,8 +42,9 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         es=client,
         sink=SpoolSink(SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)),
         salts=DailySalts(secret),
+        catalog=FieldCatalog(client, settings.elasticsearch.index_prefix),
     )
     errors.init_app(app)
-    for blueprint in (ops_bp, hits_bp, query_bp):
+    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp):
         app.register_blueprint(blueprint)
     return app

@@ -35,7 +35,7 @@ from marshmallow import (
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
-INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 
 
 class ConfigError(Exception):
@@ -168,7 +168,7 @@ class EmbeddedSchema(_Strict):
     data_dir = fields.String(validate=validate.Length(min=1))
     http_port = fields.Integer(validate=validate.Range(min=1, max=65535))
     heap = fields.String(
-        validate=validate.Regexp(r"^\d+[mMgG]$", error="Use a JVM size such as 512m or 1g.")
+        validate=validate.Regexp(r"^\d+[mMgG]\Z", error="Use a JVM size such as 512m or 1g.")
     )
     startup_timeout = fields.Float(validate=validate.Range(min=1))
 
@@ -297,7 +297,7 @@ class SettingsSchema(_Strict):
     shipper = fields.Nested(ShipperSchema, load_default=ShipperSettings)
     privacy = fields.Nested(PrivacySchema, load_default=PrivacySettings)
     sites = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}$")),
+        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}\Z")),
         values=fields.Nested(SiteSchema),
     )
     default_site = fields.String()

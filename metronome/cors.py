@@ -29,6 +29,7 @@ def add_cors_headers(response: Response, origin: str | None, preflight: bool = F
     if not origin:
         return response
     response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
     if preflight:
         response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS

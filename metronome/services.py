@@ -13,6 +13,7 @@ from flask import current_app
 from metronome.config import Settings
 from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
+from metronome.query.catalog import FieldCatalog
 
 EXTENSION_KEY = "metronome"
 
@@ -23,6 +24,7 @@ class Services:
     es: Elasticsearch
     sink: HitSink
     salts: DailySalts
+    catalog: FieldCatalog
 
 
 def current_services() -> Services:

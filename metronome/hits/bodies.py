@@ -69,7 +69,7 @@ def decode_body(
     if not data.strip():
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
     try:
-        text = data.decode("utf-8")
+        text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is allowed
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
     if media_type in NDJSON_TYPES:

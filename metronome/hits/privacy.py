@@ -7,6 +7,7 @@ The pure helpers here are what the enrichment steps call; only ``load_or_create_
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -97,6 +98,7 @@ class DailySalts:
         return salt
 
 
+@functools.lru_cache(maxsize=4096)  # a client sends many hits from one address
 def anonymise_ip(text: str, mode: IpMode, salt: bytes) -> str | None:
     """The IP as it may be stored under ``mode``; ``None`` when nothing may be (or it is invalid).
 
@@ -135,6 +137,7 @@ def truncate_ip(
     return ipaddress.IPv6Network((int(address), 48), strict=False).network_address
 
 
+@functools.lru_cache(maxsize=4096)
 def visitor_id(salt: bytes, site: str, client_ip: str | None, user_agent: str | None) -> str | None:
     """A cookieless visitor id, the same for one browser on one site for one salt's day.
 

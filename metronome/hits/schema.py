@@ -17,14 +17,18 @@ from metronome.config import HitLimits
 from metronome.errors import error_object
 from metronome.hits.bodies import UndecodableLine
 
-PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
-EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-HIT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}\Z")
+EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+HIT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")
 MAX_STRING = 1024  # reserved text fields; free parameters follow the site's HitLimits
 
 # Written by the server; a client may not send them.
 SERVER_FIELDS = frozenset(
     {"type", "received_at", "user_agent", "bot", "ip", "client_ip", "geo", "version", "timestamp"}
+)
+# Reserved text fields a client may leave empty: empty means absent.
+OPTIONAL_TEXT = frozenset(
+    {"event", "hit_id", "url", "referrer", "format", "visitor", "session", "site", "key"}
 )
 # Accepted on a hit but not stored as parameters: routing and credentials.
 REQUEST_FIELDS = frozenset({"site", "key"})
@@ -122,6 +126,9 @@ def load_hit(
         raise HitError(raw.message)
     if not isinstance(raw, dict):
         raise HitError(f"A hit must be a JSON object, not {_json_type(raw)}.")
+    # An empty optional field (a direct visit's referrer="") means "not sent".
+    raw = {k: v for k, v in raw.items() if not (v == "" and k in OPTIONAL_TEXT)}
+    _check_text_encodable(raw)
     _check_param_count(raw, limits.max_params)
     try:
         hit: dict[str, Any] = _SCHEMA.load(raw)
@@ -161,6 +168,36 @@ def _check_time(moment: datetime, limits: HitLimits, now: datetime) -> None:
             "this site accepts no older hits.",
             "time",
         )
+
+
+def _check_text_encodable(raw: dict[str, Any]) -> None:
+    """JSON may escape a lone UTF-16 surrogate (\\ud800) that no UTF-8 text can hold."""
+    for key, value in raw.items():
+        for text, where in ((key, key), (value, key)):
+            if isinstance(text, str) and not _encodable(text):
+                raise HitError(
+                    "Text holds an unpaired surrogate (not valid Unicode).", _safe(where)
+                )
+        if isinstance(value, dict):
+            for inner_key, inner in value.items():
+                for text in (inner_key, inner):
+                    if isinstance(text, str) and not _encodable(text):
+                        raise HitError(
+                            "Text holds an unpaired surrogate (not valid Unicode).",
+                            f"{_safe(key)}.{_safe(inner_key)}",
+                        )
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _safe(name: Any) -> str:
+    return str(name).encode("utf-8", "replace").decode("utf-8")[:80]
 
 
 def _check_param_name(name: str) -> None:

@@ -30,7 +30,13 @@ class SpoolSink:
     def append(self, documents: Sequence[Document]) -> None:
         self.writer.append(
             [
-                encode_entry(Entry(stream=doc["type"], id=doc["hit_id"], doc=doc))
+                encode_entry(Entry(stream=doc["type"], id=document_id(doc), doc=doc))
                 for doc in documents
             ]
         )
+
+
+def document_id(doc: Document) -> str:
+    """The Elasticsearch ``_id``: the hit_id within its site, so sites cannot collide with or
+    suppress each other's hits (a site name holds no ':')."""
+    return f"{doc['site']}:{doc['hit_id']}"

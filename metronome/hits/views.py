@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from metronome import metrics
 from metronome.config import SiteSettings
@@ -22,7 +23,7 @@ from metronome.hits.bodies import decode_body, hit_from_pairs
 from metronome.hits.pipeline import Document, HitContext, enrich
 from metronome.hits.schema import HitError, load_hit
 from metronome.services import Services, current_services
-from metronome.sites import check_write_key, find_site
+from metronome.sites import check_write_key
 from metronome.spool.writer import SpoolFull, SpoolWriteError
 
 bp = Blueprint("hits", __name__)
@@ -37,15 +38,37 @@ class Outcome:
     statuses: list[int] = field(default_factory=list)  # one per rejection
 
 
+@bp.after_request
+def cors(response: Response) -> Response:
+    """Every ingest answer, errors included, is readable by a page from an allowed origin."""
+    origin = request.headers.get("Origin")
+    # After reading hits: was the origin allowed for a site they named? Before: any site.
+    allowed = g.get("origin_allowed")
+    if allowed is None:
+        allowed = _origin_allowed_somewhere(origin)
+    return add_cors_headers(
+        response, origin if allowed else None, preflight=request.method == "OPTIONS"
+    )
+
+
 @bp.route("/tick", methods=["OPTIONS"])
 @bp.route("/tick.gif", methods=["OPTIONS"])
 def preflight() -> Response:
-    services = current_services()
     origin = request.headers.get("Origin")
-    site = find_site(services.settings, request.args.get("site"))
-    if not origin_allowed(site, origin):
-        raise ApiError(403, "forbidden_origin", f"Origin {origin!r} may not send to this site.")
-    return add_cors_headers(Response(status=204), origin, preflight=True)
+    if not _origin_allowed_somewhere(origin):
+        raise ApiError(403, "forbidden_origin", f"Origin {origin!r} may not send hits here.")
+    return Response(status=204)
+
+
+def _origin_allowed_somewhere(origin: str | None) -> bool:
+    """A preflight cannot see which site the body names: the ?site= one, else any site.
+    Each hit's own site is checked when the hit is read."""
+    settings = current_services().settings
+    named = request.args.get("site")
+    if named:
+        site = settings.site(named)
+        return site is not None and origin_allowed(site, origin)
+    return any(origin_allowed(site, origin) for site in settings.sites.values())
 
 
 @bp.post("/tick")
@@ -74,11 +97,13 @@ def tick() -> Response:
         answer["rejected"] = outcome.rejected
     response = jsonify(answer)
     response.status_code = 202
-    return add_cors_headers(response, request.headers.get("Origin"))
+    return response
 
 
 @bp.get("/tick.gif")
 def pixel() -> Response:
+    if request.method == "HEAD":  # link checkers and prefetchers look; they are not visits
+        return Response(status=200, mimetype="image/gif")
     # Parameters starting with "_" are cache-busters (?_=1700000000), not data.
     pairs = [(k, v) for k, v in request.args.items(multi=True) if not k.startswith("_")]
     outcome = _accept(current_services(), [hit_from_pairs(pairs)])
@@ -111,8 +136,10 @@ def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
                 load_hit(raw)  # raises: say what is wrong with the hit itself, not its key
             site = _site_of(services, raw, request_site)
             hit_key = _field(raw, "key")
-            check_write_key(site, hit_key if isinstance(hit_key, str) else request_key)
-            if not origin_allowed(site, origin):
+            check_write_key(site, hit_key if isinstance(hit_key, str) and hit_key else request_key)
+            allowed = origin_allowed(site, origin)
+            g.origin_allowed = bool(g.get("origin_allowed")) or allowed
+            if not allowed:
                 raise ApiError(
                     403,
                     "forbidden_origin",
@@ -128,8 +155,8 @@ def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
         outcome.documents.append(enrich(hit, dataclasses.replace(base_context, site=site.name)))
     if outcome.documents:
         _spool(services, outcome.documents)
-        for document in outcome.documents:
-            metrics.ACCEPTED.labels(document["site"]).inc()
+        for site_name, count in Counter(d["site"] for d in outcome.documents).items():
+            metrics.ACCEPTED.labels(site_name).inc(count)
     return outcome
 
 

@@ -36,8 +36,10 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
     except (TransportError, EsApiError) as error:
         body["elasticsearch"] = "unreachable"
         problems.append(f"Elasticsearch is not reachable ({type(error).__name__}).")
-    if used >= spool.max_bytes:
-        problems.append("The spool is full.")
+    # Full means a request of ordinary size would be refused now.
+    margin = min(services.settings.ingest.max_body_bytes, spool.max_bytes // 10)
+    if used + margin > spool.max_bytes:
+        problems.append("The spool is full: Elasticsearch is not taking hits fast enough.")
     if problems:
         body["status"] = "unavailable"
         body["error"] = {"code": "not_ready", "message": " ".join(problems)}

@@ -9,14 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from metronome.errors import ApiError
 from metronome.query.calendar import INTERVALS, Interval, bucket_key, bucket_starts, floor, step
+from metronome.query.compare import bucket_pairs, compare_range
+from metronome.query.model import Compare, CompareMode, TimeRange
 from metronome.query.timerange import parse_instant, parse_tz
 
 MAX_BUCKETS = 10_000
+COMPARE_MODES = ("previous", "week", "month", "year")
 DEFAULT_TOP = 10
 MAX_TOP = 1000
 DEFAULT_SPAN_DAYS = 30
@@ -42,19 +47,40 @@ class TockQuery:
     tz: ZoneInfo
     top: int
     buckets: tuple[datetime, ...]
+    compare: Compare | None = None
+    compare_buckets: tuple[datetime, ...] = ()
+
+
+class TockArgsSchema(Schema):
+    """The query parameters of ``GET /tock/:id`` (also the OpenAPI description of them)."""
+
+    class Meta:
+        unknown = EXCLUDE  # cache-busters and the like are not errors
+
+    from_ = fields.String(
+        data_key="from", metadata={"description": "Start (inclusive): 2015-01-22, ISO, now-30d."}
+    )
+    to = fields.String(metadata={"description": "End (exclusive); default: end of today."})
+    interval = fields.String(load_default="day", validate=validate.OneOf(INTERVALS))
+    tz = fields.String(load_default="UTC", metadata={"description": "IANA time zone."})
+    compare = fields.String(validate=validate.OneOf(COMPARE_MODES))
+    top = fields.Integer(load_default=DEFAULT_TOP, validate=validate.Range(min=1, max=MAX_TOP))
+    site = fields.String(metadata={"description": "Site (default: default_site)."})
+    key = fields.String(metadata={"description": "Read key (or Authorization: Bearer)."})
 
 
 def parse_tock(item_id: str, site: str, args: Mapping[str, str], now: datetime) -> TockQuery:
-    interval = args.get("interval", "day")
-    if interval not in INTERVALS:
-        raise ApiError(
-            400,
-            "invalid_interval",
-            f"interval={interval[:32]!r} is not one of {', '.join(INTERVALS)}.",
-            field="interval",
+    try:
+        data = TockArgsSchema().load(dict(args))
+    except ValidationError as error:
+        messages_by_field: dict[str, Any] = (
+            dict(error.messages) if isinstance(error.messages, dict) else {"query": error.messages}
         )
-    typed_interval: Interval = interval
-    tz = parse_tz(args.get("tz"))
+        field, messages = next(iter(messages_by_field.items()))
+        text = " ".join(messages) if isinstance(messages, list) else str(messages)
+        raise ApiError(400, f"invalid_{field}", f"{field}: {text}", field=str(field)) from None
+    typed_interval: Interval = data["interval"]
+    tz = parse_tz(data["tz"])
     if "to" in args:
         end = parse_instant(args["to"], tz, now, "to")
     else:  # up to the end of the current bucket, so today (this hour, ...) is included
@@ -71,10 +97,16 @@ def parse_tock(item_id: str, site: str, args: Mapping[str, str], now: datetime) 
         raise ApiError(
             422,
             "too_many_buckets",
-            f"That range holds more than {MAX_BUCKETS} {interval} buckets; "
+            f"That range holds more than {MAX_BUCKETS} {typed_interval} buckets; "
             "use a larger interval or a shorter range.",
             field="interval",
         ) from None
+    compare = _parse_compare(data.get("compare"), TimeRange(start, end), tz)
+    compare_buckets: list[datetime] = []
+    if compare is not None:
+        compare_buckets = bucket_starts(
+            compare.range.start, compare.range.end, typed_interval, tz, MAX_BUCKETS * 2
+        )
     return TockQuery(
         item_id=item_id,
         site=site,
@@ -82,13 +114,33 @@ def parse_tock(item_id: str, site: str, args: Mapping[str, str], now: datetime) 
         end=end,
         interval=typed_interval,
         tz=tz,
-        top=_parse_top(args.get("top")),
+        top=data["top"],
         buckets=tuple(buckets),
+        compare=compare,
+        compare_buckets=tuple(compare_buckets),
     )
 
 
-def build_tock_body(query: TockQuery) -> dict[str, Any]:
-    """The search body: one request answers views, downloads, referers and totals."""
+def _parse_compare(raw: str | None, main: TimeRange, tz: ZoneInfo) -> Compare | None:
+    if not raw:
+        return None
+    if raw not in COMPARE_MODES:
+        raise ApiError(
+            400,
+            "invalid_compare",
+            f"compare={raw[:20]!r} is not one of {', '.join(COMPARE_MODES)}.",
+            field="compare",
+        )
+    mode = cast(CompareMode, raw)
+    return Compare(mode=mode, range=compare_range(main, mode, tz))
+
+
+def build_tock_body(query: TockQuery, time_range: TimeRange | None = None) -> dict[str, Any]:
+    """The search body: one request answers views, downloads, referers and totals.
+
+    ``time_range`` overrides the query's range (the comparison period uses the same body).
+    """
+    start, end = (time_range.start, time_range.end) if time_range else (query.start, query.end)
     views = {"term": {"event": "view"}}
     return {
         "size": 0,
@@ -101,8 +153,8 @@ def build_tock_body(query: TockQuery) -> dict[str, Any]:
                     {
                         "range": {
                             "@timestamp": {
-                                "gte": query.start.isoformat(),
-                                "lt": query.end.isoformat(),
+                                "gte": start.isoformat(),
+                                "lt": end.isoformat(),
                             }
                         }
                     },
@@ -133,45 +185,77 @@ def build_tock_body(query: TockQuery) -> dict[str, Any]:
     }
 
 
-def tock_result(query: TockQuery, response: Mapping[str, Any]) -> dict[str, Any]:
+def tock_result(
+    query: TockQuery,
+    response: Mapping[str, Any],
+    compare_response: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     aggs = response.get("aggregations", {})
-    counts = {bucket_key(start, query.interval, query.tz): 0 for start in query.buckets}
-    for bucket in aggs.get("views", {}).get("per_bucket", {}).get("buckets", []):
-        start = datetime.fromtimestamp(bucket["key"] / 1000, query.tz)
-        key = bucket_key(start, query.interval, query.tz)
-        if key in counts:
-            counts[key] += int(bucket["doc_count"])
-    downloads = _terms(aggs.get("downloads", {}).get("formats", {}))
-    referers = _terms(aggs.get("views", {}).get("referers", {}))
-    return {
+    per_start = _views_per_start(query, aggs)
+    result: dict[str, Any] = {
         "id": query.item_id,
-        "views": counts,
-        "downloads": downloads,
-        "referers": referers,
-        "totals": {
-            "views": int(aggs.get("views", {}).get("doc_count", 0)),
-            "downloads": int(aggs.get("downloads", {}).get("doc_count", 0)),
-            "visitors": int(aggs.get("visitors", {}).get("value", 0)),
-        },
+        "views": _keyed(query, query.buckets, per_start),
+        "downloads": _terms(aggs.get("downloads", {}).get("formats", {})),
+        "referers": _terms(aggs.get("views", {}).get("referers", {})),
+        "totals": _totals(aggs),
         "from": query.start.isoformat(),
         "to": query.end.isoformat(),
         "interval": query.interval,
         "tz": query.tz.key,
     }
+    if query.compare is not None and compare_response is not None:
+        compare_aggs = compare_response.get("aggregations", {})
+        before = _views_per_start(query, compare_aggs)
+        pairs = bucket_pairs(
+            query.buckets, query.compare_buckets, query.compare.mode, query.interval, query.tz
+        )
+        compare_counts: dict[str, int] = {}
+        for start in query.buckets:
+            key = bucket_key(start, query.interval, query.tz)
+            matched = pairs.get(start)
+            compare_counts[key] = compare_counts.get(key, 0) + (
+                before.get(matched, 0) if matched else 0
+            )
+        result["views_compare"] = compare_counts
+        result["totals_compare"] = _totals(compare_aggs)
+        result["compare"] = {
+            "mode": query.compare.mode,
+            "from": query.compare.range.start.isoformat(),
+            "to": query.compare.range.end.isoformat(),
+        }
+    return result
+
+
+def _views_per_start(query: TockQuery, aggs: Mapping[str, Any]) -> dict[datetime, int]:
+    counts: dict[datetime, int] = {}
+    for bucket in aggs.get("views", {}).get("per_bucket", {}).get("buckets", []):
+        start = floor(
+            datetime.fromtimestamp(bucket["key"] / 1000, query.tz), query.interval, query.tz
+        )
+        counts[start] = counts.get(start, 0) + int(bucket["doc_count"])
+    return counts
+
+
+def _keyed(
+    query: TockQuery, starts: tuple[datetime, ...], counts: Mapping[datetime, int]
+) -> dict[str, int]:
+    keyed: dict[str, int] = {}
+    for start in starts:  # two starts share a key only in a repeated autumn hour: add them up
+        key = bucket_key(start, query.interval, query.tz)
+        keyed[key] = keyed.get(key, 0) + counts.get(start, 0)
+    return keyed
+
+
+def _totals(aggs: Mapping[str, Any]) -> dict[str, int]:
+    return {
+        "views": int(aggs.get("views", {}).get("doc_count", 0)),
+        "downloads": int(aggs.get("downloads", {}).get("doc_count", 0)),
+        "visitors": int(aggs.get("visitors", {}).get("value", 0)),
+    }
 
 
 def _terms(agg: Mapping[str, Any]) -> dict[str, int]:
     return {str(bucket["key"]): int(bucket["doc_count"]) for bucket in agg.get("buckets", [])}
-
-
-def _parse_top(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_TOP
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOP:
-        raise ApiError(
-            400, "invalid_top", f"top must be a whole number from 1 to {MAX_TOP}.", "top"
-        )
-    return int(raw)
 
 
 def _default_span(interval: Interval) -> timedelta:

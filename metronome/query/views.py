@@ -1,48 +1,160 @@
-"""``GET /tock/:id`` and ``/tock/:id.json``."""
+"""Read endpoints: ``GET /tock/:id`` (``.json``) and ``POST /api/v1/query`` (JSON, CSV, XLSX,
+NDJSON). Each one: auth -> parse -> build -> run -> shape."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError as EsApiError
-from elasticsearch import TransportError
+from elasticsearch import BadRequestError, TransportError
 from flask import Blueprint, Response, jsonify, request
 
+from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.es.naming import stream_pattern
+from metronome.query import export
+from metronome.query.model import TimeRange
+from metronome.query.parse import parse_query
+from metronome.query.result import flat_rows, header, query_result
+from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
 from metronome.services import current_services
 from metronome.sites import bearer_token, check_read_key, find_site
 
+log = logging.getLogger(__name__)
 bp = Blueprint("query", __name__)
 
 MAX_ID_LENGTH = 1024
+SHARD_RETRIES = 3
+T = TypeVar("T")
+MEDIA_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "ndjson": "application/x-ndjson",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @bp.get("/tock/<path:item_id>")
 def tock(item_id: str) -> Response:
     services = current_services()
-    if item_id.endswith(".json"):
-        item_id = item_id[: -len(".json")]
+    fmt = "json"
+    for suffix in (".json", ".csv", ".xlsx"):
+        if item_id.endswith(suffix):
+            item_id, fmt = item_id[: -len(suffix)], suffix[1:]
+            break
     if not item_id or len(item_id) > MAX_ID_LENGTH:
         raise ApiError(400, "invalid_id", f"The id must be 1 to {MAX_ID_LENGTH} characters.", "id")
-    site = find_site(services.settings, request.args.get("site"))
-    key = bearer_token(request.headers.get("Authorization")) or request.args.get("key")
-    check_read_key(site, key, public_ok=True)
+    site = _reader_site(public_ok=True)
     query = parse_tock(item_id, site.name, request.args, now=datetime.now(UTC))
     index = stream_pattern(services.settings.elasticsearch.index_prefix, "hits")
-    try:
-        response = services.es.search(
-            index=index,
-            body=build_tock_body(query),
-            ignore_unavailable=True,
-            allow_no_indices=True,
+
+    def search(time_range: TimeRange | None = None) -> dict[str, Any]:
+        body = build_tock_body(query, time_range)
+        return _elasticsearch(
+            lambda: (
+                services.es.search(
+                    index=index, body=body, ignore_unavailable=True, allow_no_indices=True
+                ).body
+            )
         )
-    except (TransportError, EsApiError):
-        raise ApiError(
-            503,
-            "store_unavailable",
-            "Elasticsearch cannot answer right now; retry shortly.",
-            headers={"Retry-After": "5"},
-        ) from None
-    return jsonify(tock_result(query, response.body))
+
+    response = search()
+    compare_response = search(query.compare.range) if query.compare else None
+    result = tock_result(query, response, compare_response)
+    if fmt == "json":
+        return jsonify(result)
+    filename = f"tock-{_safe(item_id)}"
+    if fmt == "csv":
+        content: Any = export.tock_csv(result)
+    else:
+        tables = export.tock_tables(result)
+        content = export.rows_to_xlsx(tables)
+    return _download(content, fmt, filename)
+
+
+@bp.post("/api/v1/query")
+def general_query() -> Response:
+    services = current_services()
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "malformed_json", "Send the query as a JSON object.")
+    if isinstance(body, dict) and "format" in request.args:
+        body = {**body, "format": request.args["format"]}
+    site = _reader_site(public_ok=False, name=body.get("site") if isinstance(body, dict) else None)
+    stream = body.get("stream", "hits") if isinstance(body, dict) else "hits"
+    fields = _elasticsearch(
+        lambda: services.catalog.fields(stream) if isinstance(stream, str) else {}
+    )
+    query, output = parse_query(body, site.name, fields, now=datetime.now(UTC))
+    index = stream_pattern(services.settings.elasticsearch.index_prefix, query.stream)
+    outcome = _elasticsearch(lambda: run_query(services.es, index, query))
+    if output == "json":
+        return jsonify(query_result(query, outcome))
+    columns, rows = header(query), flat_rows(query, outcome)
+    filename = f"metronome-{query.stream}-{query.range.start:%Y%m%d}-{query.range.end:%Y%m%d}"
+    if output == "xlsx":
+        content: Any = export.rows_to_xlsx([(query.stream, columns, rows)])
+    elif output == "csv":
+        content = "".join(export.rows_to_csv(columns, rows))
+    else:
+        content = "".join(export.rows_to_ndjson(columns, rows))
+    return _download(content, output, filename)
+
+
+def _download(content: Any, fmt: str, filename: str) -> Response:
+    response = Response(content, content_type=MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:80]
+
+
+def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
+    if name is not None and not isinstance(name, str):
+        raise ApiError(422, "invalid_query", "site must be a string.", field="site")
+    site = find_site(current_services().settings, name or request.args.get("site"))
+    key = bearer_token(request.headers.get("Authorization")) or request.args.get("key")
+    check_read_key(site, key, public_ok=public_ok)
+    return site
+
+
+def _elasticsearch(call: Callable[[], T]) -> T:
+    for attempt in range(SHARD_RETRIES + 1):
+        try:
+            return call()
+        except BadRequestError as error:
+            raise ApiError(
+                422, "invalid_query", f"Elasticsearch refused the query: {_reason(error)}"
+            ) from None
+        except EsApiError as error:
+            # A daily index created a moment ago has no started shard yet: wait a little.
+            if error.meta.status == 503 and attempt < SHARD_RETRIES:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            log.warning("Elasticsearch failed a read: %r", error)
+            raise _unavailable() from None
+        except TransportError as error:
+            log.warning("Elasticsearch failed a read: %r", error)
+            raise _unavailable() from None
+    raise AssertionError("unreachable")
+
+
+def _unavailable() -> ApiError:
+    return ApiError(
+        503,
+        "store_unavailable",
+        "Elasticsearch cannot answer right now; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _reason(error: BadRequestError) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    root = (body.get("error", {}).get("root_cause") or [{}])[0]
+    return str(root.get("reason", error.message))[:300]

@@ -31,11 +31,7 @@ class Checkpoints:
             self._save()
 
     def _load(self) -> dict[str, int]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        return {str(name): int(offset) for name, offset in data.items()}
+        return read_checkpoints(self.path.parent)
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,3 +48,12 @@ class Checkpoints:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+
+
+def read_checkpoints(spool_dir: Path) -> dict[str, int]:
+    """The confirmed offsets; readers in other processes see a whole file (atomic replace)."""
+    try:
+        data = json.loads((spool_dir / CHECKPOINT_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {str(name): int(offset) for name, offset in data.items()}

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from metronome.spool import framing
+from metronome.spool.checkpoint import read_checkpoints
 
 SEGMENT_SUFFIX = ".seg"
 SIZE_RECHECK_SECONDS = 0.5
@@ -39,14 +40,19 @@ def segments_dir(spool_dir: Path) -> Path:
 
 
 def spool_bytes(spool_dir: Path) -> int:
-    """Bytes held in segment files (shipped segments are deleted by the shipper)."""
+    """Bytes not yet confirmed by Elasticsearch: segment sizes less the shipper's checkpoints.
+
+    (Shipped bytes of a segment still being written stay on disk until it is sealed and
+    deleted: at most one segment per writer process.)
+    """
+    shipped = read_checkpoints(spool_dir)
     total = 0
     try:
         with os.scandir(segments_dir(spool_dir)) as entries:
             for entry in entries:
                 if entry.name.endswith(SEGMENT_SUFFIX):
                     with contextlib.suppress(FileNotFoundError):  # shipped meanwhile
-                        total += entry.stat().st_size
+                        total += max(0, entry.stat().st_size - shipped.get(entry.name, 0))
     except FileNotFoundError:
         return 0
     return total
@@ -168,8 +174,14 @@ class SpoolWriter:
     def _used_bytes(self) -> int:
         now = time.monotonic()
         if now - self._size_checked_at > SIZE_RECHECK_SECONDS:
-            self._size_estimate = spool_bytes(self.spool_dir) + sum(map(len, self._pending))
             self._size_checked_at = now
+            # Scan the directory without holding the lock other appenders wait on.
+            self._cond.release()
+            try:
+                on_disk = spool_bytes(self.spool_dir)
+            finally:
+                self._cond.acquire()
+            self._size_estimate = on_disk + sum(map(len, self._pending))
         return self._size_estimate
 
     def _after_fork(self) -> None:

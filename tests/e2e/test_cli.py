@@ -78,6 +78,9 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         sent_at = time.monotonic()
         while True:  # the shipper makes it searchable within seconds
             answer = requests.get(f"{base}/tock/e2e", timeout=10).json()
+            if "error" in answer:
+                process.send_signal(signal.SIGINT)
+                raise AssertionError(f"{answer}\n{process.communicate(timeout=60)[0]}")
             if answer["downloads"] or time.monotonic() - sent_at > 10:
                 break
             time.sleep(0.1)

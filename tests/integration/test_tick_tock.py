@@ -103,7 +103,7 @@ def test_a_hit_lands_in_the_index_of_its_own_day(
     tick(client, {"id": "late", "time": last_week.isoformat(), "hit_id": "late-1"})
     ship()
     index = f"{settings.elasticsearch.index_prefix}-hits-{last_week:%Y.%m.%d}"
-    document = es.get(index=index, id="late-1")
+    document = es.get(index=index, id="default:late-1")  # hit_ids are scoped by site
     source = document["_source"]
     assert source["id"] == "late"
     assert source["@version"] == "1"

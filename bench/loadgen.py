@@ -1,0 +1,385 @@
+"""HTTP load generator for bench/ingest.py: keep-alive connections driven by one epoll loop.
+
+It runs as its own process (``python -m bench.loadgen ...``) so that its CPU and memory can be
+told apart from the server's, and prints one JSON object. A hand-written non-blocking loop
+with pre-built requests costs far less CPU per request than ``http.client`` in threads (no
+aiohttp or wrk is installed here), which matters on a 2-core machine shared with the server.
+
+Modes:
+
+- ``closed``: every connection sends its next request as soon as the previous one is
+  answered; requests answered inside ``[warmup, warmup + duration]`` are measured (peak rate);
+- ``paced``: open loop at ``--rate`` requests/s; latency is measured from the time each
+  request was *scheduled*, so a stalled server cannot hide queueing (no coordinated omission);
+- ``count``: send exactly ``--requests`` requests, closed loop, then stop (end-to-end runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import selectors
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import USER_AGENTS, batch_body, hit_body, percentiles
+
+READ_BYTES = 262_144
+DRAIN_SECONDS = 60.0  # after the last send, how long answers may take before giving up
+
+
+def build_requests(host: str, port: int, kind: str, batch_size: int) -> list[bytes]:
+    """Pre-built raw requests, cycled: the tracked id and the user agent vary."""
+    requests = []
+    count = 256 if kind == "single" else 8
+    for number in range(count):
+        single = kind == "single"
+        body = hit_body(number) if single else batch_body(number * batch_size, batch_size)
+        head = (
+            f"POST /tick HTTP/1.1\r\n"
+            f"Host: {host}:{port}\r\n"
+            f"User-Agent: {USER_AGENTS[number % len(USER_AGENTS)]}\r\n"
+            f"Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        requests.append(head.encode() + body)
+    return requests
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def parse_response(buffer: bytearray) -> tuple[int, bytes, bool] | None:
+    """(status, body, server closes) of the first whole response in ``buffer``, consumed."""
+    head_end = buffer.find(b"\r\n\r\n")
+    if head_end < 0:
+        return None
+    head = bytes(buffer[:head_end]).lower()
+    try:
+        status = int(head[9:12])
+    except ValueError:
+        raise ProtocolError(f"not an HTTP status line: {head[:40]!r}") from None
+    length = 0
+    at = head.find(b"\r\ncontent-length:")
+    if at >= 0:
+        line_end = head.find(b"\r\n", at + 2)
+        length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
+    elif b"\r\ntransfer-encoding:" in head:
+        raise ProtocolError("chunked responses are not supported")
+    total = head_end + 4 + length
+    if len(buffer) < total:
+        return None
+    body = bytes(buffer[head_end + 4 : total])
+    del buffer[:total]
+    return status, body, b"\r\nconnection: close" in head
+
+
+@dataclass(eq=False)
+class Connection:
+    sock: socket.socket
+    inbox: bytearray = field(default_factory=bytearray)
+    outbox: memoryview = field(default_factory=lambda: memoryview(b""))
+    request: bytes = b""
+    scheduled: float = 0.0  # when the request in flight was due (closed loop: when sent)
+    busy: bool = False
+    answered_bytes: bool = False
+    retried: bool = False
+
+
+@dataclass
+class Tally:
+    window_start: float
+    window_end: float
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    completed: int = 0  # every answer, in the window or not
+    in_window: int = 0
+    accepted_hits: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    reconnects: int = 0
+    first_send: float | None = None
+    last_answer: float | None = None
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+
+class Pacer:
+    """Open-loop schedule: request ``i`` is due at ``start + i / rate``."""
+
+    def __init__(self, start: float, rate: float) -> None:
+        self.start = start
+        self.interval = 1.0 / rate
+        self.scheduled = 0
+
+    def next_due(self) -> float:
+        return self.start + self.scheduled * self.interval
+
+    def due(self, now: float, until: float) -> list[float]:
+        times = []
+        while (when := self.next_due()) <= now and when < until:
+            times.append(when)
+            self.scheduled += 1
+        return times
+
+
+class LoadGenerator:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.requests = build_requests(args.host, args.port, args.kind, args.batch_size)
+        self.next_request = 0
+        self.selector = selectors.DefaultSelector()
+        self.idle: deque[Connection] = deque()
+        self.backlog: deque[float] = deque()  # paced: due times waiting for a free connection
+        self.sent = 0
+        self.in_flight = 0
+        self.stop_sending_at = 0.0
+        self.tally = Tally(0.0, 0.0)
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _connect(self) -> Connection:
+        sock = socket.create_connection((self.args.host, self.args.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        connection = Connection(sock)
+        self.selector.register(sock, selectors.EVENT_READ, connection)
+        return connection
+
+    def _reconnect(self, connection: Connection) -> Connection:
+        self.selector.unregister(connection.sock)
+        connection.sock.close()
+        self.tally.reconnects += 1
+        fresh = self._connect()
+        fresh.retried = connection.retried
+        return fresh
+
+    # --- sending and receiving -------------------------------------------------------------
+
+    def _send(self, connection: Connection, scheduled: float, request: bytes | None = None) -> None:
+        if request is None:
+            request = self.requests[self.next_request % len(self.requests)]
+            self.next_request += 1
+            self.sent += 1
+            connection.retried = False
+        connection.request = request
+        connection.scheduled = scheduled
+        connection.busy = True
+        connection.answered_bytes = False
+        connection.outbox = memoryview(request)
+        self.in_flight += 1
+        if self.tally.first_send is None:
+            self.tally.first_send = time.perf_counter()
+        self._flush(connection)
+
+    def _flush(self, connection: Connection) -> None:
+        try:
+            written = connection.sock.send(connection.outbox)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError:
+            self._closed(connection)
+            return
+        connection.outbox = connection.outbox[written:]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if connection.outbox else 0)
+        self.selector.modify(connection.sock, events, connection)
+
+    def _readable(self, connection: Connection) -> None:
+        try:
+            data = connection.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._closed(connection)
+            return
+        connection.answered_bytes = True
+        connection.inbox += data
+        while connection.busy:
+            parsed = parse_response(connection.inbox)
+            if parsed is None:
+                return
+            status, body, closes = parsed
+            self._answered(connection, status, body)
+            if closes:
+                connection = self._reconnect(connection)
+            self._became_idle(connection)
+
+    def _closed(self, connection: Connection) -> None:
+        """The server closed the connection; resend once if it had not answered at all."""
+        was_busy, request, scheduled = connection.busy, connection.request, connection.scheduled
+        retry = was_busy and not connection.answered_bytes and not connection.retried
+        fresh = self._reconnect(connection)
+        if was_busy:
+            self.in_flight -= 1
+            if retry:
+                fresh.retried = True
+                self._send(fresh, scheduled, request)
+                return
+            self.tally.error("connection_closed")
+            self.tally.completed += 1
+        self._became_idle(fresh)
+
+    def _answered(self, connection: Connection, status: int, body: bytes) -> None:
+        now = time.perf_counter()
+        connection.busy = False
+        self.in_flight -= 1
+        tally = self.tally
+        tally.completed += 1
+        tally.last_answer = now
+        key = str(status)
+        tally.statuses[key] = tally.statuses.get(key, 0) + 1
+        if self.args.kind == "batch" and status == 202:
+            try:
+                tally.accepted_hits += int(json.loads(body)["accepted"])
+            except (ValueError, KeyError, TypeError):
+                tally.error("unreadable_answer")
+        elif status == 202:
+            tally.accepted_hits += 1
+        if tally.window_start <= now <= tally.window_end and (
+            self.args.mode != "paced" or connection.scheduled >= tally.window_start
+        ):
+            tally.in_window += 1
+            tally.latencies.append(now - connection.scheduled)
+
+    def _became_idle(self, connection: Connection) -> None:
+        now = time.perf_counter()
+        mode = self.args.mode
+        more = now < self.stop_sending_at if mode == "closed" else self.sent < self.args.requests
+        if mode != "paced" and more:
+            self._send(connection, now)
+        elif mode == "paced" and self.backlog:
+            self._send(connection, self.backlog.popleft())
+        else:
+            self.idle.append(connection)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        connections = [self._connect() for _ in range(args.connections)]
+        start = time.perf_counter()
+        wall_offset = time.time() - start
+        if args.mode == "count":
+            self.stop_sending_at = float("inf")
+            self.tally = Tally(start, float("inf"))
+            give_up_at = start + args.timeout
+        else:
+            self.stop_sending_at = start + args.warmup + args.duration
+            self.tally = Tally(start + args.warmup, self.stop_sending_at)
+            give_up_at = self.stop_sending_at + DRAIN_SECONDS
+        pacer = Pacer(start, args.rate) if args.mode == "paced" else None
+        if pacer is not None:
+            self.idle.extend(connections)
+        else:
+            for connection in connections:
+                self._became_idle(connection)
+        while True:
+            now = time.perf_counter()
+            timeout = self._pace(pacer, now) if pacer is not None else 0.5
+            if self._finished(now):
+                break
+            if now > give_up_at:
+                self.tally.error("timed_out_waiting")
+                break
+            self._poll(timeout)
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+        return self._report(start, wall_offset, pacer.scheduled if pacer else 0)
+
+    def _pace(self, pacer: Pacer, now: float) -> float:
+        """Queue the requests now due, start what free connections allow; the wait until next."""
+        self.backlog.extend(pacer.due(now, self.stop_sending_at))
+        while self.backlog and self.idle:
+            self._send(self.idle.popleft(), self.backlog.popleft())
+        if self.backlog:
+            return 0.5  # every connection is busy: wait for an answer
+        return max(0.0, min(0.5, pacer.next_due() - now))
+
+    def _poll(self, timeout: float) -> None:
+        for key, events in self.selector.select(timeout):
+            connection = key.data
+            assert isinstance(connection, Connection)
+            if events & selectors.EVENT_WRITE and connection.outbox:
+                self._flush(connection)
+            if events & selectors.EVENT_READ:
+                self._readable(connection)
+
+    def _finished(self, now: float) -> bool:
+        if self.in_flight or self.backlog:
+            return False
+        if self.args.mode == "count":
+            return self.sent >= int(self.args.requests)
+        return now >= self.stop_sending_at
+
+    def _report(self, start: float, wall_offset: float, scheduled: int) -> dict[str, Any]:
+        args, tally = self.args, self.tally
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        first = tally.first_send if tally.first_send is not None else start
+        last = tally.last_answer if tally.last_answer is not None else first
+        if args.mode == "count":
+            elapsed = max(last - first, 1e-9)
+            rate = tally.completed / elapsed
+        else:
+            elapsed = args.duration
+            rate = tally.in_window / elapsed
+        report: dict[str, Any] = {
+            "mode": args.mode,
+            "kind": args.kind,
+            "connections": args.connections,
+            "requests_sent": self.sent,
+            "requests_answered": tally.completed,
+            "measured_requests": tally.in_window,
+            "measured_seconds": round(elapsed, 3),
+            "requests_per_s": round(rate, 1),
+            "statuses": tally.statuses,
+            "errors": tally.errors,
+            "reconnects": tally.reconnects,
+            "accepted_hits": tally.accepted_hits,
+            "latency_ms": percentiles(tally.latencies),
+            "first_send_unix": round(first + wall_offset, 6),
+            "last_answer_unix": round(last + wall_offset, 6),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        }
+        if args.mode == "paced":
+            report["target_rate_per_s"] = args.rate
+            report["scheduled_requests"] = scheduled
+        return report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="HTTP load generator for bench/ingest.py")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--mode", choices=("closed", "paced", "count"), default="closed")
+    parser.add_argument("--kind", choices=("single", "batch"), default="single")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rate", type=float, default=1000.0, help="paced: requests per second")
+    parser.add_argument("--requests", type=int, default=1000, help="count: how many to send")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="count: give up after")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    report = LoadGenerator(parse_args(argv)).run()
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The response of ``POST /api/v1/query``: the only place that decides its JSON shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metronome.query.compare import change_percent
+from metronome.query.model import APPROXIMATE, Query
+from metronome.query.runner import Outcome, Row, labels
+
+
+def query_result(query: Query, outcome: Outcome) -> dict[str, Any]:
+    start = (query.page - 1) * query.limit
+    page = outcome.rows[start : start + query.limit]
+    return {
+        "results": [_row(query, row) for row in page],
+        "meta": {
+            "total_rows": len(outcome.rows),
+            "page": query.page,
+            "limit": query.limit,
+            "has_more": start + query.limit < len(outcome.rows),
+            "approximate": query.approximate,
+            "approximate_metrics": [m.name for m in query.metrics if m.kind in APPROXIMATE],
+            "freshness": {"latest_received_at": outcome.latest_received},
+        },
+        "query": normalised(query),
+    }
+
+
+def _row(query: Query, row: Row) -> dict[str, Any]:
+    result: dict[str, Any] = {"dimensions": labels(query, row.key), "metrics": row.metrics}
+    if row.compare is not None:
+        result["compare"] = {
+            "metrics": row.compare,
+            "change": [
+                change_percent(_num(now), _num(before))
+                for now, before in zip(row.metrics, row.compare, strict=True)
+            ],
+        }
+    return result
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def normalised(query: Query) -> dict[str, Any]:
+    """The query as it was understood: names resolved, ranges absolute."""
+    data: dict[str, Any] = {
+        "site": query.site,
+        "stream": query.stream,
+        "metrics": [m.name for m in query.metrics],
+        "date_range": [query.range.start.isoformat(), query.range.end.isoformat()],
+        "dimensions": [d.name for d in query.dimensions],
+        "filters": [[f.op, f.field, list(f.values)] for f in query.filters],
+        "tz": query.tz.key,
+        "order_by": [[o.name, "desc" if o.descending else "asc"] for o in query.order_by],
+        "limit": query.limit,
+        "page": query.page,
+    }
+    if query.compare is not None:
+        data["compare"] = {
+            "mode": query.compare.mode,
+            "date_range": [
+                query.compare.range.start.isoformat(),
+                query.compare.range.end.isoformat(),
+            ],
+        }
+    return data
+
+
+def header(query: Query) -> list[str]:
+    """Column names of the file exports: dimensions, metrics, then comparison columns."""
+    columns = [d.name for d in query.dimensions] + [m.name for m in query.metrics]
+    if query.compare is not None:
+        columns += [f"{m.name} (compare)" for m in query.metrics]
+        columns += [f"{m.name} change %" for m in query.metrics]
+    return columns
+
+
+def flat_rows(query: Query, outcome: Outcome) -> list[list[Any]]:
+    """Every row (all pages) as a flat list, in ``header`` order, for CSV/XLSX/NDJSON."""
+    rows = []
+    for row in outcome.rows:
+        values: list[Any] = [*labels(query, row.key), *row.metrics]
+        if row.compare is not None:
+            values += row.compare
+            values += [
+                change_percent(_num(a), _num(b))
+                for a, b in zip(row.metrics, row.compare, strict=True)
+            ]
+        rows.append(values)
+    return rows

@@ -1,0 +1,186 @@
+"""Run a ``Query`` against Elasticsearch: page through every bucket, align the comparison.
+
+Rows are (dimension values, metric values). Every bucket is read (composite paging), then
+ordered and paged here, so ``total_rows`` is exact and nothing is cut silently; a breakdown
+with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from metronome.errors import ApiError
+from metronome.query import builder
+from metronome.query.calendar import bucket_key, bucket_starts
+from metronome.query.compare import bucket_pairs
+from metronome.query.model import OrderBy, Query, TimeRange
+
+MAX_ROWS = 100_000
+ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum"})
+
+Key = tuple[Any, ...]
+Values = list[float | int | None]
+
+
+@dataclass(frozen=True)
+class Row:
+    key: Key  # raw dimension values; a time dimension as its bucket start (datetime)
+    metrics: Values
+    compare: Values | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    rows: list[Row]  # every row, ordered
+    latest_received: str | None
+
+
+def run_query(client: Elasticsearch, index: str, query: Query) -> Outcome:
+    rows = _fetch(client, index, query, query.range)
+    if query.compare is not None:
+        previous = _fetch(client, index, query, query.compare.range)
+        rows = _align(query, rows, previous)
+    freshness = client.search(
+        index=index, body=builder.freshness_body(query.site), allow_no_indices=True
+    )
+    latest = freshness.get("aggregations", {}).get("latest_received", {}).get("value_as_string")
+    return Outcome(rows=order_rows(query, rows), latest_received=latest)
+
+
+def _fetch(client: Elasticsearch, index: str, query: Query, time_range: TimeRange) -> list[Row]:
+    if not query.dimensions:
+        response = client.search(
+            index=index, body=builder.totals_body(query, time_range), allow_no_indices=True
+        )
+        aggs = response.get("aggregations", {})
+        count = int(response["hits"]["total"]["value"])
+        if not aggs and any(m.kind != "count" for m in query.metrics):
+            return [Row(key=(), metrics=_empty_metrics(query))]
+        return [Row(key=(), metrics=builder.read_metrics(query.metrics, aggs, count))]
+    rows: list[Row] = []
+    after: dict[str, Any] | None = None
+    while True:
+        response = client.search(
+            index=index,
+            body=builder.composite_body(query, time_range, after),
+            allow_no_indices=True,
+        )
+        composite = response.get("aggregations", {}).get("rows", {})
+        for bucket in composite.get("buckets", []):
+            key = tuple(
+                _key_value(query, i, bucket["key"][f"d{i}"]) for i in range(len(query.dimensions))
+            )
+            metrics = builder.read_metrics(query.metrics, bucket, int(bucket["doc_count"]))
+            rows.append(Row(key=key, metrics=metrics))
+        if len(rows) > MAX_ROWS:
+            raise ApiError(
+                422,
+                "too_many_rows",
+                f"This breakdown has more than {MAX_ROWS} rows; add filters, fewer dimensions "
+                "or a larger interval (GET /api/v1/events exports raw events without limit).",
+                field="dimensions",
+            )
+        after = composite.get("after_key")
+        if not after or not composite.get("buckets"):
+            break
+    if len(query.dimensions) == 1 and query.dimensions[0].is_time:
+        rows = _zero_fill(query, time_range, rows)
+    return rows
+
+
+def _key_value(query: Query, index: int, raw: Any) -> Any:
+    if query.dimensions[index].is_time and raw is not None:
+        return datetime.fromtimestamp(raw / 1000, query.tz)
+    return raw
+
+
+def _empty_metrics(query: Query) -> Values:
+    return [0 if m.kind in ZERO_METRICS else None for m in query.metrics]
+
+
+def _zero_fill(query: Query, time_range: TimeRange, rows: list[Row]) -> list[Row]:
+    dimension = query.dimensions[0]
+    assert dimension.interval is not None
+    found = {row.key[0]: row for row in rows}
+    starts = bucket_starts(time_range.start, time_range.end, dimension.interval, query.tz, 100_000)
+    return [
+        found.get(start) or Row(key=(start,), metrics=_empty_metrics(query)) for start in starts
+    ]
+
+
+def _align(query: Query, rows: list[Row], previous: list[Row]) -> list[Row]:
+    assert query.compare is not None
+    time_dimension = query.time_dimension
+    time_index = query.dimensions.index(time_dimension) if time_dimension else None
+    by_key = {row.key: row.metrics for row in previous}
+    pairs: dict[datetime, datetime | None] = {}
+    if time_dimension is not None and time_dimension.interval is not None:
+        interval, tz = time_dimension.interval, query.tz
+        main_buckets = bucket_starts(query.range.start, query.range.end, interval, tz, 100_000)
+        compare_buckets = bucket_starts(
+            query.compare.range.start, query.compare.range.end, interval, tz, 100_000
+        )
+        pairs = bucket_pairs(main_buckets, compare_buckets, query.compare.mode, interval, tz)
+    aligned = []
+    for row in rows:
+        key = list(row.key)
+        if time_index is not None:
+            key[time_index] = pairs.get(row.key[time_index])
+        aligned.append(
+            Row(
+                key=row.key,
+                metrics=row.metrics,
+                compare=by_key.get(tuple(key)) or _empty_metrics(query),
+            )
+        )
+    return aligned
+
+
+def order_rows(query: Query, rows: list[Row]) -> list[Row]:
+    names = [m.name for m in query.metrics]
+    dimension_names = [d.name for d in query.dimensions]
+    order = list(query.order_by)
+    if not order:
+        if query.time_dimension is not None:
+            order = []  # composite order: time (and other dimensions) ascending
+        elif query.dimensions:
+            order = [OrderBy(name=names[0], descending=True)]
+    for item in reversed(order):  # stable sorts, last key first
+        rows = sorted(rows, key=_sort_key(item, names, dimension_names), reverse=item.descending)
+    return rows
+
+
+def _sort_key(
+    item: OrderBy, metric_names: list[str], dimension_names: list[str]
+) -> Callable[[Row], tuple[int, Any]]:
+    if item.name in metric_names:
+        position = metric_names.index(item.name)
+        return lambda row: _sortable(row.metrics[position], item.descending)
+    position = dimension_names.index(item.name)
+    return lambda row: _sortable(row.key[position], item.descending)
+
+
+def _sortable(value: Any, descending: bool) -> tuple[int, Any]:
+    # None sorts last either way; mixed types (a missing bucket) compare by their text.
+    if value is None:
+        return (0, "") if descending else (1, "")
+    if isinstance(value, bool | int | float):
+        return (1, float(value)) if descending else (0, float(value))
+    return (1, str(value)) if descending else (0, str(value))
+
+
+def key_label(query: Query, index: int, value: Any) -> Any:
+    """A dimension value as it appears in results: time buckets as their API key."""
+    dimension = query.dimensions[index]
+    if dimension.interval is not None and isinstance(value, datetime):
+        return bucket_key(value, dimension.interval, query.tz)
+    return value
+
+
+def labels(query: Query, key: Sequence[Any]) -> list[Any]:
+    return [key_label(query, i, value) for i, value in enumerate(key)]
