@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +31,9 @@ from metronome import metrics
 from metronome.config import ShipperSettings
 from metronome.deadletters import DeadLetterStore
 from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
-from metronome.es.naming import index_for
 from metronome.spool import framing
 from metronome.spool.checkpoint import Checkpoints
-from metronome.spool.entry import Entry, decode_entry
+from metronome.spool.entry import Entry, SpooledEntry, decode_entry
 from metronome.spool.reader import Segment, is_sealed, list_segments, read_chunk, remove_segment
 
 log = logging.getLogger(__name__)
@@ -54,7 +52,7 @@ class Stopped(Exception):
 
 @dataclass(frozen=True)
 class Pending:
-    entry: Entry
+    entry: SpooledEntry
     index: str
 
 
@@ -159,16 +157,17 @@ class Shipper:
         for record in records:
             try:
                 entry = decode_entry(record.payload)
-                timestamp = datetime.fromisoformat(entry.doc["@timestamp"])
             except (ValueError, KeyError, TypeError) as error:
                 # Checksummed yet unreadable: only a bug writes this. Keep the shipper going.
                 metrics.SPOOL_UNREADABLE.inc()
                 log.error("skipped an unreadable spool record at %d: %s", record.start, error)
                 continue
-            pending.append(Pending(entry, index_for(self.index_prefix, entry.stream, timestamp)))
+            pending.append(Pending(entry, f"{self.index_prefix}-{entry.stream}-{entry.day}"))
         attempt = 0
         while pending:
-            results = self._bulk([BulkAction(p.index, p.entry.id, p.entry.doc) for p in pending])
+            results = self._bulk(
+                [BulkAction(p.index, p.entry.id, p.entry.doc_json) for p in pending]
+            )
             retry: list[Pending] = []
             invalid: list[tuple[Entry, str, dict[str, Any]]] = []
             for item, result in zip(pending, results, strict=True):
@@ -177,7 +176,7 @@ class Shipper:
                 elif is_retryable(result.status):
                     retry.append(item)
                 else:
-                    invalid.append((item.entry, item.index, result.error or {}))
+                    invalid.append((item.entry.to_entry(), item.index, result.error or {}))
             if invalid:
                 self._dead_letter(invalid)
             if retry:

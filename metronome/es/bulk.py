@@ -21,7 +21,7 @@ class StoreUnavailable(RuntimeError):
 class BulkAction:
     index: str
     id: str
-    document: dict[str, Any]
+    document: dict[str, Any] | bytes  # bytes: the document's JSON, sent as it is
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def bulk_create(
     """One ``_bulk`` request; one result per action, in order."""
     if not actions:
         return []
-    operations: list[dict[str, Any]] = []
+    operations: list[Any] = []
     for action in actions:
         operations.append({"create": {"_index": action.index, "_id": action.id}})
         operations.append(action.document)
