@@ -18,6 +18,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from metronome import create_app
 from metronome.config import EmbeddedSettings, Settings, settings_from_mapping
@@ -28,6 +29,17 @@ from metronome.shipper import Shipper
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY = "pk_shop_write_0001"
 READ_KEY = "sk_shop_read_0001"
+
+
+def error_of(response: TestResponse) -> dict[str, Any]:
+    """The ``error`` object of a JSON error answer, checked for its required members."""
+    assert response.mimetype == "application/json", response.data
+    body = response.get_json()
+    assert isinstance(body, dict)
+    error = body["error"]
+    assert isinstance(error["code"], str) and error["code"]
+    assert isinstance(error["message"], str) and error["message"]
+    return dict(error)
 
 
 def free_port() -> int:

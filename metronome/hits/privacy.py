@@ -18,6 +18,8 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from metronome.fsutil import fsync_dir
+
 IpMode = Literal["drop", "truncate", "hash", "full"]
 
 HASH_HEX_CHARS = 16
@@ -66,18 +68,9 @@ def _create_secret(path: Path, text: str) -> None:
             os.link(tmp, path)
         except FileExistsError:
             return
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     finally:
         os.unlink(tmp)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # Without it a power cut can lose the new name, and with it every visitor id of the day.
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class DailySalts:

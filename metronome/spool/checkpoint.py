@@ -6,6 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from metronome.fsutil import fsync_dir
+
 CHECKPOINT_FILE = "checkpoints.json"
 
 
@@ -43,11 +45,7 @@ class Checkpoints:
                 os.fsync(handle.fileno())
         os.replace(temporary, self.path)
         if self.fsync:
-            fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_dir(self.path.parent)
 
 
 def read_checkpoints(spool_dir: Path) -> dict[str, int]:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from metronome.fsutil import fsync_dir
 from metronome.spool import framing
 from metronome.spool.checkpoint import read_checkpoints
 
@@ -158,7 +159,7 @@ class SpoolWriter:
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.replace(temporary, self.directory / f"{name}{SEGMENT_SUFFIX}")
         if self.fsync:
-            _fsync_dir(self.directory)  # the new name must survive a crash too
+            fsync_dir(self.directory)  # the new name must survive a crash too
         self._fd = fd
         self._segment_size = 0
 
@@ -192,11 +193,3 @@ class SpoolWriter:
             self._fd = None
             self._sequence = 0
             self._pending = []
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-
-def error_of(response: Any) -> dict[str, Any]:
-    body = response.get_json()
-    assert isinstance(body, dict), response.data
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["message"]
-    return dict(error)
+from tests.conftest import error_of
 
 
 @pytest.mark.parametrize(

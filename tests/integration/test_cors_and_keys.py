@@ -19,7 +19,7 @@ from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.shipper import Shipper
 from metronome.spool.writer import spool_bytes
-from tests.conftest import make_settings
+from tests.conftest import error_of, make_settings
 
 WEB_WRITE = "pk_web_write_0001"
 WEB_READ = "sk_web_read_0001"
@@ -77,16 +77,6 @@ def build(es: Elasticsearch, settings: Settings) -> Stack:
 @pytest.fixture
 def stack(es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path) -> Stack:
     return build(es, make_settings(es_url, index_prefix, tmp_path / "spool", sites=SITES))
-
-
-def error_of(response: TestResponse) -> dict[str, Any]:
-    assert response.mimetype == "application/json", response.data
-    body = response.get_json()
-    assert isinstance(body, dict)
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    return dict(error)
 
 
 def preflight(client: FlaskClient, path: str, origin: str) -> TestResponse:

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from metronome.config import Settings
-from tests.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY, error_of
 
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
@@ -72,16 +72,6 @@ def accepted(response: TestResponse, count: int) -> dict[str, Any]:
     assert isinstance(body, dict)
     assert body["accepted"] == count
     return body
-
-
-def error_of(response: TestResponse) -> dict[str, Any]:
-    assert response.mimetype == "application/json", response.data
-    body = response.get_json()
-    assert isinstance(body, dict)
-    error = body["error"]
-    assert isinstance(error["code"], str) and error["code"]
-    assert isinstance(error["message"], str) and error["message"]
-    return dict(error)
 
 
 def ndjson(*lines: str) -> bytes:
