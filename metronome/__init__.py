@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from metronome import errors
+from metronome.compat.allezon import bp as allezon_bp
 from metronome.config import Settings, load_settings
 from metronome.es.client import build_client
 from metronome.hits.privacy import DailySalts, load_or_create_secret
@@ -47,4 +48,6 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     errors.init_app(app)
     for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp):
         app.register_blueprint(blueprint)
+    if settings.allezon.enabled:
+        app.register_blueprint(allezon_bp)
     return app

@@ -36,6 +36,7 @@ DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
 INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
+SITE_NAME = r"^[A-Za-z0-9_.-]{1,64}\Z"
 
 
 class ConfigError(Exception):
@@ -113,6 +114,14 @@ class HitLimits:
 
 
 @dataclass(frozen=True)
+class AllezonSettings:
+    """The Allezon-compatible endpoints (API.md section 4): on or off, and the site they use."""
+
+    enabled: bool = True  # false: /user_tags, /user_profiles and /aggregates answer 404
+    site: str = "allezon"  # where tags are stored and read; must be one of the sites
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     """One tracked application (tenant) and who may write to and read from it."""
 
@@ -133,9 +142,12 @@ class Settings:
     spool: SpoolSettings = field(default_factory=SpoolSettings)
     shipper: ShipperSettings = field(default_factory=ShipperSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    allezon: AllezonSettings = field(default_factory=AllezonSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
-            "default": SiteSettings(name="default", write_auth="none", public_tock=True)
+            "default": SiteSettings(name="default", write_auth="none", public_tock=True),
+            # The Allezon platform sends no keys (API.md section 4).
+            "allezon": SiteSettings(name="allezon", write_auth="none"),
         }
     )
     default_site: str = "default"
@@ -246,6 +258,15 @@ class PrivacySchema(_Strict):
         return PrivacySettings(**data)
 
 
+class AllezonSchema(_Strict):
+    enabled = fields.Boolean()
+    site = fields.String(validate=validate.Regexp(SITE_NAME, error="Not a valid site name."))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> AllezonSettings:
+        return AllezonSettings(**data)
+
+
 class LimitsSchema(_Strict):
     max_params = fields.Integer(validate=validate.Range(min=1, max=10_000))
     max_value_chars = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
@@ -296,8 +317,9 @@ class SettingsSchema(_Strict):
     spool = fields.Nested(SpoolSchema, load_default=SpoolSettings)
     shipper = fields.Nested(ShipperSchema, load_default=ShipperSettings)
     privacy = fields.Nested(PrivacySchema, load_default=PrivacySettings)
+    allezon = fields.Nested(AllezonSchema, load_default=AllezonSettings)
     sites = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_.-]{1,64}\Z")),
+        keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
     )
     default_site = fields.String()
@@ -316,6 +338,18 @@ class SettingsSchema(_Strict):
                 f"{default_site!r} is not one of the sites ({', '.join(sorted(sites))}).",
                 "default_site",
             )
+
+    @validates_schema(pass_original=True)
+    def check_allezon_site(self, data: dict[str, Any], original: Any, **_: Any) -> None:
+        # A site named explicitly must exist. The built-in name may be missing from a
+        # config written before these endpoints existed: they then answer 404 unknown_site.
+        named = original.get("allezon") if isinstance(original, Mapping) else None
+        sites = data.get("sites") or Settings().sites
+        if isinstance(named, Mapping) and "site" in named and data["allezon"].site not in sites:
+            message = (
+                f"{data['allezon'].site!r} is not one of the sites ({', '.join(sorted(sites))})."
+            )
+            raise ValidationError({"allezon": {"site": [message]}})
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Settings:
@@ -435,6 +469,7 @@ def _choose_config_file(explicit: str | Path | None, environ: Mapping[str, str])
 
 
 __all__ = [
+    "AllezonSettings",
     "ConfigError",
     "ElasticsearchSettings",
     "EmbeddedSettings",

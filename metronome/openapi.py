@@ -13,6 +13,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app, jsonify
 
+from metronome.compat.allezon import openapi_paths as allezon_paths
 from metronome.hits.schema import HitSchema
 from metronome.query.parse import QuerySchema
 from metronome.query.tock import TockArgsSchema
@@ -199,6 +200,8 @@ def build_spec(version: str) -> dict[str, Any]:
             path=path,
             operations={"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}},
         )
+    for path, operations in allezon_paths().items():
+        spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 

@@ -174,21 +174,22 @@ def _check_text_encodable(raw: dict[str, Any]) -> None:
     """JSON may escape a lone UTF-16 surrogate (\\ud800) that no UTF-8 text can hold."""
     for key, value in raw.items():
         for text, where in ((key, key), (value, key)):
-            if isinstance(text, str) and not _encodable(text):
+            if isinstance(text, str) and not encodable(text):
                 raise HitError(
                     "Text holds an unpaired surrogate (not valid Unicode).", _safe(where)
                 )
         if isinstance(value, dict):
             for inner_key, inner in value.items():
                 for text in (inner_key, inner):
-                    if isinstance(text, str) and not _encodable(text):
+                    if isinstance(text, str) and not encodable(text):
                         raise HitError(
                             "Text holds an unpaired surrogate (not valid Unicode).",
                             f"{_safe(key)}.{_safe(inner_key)}",
                         )
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
+    """False for text holding a lone surrogate, which no UTF-8 document can carry."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

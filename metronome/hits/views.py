@@ -154,13 +154,13 @@ def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
             continue
         outcome.documents.append(enrich(hit, dataclasses.replace(base_context, site=site.name)))
     if outcome.documents:
-        _spool(services, outcome.documents)
+        spool_documents(services, outcome.documents)
         for site_name, count in Counter(d["site"] for d in outcome.documents).items():
             metrics.ACCEPTED.labels(site_name).inc(count)
     return outcome
 
 
-def _spool(services: Services, documents: list[Document]) -> None:
+def spool_documents(services: Services, documents: list[Document]) -> None:
     try:
         services.sink.append(documents)
     except SpoolFull:

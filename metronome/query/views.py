@@ -54,7 +54,7 @@ def tock(item_id: str) -> Response:
 
     def search(time_range: TimeRange | None = None) -> dict[str, Any]:
         body = build_tock_body(query, time_range)
-        return _elasticsearch(
+        return call_elasticsearch(
             lambda: (
                 services.es.search(
                     index=index, body=body, ignore_unavailable=True, allow_no_indices=True
@@ -86,12 +86,12 @@ def general_query() -> Response:
         body = {**body, "format": request.args["format"]}
     site = _reader_site(public_ok=False, name=body.get("site") if isinstance(body, dict) else None)
     stream = body.get("stream", "hits") if isinstance(body, dict) else "hits"
-    fields = _elasticsearch(
+    fields = call_elasticsearch(
         lambda: services.catalog.fields(stream) if isinstance(stream, str) else {}
     )
     query, output = parse_query(body, site.name, fields, now=datetime.now(UTC))
     index = stream_pattern(services.settings.elasticsearch.index_prefix, query.stream)
-    outcome = _elasticsearch(lambda: run_query(services.es, index, query))
+    outcome = call_elasticsearch(lambda: run_query(services.es, index, query))
     if output == "json":
         return jsonify(query_result(query, outcome))
     columns, rows = header(query), flat_rows(query, outcome)
@@ -124,7 +124,7 @@ def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
     return site
 
 
-def _elasticsearch(call: Callable[[], T]) -> T:
+def call_elasticsearch(call: Callable[[], T]) -> T:
     for attempt in range(SHARD_RETRIES + 1):
         try:
             return call()
