@@ -155,6 +155,16 @@ def _memory_kb(pid: int) -> tuple[int, int] | None:
     return rss, hwm
 
 
+def process_tree(root: int) -> list[int]:
+    """``root`` and its descendants (e.g. a gunicorn master and its workers), root first."""
+    return _tree(root, _children_map())
+
+
+def memory_kb(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, VmHWM) of one process in kB; None when it is gone."""
+    return _memory_kb(pid)
+
+
 def _system_cpu() -> tuple[float, float]:
     """(busy, total) jiffies over all CPUs since boot."""
     first = Path("/proc/stat").read_text().splitlines()[0].split()[1:]

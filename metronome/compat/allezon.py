@@ -21,7 +21,7 @@ import re
 import time as clock
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -31,7 +31,7 @@ from werkzeug.datastructures import MultiDict
 from metronome import metrics
 from metronome.config import HitLimits, SiteSettings
 from metronome.errors import ApiError
-from metronome.es.naming import index_for, stream_pattern
+from metronome.es.naming import indices_for_range
 from metronome.hits.bodies import JSON_TYPES, decode_body
 from metronome.hits.pipeline import STREAM, Document, iso_millis
 from metronome.hits.schema import encodable
@@ -382,14 +382,7 @@ def _single(args: MultiDict[str, str], name: str) -> str | None:
 
 def indices_for(prefix: str, start: datetime, end: datetime) -> str:
     """The daily indices that can hold ``[start, end)``, or the stream's wildcard."""
-    first, last = start.date(), (end - timedelta(milliseconds=1)).date()
-    days = (last - first).days + 1
-    if days > MAX_NAMED_INDICES:
-        return stream_pattern(prefix, STREAM)
-    return ",".join(
-        index_for(prefix, STREAM, datetime.combine(first + timedelta(days=n), time(), UTC))
-        for n in range(days)
-    )
+    return indices_for_range(prefix, STREAM, start, end, MAX_NAMED_INDICES)
 
 
 def _filters(

@@ -55,17 +55,27 @@ class FieldCatalog:
         self.index_prefix = index_prefix
         self._cache: dict[str, tuple[float, dict[str, FieldKind]]] = {}
         self._lock = threading.Lock()
+        self._reload = threading.Lock()  # one reload at a time; the others wait for it
 
     def fields(self, stream: str) -> dict[str, FieldKind]:
-        now = time.monotonic()
+        cached = self._fresh(stream)
+        if cached is not None:
+            return cached
+        with self._reload:
+            cached = self._fresh(stream)  # reloaded while this thread waited
+            if cached is not None:
+                return cached
+            kinds = self._load(stream)
+            with self._lock:
+                self._cache[stream] = (time.monotonic(), kinds)
+            return kinds
+
+    def _fresh(self, stream: str) -> dict[str, FieldKind] | None:
         with self._lock:
             cached = self._cache.get(stream)
-            if cached and now - cached[0] < TTL_SECONDS:
-                return cached[1]
-        kinds = self._load(stream)
-        with self._lock:
-            self._cache[stream] = (now, kinds)
-        return kinds
+        if cached and time.monotonic() - cached[0] < TTL_SECONDS:
+            return cached[1]
+        return None
 
     def _load(self, stream: str) -> dict[str, FieldKind]:
         kinds: dict[str, FieldKind] = {}

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from metronome.errors import ApiError
+from metronome.es.naming import indices_for_range, stream_pattern
 from metronome.query import builder
 from metronome.query.calendar import bucket_key, bucket_starts
 from metronome.query.compare import bucket_pairs
@@ -40,22 +41,44 @@ class Outcome:
     latest_received: str | None
 
 
-def run_query(client: Elasticsearch, index: str, query: Query) -> Outcome:
-    rows = _fetch(client, index, query, query.range)
+def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+    rows = _fetch(client, prefix, query, query.range)
     if query.compare is not None:
-        previous = _fetch(client, index, query, query.compare.range)
+        previous = _fetch(client, prefix, query, query.compare.range)
         rows = _align(query, rows, previous)
-    freshness = client.search(
-        index=index, body=builder.freshness_body(query.site), allow_no_indices=True
+    return Outcome(
+        rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
     )
-    latest = freshness.get("aggregations", {}).get("latest_received", {}).get("value_as_string")
-    return Outcome(rows=order_rows(query, rows), latest_received=latest)
 
 
-def _fetch(client: Elasticsearch, index: str, query: Query, time_range: TimeRange) -> list[Row]:
+def latest_received(client: Elasticsearch, prefix: str, query: Query) -> str | None:
+    """When the site's newest data arrived: yesterday's and today's indices answer for an
+    active site; only a quiet one costs a search over every daily index."""
+    now = datetime.now(UTC)
+    for index in (
+        indices_for_range(prefix, query.stream, now - timedelta(days=1), now + timedelta(days=1)),
+        stream_pattern(prefix, query.stream),
+    ):
+        response = client.search(
+            index=index,
+            body=builder.freshness_body(query.site),
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        )
+        latest = response.get("aggregations", {}).get("latest_received", {}).get("value_as_string")
+        if latest:
+            return str(latest)
+    return None
+
+
+def _fetch(client: Elasticsearch, prefix: str, query: Query, time_range: TimeRange) -> list[Row]:
+    index = indices_for_range(prefix, query.stream, time_range.start, time_range.end)
     if not query.dimensions:
         response = client.search(
-            index=index, body=builder.totals_body(query, time_range), allow_no_indices=True
+            index=index,
+            body=builder.totals_body(query, time_range),
+            ignore_unavailable=True,
+            allow_no_indices=True,
         )
         aggs = response.get("aggregations", {})
         count = int(response["hits"]["total"]["value"])
@@ -68,6 +91,7 @@ def _fetch(client: Elasticsearch, index: str, query: Query, time_range: TimeRang
         response = client.search(
             index=index,
             body=builder.composite_body(query, time_range, after),
+            ignore_unavailable=True,
             allow_no_indices=True,
         )
         composite = response.get("aggregations", {}).get("rows", {})
@@ -86,7 +110,8 @@ def _fetch(client: Elasticsearch, index: str, query: Query, time_range: TimeRang
                 field="dimensions",
             )
         after = composite.get("after_key")
-        if not after or not composite.get("buckets"):
+        # A page that is not full is the last: no need to ask for an empty one.
+        if not after or len(composite.get("buckets", [])) < builder.COMPOSITE_PAGE:
             break
     if len(query.dimensions) == 1 and query.dimensions[0].is_time:
         rows = _zero_fill(query, time_range, rows)

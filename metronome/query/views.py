@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
-from metronome.es.naming import stream_pattern
+from metronome.es.naming import indices_for_range
 from metronome.query import export
 from metronome.query.model import TimeRange
 from metronome.query.parse import parse_query
@@ -50,10 +50,12 @@ def tock(item_id: str) -> Response:
         raise ApiError(400, "invalid_id", f"The id must be 1 to {MAX_ID_LENGTH} characters.", "id")
     site = _reader_site(public_ok=True)
     query = parse_tock(item_id, site.name, request.args, now=datetime.now(UTC))
-    index = stream_pattern(services.settings.elasticsearch.index_prefix, "hits")
+    prefix = services.settings.elasticsearch.index_prefix
 
     def search(time_range: TimeRange | None = None) -> dict[str, Any]:
         body = build_tock_body(query, time_range)
+        span = time_range or TimeRange(query.start, query.end)
+        index = indices_for_range(prefix, "hits", span.start, span.end)
         return call_elasticsearch(
             lambda: (
                 services.es.search(
@@ -90,8 +92,8 @@ def general_query() -> Response:
         lambda: services.catalog.fields(stream) if isinstance(stream, str) else {}
     )
     query, output = parse_query(body, site.name, fields, now=datetime.now(UTC))
-    index = stream_pattern(services.settings.elasticsearch.index_prefix, query.stream)
-    outcome = call_elasticsearch(lambda: run_query(services.es, index, query))
+    prefix = services.settings.elasticsearch.index_prefix
+    outcome = call_elasticsearch(lambda: run_query(services.es, prefix, query))
     if output == "json":
         return jsonify(query_result(query, outcome))
     columns, rows = header(query), flat_rows(query, outcome)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from metronome.es.naming import index_for, stream_pattern
+from metronome.es.naming import index_for, indices_for_range, stream_pattern
 from metronome.es.templates import load_templates
 
 
@@ -47,3 +47,10 @@ def test_mappings_make_strings_keywords_and_numbers_doubles() -> None:
     assert dynamic["message_as_text"]["mapping"]["type"] == "text"
     assert body["properties"]["@timestamp"]["type"] == "date"
     assert body["date_detection"] is False
+
+
+def test_a_short_range_names_its_daily_indices_and_a_long_one_uses_the_wildcard() -> None:
+    start = datetime(2015, 1, 30, 23, 0, tzinfo=timezone(timedelta(hours=-2)))  # Jan 31 UTC
+    end = datetime(2015, 2, 2, tzinfo=UTC)  # exclusive: Feb 2 itself is not needed
+    assert indices_for_range("m", "hits", start, end) == "m-hits-2015.01.31,m-hits-2015.02.01"
+    assert indices_for_range("m", "hits", start, datetime(2016, 1, 1, tzinfo=UTC)) == "m-hits-*"
