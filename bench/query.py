@@ -75,7 +75,7 @@ from bench._common import (
 from bench.ingest import BenchError, Children, wait_for_http
 from metronome.config import EmbeddedSettings, ServerSettings, Settings, load_settings
 from metronome.es.embedded import EmbeddedElasticsearch
-from metronome.es.naming import index_for, stream_pattern
+from metronome.es.naming import index_for, indices_for_range, stream_pattern
 from metronome.es.templates import install_templates, load_templates, remove_templates
 from metronome.hits.pipeline import parse_user_agent, url_parts
 from metronome.query.catalog import FieldCatalog
@@ -824,10 +824,12 @@ class QueryBench:
     def tock_case(self, http_client: HttpClient, item_id: str) -> Case:
         query: TockQuery = parse_tock(item_id, SITE, {}, now=datetime.now(UTC))
         body = build_tock_body(query)  # what views.tock sends for the default 30-day daily
+        # The same index expression views.tock uses: the range's daily indices, named.
+        index = indices_for_range(self.prefix, STREAM, query.start, query.end)
 
         def direct() -> dict[str, Any]:
             response = self.direct.search(
-                index=self.pattern, body=body, ignore_unavailable=True, allow_no_indices=True
+                index=index, body=body, ignore_unavailable=True, allow_no_indices=True
             )
             answer: dict[str, Any] = response.body
             return answer
