@@ -120,7 +120,8 @@ class Shipper:
     # --- one pass ----------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Ship everything in the spool now; returns how many records were handled."""
+        """One pass: at most one batch from every segment, so a busy writer's segment cannot
+        keep a quiet writer's hits waiting. Returns how many records were handled."""
         handled = 0
         for segment in list_segments(self.spool_dir):
             handled += self._ship_segment(segment)
@@ -128,29 +129,25 @@ class Shipper:
 
     def _ship_segment(self, segment: Segment) -> int:
         sealed = is_sealed(segment)  # before reading: a sealed segment cannot grow afterwards
-        handled = 0
-        while True:
-            offset = self.checkpoints.get(segment.name)
-            try:
-                chunk = read_chunk(
-                    segment, offset, self.settings.batch_docs, self.settings.batch_bytes
-                )
-            except FileNotFoundError:
-                self.checkpoints.forget(segment.name)
-                return handled
-            if chunk.records:
-                self._ship_records(chunk.records)
-                self.checkpoints.advance(segment.name, chunk.records[-1].end)
-                handled += len(chunk.records)
-                continue
-            if sealed:
-                if chunk.tail is not framing.Tail.END:
-                    torn = chunk.size - offset
-                    metrics.SPOOL_TORN_BYTES.inc(torn)
-                    log.warning("skipped %d torn bytes at the end of %s", torn, segment.name)
-                remove_segment(segment)
-                self.checkpoints.forget(segment.name)
-            return handled
+        offset = self.checkpoints.get(segment.name)
+        try:
+            chunk = read_chunk(segment, offset, self.settings.batch_docs, self.settings.batch_bytes)
+        except FileNotFoundError:
+            self.checkpoints.forget(segment.name)
+            return 0
+        if chunk.records:
+            self._ship_records(chunk.records)
+            offset = chunk.records[-1].end
+            self.checkpoints.advance(segment.name, offset)
+        finished = offset == chunk.size and chunk.tail is framing.Tail.END
+        if sealed and (finished or not chunk.records):
+            if not finished:
+                torn = chunk.size - offset
+                metrics.SPOOL_TORN_BYTES.inc(torn)
+                log.warning("skipped %d torn bytes at the end of %s", torn, segment.name)
+            remove_segment(segment)
+            self.checkpoints.forget(segment.name)
+        return len(chunk.records)
 
     def _ship_records(self, records: list[framing.Record]) -> None:
         pending: list[Pending] = []

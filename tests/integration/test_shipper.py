@@ -52,7 +52,10 @@ def test_everything_spooled_is_indexed_once_and_sealed_segments_are_removed(
     spool_entries(settings.spool.dir, [hit(n) for n in range(120)])
     assert len(list_segments(settings.spool.dir)) > 1
     shipper = Shipper(settings.spool.dir, es, prefix, ShipperSettings(batch_docs=25))
-    assert shipper.run_once() == 120
+    shipped = 0
+    while handled := shipper.run_once():
+        shipped += handled
+    assert shipped == 120
     assert count(es, prefix) == 120
     assert list_segments(settings.spool.dir) == []
     document = es.get(index=f"{prefix}-hits-2026.11.20", id="h7")["_source"]
@@ -158,3 +161,19 @@ def test_backoff_grows_exponentially_and_is_capped() -> None:
     assert backoff_delay(3, cap=30, rand=lambda: 1.0) == pytest.approx(0.8)
     assert backoff_delay(20, cap=30, rand=lambda: 1.0) == 30
     assert backoff_delay(5, cap=30, rand=lambda: 0.0) == 0
+
+
+def test_a_busy_writer_does_not_keep_a_quiet_writers_hits_waiting(
+    settings: Settings, es: Elasticsearch, prefix: str
+) -> None:
+    busy = SpoolWriter(settings.spool.dir, segment_bytes=10_000_000, max_bytes=100_000_000)
+    busy.append([encode_entry(hit(n)) for n in range(100)])
+    quiet = SpoolWriter(settings.spool.dir, segment_bytes=10_000_000, max_bytes=100_000_000)
+    quiet.append([encode_entry(hit(1000))])
+    shipper = Shipper(settings.spool.dir, es, prefix, ShipperSettings(batch_docs=10))
+    shipper.run_once()  # one pass: one batch of each writer's segment
+    es.indices.refresh(index=f"{prefix}-hits-*")
+    assert es.exists(index=f"{prefix}-hits-2026.11.20", id="h1000")
+    assert count(es, prefix) == 11
+    busy.close()
+    quiet.close()

@@ -1,0 +1,1891 @@
+"""The Allezon benchmark (issue 5): user tags, profiles and aggregates at the spec's rates,
+latency from a separate open-loop load generator, every answer compared with the reference model.
+
+Everything runs on this machine, in this run:
+
+1. an embedded Elasticsearch (temporary data directory, free port, 1g heap) unless ``--es-url``,
+   warmed up with tag documents indexed and queried under a throw-away prefix;
+2. optionally (``--baseline-duration``, default 60 s) the baseline: the same tags, paced the same
+   way, sent to a bare Flask app (``bench/bare_app.py``: append the body, answer 202) on the
+   same gunicorn settings, for the latency the HTTP stack alone costs at that rate;
+3. Metronome's web process (gunicorn as ``metronome serve`` starts it: gthread, 2 workers x 8
+   threads) and the shipper, with a temporary spool and a bench index prefix; the default
+   configuration's ``allezon`` site (``write_auth: none``) takes the tags;
+4. the main run: for ``--warmup`` + ``--duration`` seconds a load-generator process (this file
+   with ``--loadgen``) sends, open loop, user tags at ``--tag-rate`` (one tag per
+   ``POST /user_tags``, made by ``bench/allezon_model.py``, 1 ms apart in logical time),
+   profiles at a tenth of it and aggregates at a thousandth. Latency counts from when a request
+   was *due*, so queueing is not hidden; only requests due after the warm-up are measured;
+5. correctness: every profile and aggregate answer is compared with the reference model of the
+   tags that got 204. A query only covers tags whose 204 came at least 10 s (profiles) or 60 s
+   (aggregates) before it was sent -- the spec's allowances -- so every answer has exactly one
+   right value. Wrong answers that only lack tags are told apart (``mismatched_stale``), with
+   how long before the query those tags got their 204; ``_count`` sampled every 0.5 s gives a
+   lower bound of the same lag. After the shipper has drained, a final pass asks more profiles
+   and aggregates over the whole data (the newest tags included), each also sent straight to
+   Elasticsearch as the request Metronome builds, for Metronome's overhead over its store;
+6. ``--search``: when the main run misses a target, a short bisection over the tag rate finds
+   the highest one that still meets them.
+
+Prints one JSON object; progress goes to stderr. Every process started here is stopped on exit,
+Ctrl-C included.
+
+    .venv/bin/python bench/allezon.py --search      # full run: ~8 minutes, ~14 with a search
+    .venv/bin/python bench/allezon.py --duration 10 --warmup 3 --tag-rate 300 \\
+        --baseline-duration 0 --final-profiles 40 --final-aggregates 20     # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import contextlib
+import http.client
+import json
+import math
+import os
+import random
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import ROOT, Monitor, free_port, machine, percentiles, ratio
+from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
+from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
+from bench.loadgen import Pacer, ProtocolError, parse_response
+from metronome.compat.allezon import (
+    AggregatesQuery,
+    aggregates_body,
+    indices_for,
+    profile_searches,
+    tag_document,
+)
+from metronome.config import (
+    ElasticsearchSettings,
+    EmbeddedSettings,
+    ServerSettings,
+    Settings,
+    SpoolSettings,
+)
+from metronome.es.embedded import EmbeddedElasticsearch
+from metronome.es.naming import index_for, stream_pattern
+from metronome.es.templates import install_templates, remove_templates
+from metronome.serve import SHIPPER_COMMAND, _child_env, _gunicorn_command
+
+TAG_P99_TARGET_MS = 200.0
+PROFILE_P99_TARGET_MS = 200.0
+AGGREGATE_P99_TARGET_MS = 1000.0
+MATCH_TARGET_PCT = 100.0
+PROFILE_LAG_S = 10.0  # the spec: a profile reflects tags 10 s after their 204
+AGGREGATE_LAG_S = 60.0  # the spec: an aggregate is right 1 minute after the tags' 204
+SITE = Settings().allezon.site  # the site the default configuration stores tags in
+MINUTE_MS = 60_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
+READ_BYTES = 262_144
+DRAIN_SECONDS = 60.0  # after the last request was due, how long answers may take
+ACTIONS = ("VIEW", "BUY")
+FILTERS = ("origin", "brand_id", "category_id")
+MISMATCH_EXAMPLES = 5
+SINGLE_THREADED = ("shipper", "loadgen", "bench_driver")
+Process = subprocess.Popen[bytes]
+
+
+def say(message: str) -> None:
+    print(f"allezon: {message}", file=sys.stderr, flush=True)
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(millis: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=millis)
+
+
+def tag_ms(tag: Tag) -> int:
+    return to_ms(datetime.fromisoformat(tag["time"]))
+
+
+def time_range(start_ms: int, end_ms: int, timespec: str = "milliseconds") -> str:
+    return format_range(from_ms(start_ms), from_ms(end_ms), timespec)
+
+
+def profile_url(cookie: str, start_ms: int, end_ms: int, limit: int) -> str:
+    return (
+        f"/user_profiles/{quote(cookie, safe='')}"
+        f"?time_range={time_range(start_ms, end_ms)}&limit={limit}"
+    )
+
+
+def aggregates_url(
+    start_ms: int,
+    end_ms: int,
+    *,
+    action: str,
+    filters: list[tuple[str, str]],
+    aggregates: list[str],
+    timespec: str = "milliseconds",
+) -> str:
+    parts = [f"time_range={time_range(start_ms, end_ms, timespec)}", f"action={action}"]
+    parts += [f"{name}={quote(value, safe='')}" for name, value in filters]
+    parts += [f"aggregates={name}" for name in aggregates]
+    return "/aggregates?" + "&".join(parts)
+
+
+# --- the load generator (its own process: python -m bench.allezon --loadgen SPEC) ----------
+
+
+@dataclass
+class LoadSpec:
+    """What one load-generator run does; written as JSON by the driver."""
+
+    port: int
+    tags_file: str  # one tag per line, exactly the body to send
+    answers_file: str  # written: every profile / aggregate request and its answer
+    status_file: str  # written: the HTTP status of every tag sent (array of uint16, 0 = none)
+    ack_file: str  # written: when each tag got its good answer (unix time, array of double)
+    tag_rate: float
+    profile_rate: float
+    aggregate_rate: float
+    duration: float
+    warmup: float
+    tag_connections: int
+    profile_connections: int
+    aggregate_connections: int
+    profile_limit: int
+    profile_range_s: float
+    profile_lag_s: float
+    aggregate_lag_s: float
+    seed: int
+    tag_path: str = "/user_tags"
+    tag_status: int = 204  # what a stored tag answers (the bare baseline answers 202)
+
+
+@dataclass(eq=False)
+class Stream:
+    """One endpoint's open-loop schedule, its connections and its figures."""
+
+    kind: str  # tags / profiles / aggregates
+    rate: float
+    connections: int
+    expect: int  # the status of a good answer
+    pacer: Pacer | None = None
+    idle: deque[Conn] = field(default_factory=deque)
+    backlog: deque[float] = field(default_factory=deque)  # due times waiting for a connection
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    window_scheduled: int = 0
+    window_ok: int = 0
+    sent: int = 0
+    answered: int = 0
+    retries: int = 0
+    reconnects: int = 0
+    max_backlog: int = 0
+
+    def error(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def report(self, duration: float) -> dict[str, Any]:
+        scheduled = self.pacer.scheduled if self.pacer is not None else 0
+        return {
+            "target_rate_per_s": self.rate,
+            "achieved_rate_per_s": round(self.window_ok / duration, 1) if duration else None,
+            "connections": self.connections,
+            "scheduled": scheduled,
+            "measured_requests": self.window_scheduled,
+            "sent": self.sent,
+            "answered": self.answered,
+            "statuses": self.statuses,
+            "errors": self.errors,
+            "error_count": sum(self.errors.values()),
+            "latency_ms": percentiles(self.latencies),
+            "max_backlog": self.max_backlog,
+            "retries": self.retries,
+            "reconnects": self.reconnects,
+        }
+
+
+@dataclass(eq=False)
+class Conn:
+    stream: Stream
+    sock: socket.socket
+    inbox: bytearray = field(default_factory=bytearray)
+    outbox: memoryview = field(default_factory=lambda: memoryview(b""))
+    request: bytes = b""
+    meta: Any = None  # a tag's index, or the parameters of a query
+    scheduled: float = 0.0
+    sent_at: float = 0.0
+    last_used: float = 0.0
+    busy: bool = False
+    answered_bytes: bool = False
+    retried: bool = False
+
+
+class AllezonLoad:
+    """Three paced streams over keep-alive connections, driven by one epoll loop.
+
+    Tags are sent in order; each answer *settles* its tag. ``watermark(t)`` is the index of the
+    first tag not settled by time ``t`` (sent or not): every tag before it has its answer, so a
+    query whose range ends at that tag's time covers only tags whose outcome was known by then.
+    """
+
+    def __init__(self, spec: LoadSpec) -> None:
+        self.spec = spec
+        self.rng = random.Random(spec.seed + 1)
+        self.requests: list[bytes] = []
+        self.times = array("q")
+        self.cookies: list[str] = []
+        self.values: list[tuple[str, str, str]] = []  # origin, brand_id, category_id as text
+        self._load_tags()
+        count_ = len(self.requests)
+        self.statuses = array("H", bytes(2 * count_))
+        self.acked = array("d", bytes(8 * count_))  # unix time of the good answer, 0 = none
+        self.settled = bytearray(count_)
+        self.prefix = 0  # tags [0, prefix) are settled
+        self.history_t: list[float] = []  # when the settled prefix grew ...
+        self.history_k: list[int] = []  # ... and to what
+        self.next_tag = 0
+        self.in_flight = 0
+        self.selector = selectors.DefaultSelector()
+        self.answers = open(spec.answers_file, "wb", buffering=1 << 20)  # noqa: SIM115
+        self.window_start = self.stop_at = 0.0
+        self.wall_offset = 0.0
+        self.streams: list[Stream] = [
+            Stream("tags", spec.tag_rate, spec.tag_connections, spec.tag_status),
+        ]
+        if spec.profile_rate > 0:
+            self.streams.append(
+                Stream("profiles", spec.profile_rate, spec.profile_connections, 200)
+            )
+        if spec.aggregate_rate > 0:
+            self.streams.append(
+                Stream("aggregates", spec.aggregate_rate, spec.aggregate_connections, 200)
+            )
+
+    def _load_tags(self) -> None:
+        spec = self.spec
+        head = f"POST {spec.tag_path} HTTP/1.1\r\nHost: 127.0.0.1:{spec.port}\r\n"
+        head += "Content-Type: application/json\r\nContent-Length: "
+        with open(spec.tags_file, "rb") as lines:
+            for line in lines:
+                body = line.rstrip(b"\n")
+                tag = json.loads(body)
+                info = tag["product_info"]
+                self.requests.append(f"{head}{len(body)}\r\n\r\n".encode() + body)
+                self.times.append(tag_ms(tag))
+                self.cookies.append(tag["cookie"])
+                self.values.append((tag["origin"], str(info["brand_id"]), str(info["category_id"])))
+
+    # --- which tags are settled ----------------------------------------------------------
+
+    def _settle(self, index: int, status: int, now: float) -> None:
+        self.statuses[index] = status
+        if status == self.spec.tag_status:
+            self.acked[index] = now + self.wall_offset
+        self.settled[index] = 1
+        if index != self.prefix:
+            return
+        prefix = self.prefix
+        while prefix < len(self.settled) and self.settled[prefix]:
+            prefix += 1
+        self.prefix = prefix
+        self.history_t.append(now)
+        self.history_k.append(prefix)
+
+    def watermark(self, moment: float) -> int:
+        at = bisect.bisect_right(self.history_t, moment)
+        return self.history_k[at - 1] if at else 0
+
+    def _time_of(self, index: int) -> int:
+        """The logical time (ms) a range may end at to hold only tags before ``index``."""
+        if index < len(self.times):
+            return int(self.times[index])
+        return int(self.times[-1]) + 1
+
+    # --- the requests --------------------------------------------------------------------
+
+    def _query(self, path: str) -> bytes:
+        host = f"127.0.0.1:{self.spec.port}"
+        return f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n".encode()
+
+    def _pick(self, below: int, span: int) -> int:
+        """A tag among the ``span`` before ``below`` (any tag sent yet when none is settled)."""
+        high = below if below > 0 else max(1, self.next_tag)
+        return self.rng.randrange(max(0, high - span), high)
+
+    def _build(self, stream: Stream, now: float) -> tuple[bytes, Any] | None:
+        spec, rng = self.spec, self.rng
+        if stream.kind == "tags":
+            if self.next_tag >= len(self.requests):
+                return None
+            self.next_tag += 1
+            return self.requests[self.next_tag - 1], self.next_tag - 1
+        if stream.kind == "profiles":
+            settled = self.watermark(now - spec.profile_lag_s)
+            range_ms = max(1000, int(spec.profile_range_s * 1000))
+            cookie = self.cookies[self._pick(settled, range_ms)]  # 1 tag per logical ms
+            end = self._time_of(settled)
+            start = end - rng.randint(1000, range_ms)
+            path = profile_url(cookie, start, end, spec.profile_limit)
+            meta = {"cookie": cookie, "start_ms": start, "end_ms": end, "limit": spec.profile_limit}
+            return self._query(path), {"kind": "profile", "url": path, "params": meta}
+        settled = self.watermark(now - spec.aggregate_lag_s)
+        end = self._time_of(settled) // MINUTE_MS * MINUTE_MS
+        minutes = rng.randint(1, 10)
+        start = end - minutes * MINUTE_MS
+        values = self.values[self._pick(settled, minutes * MINUTE_MS)]
+        filters = [(name, v) for name, v in zip(FILTERS, values, strict=True) if rng.random() < 0.5]
+        action = rng.choice(ACTIONS)
+        aggregates = rng.choice((["COUNT", "SUM_PRICE"], ["SUM_PRICE", "COUNT"]))
+        timespec = rng.choice(("milliseconds", "seconds"))
+        path = aggregates_url(
+            start, end, action=action, filters=filters, aggregates=aggregates, timespec=timespec
+        )
+        meta = {
+            "start_ms": start,
+            "end_ms": end,
+            "action": action,
+            "filters": filters,
+            "aggregates": aggregates,
+        }
+        return self._query(path), {"kind": "aggregate", "url": path, "params": meta}
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _socket(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.spec.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        return sock
+
+    def _connect(self, stream: Stream) -> Conn:
+        conn = Conn(stream, self._socket())
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        return conn
+
+    def _reopen(self, conn: Conn) -> None:
+        self.selector.unregister(conn.sock)
+        conn.sock.close()
+        conn.sock = self._socket()
+        conn.inbox = bytearray()
+        conn.stream.reconnects += 1
+        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+
+    # --- sending and receiving -----------------------------------------------------------
+
+    def _send(self, conn: Conn, scheduled: float, again: bool = False) -> None:
+        now = time.perf_counter()
+        stream = conn.stream
+        if not again:
+            if conn.last_used and now - conn.last_used > KEEPALIVE_REUSE_S:
+                self._reopen(conn)  # gunicorn may be closing it: never race its keep-alive
+            built = self._build(stream, now)
+            if built is None:  # every tag prepared was sent
+                stream.error("no_tag_left")
+                stream.idle.append(conn)
+                return
+            conn.request, conn.meta = built
+            conn.retried = False
+            stream.sent += 1
+        conn.scheduled = scheduled
+        conn.sent_at = now
+        conn.busy = True
+        conn.answered_bytes = False
+        conn.outbox = memoryview(conn.request)
+        self.in_flight += 1
+        self._flush(conn)
+
+    def _flush(self, conn: Conn) -> None:
+        try:
+            written = conn.sock.send(conn.outbox)
+        except (BlockingIOError, InterruptedError):
+            written = 0
+        except OSError:
+            self._closed(conn)
+            return
+        conn.outbox = conn.outbox[written:]
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
+        self.selector.modify(conn.sock, events, conn)
+
+    def _readable(self, conn: Conn) -> None:
+        try:
+            data = conn.sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._closed(conn)
+            return
+        conn.answered_bytes = True
+        conn.inbox += data
+        while conn.busy:
+            try:
+                parsed = parse_response(conn.inbox)
+            except ProtocolError:
+                self._failed(conn, "bad_response")
+                self._reopen(conn)
+                self._became_idle(conn)
+                return
+            if parsed is None:
+                return
+            status, body, closes = parsed
+            self._answered(conn, status, body)
+            if closes:
+                self._reopen(conn)
+            self._became_idle(conn)
+
+    def _closed(self, conn: Conn) -> None:
+        """The server closed the connection: resend once if nothing of the answer came."""
+        busy = conn.busy
+        retry = busy and not conn.answered_bytes and not conn.retried
+        self._reopen(conn)
+        if not busy:
+            return
+        self.in_flight -= 1
+        conn.busy = False
+        if retry:
+            conn.retried = True
+            conn.stream.retries += 1
+            self._send(conn, conn.scheduled, again=True)
+            return
+        self._failed(conn, "connection_closed", counted=True)
+        self._became_idle(conn)
+
+    def _failed(self, conn: Conn, kind: str, counted: bool = False) -> None:
+        """A request that got no answer: an error, recorded like an answer with status 0."""
+        if not counted:
+            self.in_flight -= 1
+            conn.busy = False
+        conn.stream.error(kind)
+        self._record(conn, 0, b"", time.perf_counter(), False)
+
+    def _answered(self, conn: Conn, status: int, body: bytes) -> None:
+        now = time.perf_counter()
+        conn.busy = False
+        self.in_flight -= 1
+        stream = conn.stream
+        stream.answered += 1
+        key = str(status)
+        stream.statuses[key] = stream.statuses.get(key, 0) + 1
+        in_window = self.window_start <= conn.scheduled < self.stop_at
+        if in_window:
+            stream.latencies.append(now - conn.scheduled)
+            if status == stream.expect:
+                stream.window_ok += 1
+        if status != stream.expect:
+            stream.error(key)
+        self._record(conn, status, body, now, in_window)
+
+    def _record(self, conn: Conn, status: int, body: bytes, now: float, in_window: bool) -> None:
+        if conn.stream.kind == "tags":
+            self._settle(int(conn.meta), status, now)
+            return
+        header = {
+            **conn.meta,
+            "status": status,
+            "latency_ms": round((now - conn.scheduled) * 1000, 3),
+            "in_window": in_window,
+            "sent_unix": round(conn.sent_at + self.wall_offset, 4),
+            "len": len(body),
+        }
+        self.answers.write(json.dumps(header).encode() + b"\n" + body + b"\n")
+
+    def _became_idle(self, conn: Conn) -> None:
+        conn.last_used = time.perf_counter()
+        stream = conn.stream
+        if stream.backlog:
+            self._send(conn, stream.backlog.popleft())
+        else:
+            stream.idle.append(conn)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _pace(self, stream: Stream, now: float) -> float:
+        assert stream.pacer is not None
+        due = stream.pacer.due(now, self.stop_at)
+        if due:
+            stream.window_scheduled += sum(1 for when in due if when >= self.window_start)
+            stream.backlog.extend(due)
+        while stream.backlog and stream.idle:
+            self._send(stream.idle.pop(), stream.backlog.popleft())  # LIFO: warm ones
+        stream.max_backlog = max(stream.max_backlog, len(stream.backlog))
+        if stream.backlog or now >= self.stop_at:
+            return 0.5  # busy connections, or only answers to wait for: an answer wakes the loop
+        return max(0.0, min(0.5, stream.pacer.next_due() - now))
+
+    def _poll(self, timeout: float) -> None:
+        for key, events in self.selector.select(timeout):
+            conn = key.data
+            assert isinstance(conn, Conn)
+            if events & selectors.EVENT_WRITE and conn.outbox:
+                self._flush(conn)
+            if events & selectors.EVENT_READ:
+                self._readable(conn)
+
+    def _give_up(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            conn = key.data
+            if isinstance(conn, Conn) and conn.busy:
+                self._failed(conn, "timed_out")
+        for stream in self.streams:
+            for _ in range(len(stream.backlog)):
+                stream.error("never_sent")
+            stream.backlog.clear()
+
+    def run(self) -> dict[str, Any]:
+        spec = self.spec
+        for stream in self.streams:
+            stream.idle.extend(self._connect(stream) for _ in range(stream.connections))
+        print("ready", flush=True)  # the driver starts measuring resources now
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_before = usage.ru_utime + usage.ru_stime
+        start = time.perf_counter()
+        self.wall_offset = time.time() - start
+        self.window_start = start + spec.warmup
+        self.stop_at = self.window_start + spec.duration
+        for stream in self.streams:
+            stream.pacer = Pacer(start, stream.rate)
+        give_up_at = self.stop_at + DRAIN_SECONDS
+        while True:
+            now = time.perf_counter()
+            timeout = min(self._pace(stream, now) for stream in self.streams)
+            idle = not self.in_flight and not any(stream.backlog for stream in self.streams)
+            if now >= self.stop_at and idle:
+                break
+            if now > give_up_at:
+                self._give_up()
+                break
+            self._poll(timeout)
+        finished = time.perf_counter()
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()  # type: ignore[union-attr]
+        self.answers.close()
+        with open(spec.status_file, "wb") as out:
+            self.statuses[: self.next_tag].tofile(out)
+        with open(spec.ack_file, "wb") as out:
+            self.acked[: self.next_tag].tofile(out)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "streams": {stream.kind: stream.report(spec.duration) for stream in self.streams},
+            "tags_prepared": len(self.requests),
+            "tags_sent": self.next_tag,
+            "load_seconds": round(finished - start, 3),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 3),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        }
+
+
+def loadgen_main(spec_file: str) -> int:
+    spec = LoadSpec(**json.loads(Path(spec_file).read_text()))
+    report = AllezonLoad(spec).run()
+    print(json.dumps(report), flush=True)
+    return 0
+
+
+# --- the expected answers ------------------------------------------------------------------
+
+
+class Expected:
+    """The reference model's answers, indexed so that checking 30,000 answers takes seconds.
+
+    ``ReferenceModel`` scans a cookie's every tag per profile and a minute's every tag per
+    aggregate (minutes of CPU for a 5-minute run); this holds the same tags by (cookie, action)
+    in time order and (minute, action, filters) sums. ``check_answers`` compares a sample of its
+    answers with ``ReferenceModel``'s (``crosscheck`` in the report) so that both agree.
+    """
+
+    def __init__(self, tags: Iterable[Tag]) -> None:
+        self.by_cookie: dict[tuple[str, str], tuple[list[int], list[Tag]]] = {}
+        self.cells: dict[tuple[int, str, str | None, str | None, str | None], list[int]] = {}
+        self.count = 0
+        for tag in tags:
+            self.add(tag)
+
+    def add(self, tag: Tag) -> None:
+        millis = tag_ms(tag)
+        action = tag["action"]
+        times, items = self.by_cookie.setdefault((tag["cookie"], action), ([], []))
+        at = bisect.bisect_right(times, millis)
+        times.insert(at, millis)
+        items.insert(at, tag)
+        info = tag["product_info"]
+        values = (tag["origin"], str(info["brand_id"]), str(info["category_id"]))
+        minute = millis - millis % MINUTE_MS
+        price = int(info["price"])
+        for mask in range(8):
+            key = (
+                minute,
+                action,
+                values[0] if mask & 1 else None,
+                values[1] if mask & 2 else None,
+                values[2] if mask & 4 else None,
+            )
+            cell = self.cells.get(key)
+            if cell is None:
+                self.cells[key] = [1, price]
+            else:
+                cell[0] += 1
+                cell[1] += price
+        self.count += 1
+
+    def profile(self, cookie: str, start_ms: int, end_ms: int, limit: int) -> dict[str, Any]:
+        answer: dict[str, Any] = {"cookie": cookie}
+        for action, name in (("VIEW", "views"), ("BUY", "buys")):
+            times, items = self.by_cookie.get((cookie, action), ([], []))
+            low = bisect.bisect_left(times, start_ms)
+            high = bisect.bisect_left(times, end_ms)
+            answer[name] = items[max(low, high - limit) : high][::-1]
+        return answer
+
+    def aggregates(
+        self,
+        start_ms: int,
+        end_ms: int,
+        action: str,
+        filters: list[tuple[str, str]],
+        aggregates: list[str],
+    ) -> dict[str, Any]:
+        given = dict(filters)
+        columns = ["1m_bucket", "action", *(name for name, _ in filters)]
+        columns += [name.lower() for name in aggregates]
+        rows: list[list[str]] = []
+        for minute in range(start_ms, end_ms, MINUTE_MS):
+            key = (minute, action, given.get("origin"), given.get("brand_id"))
+            cell = self.cells.get((*key, given.get("category_id")), [0, 0])
+            row = [from_ms(minute).strftime("%Y-%m-%dT%H:%M:%S"), action]
+            row += [value for _, value in filters]
+            row += [str(cell[0]) if name == "COUNT" else str(cell[1]) for name in aggregates]
+            rows.append(row)
+        return {"columns": columns, "rows": rows}
+
+    def answer(self, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+        if kind == "profile":
+            return self.profile(
+                params["cookie"], params["start_ms"], params["end_ms"], params["limit"]
+            )
+        return self.aggregates(
+            params["start_ms"],
+            params["end_ms"],
+            params["action"],
+            [(name, value) for name, value in params["filters"]],
+            params["aggregates"],
+        )
+
+
+def reference_answer(model: ReferenceModel, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The same answer from ``bench/allezon_model.ReferenceModel`` itself."""
+    start, end = from_ms(params["start_ms"]), from_ms(params["end_ms"])
+    if kind == "profile":
+        return model.profile(params["cookie"], start, end, params["limit"])
+    filters = dict(params["filters"])
+    return model.aggregates(
+        start=start,
+        end=end,
+        action=params["action"],
+        aggregates=params["aggregates"],
+        origin=filters.get("origin"),
+        brand_id=filters.get("brand_id"),
+        category_id=filters.get("category_id"),
+    )
+
+
+def first_difference(got: Any, want: Any, path: str = "") -> str:
+    if isinstance(got, dict) and isinstance(want, dict):
+        for key in sorted(set(got) | set(want), key=str):
+            if got.get(key) != want.get(key):
+                return first_difference(got.get(key), want.get(key), f"{path}.{key}")
+    if isinstance(got, list) and isinstance(want, list):
+        for at, (a, b) in enumerate(zip(got, want, strict=False)):
+            if a != b:
+                return first_difference(a, b, f"{path}[{at}]")
+        if len(got) != len(want):
+            return f"{path}: {len(got)} items, expected {len(want)}"
+    return f"{path}: got {str(got)[:160]}, expected {str(want)[:160]}"
+
+
+def is_empty(answer: dict[str, Any]) -> bool:
+    if "views" in answer:
+        return not answer["views"] and not answer["buys"]
+    width = 2 + sum(1 for column in answer["columns"] if column in FILTERS)
+    return all(value == "0" for row in answer["rows"] for value in row[width:])
+
+
+def is_stale(got: Any, want: dict[str, Any], every: dict[str, Any] | None = None) -> bool:
+    """A wrong answer that only lacks tags (ones not searchable yet), nothing else wrong.
+
+    For a profile, ``every`` is the right answer without the limit: when newer tags are
+    missing, older ones of the range move up into the ``limit`` newest.
+    """
+    if not isinstance(got, dict):
+        return False
+    if "views" in want:
+        assert every is not None
+        return got.get("cookie") == want["cookie"] and all(
+            _subsequence(got.get(name), every[name]) for name in ("views", "buys")
+        )
+    rows = got.get("rows")
+    if got.get("columns") != want["columns"] or not isinstance(rows, list):
+        return False
+    if len(rows) != len(want["rows"]):
+        return False
+    width = 2 + sum(1 for column in want["columns"] if column in FILTERS)
+    try:
+        return all(
+            mine[:width] == theirs[:width]
+            and all(int(a) <= int(b) for a, b in zip(mine[width:], theirs[width:], strict=True))
+            for mine, theirs in zip(rows, want["rows"], strict=True)
+        )
+    except (TypeError, ValueError):
+        return False
+
+
+def _subsequence(mine: Any, every: list[Tag]) -> bool:
+    """``mine`` holds only tags of ``every`` (newest first), in its order."""
+    if not isinstance(mine, list):
+        return False
+    position = {tag["time"]: at for at, tag in enumerate(every)}  # times are unique
+    last = -1
+    for tag in mine:
+        at = position.get(tag.get("time")) if isinstance(tag, dict) else None
+        if at is None or at <= last or every[at] != tag:
+            return False
+        last = at
+    return True
+
+
+@dataclass
+class Tally:
+    """Answers of one kind compared with the model."""
+
+    answers: int = 0  # 200 answers compared
+    matched: int = 0
+    non_empty: int = 0  # the expected answer holds tags or non-zero figures
+    errors: int = 0  # no 200 answer: nothing to compare (counted as errors per endpoint)
+    stale: int = 0  # wrong answers that only lack tags (not searchable yet)
+    missing_age: float = 0.0  # the oldest 204 of a tag missing from an answer, when sent
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, matched: bool, empty: bool, stale: bool, example: dict[str, Any]) -> None:
+        self.answers += 1
+        self.matched += matched
+        self.non_empty += not empty
+        self.stale += stale
+        if not matched and len(self.examples) < MISMATCH_EXAMPLES:
+            self.examples.append(example)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "answers_compared": self.answers,
+            "matched": self.matched,
+            "match_pct": pct(self.matched, self.answers),
+            "non_empty_expected": self.non_empty,
+            "mismatched_stale": self.stale,
+            "mismatched_other": self.answers - self.matched - self.stale,
+            "oldest_missing_tag_s": round(self.missing_age, 2) if self.stale else None,
+            "not_compared_errors": self.errors,
+            "mismatch_examples": self.examples,
+        }
+
+
+def pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 3) if whole else None
+
+
+@dataclass
+class Crosscheck:
+    """Expected vs ReferenceModel on a sample: both must agree (else the bench is wrong)."""
+
+    compared: int = 0
+    agreed: int = 0
+
+    def report(self) -> dict[str, Any]:
+        return {"compared": self.compared, "agreed": self.agreed}
+
+
+def read_answers(path: Path) -> Iterator[tuple[dict[str, Any], bytes]]:
+    with open(path, "rb") as answers:
+        while header := answers.readline():
+            meta = json.loads(header)
+            body = answers.read(int(meta["len"]))
+            answers.read(1)
+            yield meta, body
+
+
+def compare(
+    meta: dict[str, Any],
+    got: Any,
+    *,
+    expected: Expected,
+    model: ReferenceModel | None,
+    tallies: dict[str, Tally],
+    crosscheck: Crosscheck,
+    acked: dict[str, float] | None = None,
+) -> None:
+    """One answer against the model; ``acked``: when each tag (by time) got its 204."""
+    kind = meta["kind"]
+    want = expected.answer(kind, meta["params"])
+    if model is not None:
+        crosscheck.compared += 1
+        crosscheck.agreed += reference_answer(model, kind, meta["params"]) == want
+    example = {"request": "POST " + meta["url"]}
+    stale = False
+    if got != want:
+        example["difference"] = first_difference(got, want)
+        every = None
+        if kind == "profile":
+            every = expected.answer(kind, {**meta["params"], "limit": expected.count})
+        stale = is_stale(got, want, every)
+        example["only_lacks_tags"] = stale
+        if stale and kind == "profile" and acked and "sent_unix" in meta:
+            ages = []
+            for name in ("views", "buys"):
+                present = {tag["time"] for tag in got[name]}
+                ages += [
+                    meta["sent_unix"] - acked[tag["time"]]
+                    for tag in want[name]
+                    if tag["time"] not in present and tag["time"] in acked
+                ]
+            if ages:
+                example["missing_tags_answered_204_s_before"] = round(max(ages), 2)
+                tallies[kind].missing_age = max(tallies[kind].missing_age, *ages)
+    tallies[kind].add(got == want, is_empty(want), stale, example)
+
+
+def correctness_report(tallies: dict[str, Tally], crosscheck: Crosscheck) -> dict[str, Any]:
+    compared = sum(t.answers for t in tallies.values())
+    matched = sum(t.matched for t in tallies.values())
+    match = pct(matched, compared)
+    return {
+        "profiles": tallies["profile"].report(),
+        "aggregates": tallies["aggregate"].report(),
+        "match_pct": match,
+        "target_pct": MATCH_TARGET_PCT,
+        "ratio_to_target": None if match is None else round(match / MATCH_TARGET_PCT, 5),
+        "meets_target": match is not None and match >= MATCH_TARGET_PCT,
+        "model_crosscheck": crosscheck.report(),
+    }
+
+
+def check_answers(
+    path: Path,
+    expected: Expected,
+    model: ReferenceModel,
+    *,
+    total: int,
+    sample: int,
+    acked: dict[str, float],
+) -> dict[str, Any]:
+    """Every 200 answer of a run against the model (``sample`` of them also the slow way)."""
+    tallies = {"profile": Tally(), "aggregate": Tally()}
+    crosscheck = Crosscheck()
+    every = max(1, total // sample) if sample > 0 else 0
+    for number, (meta, body) in enumerate(read_answers(path)):
+        if meta["status"] != 200:
+            tallies[meta["kind"]].errors += 1
+            continue
+        try:
+            got = json.loads(body)
+        except ValueError:
+            got = {"unreadable": body[:200].decode(errors="replace")}
+        check_with = model if every and number % every == 0 else None
+        compare(
+            meta,
+            got,
+            expected=expected,
+            model=check_with,
+            tallies=tallies,
+            crosscheck=crosscheck,
+            acked=acked,
+        )
+    return correctness_report(tallies, crosscheck)
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    """One load-generator run: its tags, its figures and what they were checked against."""
+
+    name: str
+    tag_rate: float
+    duration: float
+    warmup: float
+    seed: int
+    start: datetime
+    tags: list[Tag] = field(default_factory=list)
+    statuses: array[int] = field(default_factory=lambda: array("H"))
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> list[Tag]:
+        return [tag for tag, status in zip(self.tags, self.statuses, strict=False) if status == 204]
+
+
+class ShippingSampler:
+    """How far shipping lags while a round runs.
+
+    Every ``interval`` it counts the searchable documents (``_count``), and every
+    ``metrics_every`` samples it reads Metronome's ``GET /metrics``: the shipping backlog
+    (accepted - shipped) and the spool's size.
+    """
+
+    def __init__(
+        self, port: int, client: Elasticsearch, pattern: str, interval: float = 0.5
+    ) -> None:
+        self.url = f"http://127.0.0.1:{port}/metrics"
+        self.client = client
+        self.pattern = pattern
+        self.interval = interval
+        self.metrics_every = 4
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="shipping", daemon=True)
+        self.counts: list[tuple[float, int]] = []  # (unix time, searchable documents)
+        self.max_backlog_docs = 0.0
+        self.max_spool_bytes = 0.0
+        self.metrics_samples = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> dict[str, Any]:
+        self.stop_event.set()
+        self.thread.join(timeout=10)
+        return {
+            "max_shipping_backlog_docs": int(self.max_backlog_docs),
+            "max_spool_mb": round(self.max_spool_bytes / 1e6, 2),
+            "metrics_samples": self.metrics_samples,
+            "sample_failures": self.failures,
+        }
+
+    def _run(self) -> None:
+        number = 0
+        while not self.stop_event.wait(self.interval):
+            when = time.time()  # before the count: its age figures stay lower bounds
+            seen = count(self.client, self.pattern)
+            if seen >= 0:
+                self.counts.append((when, seen))
+            number += 1
+            if number % self.metrics_every:
+                continue
+            try:
+                text = requests.get(self.url, timeout=5).text
+            except requests.RequestException:
+                self.failures += 1
+                continue
+            values = metric_values(text)
+            accepted = values.get(f'metronome_hits_accepted_total{{site="{SITE}"}}', 0.0)
+            shipped = values.get('metronome_shipped_total{stream="hits"}', 0.0)
+            self.max_backlog_docs = max(self.max_backlog_docs, accepted - shipped)
+            self.max_spool_bytes = max(self.max_spool_bytes, values.get("metronome_spool_bytes", 0))
+            self.metrics_samples += 1
+
+
+def visibility_lag(
+    counts: list[tuple[float, int]], before: int, acked: array[float]
+) -> dict[str, Any]:
+    """How long tags stayed unsearchable after their 204, from the ``_count`` samples.
+
+    The spool is shipped in order, so when ``_count`` says n of this round's tags are
+    searchable, they are the first n answered 204 and the (n+1)-th is the oldest one not yet
+    searchable: its age then is the lag at that moment. A lower bound (the sample may come
+    after a later one became visible), taken every 0.5 s.
+    """
+    answered = sorted(moment for moment in acked if moment > 0)
+    lags: list[float] = []
+    for when, seen in counts:
+        visible = seen - before
+        if 0 <= visible < len(answered) and answered[visible] < when:
+            lags.append(when - answered[visible])
+    over = sum(1 for lag in lags if lag > PROFILE_LAG_S)
+    return {
+        "samples": len(counts),
+        "max": round(max(lags), 2) if lags else 0.0,
+        "p50": round(sorted(lags)[len(lags) // 2], 2) if lags else 0.0,
+        "samples_over_10s": over,
+        "meets_target": over == 0,
+    }
+
+
+def metric_values(text: str) -> dict[str, float]:
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("#") or " " not in line:
+            continue
+        name, _, value = line.rpartition(" ")
+        with contextlib.suppress(ValueError):
+            values[name] = float(value)
+    return values
+
+
+class HttpClient:
+    """One keep-alive connection, sequential requests (the final pass)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection: http.client.HTTPConnection | None = None
+        self.last_used = 0.0
+
+    def post(self, path: str) -> tuple[int, bytes, float]:
+        """(status, body, seconds); a fresh connection when gunicorn may have closed it."""
+        for attempt in range(2):
+            if self.connection is None or time.monotonic() - self.last_used > KEEPALIVE_REUSE_S:
+                self.close()
+                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+                self.connection.connect()
+                self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            started = time.perf_counter()
+            try:
+                self.connection.request("POST", path, headers={"Content-Length": "0"})
+                response = self.connection.getresponse()
+                body = response.read()
+            except (http.client.HTTPException, ConnectionError) as error:
+                self.close()
+                if attempt:
+                    raise BenchError(f"POST {path} failed: {error!r}") from None
+                continue
+            elapsed = time.perf_counter() - started
+            self.last_used = time.monotonic()
+            return response.status, body, elapsed
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class AllezonBench:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.prefix = f"bench-{uuid.uuid4().hex[:8]}-allezon"
+        self.pattern = stream_pattern(self.prefix, "hits")
+        self.children = Children(workdir / "logs")
+        self.monitor = Monitor()
+        self.node: EmbeddedElasticsearch | None = None
+        self.url = ""
+        self._client: Elasticsearch | None = None
+        self.stored = 0  # tags answered 204 so far, over every round
+        self.shape = TagShape(
+            cookies=args.cookies,
+            products=args.products,
+            jump_ms=(1, 1),  # 1 ms apart in logical time, whatever the send rate
+            quiet_minutes=args.quiet_minutes,
+        )
+
+    @property
+    def client(self) -> Elasticsearch:
+        assert self._client is not None, "Elasticsearch is not started"
+        return self._client
+
+    # --- processes -------------------------------------------------------------------------
+
+    def start_elasticsearch(self) -> None:
+        args = self.args
+        if args.es_url:
+            say(f"using Elasticsearch at {args.es_url} (not started here)")
+            self.url = args.es_url.rstrip("/")
+        else:
+            self.node = EmbeddedElasticsearch(
+                EmbeddedSettings(
+                    home=ROOT / "var" / "es-dist",
+                    data_dir=self.workdir / "es",
+                    http_port=free_port(),
+                    heap=args.es_heap,
+                ),
+                say=say,
+            )
+            self.url = self.node.url
+            self.node.start()
+            pid = self.node.status().pid
+            if pid is not None:
+                self.monitor.watch("elasticsearch", pid)
+        self._client = Elasticsearch(self.url, request_timeout=120)
+
+    def warm_up_elasticsearch(self) -> None:
+        """Index and query tags under a throw-away prefix (JIT, first index creation paths)."""
+        total = self.args.es_warmup_docs
+        if total <= 0:
+            return
+        say(f"warming Elasticsearch up with {total} tag documents...")
+        prefix = f"{self.prefix}-warm"
+        install_templates(self.client, prefix)
+        start = self.args.start - timedelta(days=30)
+        tags = generate_tags(self.args.seed + 999, total, start, self.shape)
+        now = datetime.now(UTC)
+
+        def actions() -> Iterator[dict[str, Any]]:
+            for tag in tags:
+                moment = from_ms(tag_ms(tag))
+                document = tag_document(tag, moment, SITE, now)
+                yield {
+                    "_op_type": "create",
+                    "_index": index_for(prefix, "hits", moment),
+                    "_id": document["hit_id"],
+                    "_source": document,
+                }
+
+        bulk(self.client, actions(), chunk_size=500, stats_only=True, raise_on_error=False)
+        self.client.indices.refresh(index=stream_pattern(prefix, "hits"))
+        first, last = from_ms(tag_ms(tags[0])), from_ms(tag_ms(tags[-1]))
+        index = indices_for(prefix, first, last)
+        for tag in tags[:: max(1, total // 200)]:
+            searches = profile_searches(
+                index, SITE, tag["cookie"], start=first, end=last, limit=200
+            )
+            self.client.msearch(searches=searches)
+            minute = from_ms(tag_ms(tag) // MINUTE_MS * MINUTE_MS)
+            end = minute + timedelta(minutes=10)
+            query = AggregatesQuery(minute, end, tag["action"], (), ("COUNT", "SUM_PRICE"))
+            self.client.search(
+                index=indices_for(prefix, minute, end),
+                body=aggregates_body(SITE, query),
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        delete_indices(self.client, prefix)
+        remove_templates(self.client, prefix)
+
+    def _server(self, port: int) -> ServerSettings:
+        return ServerSettings(
+            host="127.0.0.1", port=port, workers=self.args.workers, threads=self.args.threads
+        )
+
+    def start_bare(self) -> int:
+        port = free_port()
+        command = _gunicorn_command(Settings(server=self._server(port)))
+        command[-1] = "bench.bare_app:app"  # the same gunicorn settings, the bare app
+        (self.workdir / "bare").mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "BENCH_BARE_SINK": str(self.workdir / "bare" / "sink")}
+        process = self.children.start("gunicorn_bare", command, env)
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, self.children, "gunicorn_bare")
+        self.monitor.watch("gunicorn_bare", process.pid, tree=True)
+        return port
+
+    def start_metronome(self) -> int:
+        """gunicorn + shipper with the commands and environment ``metronome serve`` uses."""
+        port = free_port()
+        spool_dir = self.workdir / "metronome" / "spool"
+        settings = Settings(
+            server=self._server(port),
+            elasticsearch=ElasticsearchSettings(url=self.url, index_prefix=self.prefix),
+            spool=SpoolSettings(dir=spool_dir),
+        )
+        install_templates(self.client, self.prefix)  # as serve() does before the children
+        env = _child_env(settings, self.url, None)
+        env["METRONOME_SPOOL__DIR"] = str(spool_dir)
+        env["METRONOME_ELASTICSEARCH__INDEX_PREFIX"] = self.prefix
+        env["METRONOME_SERVER__WORKERS"] = str(self.args.workers)
+        env["METRONOME_SERVER__THREADS"] = str(self.args.threads)
+        shipper = self.children.start("shipper", list(SHIPPER_COMMAND), env)
+        gunicorn = self.children.start("gunicorn_metronome", _gunicorn_command(settings), env)
+        url = f"http://127.0.0.1:{port}/healthz"
+        wait_for_http(url, gunicorn, self.children, "gunicorn_metronome")
+        if shipper.poll() is not None:
+            raise BenchError(f"the shipper exited:\n{self.children.log_tail('shipper')}")
+        self.monitor.watch("gunicorn_metronome", gunicorn.pid, tree=True)
+        self.monitor.watch("shipper", shipper.pid)
+        return port
+
+    def close(self) -> None:
+        self.children.stop_all()
+        if self._client is not None:
+            if self.args.es_url:  # someone else's node: leave nothing behind
+                with contextlib.suppress(Exception):
+                    delete_indices(self._client, self.prefix)
+                    remove_templates(self._client, self.prefix)
+            self._client.close()
+        if self.node is not None:
+            self.node.stop()
+        self.monitor.close()
+
+    # --- one round -------------------------------------------------------------------------
+
+    def run_round(
+        self, plan: Round, port: int, *, metronome: bool = True, queries: bool = True
+    ) -> Round:
+        args = self.args
+        folder = self.workdir / plan.name.replace(" ", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        planned = math.ceil(plan.tag_rate * (plan.warmup + plan.duration)) + 1
+        say(f"{plan.name}: generating {planned} tags...")
+        plan.tags = generate_tags(plan.seed, planned, plan.start, self.shape)
+        tags_file = folder / "tags.ndjson"
+        with open(tags_file, "wb") as out:
+            for tag in plan.tags:
+                out.write(json.dumps(tag, separators=(",", ":")).encode() + b"\n")
+        spec = LoadSpec(
+            port=port,
+            tags_file=str(tags_file),
+            answers_file=str(folder / "answers.bin"),
+            status_file=str(folder / "statuses.bin"),
+            ack_file=str(folder / "acked.bin"),
+            tag_rate=plan.tag_rate,
+            profile_rate=plan.tag_rate / args.profile_every if queries else 0.0,
+            aggregate_rate=plan.tag_rate / args.aggregate_every if queries else 0.0,
+            duration=plan.duration,
+            warmup=plan.warmup,
+            tag_connections=args.tag_connections,
+            profile_connections=args.profile_connections,
+            aggregate_connections=args.aggregate_connections,
+            profile_limit=args.profile_limit,
+            profile_range_s=args.profile_range,
+            profile_lag_s=PROFILE_LAG_S,
+            aggregate_lag_s=AGGREGATE_LAG_S,
+            seed=plan.seed,
+            tag_path="/user_tags" if metronome else "/tick",
+            tag_status=204 if metronome else 202,
+        )
+        spec_file = folder / "spec.json"
+        spec_file.write_text(json.dumps(asdict(spec)))
+        command = [sys.executable, "-m", "bench.allezon", "--loadgen", str(spec_file)]
+        process = self.children.start("loadgen", command, dict(os.environ), capture=True)
+        self.monitor.watch("loadgen", process.pid)
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != b"ready":
+            process.wait()
+            raise BenchError(f"the load generator failed:\n{self.children.log_tail('loadgen')}")
+        say(
+            f"{plan.name}: {plan.tag_rate:g} tags/s for {plan.warmup:g} + {plan.duration:g} s"
+            + (
+                f", profiles {spec.profile_rate:g}/s, aggregates {spec.aggregate_rate:g}/s..."
+                if queries
+                else "..."
+            )
+        )
+        self.monitor.begin(plan.name)
+        sampler = ShippingSampler(port, self.client, self.pattern) if metronome else None
+        if sampler is not None:
+            sampler.start()
+        try:
+            load, resources = self._finish_loadgen(plan, process)
+            plan.statuses = array("H")
+            plan.statuses.frombytes((folder / "statuses.bin").read_bytes())
+            acked = array("d")
+            acked.frombytes((folder / "acked.bin").read_bytes())
+            stored = sum(1 for status in plan.statuses if status == 204)
+            before = self.stored
+            drained = self.drain(stored) if metronome else {}
+        finally:
+            shipping = sampler.stop() if sampler is not None else {}
+        report: dict[str, Any] = {
+            "tag_rate_per_s": plan.tag_rate,
+            "duration_s": plan.duration,
+            "warmup_s": plan.warmup,
+            "tags_sent": load["tags_sent"],
+            "tags_stored_204": stored,
+            **rated_streams(load["streams"]),
+            "loadgen": {key: load[key] for key in ("cpu_seconds", "peak_rss_mb", "load_seconds")},
+            "resources": resources,
+        }
+        if metronome:
+            assert sampler is not None
+            report["shipping"] = {
+                **shipping,
+                **drained,
+                "visibility_lag_s": visibility_lag(sampler.counts, before, acked),
+            }
+            if queries:
+                say(f"{plan.name}: comparing the answers with the reference model...")
+                accepted = plan.accepted
+                answered = sum(load["streams"][kind]["sent"] for kind in ("profiles", "aggregates"))
+                report["correctness"] = check_answers(
+                    folder / "answers.bin",
+                    Expected(accepted),
+                    ReferenceModel(accepted),
+                    total=answered,
+                    sample=args.crosscheck,
+                    acked={
+                        tag["time"]: moment
+                        for tag, moment in zip(plan.tags, acked, strict=False)
+                        if moment > 0
+                    },
+                )
+            report["meets_targets"] = meets_targets(report)
+        plan.report = report
+        return plan
+
+    def _finish_loadgen(
+        self, plan: Round, process: Process
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The load generator's report, and the resources used while it ran."""
+        try:
+            output, _ = process.communicate(timeout=plan.warmup + plan.duration + 180)
+        except subprocess.TimeoutExpired:
+            self.children.stop("loadgen")
+            raise BenchError("the load generator did not finish in time") from None
+        self.children.processes.pop("loadgen", None)
+        if process.returncode != 0:
+            raise BenchError(f"the load generator failed:\n{self.children.log_tail('loadgen')}")
+        load: dict[str, Any] = json.loads(output.splitlines()[-1])
+        resources = self.monitor.end({"loadgen": float(load["cpu_seconds"])})
+        self.monitor.forget("loadgen")
+        return load, resources
+
+    def drain(self, accepted: int) -> dict[str, Any]:
+        """Wait until Elasticsearch holds every tag answered 204 (the spool is shipped)."""
+        self.stored += accepted
+        started = time.monotonic()
+        seen = count(self.client, self.pattern)
+        while seen < self.stored:
+            if time.monotonic() - started > self.args.drain_timeout:
+                break
+            time.sleep(0.25)
+            seen = count(self.client, self.pattern)
+        return {
+            "searchable_after_load_s": round(time.monotonic() - started, 2),
+            "documents": seen,
+            "documents_minus_stored_tags": seen - self.stored,
+        }
+
+    # --- the final pass --------------------------------------------------------------------
+
+    def final_queries(self, plan: Round) -> list[dict[str, Any]]:
+        """Profiles and aggregates over the whole data of a round, newest tags included."""
+        args = self.args
+        rng = random.Random(plan.seed + 2)
+        accepted = plan.accepted
+        if not accepted:
+            return []
+        first, last = tag_ms(accepted[0]), tag_ms(accepted[-1])
+        by_count: dict[str, int] = {}
+        for tag in accepted:
+            by_count[tag["cookie"]] = by_count.get(tag["cookie"], 0) + 1
+        heaviest = sorted(by_count, key=lambda cookie: -by_count[cookie])[:10]
+        queries: list[dict[str, Any]] = []
+        for number in range(args.final_profiles):
+            cookie = (
+                heaviest[number % len(heaviest)]
+                if number < len(heaviest)
+                else rng.choice(accepted)["cookie"]
+            )
+            if number % 4 == 0:
+                start, end = first - 1000, last + 1000
+            else:
+                start = rng.randint(first - 1000, last)
+                end = rng.randint(start + 1, last + 1000)
+            limit = rng.choice((1, 10, 200, 200, 200, 1000))
+            params = {"cookie": cookie, "start_ms": start, "end_ms": end, "limit": limit}
+            url = profile_url(cookie, start, end, limit)
+            queries.append({"kind": "profile", "url": url, "params": params})
+        low = first // MINUTE_MS * MINUTE_MS - MINUTE_MS
+        high = last // MINUTE_MS * MINUTE_MS + 2 * MINUTE_MS
+        for _ in range(args.final_aggregates):
+            minutes = rng.randint(1, 10)
+            start = rng.randrange(low, max(low + MINUTE_MS, high - MINUTE_MS), MINUTE_MS)
+            end = start + minutes * MINUTE_MS
+            info = rng.choice(accepted)
+            values = (
+                info["origin"],
+                str(info["product_info"]["brand_id"]),
+                str(info["product_info"]["category_id"]),
+            )
+            filters = [(n, v) for n, v in zip(FILTERS, values, strict=True) if rng.random() < 0.5]
+            action = rng.choice(ACTIONS)
+            aggregates = rng.choice(
+                (["COUNT"], ["SUM_PRICE"], ["COUNT", "SUM_PRICE"], ["SUM_PRICE", "COUNT"])
+            )
+            url = aggregates_url(start, end, action=action, filters=filters, aggregates=aggregates)
+            params = {
+                "start_ms": start,
+                "end_ms": end,
+                "action": action,
+                "filters": filters,
+                "aggregates": aggregates,
+            }
+            queries.append({"kind": "aggregate", "url": url, "params": params})
+        return queries
+
+    def direct(self, query: dict[str, Any]) -> float:
+        """The Elasticsearch request(s) Metronome builds for ``query``, sent directly: seconds."""
+        params = query["params"]
+        start, end = from_ms(params["start_ms"]), from_ms(params["end_ms"])
+        index = indices_for(self.prefix, start, end)
+        if query["kind"] == "profile":
+            searches = profile_searches(
+                index, SITE, params["cookie"], start=start, end=end, limit=params["limit"]
+            )
+            started = time.perf_counter()
+            self.client.msearch(searches=searches)
+            return time.perf_counter() - started
+        order = {name: at for at, name in enumerate(FILTERS)}
+        filters = tuple(sorted(params["filters"], key=lambda item: order[item[0]]))
+        body = aggregates_body(
+            SITE,
+            AggregatesQuery(start, end, params["action"], filters, tuple(params["aggregates"])),
+        )
+        started = time.perf_counter()
+        self.client.search(index=index, body=body, ignore_unavailable=True, allow_no_indices=True)
+        return time.perf_counter() - started
+
+    def final_pass(self, plan: Round, port: int) -> dict[str, Any]:
+        queries = self.final_queries(plan)
+        say(f"final pass: {len(queries)} queries over the whole data, Metronome and direct...")
+        accepted = plan.accepted
+        expected = Expected(accepted)
+        model = ReferenceModel(accepted)
+        every = max(1, len(queries) // self.args.crosscheck) if self.args.crosscheck > 0 else 0
+        tallies = {"profile": Tally(), "aggregate": Tally()}
+        crosscheck = Crosscheck()
+        timings: dict[str, dict[str, list[float]]] = {
+            kind: {"metronome": [], "direct": []} for kind in ("profile", "aggregate")
+        }
+        statuses: dict[str, int] = {}
+        client = HttpClient(port)
+        self.monitor.begin("final pass")
+        try:
+            for number, query in enumerate(queries):
+                kind = query["kind"]
+                if number % 2:  # alternate which goes first: noise hits both alike
+                    timings[kind]["direct"].append(self.direct(query))
+                status, body, seconds = client.post(query["url"])
+                if number % 2 == 0:
+                    timings[kind]["direct"].append(self.direct(query))
+                timings[kind]["metronome"].append(seconds)
+                statuses[str(status)] = statuses.get(str(status), 0) + 1
+                if status != 200:
+                    tallies[kind].errors += 1
+                    continue
+                check_with = model if every and number % every == 0 else None
+                compare(
+                    query,
+                    json.loads(body),
+                    expected=expected,
+                    model=check_with,
+                    tallies=tallies,
+                    crosscheck=crosscheck,
+                )
+        finally:
+            client.close()
+        resources = self.monitor.end()
+        latency: dict[str, Any] = {}
+        for kind, name in (("profile", "user_profiles"), ("aggregate", "aggregates")):
+            mine = percentiles(timings[kind]["metronome"])
+            direct = percentiles(timings[kind]["direct"])
+            latency[name] = {
+                "requests": len(timings[kind]["metronome"]),
+                "metronome_ms": mine,
+                "direct_es_ms": direct,
+                "p50_ratio_to_direct_es": ratio(mine["p50"], direct["p50"]),
+            }
+        return {
+            "what": "sequential queries (concurrency 1) after the load, every tag searchable",
+            "statuses": statuses,
+            "correctness": correctness_report(tallies, crosscheck),
+            "latency_vs_direct_es": latency,
+            "resources": resources,
+        }
+
+    # --- the search ------------------------------------------------------------------------
+
+    def search(self, port: int, failed_rate: float) -> dict[str, Any]:
+        """Bisection over the tag rate between 0 and a failed rate, short runs."""
+        args = self.args
+        low, high = 0.0, failed_rate
+        steps: list[dict[str, Any]] = []
+        for step in range(args.search_steps):
+            rate = float(max(10, round((low + high) / 2 / 10) * 10))
+            if rate >= high or rate <= low:
+                break
+            plan = Round(
+                name=f"search step {step + 1}",
+                tag_rate=rate,
+                duration=args.search_duration,
+                warmup=args.warmup,
+                seed=args.seed + 100 + step,
+                start=args.start + timedelta(days=step + 1),  # its own day: answers apart
+            )
+            report = self.run_round(plan, port).report
+            passed = bool(report["meets_targets"]["sustained"])
+            steps.append(
+                {
+                    "tag_rate_per_s": rate,
+                    "sustained": passed,
+                    "tags_p99_ms": report["user_tags"]["latency_ms"]["p99"],
+                    "tags_errors": report["user_tags"]["error_count"],
+                    "profiles_p99_ms": report["user_profiles"]["latency_ms"]["p99"],
+                    "aggregates_p99_ms": report["aggregates"]["latency_ms"]["p99"],
+                    "match_pct": report["correctness"]["match_pct"],
+                    "cpu_cores": report["resources"]["cpu_cores"],
+                    "cpu_cores_busy_total": report["resources"]["cpu_cores_busy_total"],
+                    "max_shipping_backlog_docs": report["shipping"]["max_shipping_backlog_docs"],
+                }
+            )
+            if passed:
+                low = rate
+            else:
+                high = rate
+        return {
+            "criterion": (
+                "user_tags p99 < 200 ms with no errors and >= 99 % of the rate answered, "
+                "user_profiles p99 < 200 ms and aggregates p99 < 1 s at 1/10 and 1/1000 of it"
+            ),
+            "step_duration_s": args.search_duration,
+            "steps": steps,
+            "highest_sustained_tag_rate_per_s": low or None,
+            "lowest_failed_tag_rate_per_s": high,
+        }
+
+    # --- the run ---------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        args = self.args
+        at_start = machine()
+        self.monitor.start()
+        self.monitor.watch("bench_driver", os.getpid())
+        self.start_elasticsearch()
+        self.warm_up_elasticsearch()
+        baseline: dict[str, Any] | None = None
+        if args.baseline_duration > 0:
+            port = self.start_bare()
+            plan = Round(
+                "baseline bare flask",
+                args.tag_rate,
+                args.baseline_duration,
+                args.warmup,
+                args.seed,
+                args.start,
+            )
+            bare = self.run_round(plan, port, metronome=False, queries=False).report
+            self.children.stop("gunicorn_bare")
+            baseline = {
+                "what": "the same tags at the same rate to bench/bare_app.py (append, 202)",
+                "user_tags": bare["user_tags"],
+                "resources": bare["resources"],
+            }
+        port = self.start_metronome()
+        main = self.run_round(
+            Round("main run", args.tag_rate, args.duration, args.warmup, args.seed, args.start),
+            port,
+        )
+        run = main.report
+        if baseline is not None:
+            base = baseline["user_tags"]["latency_ms"]
+            mine = run["user_tags"]["latency_ms"]
+            run["user_tags"]["p99_ratio_to_bare_flask"] = ratio(mine["p99"], base["p99"])
+            run["user_tags"]["p50_ratio_to_bare_flask"] = ratio(mine["p50"], base["p50"])
+        final = self.final_pass(main, port) if args.final_profiles + args.final_aggregates else None
+        main.tags = []  # the search rounds need the memory more
+        search: dict[str, Any] | None = None
+        if args.search:
+            if run["meets_targets"]["sustained"]:
+                search = {"skipped": f"{args.tag_rate:g} tags/s met the targets"}
+            else:
+                search = self.search(port, args.tag_rate)
+        self.children.stop("gunicorn_metronome")
+        self.children.stop("shipper")
+        sustained = (
+            args.tag_rate
+            if run["meets_targets"]["sustained"]
+            else (search or {}).get("highest_sustained_tag_rate_per_s")
+        )
+        report: dict[str, Any] = {
+            "benchmark": "allezon",
+            "short_run": args.duration < 300,
+            "machine": at_start,
+            "settings": {
+                **{k: v for k, v in vars(args).items() if k not in ("es_url", "loadgen")},
+                "start": args.start.isoformat(),
+                "external_es": bool(args.es_url),
+                "index_prefix": self.prefix,
+            },
+            "targets": {
+                "user_tags": f"{args.tag_rate:g}/s sustained, p99 < {TAG_P99_TARGET_MS:g} ms, "
+                "no errors",
+                "user_profiles": f"p99 < {PROFILE_P99_TARGET_MS:g} ms",
+                "aggregates": f"p99 < {AGGREGATE_P99_TARGET_MS:g} ms",
+                "correctness": f"{MATCH_TARGET_PCT:g} % of answers equal to the model",
+            },
+            "meets_targets": run["meets_targets"],
+            "sustained_tag_rate_per_s": sustained,
+            "run": run,
+            "baseline": baseline,
+            "final_pass": final,
+            "search": search,
+            "peak_rss_mb": self.monitor.summary(),
+        }
+        report["limits"] = limits_note(report)
+        return report
+
+
+def rated_streams(streams: dict[str, Any]) -> dict[str, Any]:
+    """The load generator's figures per endpoint, with the ratios to the targets."""
+    result: dict[str, Any] = {}
+    for kind, name, target in (
+        ("tags", "user_tags", TAG_P99_TARGET_MS),
+        ("profiles", "user_profiles", PROFILE_P99_TARGET_MS),
+        ("aggregates", "aggregates", AGGREGATE_P99_TARGET_MS),
+    ):
+        stream = streams.get(kind)
+        if stream is None:
+            continue
+        p99 = stream["latency_ms"]["p99"]
+        stream["p99_target_ms"] = target
+        stream["p99_ratio_to_target"] = ratio(p99, target)
+        stream["rate_ratio_to_target"] = ratio(
+            stream["achieved_rate_per_s"], stream["target_rate_per_s"]
+        )
+        result[name] = stream
+    return result
+
+
+def meets_targets(report: dict[str, Any]) -> dict[str, Any]:
+    tags, profiles, aggregates = (
+        report["user_tags"],
+        report.get("user_profiles"),
+        report.get("aggregates"),
+    )
+
+    def under(stream: dict[str, Any] | None, target: float) -> bool | None:
+        if stream is None:
+            return None
+        p99 = stream["latency_ms"]["p99"]
+        return p99 is not None and p99 < target
+
+    tags_ok = (
+        bool(under(tags, TAG_P99_TARGET_MS))
+        and tags["error_count"] == 0
+        and (tags["rate_ratio_to_target"] or 0) >= 0.99
+    )
+    result = {
+        "user_tags": tags_ok,
+        "user_profiles": under(profiles, PROFILE_P99_TARGET_MS),
+        "aggregates": under(aggregates, AGGREGATE_P99_TARGET_MS),
+        "correctness": (report.get("correctness") or {}).get("meets_target"),
+    }
+    result["sustained"] = tags_ok and result["user_profiles"] is not False
+    result["sustained"] = bool(result["sustained"] and result["aggregates"] is not False)
+    return result
+
+
+# --- what limits the rate ------------------------------------------------------------------
+
+
+def shipping_notes(run: dict[str, Any]) -> list[str]:
+    """The shipping lag, and answers that lacked tags because of it."""
+    notes: list[str] = []
+    rate = run["tag_rate_per_s"]
+    shipping = run.get("shipping", {})
+    backlog = shipping.get("max_shipping_backlog_docs")
+    if backlog is not None and rate:
+        lag = backlog / rate
+        verdict = (
+            "the shipper kept up with the volume"
+            if lag < PROFILE_LAG_S / 2
+            else "the shipper fell behind (profiles need tags within 10 s)"
+        )
+        notes.append(
+            f"Shipping backlog at most {backlog} tags (~{lag:.1f} s of load; {verdict}); "
+            f"searchable {shipping.get('searchable_after_load_s')} s after the load ended."
+        )
+    correctness = run.get("correctness") or {}
+    for name in ("profiles", "aggregates"):
+        tally = correctness.get(name) or {}
+        if tally.get("mismatched_stale"):
+            age = tally.get("oldest_missing_tag_s")
+            notes.append(
+                f"{tally['mismatched_stale']} {name} answers lacked tags that were answered 204 "
+                + (f"up to {age} s " if age is not None else "")
+                + "before the query (spec: 10 s for profiles, 60 s for aggregates): they were "
+                "not searchable yet (late, not wrong: the final pass checks them)."
+            )
+            backlog_s = (backlog or 0) / rate if rate else 0.0
+            if age is not None and backlog is not None and age > 2 * max(backlog_s, 1.0):
+                notes.append(
+                    f"The whole shipping backlog stayed under {backlog_s:.1f} s of load while "
+                    f"those tags waited {age} s: the spool is not shipped in the order the tags "
+                    "were accepted (some tags wait behind later ones)."
+                )
+        if tally.get("mismatched_other"):
+            notes.append(f"{tally['mismatched_other']} {name} answers were wrong otherwise.")
+    return notes
+
+
+def limits_note(report: dict[str, Any]) -> str:
+    """What limited the rate, from the CPU per process, the latencies and the shipping lag."""
+    run = report["run"]
+    cpus = os.cpu_count() or 1
+    res = run["resources"]
+    cores: dict[str, float] = res["cpu_cores"]
+    busy = float(res["cpu_cores_busy_total"])
+    other = float(res["cpu_cores_other_processes"])
+    used = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cores.items(), key=lambda i: -i[1]))
+    rate = run["tag_rate_per_s"]
+    notes = [
+        f"Main run at {rate:g} tags/s: {busy:.2f} of {cpus} cores busy ({used}, other "
+        f"processes {other:.2f})."
+    ]
+    met = run["meets_targets"]
+    missed = [name for name in ("user_tags", "user_profiles", "aggregates") if met[name] is False]
+    if missed:
+        figures = ", ".join(
+            f"{name} p99 {run[name]['latency_ms']['p99']} ms, {run[name]['error_count']} errors"
+            for name in missed
+        )
+        notes.append(f"Missed: {figures}.")
+    else:
+        notes.append("Every latency target met.")
+    if busy >= 0.9 * cpus:
+        top = max(cores, key=lambda name: cores[name]) if cores else "?"
+        notes.append(
+            f"The machine is CPU-saturated, most of it in {top}: the processes queue for the "
+            "cores, so the rate is limited by CPU per request (all on one machine)."
+        )
+    elif missed:
+        notes.append(
+            "CPU is not saturated: the latency is waiting (fsync of the spool, Elasticsearch "
+            "refresh and merges, the gunicorn thread pool)."
+        )
+    notes += [
+        f"{name} used {cores[name]:.2f} cores: its single Python thread is near its limit."
+        for name in SINGLE_THREADED
+        if cores.get(name, 0.0) >= 0.85
+    ]
+    if other >= 0.25 * cpus:
+        notes.append(
+            "Much CPU outside the bench's processes: kernel time (loopback networking, fsync) "
+            "or other programs; if load_average_at_start was high, rerun on an idle host."
+        )
+    notes += shipping_notes(run)
+    final = report.get("final_pass")
+    if final:
+        parts = [
+            f"{name} p50 {v['metronome_ms']['p50']} ms vs {v['direct_es_ms']['p50']} ms direct"
+            for name, v in final["latency_vs_direct_es"].items()
+        ]
+        notes.append(f"Idle service times: {'; '.join(parts)} (the rest of the time is queueing).")
+    search = report.get("search")
+    if search and "steps" in search:
+        notes.append(
+            f"Search: highest sustained rate {search['highest_sustained_tag_rate_per_s']} "
+            f"tags/s, lowest failed {search['lowest_failed_tag_rate_per_s']} tags/s."
+        )
+    if report["settings"].get("external_es"):
+        notes.append("Elasticsearch was not started here: its CPU counts as other processes.")
+    notes.append(
+        "Elasticsearch, gunicorn, the shipper and the load generator share the machine's cores; "
+        "figures are a floor for a deployment with Elasticsearch on its own machine."
+    )
+    return " ".join(notes)
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="metronome-allezon-bench-"))
+    bench = AllezonBench(args, workdir)
+    try:
+        return bench.run()
+    finally:
+        # Cleaning up must not be cut short by a second Ctrl-C.
+        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            bench.close()
+            if args.keep:
+                say(f"kept {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = ServerSettings()
+    parser = argparse.ArgumentParser(
+        description="Allezon endpoints benchmark (prints one JSON object)"
+    )
+    add = parser.add_argument
+    add("--tag-rate", type=float, default=1000.0, help="user tags per second")
+    add("--duration", type=float, default=300.0, help="seconds measured in the main run")
+    add("--warmup", type=float, default=10.0, help="seconds of load before measuring")
+    add("--profile-every", type=float, default=10.0, help="one profile per N tags")
+    add("--aggregate-every", type=float, default=1000.0, help="one aggregate per N tags")
+    add("--profile-limit", type=int, default=200)
+    add("--profile-range", type=float, default=300.0, help="longest profile time_range, s")
+    add("--tag-connections", type=int, default=64)
+    add("--profile-connections", type=int, default=32)
+    add("--aggregate-connections", type=int, default=4)
+    add("--cookies", type=int, default=10_000, help="distinct cookies (Zipf)")
+    add("--products", type=int, default=400)
+    add("--quiet-minutes", type=int, default=0, help="an empty stretch halfway (0: none)")
+    add("--seed", type=int, default=5)
+    add("--start", type=_moment, default=datetime(2022, 3, 1, tzinfo=UTC), help="logical start")
+    add("--baseline-duration", type=float, default=60.0, help="bare-Flask tags run; 0: none")
+    add("--final-profiles", type=int, default=200, help="final pass: profiles")
+    add("--final-aggregates", type=int, default=100, help="final pass: aggregates")
+    add("--crosscheck", type=int, default=300, help="answers also checked with ReferenceModel")
+    add("--search", action="store_true", help="if the main run misses a target, bisect the rate")
+    add("--search-steps", type=int, default=5)
+    add("--search-duration", type=float, default=60.0, help="seconds measured per search step")
+    add("--drain-timeout", type=float, default=600.0)
+    add("--es-heap", default="1g")
+    add("--es-warmup-docs", type=int, default=20_000, help="indexed and queried first; 0: none")
+    add("--es-url", help="use this Elasticsearch instead of starting one (development)")
+    add("--workers", type=int, default=defaults.workers)
+    add("--threads", type=int, default=defaults.threads)
+    add("--keep", action="store_true", help="keep the temporary directory (logs, answers)")
+    add("--loadgen", help=argparse.SUPPRESS)  # internal: run as the load generator
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.loadgen:
+        return loadgen_main(args.loadgen)
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    # Also when started in the background, where the shell may have made SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        report = run(args)
+    except KeyboardInterrupt:
+        say("interrupted; everything started here was stopped")
+        return 130
+    except BenchError as error:
+        say(f"failed: {error}")
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
