@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metronome.config import EmbeddedSettings
+from metronome.es.embedded import EmbeddedElasticsearch
+
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = 1024.0
@@ -323,3 +326,27 @@ class Monitor:
 
 def flatten(values: Iterable[Sequence[float]]) -> list[float]:
     return [value for chunk in values for value in chunk]
+
+
+def start_elasticsearch(
+    es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any
+) -> tuple[str, EmbeddedElasticsearch | None]:
+    """The URL of the cluster a bench uses: ``es_url`` as given, or a new embedded node under
+    ``workdir`` (watched by ``monitor``; the caller stops the returned node)."""
+    if es_url:
+        say(f"using Elasticsearch at {es_url} (not started here)")
+        return es_url.rstrip("/"), None
+    node = EmbeddedElasticsearch(
+        EmbeddedSettings(
+            home=ROOT / "var" / "es-dist",
+            data_dir=workdir / "es",
+            http_port=free_port(),
+            heap=heap,
+        ),
+        say=say,
+    )
+    node.start()
+    pid = node.status().pid
+    if pid is not None:
+        monitor.watch("elasticsearch", pid)
+    return node.url, node

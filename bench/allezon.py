@@ -73,7 +73,7 @@ from elasticsearch.helpers import bulk
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, Monitor, free_port, machine, percentiles, ratio
+from bench._common import Monitor, free_port, machine, percentiles, ratio, start_elasticsearch
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
 from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
 from bench.loadgen import Pacer, ProtocolError, parse_response
@@ -86,7 +86,6 @@ from metronome.compat.allezon import (
 )
 from metronome.config import (
     ElasticsearchSettings,
-    EmbeddedSettings,
     ServerSettings,
     Settings,
     SpoolSettings,
@@ -1111,24 +1110,9 @@ class AllezonBench:
 
     def start_elasticsearch(self) -> None:
         args = self.args
-        if args.es_url:
-            say(f"using Elasticsearch at {args.es_url} (not started here)")
-            self.url = args.es_url.rstrip("/")
-        else:
-            self.node = EmbeddedElasticsearch(
-                EmbeddedSettings(
-                    home=ROOT / "var" / "es-dist",
-                    data_dir=self.workdir / "es",
-                    http_port=free_port(),
-                    heap=args.es_heap,
-                ),
-                say=say,
-            )
-            self.url = self.node.url
-            self.node.start()
-            pid = self.node.status().pid
-            if pid is not None:
-                self.monitor.watch("elasticsearch", pid)
+        self.url, self.node = start_elasticsearch(
+            args.es_url, self.workdir, args.es_heap, self.monitor, say
+        )
         self._client = Elasticsearch(self.url, request_timeout=120)
 
     def warm_up_elasticsearch(self) -> None:

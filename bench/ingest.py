@@ -56,10 +56,10 @@ from bench._common import (
     hit,
     machine,
     ratio,
+    start_elasticsearch,
 )
 from metronome.config import (
     ElasticsearchSettings,
-    EmbeddedSettings,
     HitLimits,
     PrivacySettings,
     ServerSettings,
@@ -268,24 +268,9 @@ class IngestBench:
 
     def start_elasticsearch(self) -> None:
         args = self.args
-        if args.es_url:
-            say(f"using Elasticsearch at {args.es_url} (not started here)")
-            self.url = args.es_url.rstrip("/")
-        else:
-            self.node = EmbeddedElasticsearch(
-                EmbeddedSettings(
-                    home=ROOT / "var" / "es-dist",
-                    data_dir=self.workdir / "es",
-                    http_port=free_port(),
-                    heap=args.es_heap,
-                ),
-                say=say,
-            )
-            self.url = self.node.url
-            self.node.start()
-            pid = self.node.status().pid
-            if pid is not None:
-                self.monitor.watch("elasticsearch", pid)
+        self.url, self.node = start_elasticsearch(
+            args.es_url, self.workdir, args.es_heap, self.monitor, say
+        )
         self._client = Elasticsearch(self.url, request_timeout=120)
 
     def close(self) -> None:

@@ -62,7 +62,6 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (
-    ROOT,
     USER_AGENTS,
     Monitor,
     free_port,
@@ -71,9 +70,10 @@ from bench._common import (
     percentiles,
     process_tree,
     ratio,
+    start_elasticsearch,
 )
 from bench.ingest import BenchError, Children, wait_for_http
-from metronome.config import EmbeddedSettings, ServerSettings, Settings, load_settings
+from metronome.config import ServerSettings, Settings, load_settings
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, indices_for_range, stream_pattern
 from metronome.es.templates import install_templates, load_templates, remove_templates
@@ -604,24 +604,9 @@ class QueryBench:
 
     def start_elasticsearch(self) -> None:
         args = self.args
-        if args.es_url:
-            say(f"using Elasticsearch at {args.es_url} (not started here)")
-            self.url = args.es_url.rstrip("/")
-        else:
-            self.node = EmbeddedElasticsearch(
-                EmbeddedSettings(
-                    home=ROOT / "var" / "es-dist",
-                    data_dir=self.workdir / "es",
-                    http_port=free_port(),
-                    heap=args.es_heap,
-                ),
-                say=say,
-            )
-            self.url = self.node.url
-            self.node.start()
-            pid = self.node.status().pid
-            if pid is not None:
-                self.monitor.watch("elasticsearch", pid)
+        self.url, self.node = start_elasticsearch(
+            args.es_url, self.workdir, args.es_heap, self.monitor, say
+        )
         self._admin = es_client(self.url, ADMIN_AGENT, 600.0)
         self._direct = es_client(self.url, DIRECT_AGENT, args.es_timeout)
 
