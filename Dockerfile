@@ -1,5 +1,13 @@
 # Metronome's web process. Elasticsearch runs as its own container (see docker-compose.yml);
 # inside a container set METRONOME_ES_URL, so no embedded node is started.
+# The browser snippet (clients/js), built once and served by Metronome at /metronome.js.
+FROM node:20-slim AS snippet
+WORKDIR /js
+COPY clients/js/package.json clients/js/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY clients/js ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -10,6 +18,7 @@ COPY metronome ./metronome
 COPY ingesters ./ingesters
 COPY es_templates ./es_templates
 COPY config ./config
+COPY --from=snippet /js/dist ./clients/js/dist
 RUN pip install -e . && useradd --system --home /app metronome \
     && mkdir -p /app/var && chown metronome /app/var
 USER metronome

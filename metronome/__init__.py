@@ -22,6 +22,7 @@ from metronome.query.catalog import FieldCatalog
 from metronome.query.events_views import bp as events_bp
 from metronome.query.views import bp as query_bp
 from metronome.services import EXTENSION_KEY, Services
+from metronome.snippet.views import bp as snippet_bp
 from metronome.spool.writer import SpoolWriter
 from metronome.version import VERSION
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         catalog=FieldCatalog(client, settings.elasticsearch.index_prefix),
     )
     errors.init_app(app)
-    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp):
+    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp):
         app.register_blueprint(blueprint)
     if settings.allezon.enabled:
         app.register_blueprint(allezon_bp)

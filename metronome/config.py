@@ -43,12 +43,17 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the setting and what is wrong."""
 
 
+TRACKER_SCRIPT = Path(__file__).resolve().parents[1] / "clients" / "js" / "dist" / "metronome.js"
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
     threads: int = 8  # per worker; concurrent hits in one worker share an fsync
+    # The built JS snippet served at /metronome.js (`make js` builds it).
+    tracker_script: Path = TRACKER_SCRIPT
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,12 @@ class ServerSchema(_Strict):
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     workers = fields.Integer(validate=validate.Range(min=1, max=64))
     threads = fields.Integer(validate=validate.Range(min=1, max=256))
+    tracker_script = fields.String(validate=validate.Length(min=1))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
+        if "tracker_script" in data:
+            data["tracker_script"] = Path(data["tracker_script"])
         return ServerSettings(**data)
 
 

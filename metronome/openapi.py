@@ -122,7 +122,8 @@ def build_spec(version: str) -> dict[str, Any]:
         operations={
             "get": {
                 "summary": "Usage of one item: views over time, downloads, referers "
-                "(append .json, .csv or .xlsx to the id for a file)",
+                "(append .json, .csv or .xlsx to the id for a file). Page ids sent by the "
+                "JS snippet are paths: /tock//pricing reads the id /pricing",
                 "security": [*READ_KEY, {}],
                 "parameters": [
                     {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},
@@ -186,6 +187,21 @@ def build_spec(version: str) -> dict[str, Any]:
                         "content": {"application/x-ndjson": {}, "text/csv": {}},
                     },
                     **_errors(400, 401, 404, 503),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/metronome.js",
+        operations={
+            "get": {
+                "summary": "The browser tracking snippet (clients/js); ?v=<ETag> pins a build "
+                "and is cached for a year",
+                "parameters": [{"in": "query", "name": "v", "schema": {"type": "string"}}],
+                "responses": {
+                    "200": {"description": "JavaScript", "content": {"text/javascript": {}}},
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    **_errors(404),
                 },
             }
         },

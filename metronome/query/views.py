@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError, TransportError
 from flask import Blueprint, Response, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import PathConverter
 
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
@@ -28,6 +30,19 @@ from metronome.sites import bearer_token, check_read_key, find_site
 log = logging.getLogger(__name__)
 bp = Blueprint("query", __name__)
 
+
+class ItemIdConverter(PathConverter):
+    """Like ``path``, but an id may start with "/": page ids are paths (``/tock//pricing``)."""
+
+    regex = ".+?"
+    part_isolating = False
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["item_id"] = ItemIdConverter
+
+
 MAX_ID_LENGTH = 1024
 SHARD_RETRIES = 3
 T = TypeVar("T")
@@ -38,7 +53,8 @@ MEDIA_TYPES = {
 }
 
 
-@bp.get("/tock/<path:item_id>")
+# Page ids are paths ("/pricing"): GET /tock//pricing must reach "/pricing", so no slash merging.
+@bp.get("/tock/<item_id:item_id>", merge_slashes=False)
 def tock(item_id: str) -> Response:
     services = current_services()
     fmt = "json"

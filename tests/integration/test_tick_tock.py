@@ -166,3 +166,17 @@ def test_a_keyed_site_needs_its_write_key_and_read_key(
     assert read.get_json()["totals"]["views"] == 2
     # The public default site does not see the shop's hits.
     assert client.get("/tock/secret").get_json()["totals"]["views"] == 0
+
+
+def test_a_page_path_is_an_id_that_tock_answers_for(
+    client: FlaskClient, ship: Callable[[], int]
+) -> None:
+    # The JS snippet names pages by path: "/shop/item-1" is read at /tock//shop/item-1.
+    for item in ("/shop/item-1", "/shop/item-1", "shop/item-1", "/"):
+        assert tick(client, {"id": item}).status_code == 202
+    ship()
+    assert client.get("/tock//shop/item-1").get_json()["totals"]["views"] == 2
+    assert client.get("/tock/%2Fshop%2Fitem-1").get_json()["totals"]["views"] == 2
+    assert client.get("/tock/shop/item-1").get_json()["totals"]["views"] == 1
+    home = client.get("/tock//.json").get_json()
+    assert (home["id"], home["totals"]["views"]) == ("/", 1)
