@@ -16,6 +16,9 @@ from metronome.es.client import build_client
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
+from metronome.logs.context import log_context
+from metronome.logs.sink import SpoolEventSink
+from metronome.logs.views import bp as logs_bp
 from metronome.openapi import bp as openapi_bp
 from metronome.ops.views import bp as ops_bp
 from metronome.query.catalog import FieldCatalog
@@ -36,18 +39,21 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
     secret = load_or_create_secret(settings.privacy.visitor_secret, spool.dir.parent / SECRET_FILE)
+    salts = DailySalts(secret)
+    writer = SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)
     app = Flask(__name__)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # bucket order is meaningful
     app.config["MAX_CONTENT_LENGTH"] = settings.ingest.max_body_bytes
     app.extensions[EXTENSION_KEY] = Services(
         settings=settings,
         es=client,
-        sink=SpoolSink(SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)),
-        salts=DailySalts(secret),
+        sink=SpoolSink(writer),
+        salts=salts,
         catalog=FieldCatalog(client, settings.elasticsearch.index_prefix),
+        log_sink=SpoolEventSink(writer, log_context(settings, salts)),
     )
     errors.init_app(app)
-    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp):
+    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp):
         app.register_blueprint(blueprint)
     if settings.allezon.enabled:
         app.register_blueprint(allezon_bp)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from metronome import __version__
+from metronome import SECRET_FILE, __version__
 from metronome.config import ConfigError, Settings, load_settings
 from metronome.deadletters import DeadLetterStore
 from metronome.es.client import build_client
@@ -20,9 +20,14 @@ from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.mapping_report import mapping_report
 from metronome.es.naming import stream_pattern
 from metronome.es.templates import install_templates
+from metronome.hits.privacy import DailySalts, load_or_create_secret
+from metronome.logs.context import log_context
+from metronome.logs.forward import run_forward_server
+from metronome.logs.sink import SpoolEventSink
 from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
 from metronome.shipper import Shipper, ShipperAlreadyRunning
+from metronome.spool.writer import SpoolWriter
 
 
 class Context:
@@ -176,6 +181,33 @@ def shipper(ctx: Context) -> None:
         worker.run_forever()
     except ShipperAlreadyRunning as error:
         raise click.ClickException(str(error)) from None
+
+
+@cli.command()
+@click.option("--host", help="Listen address (default: logs.forward.host).")
+@click.option("--port", type=int, help="TCP and UDP port (default: logs.forward.port, 24224).")
+@pass_context
+def forward(ctx: Context, host: str | None, port: int | None) -> None:
+    """Receive Fluentd / Fluent Bit forward-protocol traffic into the spool until stopped.
+
+    Acks are sent once the records are durably spooled; the shipper indexes them into the
+    logs stream. Needs no Elasticsearch to accept data.
+    """
+    settings = ctx.settings
+    options = settings.logs.forward
+    spool = settings.spool
+    secret = load_or_create_secret(settings.privacy.visitor_secret, spool.dir.parent / SECRET_FILE)
+    sink = SpoolEventSink(
+        SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes),
+        log_context(settings, DailySalts(secret)),
+    )
+    logging.basicConfig(level=logging.INFO, format="forward: %(levelname)s %(message)s")
+    listen = (host or options.host, options.port if port is None else port)
+    _say(f"forward: listening on {listen[0]}:{listen[1]} (Ctrl-C stops)")
+    try:
+        run_forward_server(listen[0], listen[1], sink, shared_key=options.shared_key)
+    except OSError as error:
+        raise click.ClickException(f"cannot listen on {listen[0]}:{listen[1]}: {error}") from None
 
 
 @cli.command()

@@ -52,6 +52,8 @@ class ServerSettings:
     port: int = 8080
     workers: int = 2
     threads: int = 8  # per worker; concurrent hits in one worker share an fsync
+    # gunicorn logs a line per request to stdout; off by default, which saves CPU per request.
+    access_log: bool = False
     # The built JS snippet served at /metronome.js (`make js` builds it).
     tracker_script: Path = TRACKER_SCRIPT
 
@@ -127,6 +129,33 @@ class AllezonSettings:
 
 
 @dataclass(frozen=True)
+class ItemPattern:
+    """A path rule for access logs: ``(?P<id>...)`` names the item, ``(?P<format>...)`` a file."""
+
+    pattern: str
+    event: str | None = None  # default: download when the pattern has a format, else view
+
+
+@dataclass(frozen=True)
+class ForwardSettings:
+    """The Fluentd/Fluent Bit forward protocol listener that `metronome serve` starts."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 24224
+    shared_key: str | None = None  # set it to require Fluentd's HELO/PING/PONG handshake
+
+
+@dataclass(frozen=True)
+class LogsSettings:
+    """Server logs (stream ``logs``): where they are counted, and how paths map to items."""
+
+    site: str | None = None  # the site log documents belong to; None: default_site
+    items: tuple[ItemPattern, ...] = ()
+    forward: ForwardSettings = field(default_factory=ForwardSettings)
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     """One tracked application (tenant) and who may write to and read from it."""
 
@@ -148,6 +177,7 @@ class Settings:
     shipper: ShipperSettings = field(default_factory=ShipperSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -174,6 +204,7 @@ class ServerSchema(_Strict):
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     workers = fields.Integer(validate=validate.Range(min=1, max=64))
     threads = fields.Integer(validate=validate.Range(min=1, max=256))
+    access_log = fields.Boolean()
     tracker_script = fields.String(validate=validate.Length(min=1))
 
     @post_load
@@ -275,6 +306,51 @@ class AllezonSchema(_Strict):
         return AllezonSettings(**data)
 
 
+class ItemPatternSchema(_Strict):
+    pattern = fields.String(required=True)
+    event = fields.String(allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9_.:-]{1,64}\Z"))
+
+    @validates("pattern")
+    def check_pattern(self, value: str, **_: Any) -> None:
+        try:
+            compiled = re.compile(value)
+        except re.error as error:
+            raise ValidationError(f"Not a regular expression: {error}.") from None
+        if "id" not in compiled.groupindex:
+            raise ValidationError("The pattern needs a (?P<id>...) group naming the item.")
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ItemPattern:
+        return ItemPattern(**data)
+
+
+class ForwardSchema(_Strict):
+    enabled = fields.Boolean()
+    host = fields.String(validate=validate.Length(min=1))
+    port = fields.Integer(validate=validate.Range(min=0, max=65535))
+    shared_key = fields.String(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ForwardSettings:
+        if not data.get("shared_key"):
+            data["shared_key"] = None
+        return ForwardSettings(**data)
+
+
+class LogsSchema(_Strict):
+    site = fields.String(
+        allow_none=True, validate=validate.Regexp(SITE_NAME, error="Not a valid site name.")
+    )
+    items = fields.List(fields.Nested(ItemPatternSchema))
+    forward = fields.Nested(ForwardSchema)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> LogsSettings:
+        if "items" in data:
+            data["items"] = tuple(data["items"])
+        return LogsSettings(**data)
+
+
 class LimitsSchema(_Strict):
     max_params = fields.Integer(validate=validate.Range(min=1, max=10_000))
     max_value_chars = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
@@ -326,6 +402,7 @@ class SettingsSchema(_Strict):
     shipper = fields.Nested(ShipperSchema, load_default=ShipperSettings)
     privacy = fields.Nested(PrivacySchema, load_default=PrivacySettings)
     allezon = fields.Nested(AllezonSchema, load_default=AllezonSettings)
+    logs = fields.Nested(LogsSchema, load_default=LogsSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
@@ -358,6 +435,14 @@ class SettingsSchema(_Strict):
                 f"{data['allezon'].site!r} is not one of the sites ({', '.join(sorted(sites))})."
             )
             raise ValidationError({"allezon": {"site": [message]}})
+
+    @validates_schema
+    def check_logs_site(self, data: dict[str, Any], **_: Any) -> None:
+        sites = data.get("sites") or Settings().sites
+        logs = data.get("logs")
+        if logs is not None and logs.site is not None and logs.site not in sites:
+            message = f"{logs.site!r} is not one of the sites ({', '.join(sorted(sites))})."
+            raise ValidationError({"logs": {"site": [message]}})
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Settings:
@@ -481,8 +566,11 @@ __all__ = [
     "ConfigError",
     "ElasticsearchSettings",
     "EmbeddedSettings",
+    "ForwardSettings",
     "HitLimits",
     "IngestSettings",
+    "ItemPattern",
+    "LogsSettings",
     "PrivacySettings",
     "ServerSettings",
     "Settings",

@@ -191,6 +191,41 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    log_operation = {
+        "post": {
+            "summary": "Log records from Fluentd out_http or Fluent Bit http (JSON object or "
+            "array, NDJSON, gzip); the tag from the path, ?tag= or X-Fluent-Tag; stored in "
+            "the logs stream, access-log lines parsed into web requests",
+            "security": WRITE_KEY,
+            "parameters": [
+                {"in": "query", "name": name, "schema": {"type": "string"}}
+                for name in ("site", "tag", "key")
+            ],
+            "requestBody": {
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {},
+                }
+            },
+            "responses": {
+                "202": _json({"type": "object"}, "accepted, and rejected records by index"),
+                **_errors(400, 401, 404, 413, 415, 422, 503),
+            },
+        }
+    }
+    spec.path(path="/ingest/logs", operations=log_operation)
+    spec.path(
+        path="/ingest/logs/{tag}",
+        operations={
+            "post": {
+                **log_operation["post"],
+                "parameters": [
+                    {"in": "path", "name": "tag", "required": True, "schema": {"type": "string"}},
+                    *log_operation["post"]["parameters"],
+                ],
+            }
+        },
+    )
     spec.path(
         path="/metronome.js",
         operations={

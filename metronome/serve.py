@@ -1,9 +1,10 @@
 """``metronome serve``: Elasticsearch (embedded unless a URL is set), templates, the web
-workers (gunicorn) and the shipper, in the foreground.
+workers (gunicorn), the shipper and the Fluentd forward listener, in the foreground.
 
-Ctrl-C (or SIGTERM) stops gunicorn and the shipper, then the embedded Elasticsearch if this
-command started it; a node that was already running is left running. A shipper that dies is
-started again (the spool keeps everything it had not confirmed).
+Ctrl-C (or SIGTERM) stops them, then the embedded Elasticsearch if this command started it; a
+node that was already running is left running. A shipper or forward listener that dies is
+started again (the spool keeps everything it had not confirmed; unacknowledged forward chunks
+are resent by Fluentd).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from metronome.metrics import MULTIPROC_ENV
 Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
 SHIPPER_COMMAND = [sys.executable, "-m", "metronome.cli", "shipper"]
+FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
+RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
+ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'  # client, request line, status, bytes, ms
 
 
 class ServeError(RuntimeError):
@@ -63,12 +67,16 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         install_templates(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
 
         env = _child_env(settings, url, config_file)
-        children["shipper"] = _start(SHIPPER_COMMAND, env)
+        restartable = {"shipper": SHIPPER_COMMAND}
+        if settings.logs.forward.enabled:
+            restartable["forward"] = FORWARD_COMMAND
+        for name, command in restartable.items():
+            children[name] = _start(command, env)
         children["gunicorn"] = _start(_gunicorn_command(settings), env)
         base = f"http://{settings.server.host}:{settings.server.port}"
         _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)
         say(_banner(settings, base))
-        code = _supervise(children, env, lambda: stop_requested, say)
+        code = _supervise(children, restartable, env, lambda: stop_requested, say)
         if code is not None:
             return code
         say("Stopping...")
@@ -82,17 +90,38 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
 
 
 def _supervise(
-    children: dict[str, Process], env: dict[str, str], stopping: Callable[[], bool], say: Say
+    children: dict[str, Process],
+    restartable: dict[str, list[str]],
+    env: dict[str, str],
+    stopping: Callable[[], bool],
+    say: Say,
 ) -> int | None:
-    """Watch the children until a stop is requested; an exit code if gunicorn died."""
+    """Watch the children until a stop is requested; an exit code if gunicorn died.
+
+    A restartable child that dies is started again, after 1 s, doubling up to a minute while it
+    keeps dying young (a port taken by another program, say), so it never spins.
+    """
+    delays = dict.fromkeys(restartable, RESTART_DELAY)
+    restart_at: dict[str, float] = {}
+    started_at = dict.fromkeys(restartable, time.monotonic())
     while not stopping():
         if children["gunicorn"].poll() is not None:
             say(f"gunicorn exited with code {children['gunicorn'].returncode}")
             return children["gunicorn"].returncode or 1
-        if children["shipper"].poll() is not None:
-            say(f"the shipper exited with code {children['shipper'].returncode}; restarting it")
-            time.sleep(1)
-            children["shipper"] = _start(SHIPPER_COMMAND, env)
+        now = time.monotonic()
+        for name, command in restartable.items():
+            if name in restart_at:
+                if now >= restart_at[name]:
+                    del restart_at[name]
+                    children[name] = _start(command, env)
+                    started_at[name] = now
+                continue
+            if children[name].poll() is not None:
+                lived = now - started_at[name]
+                delays[name] = RESTART_DELAY if lived > 30 else min(delays[name] * 2, 60.0)
+                code, delay = children[name].returncode, delays[name]
+                say(f"the {name} process exited with code {code}; restarting it in {delay:.0f}s")
+                restart_at[name] = now + delays[name]
         time.sleep(0.2)
     return None
 
@@ -141,12 +170,16 @@ def _gunicorn_command(settings: Settings) -> list[str]:
         str(settings.server.threads),
         "--graceful-timeout",
         "20",
-        "--access-logfile",
-        "-",
-        "--access-logformat",
-        '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        *access_log_options(settings.server.access_log),
         "metronome.wsgi:app",
     ]
+
+
+def access_log_options(enabled: bool) -> list[str]:
+    """gunicorn's access log (``server.access_log``): a line per request to stdout, or none."""
+    if not enabled:
+        return []
+    return ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
 
 
 def _wait_for_http(
@@ -167,6 +200,7 @@ def _wait_for_http(
 
 
 def _banner(settings: Settings, base: str) -> str:
+    forward = settings.logs.forward
     site = settings.site(settings.default_site)
     key_header = ""
     if site is not None and site.write_auth == "key" and site.write_keys:
@@ -182,6 +216,13 @@ def _banner(settings: Settings, base: str) -> str:
             '"referrer": "https://example.org/blog"}\'',
             "Read it back (hits are searchable within a few seconds):",
             f"  curl -s {base}/tock/dataset-42",
+            "",
+            f'Track a web page: <script defer src="{base}/metronome.js"></script>',
+            *(
+                [f"Fluentd / Fluent Bit forward: {forward.host}:{forward.port} (see config/)"]
+                if forward.enabled
+                else []
+            ),
             "",
         ]
     )

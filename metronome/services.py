@@ -13,6 +13,7 @@ from flask import current_app
 from metronome.config import Settings
 from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
+from metronome.logs.events import EventSink
 from metronome.query.catalog import FieldCatalog
 
 EXTENSION_KEY = "metronome"
@@ -25,6 +26,7 @@ class Services:
     sink: HitSink
     salts: DailySalts
     catalog: FieldCatalog
+    log_sink: EventSink  # server logs (forward protocol, /ingest/logs) into the same spool
 
 
 def current_services() -> Services:

@@ -3,15 +3,19 @@
 Each step takes the document being built and the request context and returns the document;
 the order is ``STEPS``. Steps read the request (user agent, client IP, salt) from the context,
 never from the document, so the visitor id can use the IP that a later step anonymises.
+
+What depends on the request alone (the receive time as text, the parsed user agent, the
+visitor id, the stored IP) is worked out once when the context is built, not once per hit:
+every hit of a batch shares them, and one context serves every hit of a request to a site.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import re
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -23,6 +27,7 @@ from metronome.hits.privacy import IpMode, anonymise_ip, visitor_id
 Document = dict[str, Any]
 
 STREAM = "hits"
+URL_CACHE_SIZE = 1024  # distinct URLs kept split per process; a URL holds at most 4096 chars
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,39 @@ class HitContext:
     ip_mode: IpMode = "truncate"
     salt: bytes = b""  # the daily salt of this request's UTC day (privacy.DailySalts)
 
+    # Worked out once from the fields above, in __post_init__: every hit of the context
+    # shares them. (functools.cached_property would take a lock on every first use.)
+    received_at_text: str = field(init=False, repr=False, compare=False)
+    agent: UserAgent | None = field(init=False, repr=False, compare=False)
+    user_agent_field: dict[str, str] | None = field(init=False, repr=False, compare=False)
+    visitor: str | None = field(init=False, repr=False, compare=False)
+    stored_ip: str | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        agent_text = user_agent_text(self.user_agent)
+        agent = None if agent_text is None else parse_user_agent(agent_text)
+        derived = {
+            "received_at_text": iso_millis(self.received_at),
+            "agent": agent,
+            "user_agent_field": None if agent is None else agent.as_field(),
+            "visitor": visitor_id(self.salt, self.site, self.client_ip, agent_text),
+            "stored_ip": (
+                None
+                if self.client_ip is None
+                else anonymise_ip(self.client_ip, self.ip_mode, self.salt)
+            ),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)  # frozen: the documented way in __post_init__
+
 
 Step = Callable[[Document, HitContext], Document]
 
 
 def put_timestamp(doc: Document, ctx: HitContext) -> Document:
     """``@timestamp`` is the event's own time (``time``) or, when absent, the receive time."""
-    moment = doc.pop("time", None) or ctx.received_at
-    doc["@timestamp"] = iso_millis(moment)
+    moment = doc.pop("time", None)
+    doc["@timestamp"] = ctx.received_at_text if moment is None else iso_millis(moment)
     return doc
 
 
@@ -49,14 +79,15 @@ def put_logstash_fields(doc: Document, ctx: HitContext) -> Document:
     doc["@version"] = "1"
     doc["type"] = STREAM
     doc["site"] = ctx.site
-    doc["received_at"] = iso_millis(ctx.received_at)
+    doc["received_at"] = ctx.received_at_text
     doc.pop("key", None)  # a credential is never stored
     return doc
 
 
 def put_hit_id(doc: Document, ctx: HitContext) -> Document:
     """The document ``_id``: the client's ``hit_id`` (so resends are stored once) or a new one."""
-    doc.setdefault("hit_id", uuid.uuid4().hex)
+    if "hit_id" not in doc:
+        doc["hit_id"] = new_hit_id()
     return doc
 
 
@@ -65,15 +96,15 @@ def put_url_parts(doc: Document, ctx: HitContext) -> Document:
     for name in ("url", "referrer"):
         raw = doc.get(name)
         if isinstance(raw, str):
-            doc[name] = url_parts(raw)
+            doc[name] = dict(_cached_url_parts(raw))  # a copy: documents share no objects
     return doc
 
 
 def put_user_agent(doc: Document, ctx: HitContext) -> Document:
     """``user_agent``: the raw header (cut to 512 characters) and what it says, known keys only."""
-    agent = user_agent_text(ctx.user_agent)
-    if agent is not None:
-        doc["user_agent"] = parse_user_agent(agent).as_field()
+    agent_field = ctx.user_agent_field
+    if agent_field is not None:
+        doc["user_agent"] = dict(agent_field)  # a copy: documents share no objects
     return doc
 
 
@@ -83,15 +114,14 @@ def put_bot(doc: Document, ctx: HitContext) -> Document:
     A hit with no user agent is *not* flagged: server-side senders (our own back ends, the
     tests) send none, and flagging them would hide real usage. Plausible drops them instead.
     """
-    agent = user_agent_text(ctx.user_agent)
-    doc["bot"] = agent is not None and parse_user_agent(agent).bot
+    doc["bot"] = ctx.agent is not None and ctx.agent.bot
     return doc
 
 
 def put_visitor(doc: Document, ctx: HitContext) -> Document:
     """A cookieless ``visitor`` (daily-salted hash) unless the client sent its own."""
     if not doc.get("visitor"):
-        visitor = visitor_id(ctx.salt, ctx.site, ctx.client_ip, user_agent_text(ctx.user_agent))
+        visitor = ctx.visitor
         if visitor is not None:
             doc["visitor"] = visitor
     return doc
@@ -101,10 +131,9 @@ def put_client_ip(doc: Document, ctx: HitContext) -> Document:
     """``client_ip`` as ``ip_mode`` allows: dropped, truncated, hashed or (only if "full") raw."""
     # The field is the server's: a client-sent value must not pass for the request's address.
     doc.pop("client_ip", None)
-    if ctx.client_ip is not None:
-        stored = anonymise_ip(ctx.client_ip, ctx.ip_mode, ctx.salt)
-        if stored is not None:
-            doc["client_ip"] = stored
+    stored = ctx.stored_ip
+    if stored is not None:
+        doc["client_ip"] = stored
     return doc
 
 
@@ -125,6 +154,13 @@ def enrich(hit: Document, ctx: HitContext, steps: tuple[Step, ...] = STEPS) -> D
     for step in steps:
         doc = step(doc, ctx)
     return doc
+
+
+@functools.lru_cache(maxsize=URL_CACHE_SIZE)
+def _cached_url_parts(raw: str) -> dict[str, str]:
+    """``url_parts`` for the enrichment step: a site's hits repeat a few pages and referrers.
+    The cached dict is never handed out; the step copies it."""
+    return url_parts(raw)
 
 
 def url_parts(raw: str) -> dict[str, str]:
@@ -148,6 +184,19 @@ def url_parts(raw: str) -> dict[str, str]:
 
 def iso_millis(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def new_hit_id() -> str:
+    """A random (version 4) UUID as 32 hex digits, as ``uuid.uuid4().hex`` gives, built without
+    the ``UUID`` object, which cost more than the rest of the step."""
+    number = int.from_bytes(os.urandom(16), "big")
+    number = (number & ~_UUID_FIXED_BITS) | _UUID4_BITS
+    return f"{number:032x}"
+
+
+# RFC 4122: the version nibble (4) and the two variant bits (10).
+_UUID_FIXED_BITS = (0xF000 << 64) | (0xC000 << 48)
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
 # --- user agents ---------------------------------------------------------------------------

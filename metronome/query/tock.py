@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from metronome.errors import ApiError
+from metronome.es.naming import is_valid_stream
 from metronome.query.calendar import INTERVALS, Interval, bucket_key, bucket_starts, floor, step
 from metronome.query.compare import bucket_pairs, compare_range
 from metronome.query.model import Compare, CompareMode, TimeRange
@@ -49,6 +50,12 @@ class TockQuery:
     buckets: tuple[datetime, ...]
     compare: Compare | None = None
     compare_buckets: tuple[datetime, ...] = ()
+    stream: str = "hits"  # "logs": server-side requests mapped to items by path rules
+
+
+def _stream_name(value: str) -> None:
+    if not is_valid_stream(value):
+        raise ValidationError("Not a stream name (lower-case letters, digits, _ and -).")
 
 
 class TockArgsSchema(Schema):
@@ -67,6 +74,11 @@ class TockArgsSchema(Schema):
     top = fields.Integer(load_default=DEFAULT_TOP, validate=validate.Range(min=1, max=MAX_TOP))
     site = fields.String(metadata={"description": "Site (default: default_site)."})
     key = fields.String(metadata={"description": "Read key (or Authorization: Bearer)."})
+    stream = fields.String(
+        load_default="hits",
+        validate=_stream_name,
+        metadata={"description": "hits (default) or logs: server-side requests from access logs."},
+    )
 
 
 def parse_tock(item_id: str, site: str, args: Mapping[str, str], now: datetime) -> TockQuery:
@@ -118,6 +130,7 @@ def parse_tock(item_id: str, site: str, args: Mapping[str, str], now: datetime) 
         buckets=tuple(buckets),
         compare=compare,
         compare_buckets=tuple(compare_buckets),
+        stream=data["stream"],
     )
 
 

@@ -71,7 +71,7 @@ def tock(item_id: str) -> Response:
     def search(time_range: TimeRange | None = None) -> dict[str, Any]:
         body = build_tock_body(query, time_range)
         span = time_range or TimeRange(query.start, query.end)
-        index = indices_for_range(prefix, "hits", span.start, span.end)
+        index = indices_for_range(prefix, query.stream, span.start, span.end)
         return call_elasticsearch(
             lambda: (
                 services.es.search(

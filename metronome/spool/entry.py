@@ -32,13 +32,28 @@ class SpooledEntry:
 
 
 def encode_entry(entry: Entry) -> bytes:
-    moment = datetime.fromisoformat(entry.doc["@timestamp"]).astimezone(UTC)
-    header = {"stream": entry.stream, "id": entry.id, "day": f"{moment:%Y.%m.%d}"}
+    header = {"stream": entry.stream, "id": entry.id, "day": utc_day(entry.doc["@timestamp"])}
     return (
-        json.dumps(header, separators=(",", ":")).encode()
-        + b"\n"
-        + json.dumps(entry.doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        _HEADER_JSON.encode(header).encode() + b"\n" + _DOC_JSON.encode(entry.doc).encode("utf-8")
     )
+
+
+def utc_day(timestamp: str) -> str:
+    """``YYYY.MM.DD`` of an ISO timestamp in UTC; read off directly when it ends in ``Z``
+    (every document Metronome builds), converted otherwise."""
+    if (
+        len(timestamp) >= 11
+        and timestamp[-1] == "Z"
+        and timestamp[4] == "-"
+        and timestamp[10] == "T"
+    ):
+        return f"{timestamp[0:4]}.{timestamp[5:7]}.{timestamp[8:10]}"
+    return f"{datetime.fromisoformat(timestamp).astimezone(UTC):%Y.%m.%d}"
+
+
+# Built once: json.dumps with options builds a new encoder on every call.
+_HEADER_JSON = json.JSONEncoder(separators=(",", ":"))
+_DOC_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def decode_entry(payload: bytes) -> SpooledEntry:

@@ -36,6 +36,16 @@ class SpoolWriteError(Exception):
     """The disk refused the write; nothing of this append is acknowledged."""
 
 
+class AppendTooLarge(Exception):
+    """One append is larger than the whole spool may hold: unlike ``SpoolFull``, it can never
+    fit, so the caller should refuse it for good (413), not ask for a retry."""
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        super().__init__(f"an append of {size} bytes is larger than the spool's {max_bytes}")
+        self.size = size
+        self.max_bytes = max_bytes
+
+
 def segments_dir(spool_dir: Path) -> Path:
     return spool_dir / "segments"
 
@@ -85,8 +95,11 @@ class SpoolWriter:
     # --- public ------------------------------------------------------------------------------
 
     def append(self, payloads: Sequence[bytes]) -> None:
-        """Durably append the records; raises ``SpoolFull`` or ``SpoolWriteError``."""
+        """Durably append the records, all or none; raises ``AppendTooLarge``, ``SpoolFull`` or
+        ``SpoolWriteError``."""
         data = b"".join(framing.encode(payload) for payload in payloads)
+        if len(data) > self.max_bytes:
+            raise AppendTooLarge(len(data), self.max_bytes)
         with self._cond:
             self._after_fork()
             if self._used_bytes() + len(data) > self.max_bytes:

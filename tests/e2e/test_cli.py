@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -59,6 +60,7 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         "METRONOME_SERVER__WORKERS": "1",
         "METRONOME_ELASTICSEARCH__INDEX_PREFIX": index_prefix,
         "METRONOME_SPOOL__DIR": str(tmp_path / "spool"),
+        "METRONOME_LOGS__FORWARD__PORT": str(forward_port := free_port()),
     }
     process = subprocess.Popen(
         [*METRONOME, "serve"],
@@ -88,12 +90,15 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         metrics = requests.get(f"{base}/metrics", timeout=5).text
         assert 'metronome_hits_accepted_total{site="default"} 1.0' in metrics
         assert 'metronome_shipped_total{stream="hits"} 1.0' in metrics
+        socket.create_connection(("127.0.0.1", forward_port), timeout=5).close()  # listening
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert f"Using Elasticsearch at {es_url}" in output
     assert f"curl -s {base}/tock/dataset-42" in output
+    assert f"Fluentd / Fluent Bit forward: 127.0.0.1:{forward_port}" in output
+    assert "exited" not in output  # the shipper and the forward listener ran the whole time
     assert "Starting Elasticsearch" not in output  # a configured URL never starts a node
     assert es.cluster.health()["status"] in ("green", "yellow")  # and is left running
 

@@ -31,7 +31,7 @@ from bench.allezon_model import (
     parse_tag_time,
 )
 from metronome import create_app
-from metronome.compat.allezon import TAG_FIELD
+from metronome.compat.allezon.tag import TAG_FIELD
 from metronome.config import Settings
 from metronome.es.templates import install_templates, remove_templates
 from metronome.shipper import Shipper

@@ -12,29 +12,28 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
+from flask import Response
 from flask.testing import FlaskClient
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from metronome import create_app
-from metronome.compat.allezon import (
-    TAG_FIELD,
-    AggregatesQuery,
-    TagError,
-    UserTagSchema,
-    aggregates_body,
-    aggregates_result,
-    check_tag,
-    format_minute,
-    format_sum,
-    indices_for,
+from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_searches
+from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
+from metronome.compat.allezon.parse import (
     parse_aggregates,
     parse_limit,
+    parse_profile,
     parse_time_range,
-    profile_result,
-    profile_searches,
-    tag_document,
 )
+from metronome.compat.allezon.result import (
+    aggregates_result,
+    format_minute,
+    format_sum,
+    profile_result,
+)
+from metronome.compat.allezon.schema import UserTagSchema
+from metronome.compat.allezon.tag import TAG_FIELD, TagError, check_tag, tag_document
 from metronome.config import ConfigError, HitLimits, load_settings, settings_from_mapping
 from metronome.errors import ApiError
 from metronome.spool.entry import decode_entry
@@ -239,6 +238,23 @@ def test_limit_defaults_to_200_and_must_be_a_positive_integer() -> None:
         with pytest.raises(ApiError) as caught:
             parse_limit(text)
         assert (caught.value.status, caught.value.field) == (400, "limit")
+
+
+def test_a_profile_query_checks_range_then_limit_then_cookie() -> None:
+    args: MultiDict[str, str] = MultiDict(
+        [("time_range", "2022-03-22T12:15:00.000_2022-03-22T12:30:00.000"), ("limit", "5")]
+    )
+    assert parse_profile("c1", args) == ProfileQuery(
+        "c1", t("2022-03-22T12:15:00"), t("2022-03-22T12:30:00"), 5
+    )
+    for cookie, bad, field in (
+        ("x" * 1025, {"limit": "0"}, "limit"),
+        ("x" * 1025, {"time_range": "yesterday"}, "time_range"),
+        ("x" * 1025, {}, None),
+    ):
+        with pytest.raises(ApiError) as caught:
+            parse_profile(cookie, MultiDict({**args.to_dict(), **bad}))
+        assert (caught.value.status, caught.value.field) == (400, field)
 
 
 def aggregates_args(**extra: str | list[str]) -> MultiDict[str, str]:
@@ -632,3 +648,12 @@ def test_a_site_with_write_keys_needs_one(make_client: MakeClient) -> None:
     )
     assert client.post("/user_tags", json=TAG).status_code == 401
     assert client.post("/user_tags", json=TAG, headers={"X-Metronome-Key": key}).status_code == 204
+    assert client.post(f"/user_tags?key={key}", json=TAG).status_code == 204
+    assert client.post("/user_tags?key=pk_other", json=TAG).status_code == 401
+
+
+def test_a_stored_tag_answers_a_plain_204(make_client: MakeClient) -> None:
+    response = make_client().post("/user_tags", json=TAG)
+    plain = Response(status=204)
+    assert (response.status, response.data) == (plain.status, b"")
+    assert sorted(response.headers.items()) == sorted(plain.headers.items())

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from metronome.spool import framing
+from metronome.spool.entry import utc_day
 from metronome.spool.framing import Tail
 
 
@@ -47,3 +48,10 @@ def test_zeros_left_by_a_crash_do_not_pass_as_empty_records() -> None:
 def test_oversized_payloads_are_refused() -> None:
     with pytest.raises(ValueError, match="at most"):
         framing.encode(b"x" * (framing.MAX_RECORD + 1))
+
+
+def test_the_day_of_a_timestamp_is_its_utc_day() -> None:
+    assert utc_day("2026-11-22T23:59:59.999Z") == "2026.11.22"
+    assert utc_day("2026-11-22T23:30:00+00:00") == "2026.11.22"
+    assert utc_day("2026-11-23T00:30:00+01:00") == "2026.11.22"  # converted, not read off
+    assert utc_day("2026-11-22T20:00:00-05:00") == "2026.11.23"

@@ -1,0 +1,334 @@
+"""CPU per hit on the POST /tick path: the marshmallow validator against the hand-written one.
+
+Everything runs in this one process, on one thread, with no network and no fsync, so the
+figures are CPU time (``time.process_time``) of Metronome's own code:
+
+1. ``validate``: ``load_hit_with_schema`` (marshmallow ``HitSchema``, **the baseline**) vs
+   ``load_hit`` (hand-written, what the ingest path runs), over a mix of realistic hits;
+2. ``accept``: ``accept_hits`` (site, key, origin, validation, enrichment) plus the spool
+   record of every document (``SpoolSink``'s encoding), per hit, for single-hit requests and
+   batches of 500, with either validator;
+3. ``request``: the whole WSGI app (``create_app``, no server, spool on disk without fsync):
+   ``POST /tick`` with one hit and with 500, against ``GET /healthz`` of the same app
+   (Flask's own cost of a request, the floor).
+
+Each figure is the median of ``--rounds`` rounds; baseline and candidate alternate within a
+round (the order flips every round), so a noisy machine disturbs both alike. Prints one JSON
+object; progress goes to stderr.
+
+    .venv/bin/python bench/hit_path.py                 # ~1 minute
+    .venv/bin/python bench/hit_path.py --rounds 3 --scale 0.2   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import USER_AGENTS, hit, machine, ratio
+from metronome import create_app
+from metronome.config import HitLimits, settings_from_mapping
+from metronome.hits.accept import RequestFacts, Validator, accept_hits
+from metronome.hits.pipeline import Document
+from metronome.hits.privacy import DailySalts
+from metronome.hits.schema import load_hit, load_hit_with_schema
+from metronome.hits.sink import SpoolSink, document_id
+from metronome.services import EXTENSION_KEY
+from metronome.spool.entry import Entry, encode_entry
+from metronome.spool.writer import SpoolWriter
+
+BATCH = 500
+CLIENT_IP = "203.0.113.7"
+VALIDATORS: dict[str, Validator] = {
+    "marshmallow_schema": load_hit_with_schema,  # the baseline
+    "hand_written": load_hit,
+}
+BASELINE = "marshmallow_schema"
+
+Measure = Callable[[], None]
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- what is sent --------------------------------------------------------------------------
+
+
+def richer_hit(number: int) -> dict[str, Any]:
+    """A hit with more of the reserved fields and free parameters than ``bench._common.hit``."""
+    return {
+        **hit(number),
+        "event": "download" if number % 5 == 0 else "view",
+        "time": f"2026-11-22T09:{number % 60:02d}:00Z",
+        "url": f"https://example.org/items/{number % 37}",
+        "format": "csv",
+        "session": f"s-{number % 11}",
+        "price": number % 100 + 0.5,
+        "product_info": {"brand": "acme", "category": f"c{number % 7}", "stock": number % 13},
+    }
+
+
+def hit_mix(count: int) -> list[dict[str, Any]]:
+    """Three in four hits as the ingest benchmark sends them, one in four richer."""
+    return [richer_hit(n) if n % 4 == 3 else hit(n) for n in range(count)]
+
+
+# --- timing --------------------------------------------------------------------------------
+
+
+def cpu_seconds(run: Measure, loops: int) -> float:
+    """CPU seconds of ``loops`` calls of ``run``."""
+    started = time.process_time()
+    for _ in range(loops):
+        run()
+    return time.process_time() - started
+
+
+def alternate(cases: dict[str, Measure], loops: int, rounds: int, per: int) -> dict[str, Any]:
+    """Median (and best) CPU microseconds per unit of each case over ``rounds`` rounds;
+    ``per`` units (hits or requests) are handled by one call."""
+    samples: dict[str, list[float]] = {name: [] for name in cases}
+    names = list(cases)
+    for number in range(rounds):
+        for name in names if number % 2 == 0 else reversed(names):
+            seconds = cpu_seconds(cases[name], loops)
+            samples[name].append(seconds / (loops * per) * 1e6)
+    return {
+        name: {
+            "us_median": round(statistics.median(values), 2),
+            "us_best": round(min(values), 2),
+        }
+        for name, values in samples.items()
+    }
+
+
+def with_ratios(figures: dict[str, Any], baseline: str) -> dict[str, Any]:
+    """``vs_baseline``: the case's median / the baseline's (lower is cheaper)."""
+    base = figures[baseline]["us_median"]
+    for values in figures.values():
+        values["vs_baseline"] = ratio(values["us_median"], base)
+    return figures
+
+
+# --- 1. validation -------------------------------------------------------------------------
+
+
+def bench_validate(rounds: int, scale: float) -> dict[str, Any]:
+    hits = hit_mix(400)
+    limits, now = HitLimits(), datetime.now(UTC)
+
+    def case(validate: Validator) -> Measure:
+        def run() -> None:
+            for raw in hits:
+                validate(raw, limits, now)
+
+        return run
+
+    loops = max(1, int(20 * scale))
+    cases = {name: case(validate) for name, validate in VALIDATORS.items()}
+    return with_ratios(alternate(cases, loops, rounds, per=len(hits)), BASELINE)
+
+
+# --- 2. accept + spool record --------------------------------------------------------------
+
+
+def spool_records(documents: Iterable[Document]) -> list[bytes]:
+    """What ``SpoolSink.append`` hands the writer."""
+    return [
+        encode_entry(Entry(stream=doc["type"], id=document_id(doc), doc=doc)) for doc in documents
+    ]
+
+
+def bench_accept(rounds: int, scale: float) -> dict[str, Any]:
+    settings = settings_from_mapping({})
+    salts = DailySalts(b"bench-secret")
+    now = datetime.now(UTC)
+    salt = salts.for_day(now.date())
+    hits = hit_mix(BATCH)
+
+    def facts(number: int) -> RequestFacts:
+        agent = USER_AGENTS[number % len(USER_AGENTS)]
+        return RequestFacts(received_at=now, salt=salt, user_agent=agent, client_ip=CLIENT_IP)
+
+    def single(validate: Validator) -> Measure:
+        def run() -> None:
+            for number, raw in enumerate(hits):
+                outcome = accept_hits(settings, facts(number), [raw], validate)
+                spool_records(outcome.documents)
+
+        return run
+
+    def batch(validate: Validator) -> Measure:
+        def run() -> None:
+            outcome = accept_hits(settings, facts(0), hits, validate)
+            spool_records(outcome.documents)
+
+        return run
+
+    loops = max(1, int(4 * scale))
+    report: dict[str, Any] = {}
+    for shape, make in (("single_hit_requests", single), ("batches_of_500", batch)):
+        cases = {name: make(validate) for name, validate in VALIDATORS.items()}
+        report[shape] = with_ratios(alternate(cases, loops, rounds, per=len(hits)), BASELINE)
+    return report
+
+
+# --- 3. the whole request ------------------------------------------------------------------
+
+
+class InProcessApp:
+    """The real app called as a WSGI server would, with the spool on disk but not fsynced."""
+
+    def __init__(self, workdir: Path) -> None:
+        settings = settings_from_mapping({"spool": {"dir": str(workdir / "spool")}})
+        self.app = create_app(settings, es=Elasticsearch("http://127.0.0.1:9"))  # never called
+        services = self.app.extensions[EXTENSION_KEY]
+        spool = settings.spool
+        writer = SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes, fsync=False)
+        self.writer = writer  # no fsync: the CPU is measured, not the disk
+        self.app.extensions[EXTENSION_KEY] = dataclasses.replace(services, sink=SpoolSink(writer))
+        self.statuses: list[str] = []
+
+    def call(self, method: str, path: str, body: bytes = b"", agent: str = "") -> str:
+        environ = {
+            "REQUEST_METHOD": method,
+            "SCRIPT_NAME": "",
+            "PATH_INFO": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": CLIENT_IP,
+            "HTTP_HOST": "127.0.0.1:8080",
+            "HTTP_USER_AGENT": agent,
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "wsgi.version": (1, 0),
+        }
+        self.statuses.clear()
+        for _ in self.app(environ, self._start_response):
+            pass
+        return self.statuses[0]
+
+    def _start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        self.statuses.append(status)
+        return lambda data: None  # the legacy write(); Flask never calls it
+
+
+def bench_request(rounds: int, scale: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="metronome-hit-path-") as directory:
+        app = InProcessApp(Path(directory))
+        singles = [json.dumps(raw).encode() for raw in hit_mix(100)]
+        batches = [json.dumps(hit_mix(BATCH)).encode()]
+
+        def requests(bodies: list[bytes], method: str = "POST", path: str = "/tick") -> Measure:
+            expected = "200" if method == "GET" else "202"
+
+            def run() -> None:
+                for number, body in enumerate(bodies):
+                    agent = USER_AGENTS[number % len(USER_AGENTS)]
+                    status = app.call(method, path, body, agent)
+                    if not status.startswith(expected):
+                        raise RuntimeError(f"{method} {path} answered {status}")
+
+            return run
+
+        loops = max(1, int(10 * scale))
+        single = alternate(
+            {
+                "healthz": requests([b""] * len(singles), "GET", "/healthz"),
+                "tick_single_hit": requests(singles),
+            },
+            loops,
+            rounds,
+            per=len(singles),
+        )
+        batch = alternate({"tick_batch_of_500": requests(batches)}, loops, rounds, per=BATCH)
+        app.writer.close()
+    floor = single["healthz"]["us_median"]
+    single["tick_single_hit"]["vs_healthz"] = ratio(single["tick_single_hit"]["us_median"], floor)
+    single["tick_single_hit"]["us_above_healthz"] = round(
+        single["tick_single_hit"]["us_median"] - floor, 2
+    )
+    return {
+        "per_request": single,
+        "per_hit": batch,
+    }
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "machine": {**machine(), "python": platform.python_version()},
+        "settings": {"rounds": args.rounds, "scale": args.scale, "phases": args.phases},
+        "baseline": (
+            f"{BASELINE}: load_hit_with_schema, the HitSchema (marshmallow) path the ingest "
+            "path ran before the hand-written validator"
+        ),
+        "ratios": "vs_baseline = median CPU us of the case / the baseline's (lower is cheaper)",
+    }
+    phases: dict[str, Callable[[int, float], dict[str, Any]]] = {
+        "validate": bench_validate,
+        "accept": bench_accept,
+        "request": bench_request,
+    }
+    for name in args.phases:
+        say(f"{name}...")
+        report[name] = phases[name](args.rounds, args.scale)
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per figure")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="work per round (0.2: a fifth, for a quick look)"
+    )
+    parser.add_argument(
+        "--phases",
+        type=lambda text: [p for p in text.split(",") if p],
+        default=["validate", "accept", "request"],
+        help="comma-separated subset of validate,accept,request",
+    )
+    args = parser.parse_args(argv)
+    unknown = set(args.phases) - {"validate", "accept", "request"}
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(json.dumps(run(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

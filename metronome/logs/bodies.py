@@ -1,0 +1,134 @@
+"""The bodies log shippers POST to ``/ingest/logs`` (REFERENCE-FORMATS.md §2).
+
+Fluentd ``out_http``: NDJSON (``application/x-ndjson``, its default ``json`` format) or a JSON
+array (``json_array true``, ``application/json``). Fluent Bit ``http``: a JSON array
+(``json``), NDJSON (``json_lines``, sent as ``application/x-ndjson`` or, by older builds,
+``application/json``). Either may gzip the body. Each record may carry its time under
+``date`` (Fluent Bit: epoch seconds as a double, epoch, epoch_ms, ISO 8601) or ``time`` /
+``@timestamp`` / ``timestamp`` (Fluentd's ``<inject>``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from werkzeug.http import parse_options_header
+
+from metronome.errors import ApiError, error_object
+from metronome.hits.bodies import UndecodableLine, _decompress, _loads, _ndjson_hits
+from metronome.logs.events import LogEvent
+
+JSON_TYPES = frozenset({"application/json", "text/plain"})
+NDJSON_TYPES = frozenset(
+    {"application/x-ndjson", "application/jsonlines", "application/json-lines"}
+)
+TIME_KEYS = ("date", "time", "@timestamp", "timestamp")
+EPOCH_MILLIS_ABOVE = 100_000_000_000  # a number this large is milliseconds (year 5138 in s)
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """An item of the body that is not a record; it is rejected by its index."""
+
+    message: str
+
+
+def decode_log_body(
+    content_type: str | None, data: bytes, content_encoding: str | None, limit: int
+) -> list[dict[str, Any] | BadRecord]:
+    media_type = _media_type(content_type)
+    data = _decompress(content_encoding, data, limit)
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
+    if not text.strip():
+        raise ApiError(400, "empty_body", "The request body is empty; send log records.")
+    if media_type in NDJSON_TYPES:
+        values = _ndjson_hits(text)
+    else:
+        try:
+            whole = _loads(text)
+        except ValueError:
+            values = _ndjson_hits(text)  # json_lines from Fluent Bit builds that say json
+            if len(values) == 1 and isinstance(values[0], UndecodableLine):
+                raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+        else:
+            values = whole if isinstance(whole, list) else [whole]
+    return [_record(value) for value in values]
+
+
+def _record(value: Any) -> dict[str, Any] | BadRecord:
+    if isinstance(value, UndecodableLine):
+        return BadRecord(value.message)
+    if not isinstance(value, dict):
+        return BadRecord(f"A log record is a JSON object, not {type(value).__name__}.")
+    return value
+
+
+def log_events(
+    records: list[dict[str, Any] | BadRecord], tag: str, received_at: datetime, key_prefix: str
+) -> tuple[list[LogEvent], list[dict[str, Any]]]:
+    """The events of a decoded body, and the rejections listed by index. The event time is the
+    record's own (its time key is then dropped from the record), else the receive time."""
+    events: list[LogEvent] = []
+    rejected: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        if isinstance(record, BadRecord):
+            error = error_object("invalid_record", record.message)
+            rejected.append({"index": index, "error": error})
+            continue
+        moment, time_key = record_time(record)
+        fields = {name: value for name, value in record.items() if name != time_key}
+        events.append(
+            LogEvent(
+                tag=tag,
+                time=moment or received_at,
+                record=fields,
+                input="http",
+                key=f"{key_prefix}:{index}",
+            )
+        )
+    return events, rejected
+
+
+def record_time(record: dict[str, Any]) -> tuple[datetime | None, str | None]:
+    """The record's own time and the key it was under, or (None, None)."""
+    for key in TIME_KEYS:
+        if key in record:
+            moment = parse_time(record[key])
+            if moment is not None:
+                return moment, key
+    return None, None
+
+
+def parse_time(value: Any) -> datetime | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value > EPOCH_MILLIS_ABOVE else float(value)
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _media_type(content_type: str | None) -> str:
+    media_type = parse_options_header(content_type or "")[0].lower()
+    if media_type not in JSON_TYPES | NDJSON_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send log records as application/json (an object or an array), "
+            f"application/x-ndjson or text/plain JSON, not {media_type or 'no type'}.",
+        )
+    return media_type

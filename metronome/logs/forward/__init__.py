@@ -1,0 +1,34 @@
+"""The Fluentd / Fluent Bit forward protocol (v1) receiver: TCP server, decoder, handshake.
+
+``run_forward_server(host, port, sink)`` serves until SIGINT/SIGTERM; ``ForwardServer`` is the
+asyncio server (its ``counters`` are the figures to export); ``ForwardServerThread`` runs one
+in a background thread. Every event goes to an ``EventSink`` and is acknowledged only once
+``sink.accept`` has returned (the events are durable).
+"""
+
+from metronome.logs.forward.protocol import (
+    Format,
+    FrameDecoder,
+    Mode,
+    ProtocolError,
+    Request,
+    encode_ack,
+    parse_request,
+)
+from metronome.logs.forward.runner import ForwardServerThread, run_forward_server
+from metronome.logs.forward.server import DEFAULT_PORT, ForwardCounters, ForwardServer
+
+__all__ = [
+    "DEFAULT_PORT",
+    "Format",
+    "ForwardCounters",
+    "ForwardServer",
+    "ForwardServerThread",
+    "FrameDecoder",
+    "Mode",
+    "ProtocolError",
+    "Request",
+    "encode_ack",
+    "parse_request",
+    "run_forward_server",
+]

@@ -1,0 +1,323 @@
+"""The forward-protocol TCP server (and its UDP heartbeat on the same port).
+
+Per connection: bytes -> ``FrameDecoder`` -> messages -> ``parse_request`` -> ``LogEvent``s ->
+``sink.accept`` (in a worker thread: it blocks until the events are fsynced) -> acks. An ack is
+written only after ``accept`` returned, so an acknowledged chunk is durable; when ``accept``
+raises, nothing is acknowledged and the connection is closed, and the client resends. The
+messages of one read are accepted as one batch. A connection that sends garbage is closed;
+no connection's failure reaches the listener or the other connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import socket
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from metronome.logs.events import EventSink, LogEvent
+from metronome.logs.forward.handshake import NONCE_BYTES, answer_ping, helo
+from metronome.logs.forward.protocol import (
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Format,
+    FrameDecoder,
+    ProtocolError,
+    Request,
+    encode_ack,
+    parse_request,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 24224
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before a connection is closed
+READ_SIZE = 64 * 1024
+HEARTBEAT = b"\x00"
+
+
+@dataclass
+class ForwardCounters:
+    """Totals since the server was built. Written by the server's event loop only."""
+
+    connections: int = 0  # TCP connections accepted
+    messages: int = 0  # requests decoded (keepalives not counted)
+    events: int = 0  # events the sink accepted (durable)
+    invalid_events: int = 0  # events dropped as invalid (their message is still acked)
+    protocol_errors: int = 0  # connections closed for bytes that are not the protocol
+    acks: int = 0  # acks written, each after its events were durable
+    auth_failures: int = 0  # handshakes refused (PONG false)
+    sink_errors: int = 0  # batches the sink refused: not acked, connection closed
+    heartbeats: int = 0  # UDP heartbeats answered
+
+    def snapshot(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class _Batch:
+    requests: list[Request]
+    error: ProtocolError | None  # a malformed message after the requests
+    sink_error: Exception | None = None
+
+
+@dataclass(eq=False)
+class _Connection:
+    task: asyncio.Task[Any]
+    busy: bool = False  # between receiving a batch and writing its acks
+    peer: str = field(default="?")
+
+
+class _Close(Exception):
+    """End this connection now (already logged and counted)."""
+
+
+class ForwardServer:
+    """Receives the forward protocol on ``host:port`` and hands events to ``sink``.
+
+    ``port=0`` picks a free port (see ``port`` once started). With ``shared_key`` every
+    connection must pass the HELO/PING/PONG handshake before it may send events.
+    """
+
+    def __init__(
+        self,
+        sink: EventSink,
+        host: str = "0.0.0.0",
+        port: int = DEFAULT_PORT,
+        *,
+        shared_key: str | None = None,
+        server_host: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        heartbeat: bool = True,
+        executor: Executor | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sink = sink
+        self.host = host
+        self.port = port
+        self.shared_key = shared_key
+        self.server_host = server_host or socket.gethostname()
+        self.max_message_bytes = max_message_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
+        self.idle_timeout = idle_timeout
+        self.heartbeat = heartbeat
+        self.counters = ForwardCounters()
+        self._clock = clock
+        self._own_executor = executor is None
+        self._executor = executor or ThreadPoolExecutor(thread_name_prefix="forward-sink")
+        self._server: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: set[_Connection] = set()
+        self._stopping = False
+
+    async def start(self) -> None:
+        """Listen; returns once bound (``self.port`` is then the real port)."""
+        self._server = await asyncio.start_server(
+            self._on_connection, self.host, self.port, reuse_address=True
+        )
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        if self.heartbeat:
+            await self._start_heartbeat()
+        log.info("forward protocol listening on %s:%d", self.host, self.port)
+
+    async def _start_heartbeat(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Heartbeat(self.counters), local_addr=(self.host, self.port)
+            )
+        except OSError as error:  # the TCP side works without it
+            log.warning("no UDP heartbeat on %s:%d: %s", self.host, self.port, error)
+            return
+        self._udp = transport
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting; let batches being accepted finish and ack (up to ``grace``
+        seconds); close every connection."""
+        self._stopping = True
+        if self._server is not None:
+            self._server.close()
+        if self._udp is not None:
+            self._udp.close()
+        for connection in list(self._connections):
+            if not connection.busy:
+                connection.task.cancel()
+        tasks = [connection.task for connection in self._connections]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        log.info("forward protocol server stopped: %s", self.counters.snapshot())
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        connection = _Connection(task, peer=_peer(writer))
+        self._connections.add(connection)
+        self.counters.connections += 1
+        try:
+            await self._converse(connection, reader, writer)
+        except ProtocolError as error:
+            self.counters.protocol_errors += 1
+            log.warning("forward: closing %s: %s", connection.peer, error)
+        except _Close:
+            pass
+        except (ConnectionError, TimeoutError):
+            log.info("forward: connection from %s lost", connection.peer)
+        except asyncio.CancelledError:
+            pass  # the server is stopping; the client resends what was not acked
+        except Exception:
+            log.exception("forward: connection from %s failed", connection.peer)
+        finally:
+            self._connections.discard(connection)
+            writer.close()
+
+    async def _converse(
+        self,
+        connection: _Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        decoder = FrameDecoder(self.max_message_bytes)
+        nonce = secrets.token_bytes(NONCE_BYTES) if self.shared_key is not None else None
+        if nonce is not None:
+            writer.write(helo(nonce))
+            await writer.drain()
+        while not self._stopping:
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+            except TimeoutError:
+                data = b""
+                log.info("forward: %s idle for %.0f s, closing", connection.peer, self.idle_timeout)
+            if not data:
+                if decoder.buffered:
+                    raise ProtocolError(f"connection ended inside a message ({decoder.buffered} B)")
+                return
+            decoder.feed(data)
+            messages, error = _complete_messages(decoder)
+            if nonce is not None and messages:
+                await self._authenticate(connection, writer, messages.pop(0), nonce)
+                nonce = None
+            if messages:
+                await self._process(connection, writer, messages, decoder.format)
+            if error is not None:
+                raise error
+
+    async def _authenticate(
+        self, connection: _Connection, writer: asyncio.StreamWriter, ping: object, nonce: bytes
+    ) -> None:
+        assert self.shared_key is not None
+        answer = answer_ping(
+            ping, nonce=nonce, shared_key=self.shared_key, server_host=self.server_host
+        )
+        writer.write(answer.reply)
+        await writer.drain()
+        if not answer.ok:
+            self.counters.auth_failures += 1
+            log.warning("forward: %s failed authentication: %s", connection.peer, answer.reason)
+            raise _Close
+
+    async def _process(
+        self,
+        connection: _Connection,
+        writer: asyncio.StreamWriter,
+        messages: list[list[Any]],
+        fmt: Format | None,
+    ) -> None:
+        connection.busy = True
+        try:
+            loop = asyncio.get_running_loop()
+            batch = await loop.run_in_executor(
+                self._executor, self._accept, messages, self._clock()
+            )
+            self.counters.messages += len(batch.requests)
+            self.counters.invalid_events += sum(request.invalid for request in batch.requests)
+            if batch.sink_error is not None:
+                self.counters.sink_errors += 1
+                log.error(
+                    "forward: the sink refused a batch from %s; not acknowledged, closing",
+                    connection.peer,
+                    exc_info=batch.sink_error,
+                )
+                raise _Close
+            self.counters.events += sum(len(request.events) for request in batch.requests)
+            acks = [
+                encode_ack(request.chunk, fmt or Format.MSGPACK)
+                for request in batch.requests
+                if request.chunk is not None
+            ]
+            if acks:
+                self.counters.acks += len(acks)
+                writer.write(b"".join(acks))
+                await writer.drain()
+            if batch.error is not None:
+                raise batch.error
+        finally:
+            connection.busy = False
+
+    def _accept(self, messages: list[list[Any]], now: datetime) -> _Batch:
+        """In a worker thread: decode the messages and have the sink make them durable."""
+        batch = _Batch([], None)
+        for message in messages:
+            try:
+                batch.requests.append(
+                    parse_request(message, now, max_decompressed_bytes=self.max_decompressed_bytes)
+                )
+            except ProtocolError as error:
+                batch.error = error  # the messages before it are still accepted and acked
+                break
+        events: list[LogEvent] = [event for r in batch.requests for event in r.events]
+        if events:
+            try:
+                self.sink.accept(events)
+            except Exception as error:
+                batch.sink_error = error
+        return batch
+
+
+def _complete_messages(decoder: FrameDecoder) -> tuple[list[list[Any]], ProtocolError | None]:
+    """The messages complete so far, and the protocol error that ended them, if any."""
+    messages: list[list[Any]] = []
+    try:
+        messages.extend(decoder.messages())
+    except ProtocolError as error:
+        return messages, error
+    return messages, None
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+class _Heartbeat(asyncio.DatagramProtocol):
+    """Fluentd's UDP heartbeat: every datagram is answered with one 0x00 byte."""
+
+    def __init__(self, counters: ForwardCounters) -> None:
+        self._counters = counters
+        self._transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # (the selector loop's UDP transport does not subclass DatagramTransport on 3.11)
+        self._transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if self._transport is not None:
+            self._transport.sendto(HEARTBEAT, addr)
+            self._counters.heartbeats += 1

@@ -1,0 +1,72 @@
+"""``POST /ingest/logs`` (and ``/ingest/logs/<tag>``): log records over HTTP, from Fluentd
+``out_http`` or Fluent Bit's ``http`` output; 2xx only once they are durably spooled.
+
+Status codes follow what those shippers do with them: 202 is success for both; 503 (a full
+spool, with Retry-After) is retried by both; 400/401/413/415/422 are dropped by both, which is
+right for data that can never be accepted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from metronome.errors import ApiError
+from metronome.logs.bodies import decode_log_body, log_events
+from metronome.services import current_services
+from metronome.sites import check_write_key, find_site
+from metronome.spool.answers import durable_append
+
+bp = Blueprint("logs", __name__)
+
+MAX_TAG_CHARS = 256
+TAG_HEADER = "X-Fluent-Tag"  # Fluent Bit: header_tag X-Fluent-Tag
+
+
+@bp.post("/ingest/logs")
+@bp.post("/ingest/logs/<path:tag>")
+def ingest_logs(tag: str | None = None) -> Response:
+    services = current_services()
+    settings = services.settings
+    site = find_site(settings, request.args.get("site") or settings.logs.site)
+    check_write_key(site, _write_key())
+    tag = tag or request.args.get("tag") or request.headers.get(TAG_HEADER) or "http"
+    if len(tag) > MAX_TAG_CHARS:
+        raise ApiError(400, "invalid_tag", f"A tag has at most {MAX_TAG_CHARS} characters.", "tag")
+    data = request.get_data(cache=False)
+    records = decode_log_body(
+        request.headers.get("Content-Type"),
+        data,
+        request.headers.get("Content-Encoding"),
+        settings.ingest.max_decompressed_bytes,
+    )
+    digest = hashlib.sha256(data).hexdigest()[:24]  # a retried body gets the same ids
+    events, rejected = log_events(records, tag, datetime.now(UTC), f"http:{digest}")
+    if not events:
+        raise ApiError(
+            422,
+            "no_record_accepted",
+            f"None of the {len(rejected)} records was accepted; see rejected.",
+            extra={"rejected": rejected},
+        )
+    with durable_append("log records"):
+        services.log_sink.accept(events)
+    body: dict[str, Any] = {"accepted": len(events)}
+    if rejected:
+        body["rejected"] = rejected
+    response = jsonify(body)
+    response.status_code = 202
+    return response
+
+
+def _write_key() -> str | None:
+    """X-Metronome-Key, ?key=, or the password of HTTP Basic auth (Fluent Bit ``http_passwd``,
+    Fluentd ``<auth> password``)."""
+    key = request.headers.get("X-Metronome-Key") or request.args.get("key")
+    if key:
+        return key
+    auth = request.authorization
+    return auth.password if auth is not None and auth.password else None
