@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
 from pathlib import Path
 
 import click
 
 from metronome import SECRET_FILE, __version__
+from metronome.archive.archiver import Archiver
+from metronome.archive.errors import ArchiveError, Stopped
+from metronome.archive.listing import archived_days
+from metronome.archive.restore import Restorer
+from metronome.archive.schedule import run_every
+from metronome.archive.store import S3Store, where
 from metronome.config import ConfigError, Settings, load_settings
 from metronome.deadletters import DeadLetterStore
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.mapping_report import mapping_report
-from metronome.es.naming import stream_pattern
+from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.es.templates import install_templates
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.logs.context import log_context
 from metronome.logs.forward import run_forward_server
+from metronome.logs.forward.metrics import CounterMirror
 from metronome.logs.sink import SpoolEventSink
 from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
@@ -205,7 +215,9 @@ def forward(ctx: Context, host: str | None, port: int | None) -> None:
     listen = (host or options.host, options.port if port is None else port)
     _say(f"forward: listening on {listen[0]}:{listen[1]} (Ctrl-C stops)")
     try:
-        run_forward_server(listen[0], listen[1], sink, shared_key=options.shared_key)
+        run_forward_server(
+            listen[0], listen[1], sink, shared_key=options.shared_key, report=CounterMirror()
+        )
     except OSError as error:
         raise click.ClickException(f"cannot listen on {listen[0]}:{listen[1]}: {error}") from None
 
@@ -274,6 +286,220 @@ def _dead_letter_store(ctx: Context) -> DeadLetterStore:
     return DeadLetterStore(
         build_client(settings.elasticsearch), settings.elasticsearch.index_prefix
     )
+
+
+@cli.group()
+def archive() -> None:
+    """Closed days of every stream to an S3-compatible bucket, and back (settings: archive)."""
+
+
+_day = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@archive.command("run")
+@click.option("--stream", help="Only this stream (default: every one of archive.streams).")
+@click.option("--day", type=_day, help="Only this UTC day (YYYY-MM-DD).")
+@click.option(
+    "--every",
+    type=click.FloatRange(min=1),
+    metavar="SECONDS",
+    help="Run again every SECONDS until stopped (SIGTERM or Ctrl-C).",
+)
+@pass_context
+def archive_run(
+    ctx: Context, stream: str | None, day: datetime | None, every: float | None
+) -> None:
+    """Archive every closed day that is not archived yet; days already archived are skipped."""
+    settings = _with_reachable_es(ctx.settings)
+    streams = [_stream(stream)] if stream else list(settings.archive.streams)
+    only = day.date() if day is not None else None
+    with _stop_on_signals() as stop:
+        archiver = Archiver(
+            build_client(settings.elasticsearch),
+            _archive_store(settings),
+            settings.elasticsearch.index_prefix,
+            settings.archive,
+            stop=stop,
+        )
+        if only is not None and not archiver.is_closed(only):
+            raise click.ClickException(
+                f"{only} is not closed yet: a day is archived once it has ended (UTC) and "
+                f"archive.grace ({settings.archive.grace:g} s) has passed"
+            )
+        if every is None:
+            try:
+                _archive_once(archiver, streams, only, every_day=True)
+            except ArchiveError as error:
+                raise click.ClickException(str(error)) from None
+            except Stopped:
+                raise click.ClickException(
+                    "stopped; the day in progress has no manifest and is written again by the "
+                    "next run"
+                ) from None
+            return
+        _say(f"archive: to {where(settings.archive)} every {every:g}s (SIGTERM or Ctrl-C stops)")
+        run_every(
+            lambda: _archive_once(archiver, streams, only, every_day=False),
+            every,
+            stop,
+            on_error=lambda error: _say(f"archive: {error} (trying again in {every:g}s)"),
+        )
+        _say("archive: stopped")
+
+
+def _archive_once(
+    archiver: Archiver, streams: Sequence[str], only: date | None, *, every_day: bool
+) -> None:
+    archiver.store.check()
+    archived = skipped = docs = parts = 0
+    seen: set[str] = set()
+    for report in archiver.run(streams, only):
+        seen.add(report.stream)
+        label = f"{report.stream} {report.day}"
+        if report.archived:
+            archived += 1
+            docs += report.docs
+            parts += report.parts
+            _say(
+                f"{label}: archived {report.docs} documents in {report.parts} parts "
+                f"({report.reason})"
+            )
+        else:
+            skipped += 1
+            if every_day:
+                _say(f"{label}: skipped, {report.reason} ({report.docs} documents)")
+    if only is not None:
+        for stream in streams:
+            if stream not in seen:
+                _say(f"{stream} {only}: no index, nothing to archive")
+    _say(f"archive: {archived} archived, {skipped} skipped ({docs} documents in {parts} parts)")
+
+
+@archive.command("restore")
+@click.option("--stream", required=True, help="The stream to restore (hits, logs...).")
+@click.option("--from", "first", required=True, type=_day, help="First UTC day (YYYY-MM-DD).")
+@click.option("--to", "last", required=True, type=_day, help="Last UTC day (YYYY-MM-DD), included.")
+@pass_context
+def archive_restore(ctx: Context, stream: str, first: datetime, last: datetime) -> None:
+    """Index archived days again; documents already in Elasticsearch are left as they are."""
+    settings = _with_reachable_es(ctx.settings)
+    stream = _stream(stream)
+    days = docs = created = present = refused = missing = 0
+    first_refusal: str | None = None
+    with _stop_on_signals() as stop:
+        restorer = Restorer(
+            build_client(settings.elasticsearch),
+            _archive_store(settings),
+            settings.elasticsearch.index_prefix,
+            settings.archive,
+            settings.shipper,
+            stop=stop,
+        )
+        try:
+            restorer.store.check()
+            for report in restorer.restore(stream, first.date(), last.date()):
+                if report.status == "missing":
+                    missing += 1
+                    continue
+                if report.status == "incomplete":
+                    _say(
+                        f"{stream} {report.day}: incomplete archive (no manifest), skipped; "
+                        "`metronome archive run` completes it"
+                    )
+                    continue
+                days += 1
+                docs += report.docs
+                created += report.created
+                present += report.present
+                refused += report.refused
+                first_refusal = first_refusal or report.first_refusal
+                _say(
+                    f"{stream} {report.day}: {report.docs} documents: {report.created} created, "
+                    f"{report.present} already present"
+                    + (f", {report.refused} refused" if report.refused else "")
+                )
+        except ArchiveError as error:
+            raise click.ClickException(str(error)) from None
+        except Stopped:
+            raise click.ClickException("stopped; run the restore again to finish it") from None
+    _say(
+        f"restore: {docs} documents of {days} archived days: {created} created, "
+        f"{present} already present"
+        + (f", {refused} refused" if refused else "")
+        + (f"; not archived: {missing} of the days" if missing else "")
+    )
+    if refused:
+        raise click.ClickException(
+            f"Elasticsearch refused {refused} documents (first: {first_refusal}); "
+            "they stay in the archive"
+        )
+
+
+@archive.command("list")
+@click.option("--stream", help="Only this stream (default: every one of archive.streams).")
+@pass_context
+def archive_list(ctx: Context, stream: str | None) -> None:
+    """Show the archived days of each stream with their document counts."""
+    settings = ctx.settings
+    streams = [_stream(stream)] if stream else list(settings.archive.streams)
+    store = _archive_store(settings)
+    found = 0
+    try:
+        store.check()
+        for name in streams:
+            for day in archived_days(store, settings.archive.key_prefix, name):
+                found += 1
+                if day.manifest is None:
+                    _say(f"{name} {day.day}  incomplete: {day.parts} parts, no manifest")
+                    continue
+                _say(
+                    f"{name} {day.day}  {day.manifest.doc_count} documents  "
+                    f"{len(day.manifest.parts)} parts  {_size(day.bytes)}  "
+                    f"archived {day.manifest.archived_at}"
+                )
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+    if not found:
+        _say(f"nothing archived in {where(settings.archive)}")
+
+
+def _archive_store(settings: Settings) -> S3Store:
+    try:
+        return S3Store(settings.archive)
+    except ArchiveError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _stream(stream: str) -> str:
+    if not is_valid_stream(stream):
+        raise click.BadParameter(
+            "use lowercase letters, digits and '_' (hits, logs...)", param_hint="--stream"
+        )
+    return stream
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set the event (work stops at the next safe point) while inside."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
 
 
 def _with_reachable_es(settings: Settings) -> Settings:

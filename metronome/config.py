@@ -37,6 +37,10 @@ ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
 INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 SITE_NAME = r"^[A-Za-z0-9_.-]{1,64}\Z"
+STREAM_NAME = r"^[a-z0-9_]{1,32}\Z"
+BUCKET_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,254}\Z"
+# Optional slashes at either end (removed); segments of S3's safe key characters.
+KEY_PREFIX = r"^/?([A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*)?/?\Z"
 
 
 class ConfigError(Exception):
@@ -99,6 +103,7 @@ class ShipperSettings:
     batch_bytes: int = 8_388_608
     poll_interval: float = 0.2  # seconds between looks at an idle spool
     max_backoff: float = 30.0  # seconds, the cap of the retry backoff
+    concurrency: int = 2  # _bulk requests in flight at once (each for its own spool segment)
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,26 @@ class LogsSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    """Closed days of every stream copied to an S3-compatible bucket (``metronome archive``)."""
+
+    enabled: bool = False  # true: `metronome serve` runs `metronome archive run --every interval`
+    bucket: str | None = None
+    key_prefix: str = "metronome"  # objects: <key_prefix>/<stream>/YYYY/MM/DD/part-N.ndjson.gz
+    endpoint_url: str | None = None  # None: AWS S3; else any S3-compatible endpoint
+    region: str | None = None  # None: from the AWS environment / config, if any
+    # None: the standard AWS credential chain (environment, ~/.aws, instance role...).
+    # Secrets: kept out of repr() so they never reach a log or an error message.
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    path_style: bool = False  # http://host/bucket/key instead of http://bucket.host/key
+    part_docs: int = 100_000  # documents per part object
+    streams: tuple[str, ...] = ("hits", "logs")
+    interval: float = 3600.0  # seconds between scheduled runs
+    grace: float = 3600.0  # seconds after a UTC day ends before it counts as closed
+
+
+@dataclass(frozen=True)
 class SiteSettings:
     """One tracked application (tenant) and who may write to and read from it."""
 
@@ -178,6 +203,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -280,6 +306,7 @@ class ShipperSchema(_Strict):
     batch_bytes = fields.Integer(validate=validate.Range(min=1024, max=100 * 1024 * 1024))
     poll_interval = fields.Float(validate=validate.Range(min=0.001, max=60))
     max_backoff = fields.Float(validate=validate.Range(min=0.01, max=3600))
+    concurrency = fields.Integer(validate=validate.Range(min=1, max=32))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ShipperSettings:
@@ -351,6 +378,62 @@ class LogsSchema(_Strict):
         return LogsSettings(**data)
 
 
+class ArchiveSchema(_Strict):
+    enabled = fields.Boolean()
+    bucket = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(BUCKET_NAME, error="Not a valid bucket name."),
+    )
+    key_prefix = fields.String(
+        validate=validate.Regexp(
+            KEY_PREFIX,
+            error="Use path segments of letters, digits and !_.*'()- joined by '/'.",
+        )
+    )
+    endpoint_url = fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"})
+    region = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    access_key_id = fields.String(allow_none=True)
+    secret_access_key = fields.String(allow_none=True)
+    path_style = fields.Boolean()
+    part_docs = fields.Integer(validate=validate.Range(min=1, max=10_000_000))
+    streams = fields.List(
+        fields.String(
+            validate=validate.Regexp(
+                STREAM_NAME, error="Use lowercase letters, digits and '_' (a stream name)."
+            )
+        ),
+        validate=validate.Length(min=1, error="Name at least one stream."),
+    )
+    interval = fields.Float(validate=validate.Range(min=1))
+    grace = fields.Float(validate=validate.Range(min=0))
+
+    @validates_schema
+    def check_archive(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("enabled") and not data.get("bucket"):
+            raise ValidationError("Set a bucket to enable archiving.", "bucket")
+        with_key = bool(data.get("access_key_id"))
+        with_secret = bool(data.get("secret_access_key"))
+        if with_key != with_secret:
+            raise ValidationError(
+                "Set both access_key_id and secret_access_key, or neither "
+                "(then the standard AWS credential chain is used).",
+                "secret_access_key" if with_key else "access_key_id",
+            )
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ArchiveSettings:
+        for name in ("bucket", "endpoint_url", "region", "access_key_id", "secret_access_key"):
+            if name in data and not data[name]:
+                data[name] = None
+        if data.get("endpoint_url"):
+            data["endpoint_url"] = data["endpoint_url"].rstrip("/")
+        if "key_prefix" in data:
+            data["key_prefix"] = data["key_prefix"].strip("/")
+        if "streams" in data:
+            data["streams"] = tuple(dict.fromkeys(data["streams"]))
+        return ArchiveSettings(**data)
+
+
 class LimitsSchema(_Strict):
     max_params = fields.Integer(validate=validate.Range(min=1, max=10_000))
     max_value_chars = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
@@ -403,6 +486,7 @@ class SettingsSchema(_Strict):
     privacy = fields.Nested(PrivacySchema, load_default=PrivacySettings)
     allezon = fields.Nested(AllezonSchema, load_default=AllezonSettings)
     logs = fields.Nested(LogsSchema, load_default=LogsSettings)
+    archive = fields.Nested(ArchiveSchema, load_default=ArchiveSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
@@ -563,6 +647,7 @@ def _choose_config_file(explicit: str | Path | None, environ: Mapping[str, str])
 
 __all__ = [
     "AllezonSettings",
+    "ArchiveSettings",
     "ConfigError",
     "ElasticsearchSettings",
     "EmbeddedSettings",

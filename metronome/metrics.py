@@ -35,6 +35,12 @@ SHIP_RETRIES = Counter("metronome_ship_retries", "Documents sent again after 429
 DEAD_LETTERED = Counter("metronome_dead_lettered", "Documents Elasticsearch refused as invalid")
 SPOOL_TORN_BYTES = Counter("metronome_spool_torn_bytes", "Bytes of torn records skipped")
 SPOOL_UNREADABLE = Counter("metronome_spool_unreadable", "Checksummed records that were unreadable")
+LOG_RECORDS = Counter(
+    "metronome_log_records_accepted", "Log records accepted (durably spooled)", ["input"]
+)
+# The forward listener's totals: connections, messages, events, invalid_events, protocol_errors,
+# acks, auth_failures, sink_errors, heartbeats (metronome.logs.forward.ForwardCounters).
+FORWARD = Counter("metronome_forward", "Forward protocol listener totals", ["what"])
 BULK_SECONDS = Histogram(
     "metronome_bulk_seconds",
     "Latency of one _bulk request",

@@ -32,6 +32,7 @@ Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
 SHIPPER_COMMAND = [sys.executable, "-m", "metronome.cli", "shipper"]
 FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
+ARCHIVE_COMMAND = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every"]
 RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'  # client, request line, status, bytes, ms
 
@@ -70,6 +71,8 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         restartable = {"shipper": SHIPPER_COMMAND}
         if settings.logs.forward.enabled:
             restartable["forward"] = FORWARD_COMMAND
+        if settings.archive.enabled:  # until the scheduler process (one per cluster) exists
+            restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
         for name, command in restartable.items():
             children[name] = _start(command, env)
         children["gunicorn"] = _start(_gunicorn_command(settings), env)

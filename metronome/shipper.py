@@ -20,7 +20,9 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,7 @@ class Shipper:
         self.checkpoints = Checkpoints(spool_dir, fsync=fsync)
         self.dead_letters = DeadLetterStore(client, index_prefix)
         self._lock_fd: int | None = None
+        self._pool: ThreadPoolExecutor | None = None  # made when two segments wait at once
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -115,17 +118,27 @@ class Shipper:
                 if shipped == 0:
                     self.stop.wait(self.settings.poll_interval)
         finally:
+            self.close()
             self.release()
 
     # --- one pass ----------------------------------------------------------------------------
 
     def run_once(self) -> int:
         """One pass: at most one batch from every segment, so a busy writer's segment cannot
-        keep a quiet writer's hits waiting. Returns how many records were handled."""
-        handled = 0
-        for segment in list_segments(self.spool_dir):
-            handled += self._ship_segment(segment)
-        return handled
+        keep a quiet writer's hits waiting; up to ``concurrency`` segments at once, so
+        Elasticsearch indexes one batch while the next is read and sent. Returns how many
+        records were handled."""
+        segments = list_segments(self.spool_dir)
+        if len(segments) <= 1 or self.settings.concurrency <= 1:
+            return sum(self._ship_segment(segment) for segment in segments)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.settings.concurrency, thread_name_prefix="ship")
+        return sum(self._pool.map(self._ship_segment, segments))
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _ship_segment(self, segment: Segment) -> int:
         sealed = is_sealed(segment)  # before reading: a sealed segment cannot grow afterwards
@@ -167,13 +180,16 @@ class Shipper:
             )
             retry: list[Pending] = []
             invalid: list[tuple[Entry, str, dict[str, Any]]] = []
+            shipped: Counter[str] = Counter()
             for item, result in zip(pending, results, strict=True):
                 if result.stored:
-                    metrics.SHIPPED.labels(item.entry.stream).inc()
+                    shipped[item.entry.stream] += 1
                 elif is_retryable(result.status):
                     retry.append(item)
                 else:
                     invalid.append((item.entry.to_entry(), item.index, result.error or {}))
+            for stream, count in shipped.items():
+                metrics.SHIPPED.labels(stream).inc(count)
             if invalid:
                 self._dead_letter(invalid)
             if retry:

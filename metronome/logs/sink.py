@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
+from metronome import metrics
 from metronome.logs.events import LogEvent
 from metronome.logs.records import LogContext, log_entries
 from metronome.spool.entry import encode_entry
@@ -20,3 +22,5 @@ class SpoolEventSink:
         batch is stored and the sender must resend."""
         if events:
             self.writer.append([encode_entry(e) for e in log_entries(events, self.context)])
+            for source, count in Counter(event.input for event in events).items():
+                metrics.LOG_RECORDS.labels(source).inc(count)

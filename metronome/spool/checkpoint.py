@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 
 from metronome.fsutil import fsync_dir
@@ -18,19 +19,23 @@ class Checkpoints:
         self.path = spool_dir / CHECKPOINT_FILE
         self.fsync = fsync
         self._offsets: dict[str, int] = self._load()
+        self._lock = threading.Lock()  # the shipper ships several segments at once
 
     def get(self, segment: str) -> int:
-        return self._offsets.get(segment, 0)
+        with self._lock:
+            return self._offsets.get(segment, 0)
 
     def advance(self, segment: str, offset: int) -> None:
-        if offset < self.get(segment):
-            raise ValueError(f"checkpoint of {segment} cannot move back to {offset}")
-        self._offsets[segment] = offset
-        self._save()
+        with self._lock:
+            if offset < self._offsets.get(segment, 0):
+                raise ValueError(f"checkpoint of {segment} cannot move back to {offset}")
+            self._offsets[segment] = offset
+            self._save()
 
     def forget(self, segment: str) -> None:
-        if self._offsets.pop(segment, None) is not None:
-            self._save()
+        with self._lock:
+            if self._offsets.pop(segment, None) is not None:
+                self._save()
 
     def _load(self) -> dict[str, int]:
         return read_checkpoints(self.path.parent)

@@ -91,6 +91,11 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         assert 'metronome_hits_accepted_total{site="default"} 1.0' in metrics
         assert 'metronome_shipped_total{stream="hits"} 1.0' in metrics
         socket.create_connection(("127.0.0.1", forward_port), timeout=5).close()  # listening
+        deadline = time.monotonic() + 10  # the listener reports its counters every second
+        while 'metronome_forward_total{what="connections"} 1.0' not in metrics:
+            assert time.monotonic() < deadline, metrics
+            time.sleep(0.2)
+            metrics = requests.get(f"{base}/metrics", timeout=5).text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)

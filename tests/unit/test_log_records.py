@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client import REGISTRY
 
 from metronome.hits.privacy import DailySalts
 from metronome.logs.bodies import BadRecord, log_events, parse_time
 from metronome.logs.events import LogEvent
+from metronome.logs.forward import ForwardCounters
+from metronome.logs.forward.metrics import CounterMirror
 from metronome.logs.items import compile_rule, item_of
 from metronome.logs.records import LogContext, log_entry
 
@@ -136,3 +139,18 @@ def test_the_time_key_sets_the_event_time_and_leaves_the_record() -> None:
     assert events[1].time == NOW
     assert [e.key for e in events] == ["http:d:0", "http:d:2"]
     assert rejected == [{"index": 1, "error": {"code": "invalid_record", "message": "no"}}]
+
+
+def test_forward_counters_reach_prometheus_as_growth_only() -> None:
+    def value(what: str) -> float:
+        found = REGISTRY.get_sample_value("metronome_forward_total", {"what": what})
+        return found or 0.0
+
+    before = value("acks")
+    mirror, counters = CounterMirror(), ForwardCounters()
+    counters.acks = 3
+    mirror(counters)
+    mirror(counters)  # nothing new: nothing added
+    counters.acks = 5
+    mirror(counters)
+    assert value("acks") - before == 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from types import TracebackType
 from typing import Any
@@ -81,6 +82,9 @@ class ForwardServerThread:
             await self.server.stop(self.grace)
 
 
+Report = Callable[[ForwardCounters], None]
+
+
 def run_forward_server(
     host: str,
     port: int,
@@ -88,15 +92,20 @@ def run_forward_server(
     shared_key: str | None = None,
     *,
     grace: float = 10.0,
+    report: Report | None = None,
+    report_every: float = 1.0,
     **options: Any,
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop gracefully (``metronome forward``).
+    ``report`` gets the counters every ``report_every`` seconds and once at the end (metrics).
     ``options`` are the other keyword arguments of ``ForwardServer``."""
     server = ForwardServer(sink, host, port, shared_key=shared_key, **options)
-    asyncio.run(_serve_until_signalled(server, grace))
+    asyncio.run(_serve_until_signalled(server, grace, report, report_every))
 
 
-async def _serve_until_signalled(server: ForwardServer, grace: float) -> None:
+async def _serve_until_signalled(
+    server: ForwardServer, grace: float, report: Report | None, report_every: float
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -104,6 +113,12 @@ async def _serve_until_signalled(server: ForwardServer, grace: float) -> None:
             loop.add_signal_handler(signum, stop.set)
     await server.start()
     try:
-        await stop.wait()
+        while not stop.is_set():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), report_every)
+            if report is not None:
+                report(server.counters)
     finally:
         await server.stop(grace)
+        if report is not None:
+            report(server.counters)

@@ -1,0 +1,183 @@
+"""The bucket: a small S3 client wrapper whose every failure is a one-line ``ArchiveError``.
+
+Works with AWS and any S3-compatible endpoint (MinIO, Ceph, Garage, moto...): the endpoint,
+region, credentials and path-style addressing come from ``archive.*``; credentials that are
+not set come from the standard AWS chain (environment, ``~/.aws``, instance role). Checksums
+are only sent where S3 requires them, as many S3-compatible servers reject the newer ones.
+Messages never contain the secret key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import (
+    ConnectionError as S3ConnectionError,
+)
+
+from metronome.archive.errors import ArchiveError
+from metronome.archive.parts import copy_hashed
+from metronome.config import ArchiveSettings
+
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 60.0
+MAX_ATTEMPTS = 3
+CREDENTIAL_CODES = {
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "AccessDenied",
+    "ExpiredToken",
+    "InvalidToken",
+    "InvalidClientTokenId",
+    "AuthorizationHeaderMalformed",
+    "403",
+    "Forbidden",
+}
+MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
+MISSING_KEY_CODES = {"NoSuchKey", "404", "NotFound"}
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+def build_s3_client(settings: ArchiveSettings) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+        region_name=settings.region,
+    )
+    config = Config(
+        s3={"addressing_style": "path" if settings.path_style else "auto"},
+        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        user_agent_extra="metronome-archive",
+    )
+    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+def where(settings: ArchiveSettings) -> str:
+    """``s3://bucket/prefix`` at the endpoint, for messages."""
+    location = f"s3://{settings.bucket}/{settings.key_prefix}".rstrip("/")
+    return f"{location} at {settings.endpoint_url or 'AWS S3'}"
+
+
+def describe_s3_error(error: Exception, settings: ArchiveSettings, doing: str) -> str:
+    """One line saying what went wrong with the bucket, and what to check."""
+    endpoint = settings.endpoint_url or "AWS S3"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return (
+            "no S3 credentials: set archive.access_key_id and archive.secret_access_key, or "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another AWS credential source)"
+        )
+    if isinstance(error, S3ConnectionError | HTTPClientError):
+        return f"cannot reach S3 at {endpoint} while {doing}: {error}"
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", "unknown"))
+        message = str(error.response.get("Error", {}).get("Message") or "").strip()
+        detail = f"{code}: {message}" if message else code
+        if code in CREDENTIAL_CODES:
+            return (
+                f"S3 at {endpoint} refused the credentials for bucket {settings.bucket!r} "
+                f"({detail}) while {doing}: check archive.access_key_id and "
+                "archive.secret_access_key (or the AWS environment) and the bucket's policy"
+            )
+        if code in MISSING_BUCKET_CODES:  # 404 alone: HEAD of the bucket (objects: NoSuchKey)
+            return f"bucket {settings.bucket!r} does not exist at {endpoint} (archive.bucket)"
+        return f"S3 at {endpoint} answered {detail} while {doing}"
+    if isinstance(error, BotoCoreError):
+        return f"S3 at {endpoint}: {error} while {doing}"
+    return f"S3 at {endpoint}: {error!r} while {doing}"
+
+
+class S3Store:
+    """The objects of one bucket; ``client`` can be given (tests count its calls)."""
+
+    def __init__(self, settings: ArchiveSettings, client: Any | None = None) -> None:
+        if not settings.bucket:
+            raise ArchiveError(
+                "archive.bucket is not set: name the bucket in the archive section of the "
+                "configuration (or METRONOME_ARCHIVE__BUCKET)"
+            )
+        self.settings = settings
+        self.bucket: str = settings.bucket
+        self.client = client if client is not None else build_s3_client(settings)
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except (BotoCoreError, ClientError) as error:
+            raise ArchiveError(describe_s3_error(error, self.settings, doing)) from error
+
+    def check(self) -> None:
+        """Fail early, and clearly, when the bucket cannot be used."""
+        with self._errors(f"checking bucket {self.bucket!r}"):
+            self.client.head_bucket(Bucket=self.bucket)
+
+    def list(self, prefix: str) -> Iterator[StoredObject]:
+        with self._errors(f"listing {prefix}"):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield StoredObject(key=str(item["Key"]), size=int(item["Size"]))
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """The object's content, or None when there is no such object."""
+        with self._errors(f"reading {key}"):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if _code(error) in MISSING_KEY_CODES:
+                    return None
+                raise
+            return bytes(response["Body"].read())
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        with self._errors(f"writing {key}"):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_file(self, key: str, file: IO[bytes], size: int, content_type: str) -> None:
+        """One PUT streamed from ``file`` (a part is far below S3's 5 GB limit of one PUT)."""
+        with self._errors(f"writing {key}"):
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=file,
+                ContentLength=size,
+                ContentType=content_type,
+            )
+
+    def download(self, key: str, target: IO[bytes]) -> tuple[int, str]:
+        """Stream an object into ``target`` (rewound afterwards); ``(bytes, sha256)``."""
+        with self._errors(f"reading {key}"):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            try:
+                return copy_hashed(body, target)
+            finally:
+                body.close()
+
+    def delete(self, key: str) -> None:
+        with self._errors(f"deleting {key}"):
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+
+def _code(error: Any) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
