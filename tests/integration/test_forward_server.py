@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import socket
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +21,7 @@ from fluent.sender import EventTime, FluentSender  # type: ignore[import-untyped
 
 from metronome.logs.events import LogEvent
 from metronome.logs.forward import ForwardServer, ForwardServerThread
+from tests.forward_frames import array, bin32, ext8_time, fixext8_time, pk, str32
 
 T0 = 1_700_000_000
 AT_T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
@@ -72,31 +72,6 @@ def secured(sink: RecordingSink) -> Iterator[ForwardServerThread]:
     forward = ForwardServer(sink, "127.0.0.1", 0, shared_key=KEY, server_host=SERVER_HOST)
     with ForwardServerThread(forward, grace=2) as running:
         yield running
-
-
-def pk(value: object) -> bytes:
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
-    return packed
-
-
-def fixext8_time(seconds: int, nanos: int = 0) -> bytes:
-    return b"\xd7\x00" + struct.pack(">II", seconds, nanos)
-
-
-def ext8_time(seconds: int, nanos: int = 0) -> bytes:
-    return b"\xc7\x08\x00" + struct.pack(">II", seconds, nanos)
-
-
-def str32(data: bytes) -> bytes:
-    return b"\xdb" + struct.pack(">I", len(data)) + data
-
-
-def bin32(data: bytes) -> bytes:
-    return b"\xc6" + struct.pack(">I", len(data)) + data
-
-
-def array(*encoded: bytes) -> bytes:
-    return bytes([0x90 | len(encoded)]) + b"".join(encoded)
 
 
 def entry(time_: bytes, record: dict[str, Any]) -> bytes:

@@ -8,7 +8,6 @@ import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
 import pytest
 
 from metronome.logs.events import LogEvent
@@ -22,38 +21,13 @@ from metronome.logs.forward.protocol import (
     gunzip,
     parse_request,
 )
+from tests.forward_frames import array, bin32, ext8_time, fixext8_time, pk, str32
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 T0 = 1_700_000_000  # 2023-11-14T22:13:20Z
 AT_T0 = datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
 # What Fluentd's out_forward sends with require_ack_response: Base64.encode64(id), with "\n".
 FLUENTD_CHUNK = "p8n9gmxTQVC8/nh2wlKKeQ==\n"
-
-
-def pk(value: object) -> bytes:
-    packed: bytes = msgpack.packb(value, use_bin_type=True)
-    return packed
-
-
-def fixext8_time(seconds: int, nanos: int = 0) -> bytes:
-    return b"\xd7\x00" + struct.pack(">II", seconds, nanos)
-
-
-def ext8_time(seconds: int, nanos: int = 0) -> bytes:
-    return b"\xc7\x08\x00" + struct.pack(">II", seconds, nanos)
-
-
-def str32(data: bytes) -> bytes:
-    return b"\xdb" + struct.pack(">I", len(data)) + data
-
-
-def bin32(data: bytes) -> bytes:
-    return b"\xc6" + struct.pack(">I", len(data)) + data
-
-
-def array(*encoded: bytes) -> bytes:
-    assert len(encoded) < 16
-    return bytes([0x90 | len(encoded)]) + b"".join(encoded)
 
 
 def entry(time: bytes, record: dict[str, Any]) -> bytes:
