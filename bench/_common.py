@@ -1,19 +1,26 @@
-"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling."""
+"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling, and
+running a bench (Metronome's environment, signals, the printed report)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from metronome.config import EmbeddedSettings
+from elasticsearch import Elasticsearch
+
+from metronome.config import EmbeddedSettings, Settings
 from metronome.es.embedded import EmbeddedElasticsearch
+from metronome.es.templates import remove_templates
+from metronome.serve import _child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -350,3 +357,84 @@ def start_elasticsearch(
     if pid is not None:
         monitor.watch("elasticsearch", pid)
     return node.url, node
+
+
+class Cluster:
+    """The Elasticsearch of one bench run and a client to it: ``start_elasticsearch``'s node
+    (or the one at ``es_url``). ``close`` stops a node started here; on someone else's node it
+    removes the indices and templates of the prefixes the bench ``owns`` instead."""
+
+    def __init__(
+        self, es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any
+    ) -> None:
+        self.url, self.node = start_elasticsearch(es_url, workdir, heap, monitor, say)
+        self.client = Elasticsearch(self.url, request_timeout=120)
+        self.owned: list[str] = []
+
+    def close(self) -> None:
+        if self.node is None:
+            for prefix in self.owned:
+                found = self.client.indices.get(index=f"{prefix}-*", expand_wildcards="all")
+                if found.body:
+                    self.client.indices.delete(index=",".join(found.body))
+                remove_templates(self.client, prefix)
+        self.client.close()
+        if self.node is not None:
+            self.node.stop()
+
+
+# --- running a bench -----------------------------------------------------------------------
+
+
+def metronome_env(settings: Settings, es_url: str) -> dict[str, str]:
+    """The environment of Metronome's processes: what ``metronome serve`` gives them
+    (``_child_env``: the Elasticsearch URL, a fresh multiprocess metrics directory next to the
+    spool) and the settings a bench picks, which the children read from ``METRONOME_*``."""
+    env = _child_env(settings, es_url, None)
+    chosen = {
+        "SPOOL__DIR": str(settings.spool.dir),
+        "SPOOL__MAX_BYTES": str(settings.spool.max_bytes),
+        "ELASTICSEARCH__INDEX_PREFIX": settings.elasticsearch.index_prefix,
+        "SERVER__WORKERS": str(settings.server.workers),
+        "SERVER__THREADS": str(settings.server.threads),
+    }
+    env.update({f"METRONOME_{name}": value for name, value in chosen.items()})
+    return env
+
+
+@contextlib.contextmanager
+def signals_ignored() -> Iterator[None]:
+    """Ctrl-C and SIGTERM are ignored inside (cleaning up must not be cut short)."""
+    stopping = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in stopping}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def report_main(
+    produce: Callable[[], dict[str, Any]],
+    say: Callable[[str], None],
+    failures: tuple[type[Exception], ...],
+) -> int:
+    """Run a bench and print its report as JSON. SIGTERM counts as Ctrl-C, which also works
+    when the shell started us in the background with SIGINT ignored. Exit status: 0, 130 when
+    interrupted (``produce`` must stop what it started), 1 on one of ``failures``."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        report = produce()
+    except KeyboardInterrupt:
+        say("interrupted; everything started here was stopped")
+        return 130
+    except failures as error:
+        say(f"failed: {error}")
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0

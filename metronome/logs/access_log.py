@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 # host ident user [time] "request" status bytes ["referer" "agent"]; quoted fields may hold
@@ -50,9 +51,8 @@ def parse_line(line: str) -> WebRequest | None:
     request, referrer, agent = (
         _unescape(text) if text is not None else None for text in match.group(5, 8, 9)
     )
-    try:
-        moment: datetime | None = datetime.strptime(match["time"], LOG_TIME)
-    except ValueError:
+    moment = _log_time(match["time"])
+    if moment is None:
         return None
     method, path, protocol = _request_parts(request or "")
     return WebRequest(
@@ -91,6 +91,15 @@ def from_parser_record(record: dict[str, Any]) -> WebRequest | None:
         referrer=_dash(_text(record.get("referer"))),
         user_agent=_dash(_text(record.get("agent"))),
     )
+
+
+@lru_cache(maxsize=4096)
+def _log_time(text: str) -> datetime | None:
+    """Neighbouring lines share their second: strptime once per distinct time text."""
+    try:
+        return datetime.strptime(text, LOG_TIME)
+    except ValueError:
+        return None
 
 
 def _request_parts(request: str) -> tuple[str | None, str | None, str | None]:
