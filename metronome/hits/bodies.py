@@ -67,7 +67,7 @@ def decode_body(
     max_decompressed_bytes: int = 10_485_760,
 ) -> DecodedBody:
     media_type = _media_type(content_type)
-    data = _decompress(content_encoding, data, max_decompressed_bytes)
+    data = decompress(content_encoding, data, max_decompressed_bytes)
     if not data or data.isspace():  # what `not data.strip()` says, without copying the body
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
     try:
@@ -75,11 +75,11 @@ def decode_body(
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
     if media_type in NDJSON_TYPES:
-        return DecodedBody(hits=_ndjson_hits(text), batch=True)
+        return DecodedBody(hits=ndjson_values(text), batch=True)
     if media_type == FORM_TYPE:
         return DecodedBody(hits=[hit_from_pairs(_form_pairs(text))], batch=False)
     try:
-        value = _loads(text)
+        value = loads_json(text)
     except ValueError as error:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON: {error}.") from None
     if isinstance(value, list):
@@ -142,7 +142,7 @@ def _media_type(content_type: str | None) -> str:
     return media_type
 
 
-def _decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:
+def decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:
     encoding = (content_encoding or "").strip().lower()
     if encoding in NO_ENCODING:
         return data
@@ -183,7 +183,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return bytes(output)
 
 
-def _loads(text: str) -> Any:
+def loads_json(text: str) -> Any:
     """``json.loads`` that refuses NaN and Infinity; every failure is a ValueError."""
     if text.startswith("\ufeff"):  # what json.loads says; _DECODER alone would not check
         raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
@@ -208,14 +208,14 @@ def _parse_int(digits: str) -> int:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_int=_parse_int)
 
 
-def _ndjson_hits(text: str) -> list[Any]:
+def ndjson_values(text: str) -> list[Any]:
     hits: list[Any] = []
     # Only "\n" ends a line: str.splitlines() would also split at U+2028, legal inside JSON text.
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:
-            hits.append(_loads(line))
+            hits.append(loads_json(line))
         except json.JSONDecodeError as error:
             message = f"Line {number} is not valid JSON: {error.msg} (column {error.colno})."
             hits.append(UndecodableLine(number, message))

@@ -17,7 +17,7 @@ from typing import Any
 from werkzeug.http import parse_options_header
 
 from metronome.errors import ApiError, error_object
-from metronome.hits.bodies import UndecodableLine, _decompress, _loads, _ndjson_hits
+from metronome.hits.bodies import UndecodableLine, decompress, loads_json, ndjson_values
 from metronome.logs.events import LogEvent
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})
@@ -39,7 +39,7 @@ def decode_log_body(
     content_type: str | None, data: bytes, content_encoding: str | None, limit: int
 ) -> list[dict[str, Any] | BadRecord]:
     media_type = _media_type(content_type)
-    data = _decompress(content_encoding, data, limit)
+    data = decompress(content_encoding, data, limit)
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
@@ -47,12 +47,12 @@ def decode_log_body(
     if not text.strip():
         raise ApiError(400, "empty_body", "The request body is empty; send log records.")
     if media_type in NDJSON_TYPES:
-        values = _ndjson_hits(text)
+        values = ndjson_values(text)
     else:
         try:
-            whole = _loads(text)
+            whole = loads_json(text)
         except ValueError:
-            values = _ndjson_hits(text)  # json_lines from Fluent Bit builds that say json
+            values = ndjson_values(text)  # json_lines from Fluent Bit builds that say json
             if len(values) == 1 and isinstance(values[0], UndecodableLine):
                 raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
         else:
