@@ -65,7 +65,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import quote
 
@@ -76,7 +75,15 @@ from elasticsearch.helpers import bulk
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import Monitor, free_port, machine, percentiles, ratio, start_elasticsearch
+from bench._common import (
+    Monitor,
+    free_port,
+    machine,
+    percentiles,
+    ratio,
+    report_main,
+    start_elasticsearch,
+)
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
 from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
 from bench.loadgen import Pacer, ProtocolError, parse_response
@@ -2207,23 +2214,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.loadgen:
         return loadgen_main(args.loadgen)
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    # Also when started in the background, where the shell may have made SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        report = run(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started here was stopped")
-        return 130
-    except BenchError as error:
-        say(f"failed: {error}")
-        return 1
-    print(json.dumps(report, indent=2))
-    return 0
+    return report_main(lambda: run(args), say, (BenchError,))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
-from types import FrameType
 from typing import Any, cast
 from urllib.parse import quote, urlencode
 
@@ -70,6 +69,7 @@ from bench._common import (
     percentiles,
     process_tree,
     ratio,
+    report_main,
     start_elasticsearch,
 )
 from bench.ingest import BenchError, Children, wait_for_http
@@ -1286,23 +1286,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, terminate)
-    # Also when started in the background, where the shell may have made SIGINT ignored.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        report = run(args)
-    except KeyboardInterrupt:
-        say("interrupted; everything started here was stopped")
-        return 130
-    except BenchError as error:
-        say(f"failed: {error}")
-        return 1
-    print(json.dumps(report, indent=2))
-    return 0
+    return report_main(lambda: run(args), say, (BenchError,))
 
 
 if __name__ == "__main__":
