@@ -6,14 +6,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from elasticsearch import Elasticsearch
 
@@ -412,6 +414,33 @@ def signals_ignored() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+class Bench(Protocol):
+    def run(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+
+
+def run_in_workdir(
+    prefix: str,
+    make: Callable[[Path], Bench],
+    keep: bool,
+    say: Callable[[str], None],
+    parent: str | None = None,
+) -> dict[str, Any]:
+    """Run a bench in a fresh temporary directory; stop what it started and remove the
+    directory afterwards (unless ``keep``), even on Ctrl-C."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    bench = make(workdir)
+    try:
+        return bench.run()
+    finally:
+        with signals_ignored():
+            bench.close()
+            if keep:
+                say(f"kept {workdir}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -50,12 +50,9 @@ import os
 import random
 import resource
 import selectors
-import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -82,6 +79,7 @@ from bench._common import (
     percentiles,
     ratio,
     report_main,
+    run_in_workdir,
     start_elasticsearch,
 )
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
@@ -2148,22 +2146,9 @@ def limits_note(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="metronome-allezon-bench-"))
-    bench = AllezonBench(args, workdir)
-    try:
-        return bench.run()
-    finally:
-        # Cleaning up must not be cut short by a second Ctrl-C.
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            bench.close()
-            if args.keep:
-                say(f"kept {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    return run_in_workdir(
+        "metronome-allezon-bench-", lambda workdir: AllezonBench(args, workdir), args.keep, say
+    )
 
 
 def _moment(text: str) -> datetime:

@@ -43,7 +43,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -71,7 +70,7 @@ from bench._common import (
     percentiles,
     ratio,
     report_main,
-    signals_ignored,
+    run_in_workdir,
 )
 from bench.ingest import (
     COUNT_POLL_SECONDS,
@@ -1012,17 +1011,13 @@ def limits_note(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="metronome-forward-bench-", dir=args.dir))
-    bench = ForwardBench(args, workdir)
-    try:
-        return bench.run()
-    finally:
-        with signals_ignored():
-            bench.close()
-            if args.keep:
-                say(f"kept {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
+    return run_in_workdir(
+        "metronome-forward-bench-",
+        lambda workdir: ForwardBench(args, workdir),
+        args.keep,
+        say,
+        args.dir,
+    )
 
 
 # --- command line --------------------------------------------------------------------------

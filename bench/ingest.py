@@ -26,11 +26,9 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -56,6 +54,7 @@ from bench._common import (
     machine,
     ratio,
     report_main,
+    run_in_workdir,
     start_elasticsearch,
 )
 from metronome.config import (
@@ -544,22 +543,9 @@ class IngestBench:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="metronome-ingest-bench-"))
-    bench = IngestBench(args, workdir)
-    try:
-        return bench.run()
-    finally:
-        # Cleaning up must not be cut short by a second Ctrl-C.
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            bench.close()
-            if args.keep:
-                say(f"kept {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    return run_in_workdir(
+        "metronome-ingest-bench-", lambda workdir: IngestBench(args, workdir), args.keep, say
+    )
 
 
 def _phase_note(label: str, resources: dict[str, Any] | None) -> str:

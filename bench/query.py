@@ -36,11 +36,8 @@ import json
 import math
 import os
 import random
-import shutil
-import signal
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +67,7 @@ from bench._common import (
     process_tree,
     ratio,
     report_main,
+    run_in_workdir,
     start_elasticsearch,
 )
 from bench.ingest import BenchError, Children, wait_for_http
@@ -1213,22 +1211,9 @@ def limits_note(report: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="metronome-query-bench-"))
-    bench = QueryBench(args, workdir)
-    try:
-        return bench.run()
-    finally:
-        # Cleaning up must not be cut short by a second Ctrl-C.
-        previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            bench.close()
-            if args.keep:
-                say(f"kept {workdir}")
-            else:
-                shutil.rmtree(workdir, ignore_errors=True)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    return run_in_workdir(
+        "metronome-query-bench-", lambda workdir: QueryBench(args, workdir), args.keep, say
+    )
 
 
 # --- command line --------------------------------------------------------------------------
