@@ -24,10 +24,12 @@ from metronome.ops.views import bp as ops_bp
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events_views import bp as events_bp
 from metronome.query.views import bp as query_bp
-from metronome.services import EXTENSION_KEY, Services
+from metronome.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.snippet.views import bp as snippet_bp
+from metronome.sources.views import bp as sources_bp
 from metronome.spool.writer import SpoolWriter
 from metronome.version import VERSION
+from metronome.webhooks.views import bp as webhooks_bp
 
 __version__ = VERSION
 
@@ -51,9 +53,13 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         salts=salts,
         catalog=FieldCatalog(client, settings.elasticsearch.index_prefix),
         log_sink=SpoolEventSink(writer, log_context(settings, salts)),
+        entries=SpoolEntrySink(writer),
     )
     errors.init_app(app)
-    for blueprint in (ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp):
+    for blueprint in (
+        ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
+        webhooks_bp,
+    ):  # fmt: skip
         app.register_blueprint(blueprint)
     if settings.allezon.enabled:
         app.register_blueprint(allezon_bp)

@@ -38,6 +38,7 @@ from metronome.logs.sink import SpoolEventSink
 from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
 from metronome.shipper import Shipper, ShipperAlreadyRunning
+from metronome.sources import cli as sources_cli
 from metronome.spool.writer import SpoolWriter
 
 
@@ -54,6 +55,9 @@ class Context:
             except ConfigError as error:
                 raise click.ClickException(str(error)) from None
         return self._settings
+
+    def reachable_settings(self) -> Settings:
+        return _with_reachable_es(self.settings)
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -527,6 +531,10 @@ def _with_reachable_es(settings: Settings) -> Settings:
 def _say(message: str) -> None:
     click.echo(message, err=False)
     sys.stdout.flush()
+
+
+cli.add_command(sources_cli.sources)
+cli.add_command(sources_cli.scheduler)
 
 
 def main() -> None:

@@ -32,6 +32,15 @@ from marshmallow import (
     validates_schema,
 )
 
+from metronome.sources.settings import (
+    SchedulerSchema,
+    SchedulerSettings,
+    SourceSettings,
+    WebhookSchema,
+    WebhookSettings,
+    load_sources,
+)
+
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
@@ -204,6 +213,10 @@ class Settings:
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    # Scheduled sources (metronome.sources, ingesters/): instance name -> settings.
+    sources: Mapping[str, SourceSettings] = field(default_factory=dict)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -212,6 +225,8 @@ class Settings:
         }
     )
     default_site: str = "default"
+    # Whose read keys open the admin endpoints (/api/v1/sources...); None: default_site.
+    admin_site: str | None = None
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -487,11 +502,15 @@ class SettingsSchema(_Strict):
     allezon = fields.Nested(AllezonSchema, load_default=AllezonSettings)
     logs = fields.Nested(LogsSchema, load_default=LogsSettings)
     archive = fields.Nested(ArchiveSchema, load_default=ArchiveSettings)
+    sources = fields.Raw(load_default=dict)  # checked per source type by load_sources
+    scheduler = fields.Nested(SchedulerSchema, load_default=SchedulerSettings)
+    webhooks = fields.Nested(WebhookSchema, load_default=WebhookSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
     )
     default_site = fields.String()
+    admin_site = fields.String(allow_none=True)
 
     @validates("sites")
     def check_sites(self, value: dict[str, Any], **_: Any) -> None:
@@ -528,13 +547,47 @@ class SettingsSchema(_Strict):
             message = f"{logs.site!r} is not one of the sites ({', '.join(sorted(sites))})."
             raise ValidationError({"logs": {"site": [message]}})
 
+    @validates_schema
+    def check_admin_site(self, data: dict[str, Any], **_: Any) -> None:
+        sites = data.get("sites") or Settings().sites
+        admin = data.get("admin_site")
+        if admin and admin not in sites:
+            message = f"{admin!r} is not one of the sites ({', '.join(sorted(sites))})."
+            raise ValidationError(message, "admin_site")
+
+    @validates_schema
+    def check_source_sites(self, data: dict[str, Any], **_: Any) -> None:
+        sites = data.get("sites") or Settings().sites
+        named: dict[str, Any] = {
+            f"sources.{name}": (entry or {}).get("site")
+            for name, entry in _mapping(data.get("sources")).items()
+            if isinstance(entry, Mapping)
+        }
+        webhooks = data.get("webhooks")
+        if webhooks is not None:
+            named["webhooks.github"] = webhooks.github.site
+        for where, site in named.items():
+            if site and site not in sites:
+                message = f"{site!r} is not one of the sites ({', '.join(sorted(sites))})."
+                section, entry_name = where.split(".", 1)
+                raise ValidationError({section: {entry_name: {"site": [message]}}})
+
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Settings:
+        if "sources" in data:
+            try:
+                data["sources"] = load_sources(data["sources"])
+            except ValidationError as error:
+                raise ValidationError({"sources": error.messages}) from None
         if "sites" in data:
             data["sites"] = {
                 name: dataclasses.replace(site, name=name) for name, site in data["sites"].items()
             }
         return Settings(**data)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 # --- loading -------------------------------------------------------------------------------
@@ -657,11 +710,14 @@ __all__ = [
     "ItemPattern",
     "LogsSettings",
     "PrivacySettings",
+    "SchedulerSettings",
     "ServerSettings",
     "Settings",
     "ShipperSettings",
     "SiteSettings",
+    "SourceSettings",
     "SpoolSettings",
+    "WebhookSettings",
     "load_settings",
     "settings_from_mapping",
 ]

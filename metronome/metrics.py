@@ -41,6 +41,15 @@ LOG_RECORDS = Counter(
 # The forward listener's totals: connections, messages, events, invalid_events, protocol_errors,
 # acks, auth_failures, sink_errors, heartbeats (metronome.logs.forward.ForwardCounters).
 FORWARD = Counter("metronome_forward", "Forward protocol listener totals", ["what"])
+# Scheduled sources (metronome.sources): runs by outcome (ok, failed, busy) and documents by
+# what Elasticsearch made of them (created, duplicate, dead_lettered).
+SOURCE_RUNS = Counter("metronome_source_runs", "Source runs, by outcome", ["source", "outcome"])
+SOURCE_DOCUMENTS = Counter(
+    "metronome_source_documents", "Documents read from sources, by result", ["source", "result"]
+)
+WEBHOOKS = Counter(
+    "metronome_webhook_deliveries", "Webhook deliveries stored (durably spooled)", ["event"]
+)
 BULK_SECONDS = Histogram(
     "metronome_bulk_seconds",
     "Latency of one _bulk request",
@@ -64,8 +73,9 @@ class SpoolCollector(Collector):
         yield limit
 
 
-def render(spool_dir: Path, max_bytes: int) -> tuple[bytes, str]:
-    """The text exposition of every metric, in Prometheus' content type."""
+def render(spool_dir: Path, max_bytes: int, extra: Collector | None = None) -> tuple[bytes, str]:
+    """The text exposition of every metric, in Prometheus' content type; ``extra`` adds
+    gauges measured at scrape time elsewhere (the sources' state)."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -74,4 +84,6 @@ def render(spool_dir: Path, max_bytes: int) -> tuple[bytes, str]:
         output = generate_latest(REGISTRY)
     registry = CollectorRegistry()
     registry.register(SpoolCollector(spool_dir, max_bytes))
+    if extra is not None:
+        registry.register(extra)
     return output + generate_latest(registry), CONTENT_TYPE_LATEST

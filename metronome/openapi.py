@@ -241,6 +241,64 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    source_summary = (
+        "Configured scheduled sources with their schedule, last run, last success, lag, "
+        "staleness, consecutive failures, last error and cursor; read key of the admin site"
+    )
+    spec.path(
+        path="/api/v1/sources",
+        operations={
+            "get": {
+                "summary": source_summary,
+                "security": READ_KEY,
+                "responses": {
+                    "200": _json({"type": "object"}, "{scheduler, sources: [...]}"),
+                    **_errors(401, 503),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/api/v1/sources/{name}",
+        operations={
+            "get": {
+                "summary": "One source's status (as in /api/v1/sources)",
+                "security": READ_KEY,
+                "parameters": [
+                    {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
+                ],
+                "responses": {
+                    "200": _json({"type": "object"}, "the source's status"),
+                    **_errors(401, 404, 503),
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/webhooks/github",
+        operations={
+            "post": {
+                "summary": "GitHub webhook deliveries (JSON or form): X-Hub-Signature-256 "
+                "verified on the raw body, deduplicated by X-GitHub-Delivery, stored durably "
+                "in the github stream; ping answered",
+                "parameters": [
+                    {"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
+                    for name in ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")
+                ],
+                "requestBody": {
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "application/x-www-form-urlencoded": {},
+                    }
+                },
+                "responses": {
+                    "200": _json({"type": "object"}, "ping answered"),
+                    "202": _json({"type": "object"}, "stored"),
+                    **_errors(400, 401, 404, 413, 415, 422, 503),
+                },
+            }
+        },
+    )
     for path, summary in (
         ("/healthz", "The process answers"),
         ("/readyz", "Elasticsearch answers and the spool has room"),

@@ -1,5 +1,6 @@
 """``metronome serve``: Elasticsearch (embedded unless a URL is set), templates, the web
-workers (gunicorn), the shipper and the Fluentd forward listener, in the foreground.
+workers (gunicorn), the shipper, the Fluentd forward listener and (when sources are configured)
+the source scheduler, in the foreground.
 
 Ctrl-C (or SIGTERM) stops them, then the embedded Elasticsearch if this command started it; a
 node that was already running is left running. A shipper or forward listener that dies is
@@ -32,6 +33,7 @@ Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
 SHIPPER_COMMAND = [sys.executable, "-m", "metronome.cli", "shipper"]
 FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
+SCHEDULER_COMMAND = [sys.executable, "-m", "metronome.cli", "scheduler"]
 ARCHIVE_COMMAND = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every"]
 RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
 ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'  # client, request line, status, bytes, ms
@@ -71,7 +73,9 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         restartable = {"shipper": SHIPPER_COMMAND}
         if settings.logs.forward.enabled:
             restartable["forward"] = FORWARD_COMMAND
-        if settings.archive.enabled:  # until the scheduler process (one per cluster) exists
+        if settings.scheduler.enabled and settings.sources:
+            restartable["scheduler"] = SCHEDULER_COMMAND  # runs sources if it holds the lease
+        if settings.archive.enabled:  # a scheduler job, once the scheduler runs every job
             restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
         for name, command in restartable.items():
             children[name] = _start(command, env)
@@ -224,6 +228,14 @@ def _banner(settings: Settings, base: str) -> str:
             *(
                 [f"Fluentd / Fluent Bit forward: {forward.host}:{forward.port} (see config/)"]
                 if forward.enabled
+                else []
+            ),
+            *(
+                [
+                    f"Sources: {', '.join(settings.sources)} "
+                    f"(status: metronome sources status, or GET {base}/api/v1/sources)"
+                ]
+                if settings.sources
                 else []
             ),
             "",

@@ -5,7 +5,9 @@ Views reach them through ``current_services()``; tests build them with their own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from elasticsearch import Elasticsearch
 from flask import current_app
@@ -15,8 +17,29 @@ from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
 from metronome.logs.events import EventSink
 from metronome.query.catalog import FieldCatalog
+from metronome.spool.entry import Entry, encode_entry
+from metronome.spool.writer import SpoolWriter
 
 EXTENSION_KEY = "metronome"
+
+
+class EntrySink(Protocol):
+    def append(self, entries: Sequence[Entry]) -> None:
+        """Store ready-made entries (stream, id, document) durably, all or none.
+
+        Raises ``AppendTooLarge``, ``SpoolFull`` or ``SpoolWriteError``.
+        """
+
+
+class SpoolEntrySink:
+    """Any documents already built with their stream and deterministic id (webhook
+    deliveries) into the same spool as hits and logs."""
+
+    def __init__(self, writer: SpoolWriter) -> None:
+        self.writer = writer
+
+    def append(self, entries: Sequence[Entry]) -> None:
+        self.writer.append([encode_entry(entry) for entry in entries])
 
 
 @dataclass(frozen=True)
@@ -27,6 +50,7 @@ class Services:
     salts: DailySalts
     catalog: FieldCatalog
     log_sink: EventSink  # server logs (forward protocol, /ingest/logs) into the same spool
+    entries: EntrySink  # documents that arrive whole (POST /webhooks/github) into the spool
 
 
 def current_services() -> Services:

@@ -1,6 +1,8 @@
 """Bulk writes with ``op_type=create`` and deterministic ids: a resend is stored once.
 
 A 409 answer for an item means the document is already there, which counts as stored.
+Snapshots that legitimately change (a source's daily figure read again) are written with an
+external version instead: the higher version wins, and a 409 means a newer one is stored.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ class BulkAction:
     index: str
     id: str
     document: dict[str, Any] | bytes  # bytes: the document's JSON, sent as it is
+    # None: create (a resend is a 409, already stored). A number: replace the stored document
+    # when this version is higher (external versioning; an equal or lower one is a 409).
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,19 @@ def bulk_create(
         return []
     operations: list[Any] = []
     for action in actions:
-        operations.append({"create": {"_index": action.index, "_id": action.id}})
+        if action.version is None:
+            operations.append({"create": {"_index": action.index, "_id": action.id}})
+        else:
+            operations.append(
+                {
+                    "index": {
+                        "_index": action.index,
+                        "_id": action.id,
+                        "version": action.version,
+                        "version_type": "external",
+                    }
+                }
+            )
         operations.append(action.document)
     try:
         response = client.bulk(operations=operations, refresh=refresh)
@@ -55,5 +72,5 @@ def bulk_create(
 
 
 def _item_result(item: dict[str, Any]) -> ItemResult:
-    outcome = item.get("create", {})
+    outcome = item.get("create") or item.get("index") or {}
     return ItemResult(status=int(outcome.get("status", 500)), error=outcome.get("error"))

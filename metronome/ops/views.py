@@ -3,6 +3,7 @@ room), ``/metrics`` (Prometheus text format)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from elasticsearch import ApiError as EsApiError
@@ -11,9 +12,12 @@ from flask import Blueprint, Response, jsonify
 
 from metronome import metrics
 from metronome.services import current_services
+from metronome.sources.status import SourcesCollector
+from metronome.sources.views import source_rows
 from metronome.spool.writer import spool_bytes
 
 bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
@@ -50,6 +54,12 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
 
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
-    spool = current_services().settings.spool
-    output, content_type = metrics.render(spool.dir, spool.max_bytes)
+    settings = current_services().settings
+    sources = None
+    if settings.sources:
+        try:
+            sources = SourcesCollector(source_rows(settings, settings.sources.keys()))
+        except (TransportError, EsApiError):
+            log.warning("/metrics: source state unavailable (Elasticsearch did not answer)")
+    output, content_type = metrics.render(settings.spool.dir, settings.spool.max_bytes, sources)
     return Response(output, content_type=content_type)

@@ -1,0 +1,280 @@
+"""The log bucket through boto3: list the log objects of a layout in day order, read their lines.
+
+The client comes from the source's options only (endpoint, region, credentials, addressing);
+credentials left out come from the standard AWS chain. Timeouts and tries follow the run's
+``RetryPolicy`` (the ``scheduler:`` settings), as the framework's HTTP client does, and every
+attempt boto3 sends is counted in that client's ``requests_made``, so a run's report tells
+the requests it made to S3 as it does for HTTP sources. Every failure is a one-line
+``SourceError`` saying what was being done and what to check; messages never hold a secret.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ClientError,
+    HTTPClientError,
+    NoCredentialsError,
+    PartialCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]
+
+from ingesters.s3_access_logs.keys import (
+    PARTITION_DEPTH,
+    KeyFormat,
+    LogObject,
+    parse_key,
+    start_after,
+)
+from metronome.sources.base import SourceError
+from metronome.sources.http import HttpClient, RetryPolicy
+
+READ_CHUNK = 1 << 16
+CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "ExpiredToken",
+        "InvalidToken",
+        "InvalidClientTokenId",
+        "AuthorizationHeaderMalformed",
+    }
+)
+
+
+@dataclass(frozen=True)
+class BucketSettings:
+    bucket: str
+    prefix: str = ""
+    key_format: KeyFormat = "simple"
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    path_style: bool = False
+    list_page_size: int = 1000
+
+    @property
+    def where(self) -> str:
+        """``s3://bucket/prefix at endpoint``, for messages."""
+        return f"s3://{self.bucket}/{self.prefix} at {self.endpoint_url or 'AWS S3'}"
+
+
+class ObjectGone(Exception):
+    """A listed log object was deleted before it was read (a lifecycle rule, by hand)."""
+
+
+def build_client(settings: BucketSettings, policy: RetryPolicy) -> Any:
+    session = boto3.session.Session(
+        aws_access_key_id=settings.access_key_id,
+        aws_secret_access_key=settings.secret_access_key,
+        region_name=settings.region,
+    )
+    config = Config(
+        s3={"addressing_style": "path" if settings.path_style else "auto"},
+        retries={"mode": "standard", "total_max_attempts": max(1, policy.attempts)},
+        connect_timeout=policy.timeout,
+        read_timeout=policy.timeout,
+        # S3-compatible servers (MinIO, Ceph, Garage) often refuse the newer default checksums.
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        user_agent_extra="metronome-ingester",
+    )
+    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
+
+
+def count_attempts(client: Any, http: HttpClient) -> None:
+    """Count every request boto3 sends, retries included, as the run's HTTP client counts its
+    own (``RunReport.requests``). ``before-send`` fires once per attempt."""
+
+    def counted(**_: Any) -> None:  # returning None lets boto3 send the request
+        http.count_request()
+
+    client.meta.events.register("before-send.s3", counted)
+
+
+class LogBucket:
+    """The log objects of one bucket and prefix, in one key layout."""
+
+    def __init__(self, client: Any, settings: BucketSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def logs_since(self, since: date | None) -> Iterator[LogObject]:
+        """Every log object of ``since`` and later (all of them for None), oldest day first."""
+        return heapq.merge(*(self._listed(prefix, since) for prefix in self._listing_prefixes()))
+
+    def logs_between(self, first: date, last: date) -> Iterator[LogObject]:
+        """The log objects whose key day is within ``first``..``last``, oldest day first."""
+        return heapq.merge(
+            *(
+                itertools.takewhile(lambda log: log.day <= last, self._listed(prefix, first))
+                for prefix in self._listing_prefixes()
+            )
+        )
+
+    def lines(self, key: str) -> Iterator[str]:
+        """The lines of one object, without line breaks; raises ``ObjectGone``."""
+        try:
+            answer = self.client.get_object(Bucket=self.settings.bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in {"NoSuchKey", "404"}:
+                raise ObjectGone(key) from None
+            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+        except (BotoCoreError, ResponseParserError) as error:
+            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+        body = answer.get("Body") if isinstance(answer, Mapping) else None
+        if body is None or not hasattr(body, "iter_chunks"):
+            raise SourceError(
+                f"S3 answered GetObject of {key} without a body ({self.settings.where})"
+            )
+        try:
+            yield from split_lines(body.iter_chunks(READ_CHUNK))
+        except (BotoCoreError, ResponseParserError) as error:
+            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+        finally:
+            body.close()
+
+    def _listing_prefixes(self) -> list[str]:
+        """The prefix itself, or every ``account/region/bucket/`` partition under it."""
+        if self.settings.key_format == "simple":
+            return [self.settings.prefix]
+        level = [self.settings.prefix]
+        for _ in range(PARTITION_DEPTH):
+            level = [folder for parent in level for folder in self._folders(parent)]
+        return level
+
+    def _listed(self, listing_prefix: str, since: date | None) -> Iterator[LogObject]:
+        after = start_after(listing_prefix, since, self.settings.key_format) if since else None
+        for key in self._keys(listing_prefix, after):
+            log = parse_key(key, self.settings.prefix, self.settings.key_format)
+            if log is not None:
+                yield log
+
+    def _keys(self, prefix: str, after: str | None) -> Iterator[str]:
+        params: dict[str, Any] = {"Prefix": prefix}
+        if after is not None:
+            params["StartAfter"] = after
+        for answer in self._list(f"listing {prefix or 'the bucket'}", params):
+            for item in _entries(answer, "Contents", self.settings):
+                key = item.get("Key")
+                if not isinstance(key, str) or not key:
+                    raise SourceError(f"S3 listed an object without a key ({self.settings.where})")
+                yield key
+
+    def _folders(self, prefix: str) -> Iterator[str]:
+        params = {"Prefix": prefix, "Delimiter": "/"}
+        for answer in self._list(f"listing the partitions under {prefix!r}", params):
+            for item in _entries(answer, "CommonPrefixes", self.settings):
+                folder = item.get("Prefix")
+                if not isinstance(folder, str) or not folder.startswith(prefix):
+                    raise SourceError(
+                        f"S3 listed a common prefix {folder!r} outside {prefix!r} "
+                        f"({self.settings.where})"
+                    )
+                yield folder
+
+    def _list(self, doing: str, params: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        """``list_objects_v2`` page after page (``ContinuationToken``)."""
+        token: str | None = None
+        while True:
+            call = {
+                **params,
+                "Bucket": self.settings.bucket,
+                "MaxKeys": self.settings.list_page_size,
+            }
+            if token is not None:
+                call["ContinuationToken"] = token
+            answer = self._call(doing, self.client.list_objects_v2, call)
+            yield answer
+            if not answer.get("IsTruncated"):
+                return
+            token = answer.get("NextContinuationToken")
+            if not isinstance(token, str) or not token:
+                raise SourceError(
+                    f"S3 said the listing goes on but gave no continuation token while {doing} "
+                    f"({self.settings.where})"
+                )
+
+    def _call(
+        self, doing: str, method: Callable[..., Any], params: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        try:
+            answer = method(**params)
+        except (BotoCoreError, ClientError, ResponseParserError) as error:
+            raise SourceError(describe(error, self.settings, doing)) from error
+        if not isinstance(answer, Mapping):
+            raise SourceError(f"S3 gave no answer while {doing} ({self.settings.where})")
+        return answer
+
+
+def split_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Lines out of byte chunks, split on ``\\n`` only (a quoted field never holds one); bytes
+    that are not UTF-8 are kept as ``\\xNN``."""
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for raw in complete:
+            yield _decode(raw)
+    if pending:
+        yield _decode(pending)
+
+
+def _decode(raw: bytes) -> str:
+    return raw.removesuffix(b"\r").decode("utf-8", errors="backslashreplace")
+
+
+def _entries(
+    answer: Mapping[str, Any], name: str, settings: BucketSettings
+) -> list[Mapping[str, Any]]:
+    entries = answer.get(name, [])
+    if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
+        raise SourceError(f"S3 answered a listing whose {name} is not a list ({settings.where})")
+    return entries
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", "unknown"))
+
+
+def describe(error: Exception, settings: BucketSettings, doing: str) -> str:
+    """One line: what failed, while doing what, and what to check."""
+    endpoint = settings.endpoint_url or "AWS S3"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return (
+            f"no AWS credentials for {settings.where}: set access_key_id and secret_access_key, "
+            "or provide them the standard AWS way (environment, ~/.aws, instance role)"
+        )
+    if isinstance(error, BotoConnectionError | HTTPClientError):
+        return f"cannot reach S3 at {endpoint} while {doing}: {error}"
+    if isinstance(error, ClientError):
+        code = _code(error)
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
+        message = str(error.response.get("Error", {}).get("Message") or "").strip()
+        answered = str(status) if code == str(status) else f"{status} {code}"
+        detail = f"{answered}: {message}" if message else answered
+        if code in CREDENTIAL_CODES:
+            return (
+                f"S3 refused the credentials ({detail}) while {doing} ({settings.where}): check "
+                "access_key_id and secret_access_key (or the AWS environment) and that they "
+                "may s3:ListBucket and s3:GetObject on the log bucket"
+            )
+        if code == "NoSuchBucket":
+            return f"the log bucket {settings.bucket!r} does not exist at {endpoint} (bucket)"
+        return f"S3 answered {detail} while {doing} ({settings.where})"
+    if isinstance(error, ResponseParserError):
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        return f"S3 gave an unreadable answer while {doing} ({settings.where}): {first_line}"
+    return f"S3 failed while {doing} ({settings.where}): {error}"

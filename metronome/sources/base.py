@@ -1,0 +1,148 @@
+"""What a source declares, and what it hands to the run loop.
+
+A source is a small class: class attributes say what it is, ``fetch`` says how to read it.
+
+    class PrometheusSource(Source):
+        type_name = "prometheus"
+        stream = "prometheus"
+        options_schema = PrometheusOptions       # marshmallow; secrets: metadata={"secret": True}
+        natural_key = "query name + series labels + sample time"
+
+        def fetch(self, context: FetchContext) -> Iterator[Page]:
+            ...  # yield Page(documents, cursor) per remote page, oldest first
+
+The run loop (``Source.run``, final) stores each page with deterministic ids and only then
+saves the page's cursor, so a crash between the two re-reads a page (stored once: the ids
+repeat) and never skips one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, final
+
+from marshmallow import Schema
+
+if TYPE_CHECKING:
+    from metronome.sources.http import HttpClient
+    from metronome.sources.runner import RunReport, RunServices
+
+Cursor = dict[str, Any]  # JSON-serialisable; stored in Elasticsearch between runs
+Progress = Callable[[str], None]
+
+
+class SourceError(Exception):
+    """A run failed for a reason worth recording (remote error, bad answer, rate limit)."""
+
+
+@dataclass(frozen=True)
+class Document:
+    """One document for the source's stream.
+
+    ``key`` is the natural key: unique within the source instance and the same every time
+    the same fact is read again. ``version`` is for snapshots that legitimately change (a
+    day's traffic count read again later that day): a higher version replaces the stored
+    document, an equal or lower one is ignored. Without it, the first write wins.
+    """
+
+    key: str
+    timestamp: datetime
+    fields: Mapping[str, Any]
+    version: int | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """Documents read in one go, and where the next run starts once they are stored."""
+
+    documents: Sequence[Document]
+    cursor: Cursor
+    progress: str | None = None  # shown by the CLI: "2024-05-01 (3 of 14 days)"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A back-fill range of UTC days, both ends included."""
+
+    first: date
+    last: date
+
+    def __post_init__(self) -> None:
+        if self.first > self.last:
+            raise ValueError(f"the range starts ({self.first}) after it ends ({self.last})")
+
+    def days(self) -> Iterator[date]:
+        day = self.first
+        while day <= self.last:
+            yield day
+            day += timedelta(days=1)
+
+
+@dataclass
+class FetchContext:
+    """What ``fetch`` gets: the stored cursor, an HTTP client, the time, and a back-fill
+    window when the user asked for one (``metronome sources backfill``)."""
+
+    cursor: Cursor
+    http: HttpClient
+    now: datetime
+    backfill: Window | None = None
+    progress: Progress = field(default=lambda message: None)
+
+
+class Source(ABC):
+    """The declaration every source type makes. Subclasses set the class attributes and
+    implement ``fetch``; they never loop over runs, store documents or save cursors."""
+
+    type_name: ClassVar[str]  # the `type:` in config, e.g. "github"
+    # Documents land in <prefix>-<stream>-YYYY.MM.DD. Not a ClassVar: a type whose stream is an
+    # option (http_json) sets it per instance.
+    stream: str
+    options_schema: ClassVar[type[Schema]]  # validates the source's own config options
+    natural_key: ClassVar[str]  # what makes a document unique, in words (shown by `sources list`)
+    description: ClassVar[str] = ""
+    default_interval: ClassVar[float] = 3600.0  # seconds, when config sets no schedule
+
+    def __init__(self, name: str, site: str, options: Mapping[str, Any]) -> None:
+        self.name = name  # the instance name in config (a source type can be configured twice)
+        self.site = site
+        self.options = options  # already loaded by options_schema
+
+    @abstractmethod
+    def fetch(self, context: FetchContext) -> Iterator[Page]:
+        """Yield pages oldest first, each with the cursor that resumes after it."""
+
+    def http_headers(self) -> dict[str, str]:
+        """Headers sent with every request of this source (authentication, API version)."""
+        return {}
+
+    @final
+    def run(self, services: RunServices, backfill: Window | None = None) -> RunReport:
+        """The one run loop (``metronome.sources.runner``); not to be overridden."""
+        # runner imports this module, so it is imported here, when a run starts
+        from metronome.sources.runner import run_source  # noqa: PLC0415
+
+        return run_source(self, services, backfill)
+
+    @classmethod
+    def secret_options(cls) -> frozenset[str]:
+        schema_fields = cls.options_schema().fields
+        return frozenset(
+            name for name, spec in schema_fields.items() if spec.metadata.get("secret")
+        )
+
+
+def document_id(source_name: str, key: str) -> str:
+    """The Elasticsearch ``_id``: the same fact read again gets the same id."""
+    return hashlib.sha256(f"{source_name}\0{key}".encode()).hexdigest()[:40]
+
+
+def iso(moment: datetime) -> str:
+    """``2024-05-01T12:00:00.000Z``: the timestamp format of every Metronome document."""
+    if moment.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

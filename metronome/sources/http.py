@@ -1,0 +1,180 @@
+"""The HTTP client every source uses: timeouts, retries with capped backoff and jitter, and
+the remote's rate limits honoured (``Retry-After``, ``X-RateLimit-Remaining: 0`` with
+``X-RateLimit-Reset``, 429 quota errors).
+
+What to wait after an answer is decided by ``wait_for`` (pure); the client only sleeps. A
+wait longer than ``max_wait`` is not slept through: the run stops with ``RateLimited`` (saying
+until when), its cursor intact, and the next scheduled run carries on.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from metronome.sources.base import SourceError
+
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT = "Metronome-Ingester/1 (+https://github.com/metronome-analytics/metronome)"
+
+
+class RemoteError(SourceError):
+    """The remote answered with an error that retrying will not fix (or retries ran out)."""
+
+    def __init__(self, status: int, url: str, message: str, body: str = "") -> None:
+        super().__init__(f"{status} from {url}: {message}")
+        self.status = status
+        self.url = url
+        self.body = body  # the answer's text (up to 64 KiB), for sources that parse errors
+
+
+class RateLimited(SourceError):
+    """The remote asked us to wait longer than one run may; retry after ``until``."""
+
+    def __init__(self, url: str, until: datetime) -> None:
+        super().__init__(f"rate limited by {url} until {until.isoformat(timespec='seconds')}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    timeout: float = 30.0  # seconds per request (connect and read)
+    attempts: int = 5  # tries per request, the first included
+    backoff: float = 1.0  # seconds before the first retry; doubles each time
+    max_backoff: float = 60.0
+    max_wait: float = 120.0  # longest rate-limit wait slept through within a run
+
+
+def wait_for(
+    status: int,
+    headers: Mapping[str, str],
+    attempt: int,
+    policy: RetryPolicy,
+    *,
+    now: float,
+    rand: Callable[[], float] = random.random,
+) -> float | None:
+    """Seconds to wait before trying again after this answer, or None when it is final.
+
+    ``attempt`` counts from 1 (the request just made). A ``Retry-After`` (seconds or an HTTP
+    date) wins; then GitHub's primary limit (remaining 0: wait until ``X-RateLimit-Reset``);
+    then exponential backoff with full jitter for 429/5xx and a 403 that is a secondary limit.
+    """
+    retry_after = _retry_after(headers.get("Retry-After"), now)
+    remaining = headers.get("X-RateLimit-Remaining")
+    limited = status == 429 or (status == 403 and (remaining == "0" or retry_after is not None))
+    if status not in RETRYABLE and not limited:
+        return None
+    if retry_after is not None:
+        return retry_after
+    if remaining == "0" and (reset := _number(headers.get("X-RateLimit-Reset"))) is not None:
+        return max(0.0, reset - now) + 1.0  # the window reopens at `reset`; a second's margin
+    if attempt >= policy.attempts:
+        return None
+    ceiling = min(policy.max_backoff, policy.backoff * 2.0 ** (attempt - 1))
+    return float(ceiling / 2 + rand() * ceiling / 2)
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    if not value:
+        return None
+    seconds = _number(value)
+    if seconds is not None:
+        return max(0.0, seconds)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class HttpClient:
+    """``requests`` with the policy above. ``sleep`` and ``clock`` are injectable for tests."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers.update(headers or {})
+        self.sleep = sleep
+        self.clock = clock
+        self.requests_made = 0
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        ok: frozenset[int] = frozenset({200}),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send until an answer in ``ok`` (returned) or a final error (raised)."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests_made += 1
+            try:
+                response = self.session.request(method, url, timeout=self.policy.timeout, **kwargs)
+            except requests.RequestException as error:
+                if attempt >= self.policy.attempts:
+                    raise RemoteError(0, url, f"no answer after {attempt} tries: {error}") from None
+                self.sleep(wait_for(503, {}, attempt, self.policy, now=self.clock()) or 0.0)
+                continue
+            if response.status_code in ok:
+                return response
+            delay = wait_for(
+                response.status_code, response.headers, attempt, self.policy, now=self.clock()
+            )
+            if delay is None:
+                raise _remote_error(response, url)
+            if delay > self.policy.max_wait:
+                until = datetime.fromtimestamp(self.clock() + delay, UTC)
+                raise RateLimited(url, until)
+            if attempt >= self.policy.attempts + 2:  # rate-limit waits get a little extra room
+                raise _remote_error(response, url)
+            self.sleep(delay)
+
+    def count_request(self) -> None:
+        """Count a request a source sent another way (boto3...), so run reports stay honest."""
+        self.requests_made += 1
+
+    def get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> requests.Response:
+        return self.request("POST", url, **kwargs)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _remote_error(response: requests.Response, url: str) -> RemoteError:
+    return RemoteError(response.status_code, url, _excerpt(response), response.text[:65536])
+
+
+def _excerpt(response: requests.Response, limit: int = 300) -> str:
+    text = response.text.strip().replace("\n", " ")
+    return text[:limit] or response.reason or "no body"

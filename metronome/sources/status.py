@@ -1,0 +1,112 @@
+"""How each configured source is doing: what `GET /api/v1/sources`, `metronome sources status`
+and the gauges in `/metrics` show, computed from config + stored state (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from metronome.sources.settings import SourceSettings
+from metronome.sources.store import SourceState, StateStore
+
+CRON_STALE_SECONDS = 2 * 86_400.0  # a cron source counts as stale after two days without success
+
+
+def expected_interval(settings: SourceSettings, default_interval: float) -> float | None:
+    """Seconds between runs when scheduled by interval; None for cron schedules."""
+    if settings.cron:
+        return None
+    return settings.interval or default_interval
+
+
+def status_of(
+    settings: SourceSettings,
+    state: SourceState,
+    now: datetime,
+    default_interval: float,
+) -> dict[str, Any]:
+    """One source's status as JSON. ``lag_seconds``: time since the last successful run (its
+    data is at most that old); ``stale``: no success for more than two intervals."""
+    interval = expected_interval(settings, default_interval)
+    last_success = _parse(state.last_success_at)
+    lag = (now - last_success).total_seconds() if last_success else None
+    allowed = 2 * interval if interval else CRON_STALE_SECONDS
+    stale = settings.enabled and (lag is None or lag > allowed)
+    return {
+        "name": settings.name,
+        "type": settings.type,
+        "site": settings.site,
+        "enabled": settings.enabled,
+        "schedule": {"cron": settings.cron} if settings.cron else {"interval_seconds": interval},
+        "last_run_at": state.last_run_at,
+        "last_success_at": state.last_success_at,
+        "lag_seconds": round(lag, 3) if lag is not None else None,
+        "stale": stale,
+        "failing": state.consecutive_failures > 0,
+        "consecutive_failures": state.consecutive_failures,
+        "last_error": asdict(state.last_error) if state.last_error else None,
+        "documents_total": state.documents_total,
+        "last_run": state.last_run or None,
+        "cursor": state.cursor,
+    }
+
+
+def _parse(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def statuses(
+    sources: Mapping[str, SourceSettings],
+    store: StateStore,
+    now: datetime,
+    default_intervals: Mapping[str, float],
+) -> list[dict[str, Any]]:
+    states = store.load_many(sources)
+    return [
+        status_of(settings, states[name], now, default_intervals.get(settings.type, 3600.0))
+        for name, settings in sources.items()
+    ]
+
+
+class SourcesCollector(Collector):
+    """Per-source gauges read from Elasticsearch at scrape time, for alerting on staleness."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows = list(rows)
+
+    def collect(self) -> Iterator[Metric]:
+        last_success = GaugeMetricFamily(
+            "metronome_source_last_success_timestamp_seconds",
+            "When the source last ran successfully (0: never)",
+            labels=["source", "type"],
+        )
+        lag = GaugeMetricFamily(
+            "metronome_source_lag_seconds",
+            "Seconds since the source's last successful run (absent: never succeeded)",
+            labels=["source", "type"],
+        )
+        failures = GaugeMetricFamily(
+            "metronome_source_consecutive_failures",
+            "Failed runs since the last success",
+            labels=["source", "type"],
+        )
+        stale = GaugeMetricFamily(
+            "metronome_source_stale",
+            "1 when the source has not succeeded for two intervals",
+            labels=["source", "type"],
+        )
+        for row in self.rows:
+            labels = [row["name"], row["type"]]
+            moment = _parse(row["last_success_at"])
+            last_success.add_metric(labels, moment.timestamp() if moment else 0.0)
+            if row["lag_seconds"] is not None:
+                lag.add_metric(labels, row["lag_seconds"])
+            failures.add_metric(labels, row["consecutive_failures"])
+            stale.add_metric(labels, 1.0 if row["stale"] else 0.0)
+        yield from (last_success, lag, failures, stale)

@@ -1,0 +1,1 @@
+"""One module per source type: ``scenario(tmp_path)`` builds its fake remote (contract.py)."""

@@ -1,0 +1,43 @@
+"""The http_json source against the fake orders API (tests/fakes/json_api.py): three pages of
+four orders at most, read incrementally by ``updated_since``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from metronome.sources.base import Window
+from tests.fakes.json_api import FakeJsonApi
+from tests.fakes.server import serving
+from tests.integration.sources.contract import Scenario
+
+
+@contextmanager
+def scenario(tmp_path: Path) -> Iterator[Scenario]:
+    api = FakeJsonApi()
+    api.add(10)
+    days = [datetime.fromtimestamp(order["created_at"] / 1000, UTC).date() for order in api.orders]
+    with serving(api.app()) as url:
+        yield Scenario(
+            source_type="http_json",
+            options={
+                "url": f"{url}/api/orders",
+                "headers": {"Authorization": f"Bearer {api.token}"},
+                "params": {"limit": 4},
+                "records": "data.items",
+                "id": "id",
+                "time": "created_at",
+                "next": "paging.next",
+                "incremental": {"param": "updated_since", "field": "updated_at"},
+                "stream": "orders",
+            },
+            expected_documents=10,
+            fail=lambda: setattr(api, "failing", True),
+            recover=lambda: setattr(api, "failing", False),
+            add_data=lambda: len(api.add(3)),
+            min_pages=3,
+            backfill=Window(min(days), max(days)),
+            extra={"api": api},
+        )
