@@ -170,6 +170,8 @@ def scheduler(ctx: click.Context) -> None:
     lease in Elasticsearch; others wait to take over)."""
     settings = _ready(_reachable(ctx))
     logging.basicConfig(level=logging.INFO, format="scheduler: %(levelname)s %(message)s")
+    for chatty in ("elastic_transport", "apscheduler"):  # a line per request / per job run
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     holder = holder_id()
     services = services_from_settings(settings, holder)
     stop = threading.Event()

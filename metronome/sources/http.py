@@ -29,7 +29,8 @@ class RemoteError(SourceError):
     """The remote answered with an error that retrying will not fix (or retries ran out)."""
 
     def __init__(self, status: int, url: str, message: str, body: str = "") -> None:
-        super().__init__(f"{status} from {url}: {message}")
+        # status 0: no answer at all (connection refused, unknown host, timeout)
+        super().__init__(f"{status} from {url}: {message}" if status else f"{url}: {message}")
         self.status = status
         self.url = url
         self.body = body  # the answer's text (up to 64 KiB), for sources that parse errors
@@ -140,7 +141,10 @@ class HttpClient:
                 response = self.session.request(method, url, timeout=self.policy.timeout, **kwargs)
             except requests.RequestException as error:
                 if attempt >= self.policy.attempts:
-                    raise RemoteError(0, url, f"no answer after {attempt} tries: {error}") from None
+                    reason = no_answer_reason(error, self.policy.timeout)
+                    raise RemoteError(
+                        0, url, f"no answer after {attempt} tries ({reason})"
+                    ) from None
                 self.sleep(wait_for(503, {}, attempt, self.policy, now=self.clock()) or 0.0)
                 continue
             if response.status_code in ok:
@@ -169,6 +173,26 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def no_answer_reason(error: requests.RequestException, timeout: float) -> str:
+    """Why a request got no answer, in a few words (requests' own text runs to lines)."""
+    text = str(error)
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {timeout:g}s"
+    for clue, reason in (
+        ("Name or service not known", "host name not found"),
+        ("Failed to resolve", "host name not found"),
+        ("Temporary failure in name resolution", "host name not found"),
+        ("Connection refused", "connection refused"),
+        ("No route to host", "no route to host"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+        ("Connection reset", "connection reset"),
+        ("RemoteDisconnected", "connection closed without an answer"),
+    ):
+        if clue in text:
+            return reason
+    return text[:200]
 
 
 def _remote_error(response: requests.Response, url: str) -> RemoteError:

@@ -147,8 +147,8 @@ def run_source(source: Source, services: RunServices, backfill: Window | None = 
     except Exception as error:  # any failure of one source is recorded, never raised
         report.outcome = "failed"
         report.error = f"{type(error).__name__}: {error}"
-        if not isinstance(error, (StateConflict, Interrupted)):
-            log.warning("source %s failed: %s", source.name, report.error, exc_info=_is_bug(error))
+        if _is_bug(error):  # expected failures are in the report; a bug gets its traceback
+            log.exception("source %s failed", source.name)
         versioned = latest.versioned  # the pages stored before the failure keep their cursor
         versioned = versioned.with_state(
             last_run_at=report.started_at,
@@ -311,7 +311,7 @@ def _finish(report: RunReport, services: RunServices) -> RunReport:
 
 def _is_bug(error: Exception) -> bool:
     """Remote and storage failures are expected; anything else gets a traceback in the log."""
-    return not isinstance(error, (SourceError, StoreUnavailable))
+    return not isinstance(error, (SourceError, StoreUnavailable, StateConflict, Interrupted))
 
 
 def services_from_settings(

@@ -99,6 +99,9 @@ def test_a_wait_longer_than_a_run_may_sleep_becomes_rate_limited(
 
 def test_no_answer_at_all_is_a_remote_error_naming_the_url() -> None:
     client = HttpClient(RetryPolicy(attempts=2, timeout=1), sleep=lambda seconds: None)
-    with pytest.raises(RemoteError, match=r"127\.0\.0\.1:9/"):
+    with pytest.raises(RemoteError) as raised:
         client.get("http://127.0.0.1:9/nothing-listens-here")
+    assert str(raised.value) == (
+        "http://127.0.0.1:9/nothing-listens-here: no answer after 2 tries (connection refused)"
+    )
     assert client.requests_made == 2
