@@ -26,7 +26,6 @@ import yaml
 from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
-from moto.server import ThreadedMotoServer
 
 from metronome import serve as serve_module
 from metronome.archive import layout
@@ -42,6 +41,7 @@ from metronome.config import ArchiveSettings, Settings
 from metronome.es.bulk import BulkAction, bulk_create
 from metronome.es.templates import remove_templates
 from tests.conftest import READ_KEY, ROOT, WRITE_KEY, free_port, make_settings
+from tests.fakes.s3 import moto_s3
 
 DAY1, DAY2, DAY3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 S3_KEY_ID, S3_SECRET = "AKIDMETRONOMETEST", "metronome-test-secret"
@@ -53,13 +53,8 @@ WRITES = {"PutObject", "DeleteObject", "DeleteObjects", "CopyObject", "CreateMul
 
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+    with moto_s3() as endpoint:
+        yield endpoint
 
 
 def archive_section(endpoint: str, bucket: str, **extra: Any) -> dict[str, Any]:
