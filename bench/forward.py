@@ -868,7 +868,7 @@ class ForwardBench:
         pattern = f"{stack.prefix}-logs-*"
         try:
             run = self.drive(f"end to end, {protocol}", loadgen, port, pattern)
-            time.sleep(1.5)  # a duplicate would be searchable by now (refresh interval 1 s)
+            time.sleep(2.5)  # a duplicate would be searchable by now (refresh interval 2 s)
             documents = count(self.client, pattern)
         finally:
             counters = self.stop_stack(stack)
