@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol
 
 import click
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError
 
 from metronome.config import Settings
 from metronome.es.client import build_client
@@ -24,6 +28,8 @@ from metronome.sources.scheduler import LEASE_NAME, Scheduler, describe_report
 from metronome.sources.settings import SourceSettings
 from metronome.sources.status import statuses
 from metronome.sources.store import StateStore
+
+P = ParamSpec("P")
 
 
 class SourcesContext(Protocol):
@@ -45,6 +51,22 @@ def _reachable(ctx: click.Context) -> Settings:
 def say(message: str) -> None:
     click.echo(message)
     sys.stdout.flush()
+
+
+def _elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
+    """An Elasticsearch that does not answer is a one-line error, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except (TransportError, EsApiError) as error:
+            raise click.ClickException(
+                f"Elasticsearch did not answer as expected ({type(error).__name__}: {error}); "
+                "source state and leases are kept there"
+            ) from None
+
+    return wrapped
 
 
 def _ready(settings: Settings) -> Settings:
@@ -86,6 +108,7 @@ def list_sources(ctx: click.Context) -> None:
 @sources.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
+@_elasticsearch_errors
 def status(ctx: click.Context, as_json: bool) -> None:
     """Last run, last success, lag and last error of every configured source."""
     settings = _reachable(ctx)
@@ -112,6 +135,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @sources.command()
 @click.argument("name")
 @click.pass_context
+@_elasticsearch_errors
 def run(ctx: click.Context, name: str) -> None:
     """Run one source now, from its stored cursor (exit 1 if it fails)."""
     settings = _ready(_reachable(ctx))
@@ -135,6 +159,7 @@ def run(ctx: click.Context, name: str) -> None:
     help="Last UTC day to read again, included.",
 )
 @click.pass_context
+@_elasticsearch_errors
 def backfill(ctx: click.Context, name: str, first: datetime, last: datetime) -> None:
     """Read the days FROM..TO again (what the remote still offers); stored documents are
     not duplicated and the regular cursor does not move."""
@@ -152,6 +177,7 @@ def backfill(ctx: click.Context, name: str, first: datetime, last: datetime) -> 
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
+@_elasticsearch_errors
 def reset(ctx: click.Context, name: str, yes: bool) -> None:
     """Forget a source's cursor: its next run reads everything again (nothing stored is
     duplicated; ids repeat)."""
@@ -165,6 +191,7 @@ def reset(ctx: click.Context, name: str, yes: bool) -> None:
 
 @click.command()
 @click.pass_context
+@_elasticsearch_errors
 def scheduler(ctx: click.Context) -> None:
     """Run the configured sources on their schedules (one scheduler per cluster holds a
     lease in Elasticsearch; others wait to take over)."""

@@ -189,3 +189,18 @@ def test_two_schedulers_run_each_source_once_and_the_survivor_takes_over_a_kill_
     )
     assert found["aggregations"]["ids"]["value"] == 16  # each record once
     assert _holder(cli) is None  # the survivor released its lease on SIGTERM
+
+
+@pytest.mark.e2e
+def test_an_unreachable_elasticsearch_is_a_one_line_error(
+    cli: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    env = {**cli.env, "METRONOME_ES_URL": "http://127.0.0.1:9"}  # type: ignore[attr-defined]
+    for command in (["sources", "status"], ["sources", "run", "remote"]):
+        answer = subprocess.run(
+            [*METRONOME, *command], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+            env=env, check=False,
+        )  # fmt: skip
+        assert answer.returncode == 1
+        assert answer.stderr.startswith("Error: Elasticsearch did not answer"), answer.stderr
+        assert "Traceback" not in answer.stderr
