@@ -25,6 +25,7 @@ from ingesters.s3_access_logs.keys import LogObject
 from ingesters.s3_access_logs.parse import AccessRecord, UnparsableLine, parse_line
 from metronome.hits.pipeline import parse_user_agent, url_parts, user_agent_text
 from metronome.hits.privacy import parse_ip, truncate_ip
+from metronome.logs.records import url_field
 from metronome.sources.base import Document
 
 IpMode = Literal["full", "truncate", "drop"]
@@ -92,8 +93,7 @@ def request_fields(record: AccessRecord, mapping: RecordMapping) -> dict[str, An
     }
     fields["http"] = {name: value for name, value in http.items() if value is not None}
     if record.target:
-        path, _, query = record.target.partition("?")
-        fields["url"] = {"full": record.target, "path": path, **({"query": query} if query else {})}
+        fields["url"] = url_field(record.target)
     if record.referrer:
         fields["referrer"] = url_parts(record.referrer)
     agent = user_agent_text(record.user_agent)

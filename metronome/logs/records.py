@@ -88,6 +88,12 @@ def _web_request(record: dict[str, Any]) -> tuple[WebRequest | None, bool]:
     return request, request is not None
 
 
+def url_field(target: str) -> dict[str, str]:
+    """The ``url`` object of a request target (``/docs?x=1``): full, path and query."""
+    path, _, query = target.partition("?")
+    return {"full": target, "path": path, **({"query": query} if query else {})}
+
+
 def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     http = {
@@ -99,8 +105,7 @@ def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> d
     }
     fields["http"] = {name: value for name, value in http.items() if value is not None}
     if request.path:
-        path, _, query = request.path.partition("?")
-        fields["url"] = {"full": request.path, "path": path, **({"query": query} if query else {})}
+        fields["url"] = url_field(request.path)
     if request.referrer:
         fields["referrer"] = url_parts(request.referrer)
     if request.user_agent:
