@@ -64,7 +64,7 @@ class RunServices:
     index_prefix: str
     holder: str  # this process, as lease holder
     policy: RetryPolicy = field(default_factory=RetryPolicy)
-    lease_ttl: float = 300.0  # a run renews its source lease after every page
+    lease_ttl: float = 30.0  # a live run renews its source lease every third of this (heartbeat)
     progress: Progress = field(default=lambda message: None)
     stop: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -125,19 +125,33 @@ def run_source(source: Source, services: RunServices, backfill: Window | None = 
         report.error = f"already running in {holder.holder if holder else 'another process'}"
         metrics.SOURCE_RUNS.labels(source.name, "busy").inc()
         return _finish(report, services)
+    heartbeat = _Heartbeat(leases, lease_name, services.holder, services.lease_ttl)
+    try:
+        return _run_holding_lease(source, services, backfill, report, heartbeat)
+    finally:
+        heartbeat.stop()  # also when the run dies: then the lease simply expires
+
+
+def _run_holding_lease(
+    source: Source,
+    services: RunServices,
+    backfill: Window | None,
+    report: RunReport,
+    heartbeat: _Heartbeat,
+) -> RunReport:
     states = services.states
     http = HttpClient(services.policy, headers=source.http_headers(), sleep=services.sleep)
     versioned = states.load(source.name)
     context = FetchContext(
         cursor=copy.deepcopy(versioned.state.cursor),
         http=http,
-        now=started,
+        now=datetime.fromisoformat(report.started_at),
         backfill=backfill,
         progress=services.progress,
     )
     latest = _Latest(versioned)
     try:
-        _run_pages(source, services, context, latest, report)
+        _run_pages(source, services, context, latest, report, heartbeat=heartbeat)
         versioned = latest.versioned.with_state(
             last_run_at=report.started_at,
             last_success_at=report.started_at,
@@ -168,7 +182,8 @@ def run_source(source: Source, services: RunServices, backfill: Window | None = 
         states.save(versioned.with_state(last_run=report.to_json()))
     except StateConflict as error:
         log.warning("source %s: run state not recorded: %s", source.name, error)
-    leases.release(lease_name, services.holder)
+    heartbeat.stop()
+    services.leases.release(heartbeat.name, services.holder)
     metrics.SOURCE_RUNS.labels(source.name, report.outcome).inc()
     return report
 
@@ -189,6 +204,35 @@ def tally(results: Sequence[ItemResult]) -> dict[str, int]:
     return counts
 
 
+class _Heartbeat:
+    """Renews a run's lease every third of its TTL while the run lives, so a long page never
+    loses it and a dead run (kill -9) frees its source within one TTL."""
+
+    def __init__(self, leases: LeaseStore, name: str, holder: str, ttl: float) -> None:
+        self.leases = leases
+        self.name = name
+        self.holder = holder
+        self.ttl = ttl
+        self.lost = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.ttl / 3):
+            try:
+                if not self.leases.acquire(self.name, self.holder, self.ttl):
+                    self.lost = True
+                    return
+            except Exception as error:  # Elasticsearch unreachable: try again at the next beat
+                log.warning("renewing lease %s failed: %s", self.name, error)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.ttl)
+
+
 @dataclass
 class _Latest:
     """The state as last saved by the run (what a failure is recorded on)."""
@@ -202,6 +246,8 @@ def _run_pages(
     context: FetchContext,
     latest: _Latest,
     report: RunReport,
+    *,
+    heartbeat: _Heartbeat,
 ) -> None:
     states = services.states
     for page in source.fetch(context):
@@ -222,9 +268,7 @@ def _run_pages(
         context.cursor = copy.deepcopy(page.cursor)
         if page.progress:
             services.progress(page.progress)
-        if not services.leases.acquire(
-            f"source:{source.name}", services.holder, services.lease_ttl
-        ):
+        if heartbeat.lost:
             raise StateConflict(f"lost the lease of source {source.name!r} to another process")
         if services.stop.is_set():
             raise Interrupted("stopped by request; the next run resumes from the saved cursor")

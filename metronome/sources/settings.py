@@ -53,7 +53,7 @@ class SchedulerSettings:
 
     enabled: bool = True  # false: `metronome serve` starts no scheduler (run sources by hand)
     lease_ttl: float = 30.0  # seconds; a dead scheduler's lease is taken over after this
-    run_lease_ttl: float = 600.0  # seconds a source run may go without finishing a page
+    run_lease_ttl: float = 30.0  # seconds; a run renews it every third; a dead run's frees after
     request_timeout: float = 30.0  # seconds per HTTP request to a remote API
     attempts: int = 5  # tries per request (429/5xx/connection errors are retried)
     max_wait: float = 120.0  # longest rate-limit wait slept through inside one run
@@ -152,7 +152,7 @@ class SchedulerSchema(Schema):
 
     enabled = fields.Boolean()
     lease_ttl = fields.Float(validate=validate.Range(min=2))
-    run_lease_ttl = fields.Float(validate=validate.Range(min=10))
+    run_lease_ttl = fields.Float(validate=validate.Range(min=1))
     request_timeout = fields.Float(validate=validate.Range(min=0.1))
     attempts = fields.Integer(validate=validate.Range(min=1, max=20))
     max_wait = fields.Float(validate=validate.Range(min=0))

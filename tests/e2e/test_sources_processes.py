@@ -57,7 +57,7 @@ def cli(
             {
                 "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
                 "spool": {"dir": str(tmp_path / "spool")},
-                "scheduler": {"lease_ttl": 2, "attempts": 2},
+                "scheduler": {"lease_ttl": 2, "run_lease_ttl": 2, "attempts": 2},
                 "sources": {"remote": {"type": "paged_example", "interval": 1, **remote.options}},
             }
         )
