@@ -85,8 +85,9 @@ from bench._common import (
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
 from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
 from bench.loadgen import Pacer, ProtocolError, parse_response
-from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_searches
-from metronome.compat.allezon.model import AggregatesQuery
+from metronome.compat.allezon.builder import aggregates_body, indices_for
+from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
+from metronome.compat.allezon.profiles import Search, fetch_profile
 from metronome.compat.allezon.tag import tag_document
 from metronome.config import (
     ElasticsearchSettings,
@@ -1355,6 +1356,18 @@ class AllezonBench:
         assert self._client is not None, "Elasticsearch is not started"
         return self._client
 
+    def _searcher(self, index: str) -> Search:
+        """A search of ``index`` as Metronome's profile endpoint sends it."""
+
+        def search(body: dict[str, Any]) -> dict[str, Any]:
+            return dict(
+                self.client.search(
+                    index=index, body=body, ignore_unavailable=True, allow_no_indices=True
+                ).body
+            )
+
+        return search
+
     # --- processes -------------------------------------------------------------------------
 
     def start_elasticsearch(self) -> None:
@@ -1392,10 +1405,9 @@ class AllezonBench:
         first, last = from_ms(tag_ms(tags[0])), from_ms(tag_ms(tags[-1]))
         index = indices_for(prefix, first, last)
         for tag in tags[:: max(1, total // 200)]:
-            searches = profile_searches(
-                index, SITE, tag["cookie"], start=first, end=last, limit=200
+            fetch_profile(
+                self._searcher(index), SITE, ProfileQuery(tag["cookie"], first, last, 200)
             )
-            self.client.msearch(searches=searches)
             minute = from_ms(tag_ms(tag) // MINUTE_MS * MINUTE_MS)
             end = minute + timedelta(minutes=10)
             query = AggregatesQuery(minute, end, tag["action"], (), ("COUNT", "SUM_PRICE"))
@@ -1753,11 +1765,9 @@ class AllezonBench:
         start, end = from_ms(params["start_ms"]), from_ms(params["end_ms"])
         index = indices_for(self.prefix, start, end)
         if query["kind"] == "profile":
-            searches = profile_searches(
-                index, SITE, params["cookie"], start=start, end=end, limit=params["limit"]
-            )
+            profile = ProfileQuery(params["cookie"], start, end, params["limit"])
             started = time.perf_counter()
-            self.client.msearch(searches=searches)
+            fetch_profile(self._searcher(index), SITE, profile)
             return time.perf_counter() - started
         order = {name: at for at, name in enumerate(FILTERS)}
         filters = tuple(sorted(params["filters"], key=lambda item: order[item[0]]))

@@ -34,6 +34,7 @@ from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.query.events import events_query, flatten, iter_events, mapped_fields, pick
 from metronome.query.export import ndjson_line, rows_to_csv
 from metronome.query.timerange import parse_instant, parse_tz
+from metronome.query.views import store_unavailable
 from metronome.services import current_services
 from metronome.sites import bearer_token, check_read_key, find_site
 
@@ -84,12 +85,7 @@ def events() -> Response:
         # The first page is fetched now, so an unreachable store is still a clean 503.
         first = next(documents, None)
     except (TransportError, EsApiError):
-        raise ApiError(
-            503,
-            "store_unavailable",
-            "Elasticsearch cannot answer right now; retry shortly.",
-            headers={"Retry-After": "5"},
-        ) from None
+        raise store_unavailable() from None
     primed = documents if first is None else chain([first], documents)
 
     def body() -> Iterator[str]:

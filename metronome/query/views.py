@@ -156,14 +156,15 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
                 time.sleep(0.2 * (attempt + 1))
                 continue
             log.warning("Elasticsearch failed a read: %r", error)
-            raise _unavailable() from None
+            raise store_unavailable() from None
         except TransportError as error:
             log.warning("Elasticsearch failed a read: %r", error)
-            raise _unavailable() from None
+            raise store_unavailable() from None
     raise AssertionError("unreachable")
 
 
-def _unavailable() -> ApiError:
+def store_unavailable() -> ApiError:
+    """The 503 of every read Elasticsearch cannot answer now."""
     return ApiError(
         503,
         "store_unavailable",

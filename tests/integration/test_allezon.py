@@ -31,6 +31,9 @@ from bench.allezon_model import (
     parse_tag_time,
 )
 from metronome import create_app
+from metronome.compat.allezon.model import ProfileQuery
+from metronome.compat.allezon.profiles import fetch_profile
+from metronome.compat.allezon.result import profile_result
 from metronome.compat.allezon.tag import TAG_FIELD
 from metronome.config import Settings
 from metronome.es.templates import install_templates, remove_templates
@@ -40,6 +43,7 @@ from tests.conftest import make_settings
 SEED = 5
 TAG_COUNT = 3000
 SITES = {"default": {"write_auth": "none"}, "allezon": {"write_auth": "none"}}
+SITES_ALLEZON = "allezon"  # the site the default configuration stores tags in
 
 
 @dataclass
@@ -140,6 +144,30 @@ def test_a_tag_comes_back_exactly_as_received(loaded: Loaded) -> None:
     assert listed[0]["time"] == tag["time"]  # milliseconds and Z
     ids = [t["product_info"]["product_id"] for t in loaded.tags]
     assert {type(i) for i in ids} == {int, str}  # both kinds of id went through
+
+
+def test_a_profile_takes_a_second_search_only_when_the_first_page_is_cut(
+    loaded: Loaded, es: Elasticsearch
+) -> None:
+    """The heaviest cookie's VIEWs fill the page of both actions: its BUYs need their own
+    search, and still equal the model; a light cookie is answered by the first search."""
+    index = f"{loaded.settings.elasticsearch.index_prefix}-hits-*"
+    bodies: list[dict[str, Any]] = []
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        bodies.append(body)
+        return dict(es.search(index=index, body=body).body)
+
+    model, tags = loaded.model, loaded.tags
+    start = parse_tag_time(tags[0]["time"])
+    end = parse_tag_time(tags[-1]["time"]) + timedelta(seconds=1)
+    for cookie, searches in ((model.cookies[0], 2), (model.cookies[-1], 1)):
+        bodies.clear()
+        found = fetch_profile(search, SITES_ALLEZON, ProfileQuery(cookie, start, end, 200))
+        expected = model.profile(cookie, start, end, 200)
+        assert profile_result(cookie, found) == expected
+        assert len(bodies) == searches
+    assert bodies[0]["size"] == 400
 
 
 def aggregate(client: FlaskClient, query: str, body: Any = None) -> Any:

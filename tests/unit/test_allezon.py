@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,15 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from metronome import create_app
-from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_searches
-from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
+from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_search
+from metronome.compat.allezon.model import MAX_LIMIT, AggregatesQuery, ProfileQuery
 from metronome.compat.allezon.parse import (
     parse_aggregates,
     parse_limit,
     parse_profile,
     parse_time_range,
 )
+from metronome.compat.allezon.profiles import by_action, fetch_profile, missing_actions
 from metronome.compat.allezon.result import (
     aggregates_result,
     format_minute,
@@ -340,49 +342,64 @@ def test_ten_minutes_is_the_longest_aggregate_range() -> None:
 # --- query bodies and results ----------------------------------------------------------------
 
 
-def test_profile_searches_filter_the_cookie_and_sort_newest_first() -> None:
-    lines = profile_searches(
-        "p-hits-2022.03.22",
-        "allezon",
-        "c1",
-        start=t("2022-03-22T12:15:00"),
-        end=t("2022-03-22T12:30:00.001"),
-        limit=5,
-    )
-    assert [line.get("index") for line in lines[::2]] == ["p-hits-2022.03.22"] * 2
-    views, buys = lines[1], lines[3]
-    assert views["size"] == 5
-    assert views["sort"] == [{"@timestamp": "desc"}]
-    assert views["_source"] == [TAG_FIELD]
-    assert views["query"]["bool"]["filter"] == [
+PROFILE = ProfileQuery("c1", t("2022-03-22T12:15:00"), t("2022-03-22T12:30:00.001"), 5)
+
+
+def test_the_profile_search_asks_both_actions_newest_first() -> None:
+    body = profile_search("allezon", PROFILE)
+    assert body["size"] == 10  # limit per action
+    assert body["sort"] == [{"@timestamp": "desc"}]
+    assert body["_source"] == [TAG_FIELD]
+    assert body["query"]["bool"]["filter"] == [
         {"term": {"site": "allezon"}},
         {"term": {"cookie": "c1"}},
-        {"term": {"action": "VIEW"}},
         {
             "range": {
-                "@timestamp": {
-                    "gte": 1647951300000,
-                    "lt": 1647952200001,
-                    "format": "epoch_millis",
-                }
+                "@timestamp": {"gte": 1647951300000, "lt": 1647952200001, "format": "epoch_millis"}
             }
         },
+        {"terms": {"action": ["VIEW", "BUY"]}},
     ]
-    assert buys["query"]["bool"]["filter"][2] == {"term": {"action": "BUY"}}
+    alone = profile_search("allezon", PROFILE, ("BUY",))
+    assert alone["size"] == 5
+    assert alone["query"]["bool"]["filter"][-1] == {"term": {"action": "BUY"}}
+    assert profile_search("allezon", replace(PROFILE, limit=MAX_LIMIT))["size"] == MAX_LIMIT
 
 
-def test_profile_result_returns_the_stored_tags_in_order() -> None:
-    older = changed("time", "2022-03-22T12:14:00.000Z")
-    response = {
-        "responses": [
-            {"hits": {"hits": [{"_source": {TAG_FIELD: TAG}}, {"_source": {TAG_FIELD: older}}]}},
-            {"hits": {"hits": []}},
-        ]
+def hit(action: str, second: int) -> dict[str, Any]:
+    tag = changed("time", f"2022-03-22T12:20:{second:02d}.000Z")
+    tag["action"] = action
+    return {"_source": {TAG_FIELD: tag}}
+
+
+def test_only_an_action_a_full_page_may_lack_gets_a_search_of_its_own() -> None:
+    found = by_action([hit("VIEW", 9), hit("BUY", 8), hit("VIEW", 7), {"_source": {}}])
+    assert [tag["time"][17:19] for tag in found["VIEW"]] == ["09", "07"]
+    assert missing_actions(found, returned=3, size=4, limit=2) == []  # every tag of the range
+    assert missing_actions(found, returned=3, size=3, limit=2) == ["BUY"]  # older BUYs may exist
+    assert missing_actions(found, returned=3, size=3, limit=1) == []
+    both_short = by_action([hit("VIEW", 9), hit("BUY", 8)])
+    assert missing_actions(both_short, returned=2, size=2, limit=5) == ["VIEW", "BUY"]
+
+
+def test_fetch_profile_searches_again_only_for_the_short_action() -> None:
+    pages = {
+        2: {"hits": {"hits": [hit("VIEW", 9), hit("VIEW", 8)]}},  # full, and no BUY in it
+        1: {"hits": {"hits": [hit("BUY", 1)]}},
     }
-    assert profile_result("c1", response) == {"cookie": "c1", "views": [TAG, older], "buys": []}
-    with pytest.raises(ApiError) as caught:
-        profile_result("c1", {"responses": [{"error": {}, "status": 500}, {"hits": {"hits": []}}]})
-    assert caught.value.status == 503
+    bodies: list[dict[str, Any]] = []
+
+    def search(body: dict[str, Any]) -> dict[str, Any]:
+        bodies.append(body)
+        return pages[body["size"]]
+
+    tags = fetch_profile(search, "allezon", replace(PROFILE, limit=1))
+    assert [len(tags["VIEW"]), len(tags["BUY"])] == [1, 1]
+    assert tags["VIEW"][0]["time"].endswith(":09.000Z")
+    assert len(bodies) == 2
+    assert bodies[1]["query"]["bool"]["filter"][-1] == {"term": {"action": "BUY"}}
+    answer = profile_result("c1", tags)
+    assert answer == {"cookie": "c1", "views": tags["VIEW"], "buys": tags["BUY"]}
 
 
 def query_of(

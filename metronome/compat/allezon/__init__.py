@@ -5,7 +5,8 @@ Modules, one job each; everything but ``views`` is pure:
 - ``tag``: one user tag: the hand-written check and the hits document it becomes;
 - ``schema``: the tag as a marshmallow schema (/openapi.json, and the check's reference);
 - ``model``: the two queries as typed values; ``parse``: query parameters -> those values;
-- ``builder``: the Elasticsearch requests; ``result``: the answers' JSON from the responses;
+- ``builder``: the Elasticsearch requests; ``profiles``: a profile in one search (two when the
+  first page is cut); ``result``: the answers' JSON from the responses;
 - ``views``: the blueprint (``allezon.enabled: false`` leaves it unregistered);
 - ``openapi``: the three paths for /openapi.json.
 

@@ -1,8 +1,9 @@
 """The Elasticsearch requests of the two queries: pure functions of the query and the site.
 
-Profiles are one ``_msearch`` of two searches (VIEW, BUY), newest first, ``_source`` limited to
-the stored tag; aggregates are one search with a 1-minute ``date_histogram`` (and a ``sum`` of
-the price). Both name the daily indices of their range.
+A profile is one search for the newest tags of both actions (``profile_search``; ``profiles``
+adds a search of one action only when that page cannot tell), ``_source`` limited to the stored
+tag; aggregates are one search with a 1-minute ``date_histogram`` (and a ``sum`` of the price).
+Both name the daily indices of their range.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from metronome.compat.allezon.model import FILTERS, AggregatesQuery, millis
+from metronome.compat.allezon.model import FILTERS, MAX_LIMIT, AggregatesQuery, ProfileQuery, millis
 from metronome.compat.allezon.tag import ACTIONS, TAG_FIELD
 from metronome.es.naming import indices_for_range
 from metronome.hits.pipeline import STREAM
@@ -23,27 +24,38 @@ def indices_for(prefix: str, start: datetime, end: datetime) -> str:
     return indices_for_range(prefix, STREAM, start, end, MAX_NAMED_INDICES)
 
 
-def profile_searches(
-    index: str, site: str, cookie: str, *, start: datetime, end: datetime, limit: int
-) -> list[dict[str, Any]]:
-    """The ``_msearch`` lines: the newest VIEWs, then the newest BUYs of one cookie."""
-    searches: list[dict[str, Any]] = []
-    for action in ACTIONS:
-        searches.append({"index": index, "ignore_unavailable": True, "allow_no_indices": True})
-        searches.append(
-            {
-                "size": limit,
-                "track_total_hits": False,
-                "_source": [TAG_FIELD],
-                "sort": [{"@timestamp": "desc"}],
-                "query": {
-                    "bool": {
-                        "filter": _filters(site, start, end, {"cookie": cookie, "action": action})
-                    }
-                },
+def profile_search(
+    site: str, query: ProfileQuery, actions: tuple[str, ...] = ACTIONS
+) -> dict[str, Any]:
+    """The newest tags of ``actions`` in the query's range: ``limit`` per action, together.
+
+    One page of both actions, newest first, holds the ``limit`` newest of an action whenever it
+    holds ``limit`` of them or is not full (``profiles.missing_actions`` says which are not).
+    """
+    action = (
+        {"term": {"action": actions[0]}}
+        if len(actions) == 1
+        else {"terms": {"action": list(actions)}}
+    )
+    return {
+        "size": profile_page_size(query.limit, actions),
+        "track_total_hits": False,
+        "_source": [TAG_FIELD],
+        "sort": [{"@timestamp": "desc"}],
+        "query": {
+            "bool": {
+                "filter": [
+                    *_filters(site, query.start, query.end, {"cookie": query.cookie}),
+                    action,
+                ]
             }
-        )
-    return searches
+        },
+    }
+
+
+def profile_page_size(limit: int, actions: tuple[str, ...]) -> int:
+    """``limit`` per action, within Elasticsearch's ``index.max_result_window``."""
+    return min(limit * len(actions), MAX_LIMIT)
 
 
 def aggregates_body(site: str, query: AggregatesQuery) -> dict[str, Any]:

@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from metronome.compat.allezon.model import MINUTE, AggregatesQuery, millis
-from metronome.compat.allezon.tag import TAG_FIELD
-from metronome.errors import ApiError
-
-log = logging.getLogger(__name__)
+from metronome.compat.allezon.profiles import Tags
 
 
-def profile_result(cookie: str, response: dict[str, Any]) -> dict[str, Any]:
-    """``{"cookie", "views", "buys"}`` from the two ``_msearch`` answers: each tag as sent."""
-    views, buys = (
-        [hit["_source"][TAG_FIELD] for hit in _checked(item)["hits"]["hits"]]
-        for item in response["responses"]
-    )
-    return {"cookie": cookie, "views": views, "buys": buys}
-
-
-def _checked(item: dict[str, Any]) -> dict[str, Any]:
-    """One ``_msearch`` answer, or the error it holds as an ``ApiError``."""
-    if "error" not in item:
-        return item
-    log.warning("Elasticsearch failed a profile search: %s", item["error"])
-    if item.get("status") == 400:
-        raise ApiError(422, "invalid_query", "Elasticsearch refused the query.")
-    raise ApiError(
-        503,
-        "store_unavailable",
-        "Elasticsearch cannot answer right now; retry shortly.",
-        headers={"Retry-After": "5"},
-    )
+def profile_result(cookie: str, tags: Tags) -> dict[str, Any]:
+    """``{"cookie", "views", "buys"}``: each tag exactly as it was received, newest first."""
+    return {"cookie": cookie, "views": tags["VIEW"], "buys": tags["BUY"]}
 
 
 def aggregates_result(query: AggregatesQuery, response: dict[str, Any]) -> dict[str, Any]:

@@ -7,28 +7,31 @@ endpoints ignore their request bodies and need no key (the platform sends none).
 
 from __future__ import annotations
 
-import time as clock
+import logging
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import Counter
 from werkzeug.utils import get_content_type
 
 from metronome import metrics
-from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_searches
+from metronome.compat.allezon.builder import aggregates_body, indices_for
 from metronome.compat.allezon.parse import parse_aggregates, parse_profile
+from metronome.compat.allezon.profiles import fetch_profile
 from metronome.compat.allezon.result import aggregates_result, profile_result
 from metronome.compat.allezon.tag import TagError, check_tag, tag_document
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.hits.bodies import JSON_TYPES, decode_body
 from metronome.hits.views import spool_documents
-from metronome.query.views import SHARD_RETRIES, call_elasticsearch
+from metronome.query.views import call_elasticsearch, store_unavailable
 from metronome.services import Services, current_services
 from metronome.sites import check_write_key
 
 bp = Blueprint("allezon", __name__)
+log = logging.getLogger(__name__)
 # The Content-Type a bare Response(status=204) gets, worked out once instead of per tag.
 NO_CONTENT_TYPE = get_content_type(Response.default_mimetype or "text/plain", "utf-8")
 
@@ -75,16 +78,8 @@ def user_profiles(cookie: str) -> Response:
     site = _site(services)
     query = parse_profile(cookie, request.args)
     index = indices_for(services.settings.elasticsearch.index_prefix, query.start, query.end)
-    searches = profile_searches(
-        index, site.name, query.cookie, start=query.start, end=query.end, limit=query.limit
-    )
-    for attempt in range(SHARD_RETRIES + 1):
-        response = call_elasticsearch(lambda: services.es.msearch(searches=searches).body)
-        unavailable = any(item.get("status") == 503 for item in response["responses"])
-        if not unavailable or attempt == SHARD_RETRIES:
-            break
-        clock.sleep(0.2 * (attempt + 1))  # as _elasticsearch: a new index's shard is starting
-    return jsonify(profile_result(query.cookie, response))
+    tags = fetch_profile(lambda body: _search(services, index, body), site.name, query)
+    return jsonify(profile_result(query.cookie, tags))
 
 
 @bp.post("/aggregates")
@@ -93,15 +88,23 @@ def aggregates() -> Response:
     site = _site(services)
     query = parse_aggregates(request.args)
     index = indices_for(services.settings.elasticsearch.index_prefix, query.start, query.end)
-    body = aggregates_body(site.name, query)
-    response = call_elasticsearch(
+    response = _search(services, index, aggregates_body(site.name, query))
+    return jsonify(aggregates_result(query, response))
+
+
+def _search(services: Services, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    """One search of the daily indices, whole: a shard that failed fails the answer (503)."""
+    response: dict[str, Any] = call_elasticsearch(
         lambda: (
             services.es.search(
                 index=index, body=body, ignore_unavailable=True, allow_no_indices=True
             ).body
         )
     )
-    return jsonify(aggregates_result(query, response))
+    if response.get("_shards", {}).get("failed"):
+        log.warning("Elasticsearch failed an Allezon search in part: %s", response["_shards"])
+        raise store_unavailable()
+    return response
 
 
 def _site(services: Services) -> SiteSettings:
