@@ -11,8 +11,10 @@ from flask import Flask
 
 from metronome import errors
 from metronome.compat.allezon import bp as allezon_bp
+from metronome.compat.allezon import fast_user_tags
 from metronome.config import Settings, load_settings
 from metronome.es.client import build_client
+from metronome.fastpath import FastPath
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
@@ -63,4 +65,6 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         app.register_blueprint(blueprint)
     if settings.allezon.enabled:
         app.register_blueprint(allezon_bp)
+        fast = {("POST", "/user_tags"): fast_user_tags(app.extensions[EXTENSION_KEY])}
+        app.wsgi_app = FastPath(app.wsgi_app, fast, settings.ingest.max_body_bytes)  # type: ignore[method-assign]
     return app

@@ -111,6 +111,9 @@ class ShipperSettings:
     batch_docs: int = 1000
     batch_bytes: int = 8_388_608
     poll_interval: float = 0.2  # seconds between looks at an idle spool
+    # After a pass that found less than a full batch, wait this long for the next: fewer, larger
+    # _bulk requests (75 hits in one cost Elasticsearch a third of the CPU of five of 15).
+    linger: float = 0.25
     max_backoff: float = 30.0  # seconds, the cap of the retry backoff
     concurrency: int = 2  # _bulk requests in flight at once (each for its own spool segment)
 
@@ -320,6 +323,7 @@ class ShipperSchema(_Strict):
     batch_docs = fields.Integer(validate=validate.Range(min=1, max=100_000))
     batch_bytes = fields.Integer(validate=validate.Range(min=1024, max=100 * 1024 * 1024))
     poll_interval = fields.Float(validate=validate.Range(min=0.001, max=60))
+    linger = fields.Float(validate=validate.Range(min=0, max=5))
     max_backoff = fields.Float(validate=validate.Range(min=0.01, max=3600))
     concurrency = fields.Integer(validate=validate.Range(min=1, max=32))
 

@@ -117,6 +117,8 @@ class Shipper:
                     break
                 if shipped == 0:
                     self.stop.wait(self.settings.poll_interval)
+                elif shipped < self.settings.batch_docs and self.settings.linger:
+                    self.stop.wait(self.settings.linger)  # let the next batch fill up
         finally:
             self.close()
             self.release()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from elasticsearch import Elasticsearch
 
 from metronome.config import ElasticsearchSettings
+from metronome.fastjson import ElasticsearchJson
 
 
 class ElasticsearchNotConfigured(RuntimeError):
@@ -22,4 +23,5 @@ def build_client(settings: ElasticsearchSettings) -> Elasticsearch:
         request_timeout=settings.request_timeout,
         retry_on_timeout=True,
         max_retries=2,
+        serializer=ElasticsearchJson(),
     )

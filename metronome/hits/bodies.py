@@ -66,7 +66,7 @@ def decode_body(
     content_encoding: str | None = None,
     max_decompressed_bytes: int = 10_485_760,
 ) -> DecodedBody:
-    media_type = _media_type(content_type)
+    kind = media_type(content_type)
     data = decompress(content_encoding, data, max_decompressed_bytes)
     if not data or data.isspace():  # what `not data.strip()` says, without copying the body
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
@@ -74,9 +74,9 @@ def decode_body(
         text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is allowed
     except UnicodeDecodeError:
         raise ApiError(400, "invalid_encoding", "The body is not valid UTF-8.") from None
-    if media_type in NDJSON_TYPES:
+    if kind in NDJSON_TYPES:
         return DecodedBody(hits=ndjson_values(text), batch=True)
-    if media_type == FORM_TYPE:
+    if kind == FORM_TYPE:
         return DecodedBody(hits=[hit_from_pairs(_form_pairs(text))], batch=False)
     try:
         value = loads_json(text)
@@ -124,22 +124,23 @@ def hit_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)  # clients send a handful of distinct Content-Type headers
-def _media_type(content_type: str | None) -> str:
-    media_type, options = parse_options_header(content_type or "")
-    media_type = media_type.lower()
-    if media_type not in _MEDIA_TYPES:
+def media_type(content_type: str | None) -> str:
+    """The body's media type, lower-cased; ``ApiError`` 415 for a type no ingest reads."""
+    kind, options = parse_options_header(content_type or "")
+    kind = kind.lower()
+    if kind not in _MEDIA_TYPES:
         raise ApiError(
             415,
             "unsupported_media_type",
             "Send hits as application/json, text/plain JSON, application/x-ndjson or "
-            f"application/x-www-form-urlencoded, not {media_type or 'no type'}.",
+            f"application/x-www-form-urlencoded, not {kind or 'no type'}.",
         )
     charset = options.get("charset", "utf-8").lower()
     if charset not in UTF8_NAMES:
         raise ApiError(
             415, "unsupported_charset", f"Send the body as UTF-8, not {options['charset']}."
         )
-    return media_type
+    return kind
 
 
 def decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:

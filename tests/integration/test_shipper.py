@@ -177,3 +177,45 @@ def test_a_busy_writer_does_not_keep_a_quiet_writers_hits_waiting(
     assert count(es, prefix) == 11
     busy.close()
     quiet.close()
+
+
+@pytest.mark.parametrize(("linger", "most_bulks"), [(0.0, None), (0.3, 6)])
+def test_lingering_after_a_part_full_batch_sends_fewer_larger_bulks(
+    settings: Settings, es: Elasticsearch, prefix: str, linger: float, most_bulks: int | None
+) -> None:
+    """Hits trickling in (one per 20 ms for 1.2 s): with ``linger`` the shipper waits for
+    each next batch to fill, so a handful of ``_bulk`` requests carry them all."""
+    writer = SpoolWriter(settings.spool.dir, segment_bytes=1 << 20, max_bytes=10_000_000)
+    bulks: list[int] = []
+    stop = threading.Event()
+    shipper = Shipper(
+        settings.spool.dir,
+        es,
+        prefix,
+        ShipperSettings(poll_interval=0.01, linger=linger),
+        stop=stop,
+    )
+    send = shipper._bulk
+
+    def counted(actions: Any) -> Any:
+        bulks.append(len(actions))
+        return send(actions)
+
+    shipper._bulk = counted  # type: ignore[method-assign]
+    runner = threading.Thread(target=shipper.run_forever)
+    runner.start()
+    for n in range(60):
+        writer.append([encode_entry(hit(n))])
+        time.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while sum(bulks) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    runner.join(timeout=10)
+    writer.close()
+    assert sum(bulks) == 60
+    assert count(es, prefix) == 60
+    if most_bulks is None:
+        assert len(bulks) > 10  # without it, each pass ships the few hits that just arrived
+    else:
+        assert len(bulks) <= most_bulks

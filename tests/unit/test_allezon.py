@@ -4,6 +4,8 @@ configuration, and the HTTP answers that come before any search."""
 from __future__ import annotations
 
 import copy
+import gzip
+import io
 import json
 from collections.abc import Callable
 from dataclasses import replace
@@ -13,10 +15,11 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from flask import Response
+from flask import Response, request
 from flask.testing import FlaskClient
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.test import Client
 
 from metronome import create_app
 from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_search
@@ -38,6 +41,7 @@ from metronome.compat.allezon.schema import UserTagSchema
 from metronome.compat.allezon.tag import TAG_FIELD, TagError, check_tag, tag_document
 from metronome.config import ConfigError, HitLimits, load_settings, settings_from_mapping
 from metronome.errors import ApiError
+from metronome.fastpath import FastPath
 from metronome.spool.entry import decode_entry
 from metronome.spool.reader import list_segments, read_chunk
 from tests.conftest import ROOT, make_settings
@@ -674,3 +678,73 @@ def test_a_stored_tag_answers_a_plain_204(make_client: MakeClient) -> None:
     plain = Response(status=204)
     assert (response.status, response.data) == (plain.status, b"")
     assert sorted(response.headers.items()) == sorted(plain.headers.items())
+
+
+# --- the fast path of POST /user_tags (metronome.fastpath) ----------------------------------
+
+
+def flask_calls(client: FlaskClient) -> list[str]:
+    """The requests that reached Flask's dispatch (the fast path skips its hooks)."""
+    calls: list[str] = []
+
+    def record() -> None:
+        calls.append(request.path)
+
+    client.application.before_request(record)
+    return calls
+
+
+def test_a_plain_tag_skips_flask_and_is_answered_as_the_view_answers_it(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client()
+    calls = flask_calls(client)
+    fast = client.post("/user_tags", json=TAG)
+    assert calls == []
+    app = client.application
+    assert isinstance(app.wsgi_app, FastPath)
+    view = Client(app.wsgi_app.app).post("/user_tags", json=TAG)  # Flask alone, no fast path
+    assert calls == ["/user_tags"]
+    assert (fast.status, fast.data) == (view.status, view.data) == ("204 NO CONTENT", b"")
+    assert sorted(fast.headers.items()) == sorted(view.headers.items())
+    assert [doc[TAG_FIELD] for doc in spooled(tmp_path / "spool")] == [TAG, TAG]
+
+
+def test_anything_but_the_plain_success_goes_to_the_view_with_its_body(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client()
+    calls = flask_calls(client)
+    refused = client.post("/user_tags", json=changed("device", "FRIDGE"))
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["field"] == "device"  # the view read the body again
+    zipped = client.post(
+        "/user_tags",
+        data=gzip.compress(json.dumps(TAG).encode()),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    assert zipped.status_code == 204
+    chunked = client.post(
+        "/user_tags",
+        input_stream=io.BytesIO(json.dumps(TAG).encode()),
+        headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},  # as gunicorn de-chunks it
+    )
+    assert chunked.status_code == 204, chunked.get_json()  # no Content-Length: Flask reads the stream
+    assert calls == ["/user_tags"] * 3
+    assert len(spooled(tmp_path / "spool")) == 2
+
+
+def test_a_full_spool_is_the_same_503_on_the_fast_path(
+    make_client: MakeClient, tmp_path: Path
+) -> None:
+    client = make_client(spool={"dir": str(tmp_path / "spool"), "max_bytes": 65_536})
+    calls = flask_calls(client)
+    answers = [client.post("/user_tags", json=TAG) for _ in range(200)]
+    statuses = [answer.status_code for answer in answers]
+    assert 204 in statuses and statuses[-1] == 503
+    full = answers[-1]
+    assert full.get_json()["error"]["code"] == "spool_full"
+    assert full.headers["Retry-After"] == "30"
+    assert calls == []
+    assert len(spooled(tmp_path / "spool")) == statuses.count(204)

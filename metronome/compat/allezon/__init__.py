@@ -7,7 +7,8 @@ Modules, one job each; everything but ``views`` is pure:
 - ``model``: the two queries as typed values; ``parse``: query parameters -> those values;
 - ``builder``: the Elasticsearch requests; ``profiles``: a profile in one search (two when the
   first page is cut); ``result``: the answers' JSON from the responses;
-- ``views``: the blueprint (``allezon.enabled: false`` leaves it unregistered);
+- ``views``: the blueprint (``allezon.enabled: false`` leaves it unregistered), and the fast
+  handler of ``POST /user_tags`` (``metronome.fastpath``) the app factory installs with it;
 - ``openapi``: the three paths for /openapi.json.
 
 The names below are what the app factory and /openapi.json use.
@@ -17,6 +18,6 @@ from metronome.compat.allezon.model import AggregatesQuery
 from metronome.compat.allezon.openapi import openapi_paths
 from metronome.compat.allezon.schema import UserTagSchema
 from metronome.compat.allezon.tag import check_tag
-from metronome.compat.allezon.views import bp
+from metronome.compat.allezon.views import bp, fast_user_tags
 
-__all__ = ["AggregatesQuery", "UserTagSchema", "bp", "check_tag", "openapi_paths"]
+__all__ = ["AggregatesQuery", "UserTagSchema", "bp", "check_tag", "fast_user_tags", "openapi_paths"]

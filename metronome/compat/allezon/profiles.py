@@ -34,7 +34,8 @@ def fetch_profile(search: Search, site: str, query: ProfileQuery) -> Tags:
 
 
 def page_hits(response: dict[str, Any]) -> list[dict[str, Any]]:
-    hits: list[dict[str, Any]] = response["hits"]["hits"]
+    """A search answer's hits (``filter_path`` leaves out ``hits`` when there are none)."""
+    hits: list[dict[str, Any]] = response.get("hits", {}).get("hits", [])
     return hits
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 from prometheus_client import Counter
 from werkzeug.utils import get_content_type
 
@@ -24,14 +24,22 @@ from metronome.compat.allezon.result import aggregates_result, profile_result
 from metronome.compat.allezon.tag import TagError, check_tag, tag_document
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
-from metronome.hits.bodies import JSON_TYPES, decode_body
+from metronome.fastjson import json_response
+from metronome.fastpath import FastAnswer, Handler, json_answer
+from metronome.hits.bodies import JSON_TYPES, decode_body, media_type
+from metronome.hits.pipeline import Document
 from metronome.hits.views import spool_documents
 from metronome.query.views import call_elasticsearch, store_unavailable
 from metronome.services import Services, current_services
 from metronome.sites import check_write_key
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
 bp = Blueprint("allezon", __name__)
 log = logging.getLogger(__name__)
+# The parts of a search answer read here: the bytes Elasticsearch sends and Python decodes.
+ANSWER_PARTS = ["hits.hits._source", "aggregations", "_shards.failed"]
 # The Content-Type a bare Response(status=204) gets, worked out once instead of per tag.
 NO_CONTENT_TYPE = get_content_type(Response.default_mimetype or "text/plain", "utf-8")
 
@@ -52,18 +60,55 @@ def user_tags() -> Response:
         request.headers.get("Content-Encoding"),
         max_decompressed_bytes=services.settings.ingest.max_decompressed_bytes,
     )
-    now = datetime.now(UTC)
     try:
         if body.batch:
             raise TagError("Send one user tag (a JSON object) per request.")
-        tag = body.hits[0]
-        moment = check_tag(tag, site.limits, now)
+        document = _document(body.hits[0], site)
     except TagError as error:
         metrics.REJECTED.labels("invalid_user_tag").inc()
         raise ApiError(422, "invalid_user_tag", error.message, error.field) from None
-    spool_documents(services, [tag_document(tag, moment, site.name, now)])
+    spool_documents(services, [document])
     _accepted(site.name).inc()
     return Response(status=204, content_type=NO_CONTENT_TYPE)
+
+
+def fast_user_tags(services: Services) -> Handler:
+    """``POST /user_tags`` without Flask (``metronome.fastpath``) when it is the plain success
+    the platform sends a thousand times a second: a key-less site, one JSON tag, no encoding.
+    Anything else, and every error, is left to ``user_tags``."""
+    settings = services.settings
+    max_decompressed = settings.ingest.max_decompressed_bytes
+    no_content = FastAnswer(204, [("Content-Type", NO_CONTENT_TYPE)])
+
+    def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
+        site = settings.site(settings.allezon.site)
+        if site is None or site.write_auth != "none" or "HTTP_CONTENT_ENCODING" in environ:
+            return None
+        content_type = environ.get("CONTENT_TYPE")
+        try:
+            if media_type(content_type) not in JSON_TYPES:
+                return None
+            body = decode_body(content_type, data, None, max_decompressed)
+            if body.batch:
+                return None
+            document = _document(body.hits[0], site)
+        except (ApiError, TagError):
+            return None
+        try:
+            spool_documents(services, [document])
+        except ApiError as error:  # the spool is full or failing: nothing was appended
+            return json_answer(error.status, error.body(), error.headers.items())
+        _accepted(site.name).inc()
+        return no_content
+
+    return handle
+
+
+def _document(tag: Any, site: SiteSettings) -> Document:
+    """The hits document of one tag, or ``TagError`` naming what is wrong with it."""
+    now = datetime.now(UTC)
+    moment = check_tag(tag, site.limits, now)
+    return tag_document(tag, moment, site.name, now)
 
 
 @cache
@@ -79,7 +124,7 @@ def user_profiles(cookie: str) -> Response:
     query = parse_profile(cookie, request.args)
     index = indices_for(services.settings.elasticsearch.index_prefix, query.start, query.end)
     tags = fetch_profile(lambda body: _search(services, index, body), site.name, query)
-    return jsonify(profile_result(query.cookie, tags))
+    return json_response(profile_result(query.cookie, tags))
 
 
 @bp.post("/aggregates")
@@ -89,7 +134,7 @@ def aggregates() -> Response:
     query = parse_aggregates(request.args)
     index = indices_for(services.settings.elasticsearch.index_prefix, query.start, query.end)
     response = _search(services, index, aggregates_body(site.name, query))
-    return jsonify(aggregates_result(query, response))
+    return json_response(aggregates_result(query, response))
 
 
 def _search(services: Services, index: str, body: dict[str, Any]) -> dict[str, Any]:

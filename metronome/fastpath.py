@@ -1,0 +1,95 @@
+"""The hottest ingest routes without Flask's request machinery, for the requests that succeed.
+
+``POST /user_tags`` arrives a thousand times a second and every request is the same small
+success. Flask's request context, routing, ``Response`` object and hooks were about a sixth of
+the web workers' Python time for it (py-spy under ``bench/allezon.py``). A *fast handler*
+gets the WSGI environ and the body and returns the finished answer -- or ``None``, and the
+request goes to the Flask view unchanged, body included. Handlers decline anything but the
+plain success (a bad tag, a key to check, a full spool...), so every error is answered by the
+one code that answers it through Flask, and reads exactly the same.
+
+A handler must decline *before* it changes anything (a spool append): the view then does the
+whole request again.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.http import HTTP_STATUS_CODES
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+
+@dataclass(frozen=True)
+class FastAnswer:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def status_line(self) -> str:
+        """As werkzeug writes it: ``204 NO CONTENT``."""
+        return _STATUS_LINES.get(self.status) or _status_line(self.status)
+
+
+def json_answer(status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> FastAnswer:
+    """A JSON answer in the bytes Flask's ``jsonify`` gives (compact, ASCII, final newline)."""
+    body = (_JSON.encode(value) + "\n").encode()
+    return FastAnswer(status, [("Content-Type", "application/json"), *headers], body)
+
+
+Handler = Callable[["WSGIEnvironment", bytes], FastAnswer | None]
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _status_line(status: int) -> str:
+    return f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+
+
+_STATUS_LINES = {status: _status_line(status) for status in (200, 202, 204)}
+
+
+class FastPath:
+    """WSGI middleware around ``app.wsgi_app``: ``(method, path)`` -> a fast handler."""
+
+    def __init__(
+        self, app: WSGIApplication, routes: dict[tuple[str, str], Handler], max_body: int
+    ) -> None:
+        self.app = app
+        self.routes = routes
+        self.max_body = max_body
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        handler = self.routes.get((environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")))
+        if handler is None:
+            return self.app(environ, start_response)
+        body = self._read_body(environ)
+        if body is None:
+            return self.app(environ, start_response)
+        answer = handler(environ, body)
+        if answer is None:
+            return self.app(environ, start_response)
+        headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
+        if answer.status == 204:
+            headers.pop()  # a 204 has no body and, as werkzeug sends it, no length
+        start_response(answer.status_line, headers)
+        return [answer.body]
+
+    def _read_body(self, environ: WSGIEnvironment) -> bytes | None:
+        """The whole body when its length is declared and within the limit, else ``None``
+        (Flask reads it, or refuses it, as always). The body read is put back for Flask."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None
+        if not 0 < length <= self.max_body or environ.get("HTTP_TRANSFER_ENCODING"):
+            return None
+        body: bytes = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        return body if len(body) == length else None
