@@ -18,6 +18,7 @@ from metronome.fastpath import FastPath
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
+from metronome.hits.views import fast_tick
 from metronome.logs.context import log_context
 from metronome.logs.sink import SpoolEventSink
 from metronome.logs.views import bp as logs_bp
@@ -63,8 +64,11 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         webhooks_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
+    services = app.extensions[EXTENSION_KEY]
+    fast = {("POST", "/tick"): fast_tick(services)}
     if settings.allezon.enabled:
         app.register_blueprint(allezon_bp)
-        fast = {("POST", "/user_tags"): fast_user_tags(app.extensions[EXTENSION_KEY])}
-        app.wsgi_app = FastPath(app.wsgi_app, fast, settings.ingest.max_body_bytes)  # type: ignore[method-assign]
+        fast[("POST", "/user_tags")] = fast_user_tags(services)
+    # The plain successes of the hottest routes skip Flask (metronome/fastpath.py).
+    app.wsgi_app = FastPath(app.wsgi_app, fast, settings.ingest.max_body_bytes)  # type: ignore[method-assign]
     return app

@@ -25,13 +25,27 @@ def origin_allowed(site: SiteSettings, origin: str | None) -> bool:
 
 
 def add_cors_headers(response: Response, origin: str | None, preflight: bool = False) -> Response:
-    response.headers.add("Vary", "Origin")
-    if not origin:
-        return response
-    response.headers["Access-Control-Allow-Origin"] = origin
-    response.headers["Access-Control-Expose-Headers"] = "Retry-After"
-    if preflight:
-        response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-        response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-        response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    for name, value in cors_headers(origin, preflight):
+        if name == "Vary":
+            response.headers.add(name, value)
+        else:
+            response.headers[name] = value
     return response
+
+
+def cors_headers(origin: str | None, preflight: bool = False) -> list[tuple[str, str]]:
+    """The CORS headers of an ingest answer to a page of ``origin`` (``None``: not allowed)."""
+    headers = [("Vary", "Origin")]
+    if not origin:
+        return headers
+    headers += [
+        ("Access-Control-Allow-Origin", origin),
+        ("Access-Control-Expose-Headers", "Retry-After"),
+    ]
+    if preflight:
+        headers += [
+            ("Access-Control-Allow-Methods", ALLOWED_METHODS),
+            ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
+            ("Access-Control-Max-Age", PREFLIGHT_MAX_AGE),
+        ]
+    return headers

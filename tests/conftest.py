@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -139,3 +139,15 @@ def ship(settings: Settings, es: Elasticsearch) -> Callable[[], int]:
         return shipped
 
     return drain
+
+
+def flask_calls(client: FlaskClient) -> list[str]:
+    """The paths of the requests that reach Flask's dispatch from now on: the fast path
+    (``metronome/fastpath.py``) answers its requests without Flask's hooks."""
+    calls: list[str] = []
+
+    def record() -> None:
+        calls.append(request.path)
+
+    client.application.before_request(record)
+    return calls

@@ -7,21 +7,26 @@ origin, validation -> enrichment pipeline -> one durable spool append for the re
 from __future__ import annotations
 
 import base64
-import json
 from collections import Counter
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, g, request
+from werkzeug.wrappers import Request
 
 from metronome import metrics
-from metronome.cors import add_cors_headers, origin_allowed
+from metronome.config import Settings
+from metronome.cors import add_cors_headers, cors_headers, origin_allowed
 from metronome.errors import ApiError, error_object
+from metronome.fastpath import FastAnswer, Handler, json_answer, json_text
 from metronome.hits.accept import Outcome, RequestFacts, accept_hits
 from metronome.hits.bodies import decode_body, hit_from_pairs
 from metronome.hits.pipeline import Document
 from metronome.services import Services, current_services
 from metronome.spool.answers import durable_append
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
 bp = Blueprint("hits", __name__)
 
@@ -40,29 +45,33 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def cors(response: Response) -> Response:
     """Every ingest answer, errors included, is readable by a page from an allowed origin."""
     origin = _environ(ORIGIN)
-    # After reading hits: was the origin allowed for a site they named? Before: any site.
-    allowed = g.get("origin_allowed")
-    if allowed is None:
-        allowed = _origin_allowed_somewhere(origin)
-    return add_cors_headers(
-        response, origin if allowed else None, preflight=request.method == "OPTIONS"
-    )
+    allowed = _answer_origin(current_services(), origin, _query("site"), g.get("origin_allowed"))
+    return add_cors_headers(response, allowed, preflight=request.method == "OPTIONS")
 
 
 @bp.route("/tick", methods=["OPTIONS"])
 @bp.route("/tick.gif", methods=["OPTIONS"])
 def preflight() -> Response:
     origin = _environ(ORIGIN)
-    if not _origin_allowed_somewhere(origin):
+    if not _origin_allowed_somewhere(current_services().settings, origin, _query("site")):
         raise ApiError(403, "forbidden_origin", f"Origin {origin!r} may not send hits here.")
     return Response(status=204)
 
 
-def _origin_allowed_somewhere(origin: str | None) -> bool:
+def _answer_origin(
+    services: Services, origin: str | None, named: str | None, after_hits: bool | None
+) -> str | None:
+    """The origin an answer lets read it, or ``None``. After reading hits: was it allowed for
+    a site they named? Before (a refused body, a preflight): for any site."""
+    allowed = after_hits
+    if allowed is None:
+        allowed = _origin_allowed_somewhere(services.settings, origin, named)
+    return origin if allowed else None
+
+
+def _origin_allowed_somewhere(settings: Settings, origin: str | None, named: str | None) -> bool:
     """A preflight cannot see which site the body names: the ?site= one, else any site.
     Each hit's own site is checked when the hit is read."""
-    settings = current_services().settings
-    named = _query("site")
     if named:
         site = settings.site(named)
         return site is not None and origin_allowed(site, origin)
@@ -96,6 +105,45 @@ def tick() -> Response:
     return _answer(answer, 202)
 
 
+def fast_tick(services: Services) -> Handler:
+    """``POST /tick`` without Flask (``metronome.fastpath``) when every hit is accepted: the
+    same decoding, checks, enrichment and one durable append as ``tick``, and the same answer
+    and CORS headers. A body, batch or hit that is refused is left to ``tick``, which answers
+    it (and counts it) as it always has."""
+    settings = services.settings
+    ingest = settings.ingest
+
+    def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
+        try:
+            body = decode_body(
+                environ.get(CONTENT_TYPE),
+                data,
+                environ.get(CONTENT_ENCODING),
+                max_decompressed_bytes=ingest.max_decompressed_bytes,
+            )
+        except ApiError:
+            return None
+        if not body.hits or len(body.hits) > ingest.max_batch:
+            return None
+        args = Request(environ).args if environ.get("QUERY_STRING") else None
+        named = args.get("site") if args is not None else None
+        key = args.get("key") if args is not None else None
+        outcome = accept_hits(settings, _facts(services, environ, key, named), body.hits)
+        if outcome.rejected or not outcome.documents:
+            return None
+        cors = cors_headers(
+            _answer_origin(services, environ.get(ORIGIN), named, outcome.origin_allowed)
+        )
+        try:
+            spool_documents(services, outcome.documents)
+        except ApiError as error:  # the spool is full or failing: nothing was appended
+            return json_answer(error.status, error.body(), [*error.headers.items(), *cors])
+        _count_accepted(outcome.documents)
+        return json_answer(202, {"accepted": len(outcome.documents)}, cors)
+
+    return handle
+
+
 @bp.get("/tick.gif")
 def pixel() -> Response:
     if request.method == "HEAD":  # link checkers and prefetchers look; they are not visits
@@ -112,16 +160,7 @@ def pixel() -> Response:
 
 def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
     """Validate and enrich every hit, then spool the valid ones in one durable append."""
-    received_at = datetime.now(UTC)
-    facts = RequestFacts(
-        received_at=received_at,
-        salt=services.salts.for_day(received_at.date()),
-        key=_environ(KEY) or _query("key"),
-        site=_query("site"),
-        origin=_environ(ORIGIN),
-        user_agent=_environ(USER_AGENT),
-        client_ip=_environ(REMOTE_ADDR),
-    )
+    facts = _facts(services, request.environ, _query("key"), _query("site"))
     outcome = accept_hits(services.settings, facts, raw_hits)
     if outcome.origin_allowed is not None:
         g.origin_allowed = outcome.origin_allowed
@@ -129,9 +168,29 @@ def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
         metrics.REJECTED.labels(rejection["error"]["code"]).inc()
     if outcome.documents:
         spool_documents(services, outcome.documents)
-        for site_name, count in Counter(d["site"] for d in outcome.documents).items():
-            metrics.ACCEPTED.labels(site_name).inc(count)
+        _count_accepted(outcome.documents)
     return outcome
+
+
+def _facts(
+    services: Services, environ: WSGIEnvironment, key: str | None, site: str | None
+) -> RequestFacts:
+    """What the request says about its hits: the key header (else ``?key=``), ``?site=``..."""
+    received_at = datetime.now(UTC)
+    return RequestFacts(
+        received_at=received_at,
+        salt=services.salts.for_day(received_at.date()),
+        key=environ.get(KEY) or key,
+        site=site,
+        origin=environ.get(ORIGIN),
+        user_agent=environ.get(USER_AGENT),
+        client_ip=environ.get(REMOTE_ADDR),
+    )
+
+
+def _count_accepted(documents: list[Document]) -> None:
+    for site_name, count in Counter(d["site"] for d in documents).items():
+        metrics.ACCEPTED.labels(site_name).inc(count)
 
 
 def _environ(environ_key: str) -> str | None:
@@ -148,12 +207,7 @@ def _query(name: str) -> str | None:
 
 
 def _answer(body: dict[str, Any], status: int) -> Response:
-    """The bytes ``jsonify`` gives (compact, ASCII, a final newline) for half its CPU: it builds
-    a new encoder on every call."""
-    return Response(_ANSWER_JSON.encode(body) + "\n", status=status, mimetype="application/json")
-
-
-_ANSWER_JSON = json.JSONEncoder(separators=(",", ":"))
+    return Response(json_text(body), status=status, mimetype="application/json")
 
 
 def spool_documents(services: Services, documents: list[Document]) -> None:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
-from werkzeug.test import TestResponse
+from werkzeug.test import Client, TestResponse
 
 from metronome import create_app
 from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.shipper import Shipper
 from metronome.spool.writer import spool_bytes
-from tests.conftest import error_of, make_settings
+from tests.conftest import error_of, flask_calls, make_settings
 
 WEB_WRITE = "pk_web_write_0001"
 WEB_READ = "sk_web_read_0001"
@@ -406,3 +406,55 @@ def test_readyz_is_503_when_the_spool_is_full(
     assert response.status_code == 503
     assert response.headers["Retry-After"]
     assert body["error"]["code"] == "not_ready"
+
+
+# --- the fast path of POST /tick (metronome/fastpath.py) ----------------------------------
+
+FAST_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("/tick", {"json": {"id": "a"}}),
+    ("/tick", {"json": [{"id": "a"}, {"id": "b", "site": "open"}], "headers": {"Origin": ALLOWED}}),
+    (
+        "/tick?site=web",
+        {"json": {"id": "c"}, "headers": {"Origin": ALLOWED, "X-Metronome-Key": WEB_WRITE}},
+    ),
+    (
+        f"/tick?site=web&key={WEB_WRITE}",
+        {"data": "id=d&x=1", "content_type": "application/x-www-form-urlencoded"},
+    ),
+    (
+        "/tick",
+        {
+            "data": '{"id": "e", "site": "open"}',
+            "content_type": "text/plain",
+            "headers": {"Origin": FORBIDDEN},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("url", "request_kwargs"), FAST_CASES)
+def test_an_accepted_tick_skips_flask_and_gets_the_views_answer(
+    stack: Stack, url: str, request_kwargs: dict[str, Any]
+) -> None:
+    calls = flask_calls(stack.client)
+    fast = stack.client.post(url, **request_kwargs)
+    assert calls == []  # Flask's hooks never ran
+    view = Client(stack.client.application.wsgi_app.app).post(url, **request_kwargs)  # type: ignore[attr-defined]
+    assert calls == ["/tick"]
+    assert fast.status_code == view.status_code == 202
+    assert fast.data == view.data
+    assert sorted(fast.headers.items()) == sorted(view.headers.items())
+    assert stack.ship() == 2 * fast.get_json()["accepted"]
+
+
+def test_a_tick_with_a_refused_hit_is_answered_by_the_view_and_stored_once(stack: Stack) -> None:
+    calls = flask_calls(stack.client)
+    response = stack.client.post(
+        "/tick", json=[{"id": "kept"}, {"id": "x" * 5000}], headers={"Origin": ALLOWED}
+    )
+    assert calls == ["/tick"]
+    assert response.status_code == 202
+    assert response.get_json()["accepted"] == 1
+    assert [item["index"] for item in response.get_json()["rejected"]] == [1]
+    assert stack.ship() == 1
+    assert [hit["id"] for hit in stack.stored()] == ["kept"]

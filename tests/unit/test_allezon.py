@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
-from flask import Response, request
+from flask import Response
 from flask.testing import FlaskClient
 from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
@@ -44,7 +44,7 @@ from metronome.errors import ApiError
 from metronome.fastpath import FastPath
 from metronome.spool.entry import decode_entry
 from metronome.spool.reader import list_segments, read_chunk
-from tests.conftest import ROOT, make_settings
+from tests.conftest import ROOT, flask_calls, make_settings
 
 NOW = datetime(2022, 3, 22, 12, 0, tzinfo=UTC)
 TAG: dict[str, Any] = {
@@ -683,17 +683,6 @@ def test_a_stored_tag_answers_a_plain_204(make_client: MakeClient) -> None:
 # --- the fast path of POST /user_tags (metronome.fastpath) ----------------------------------
 
 
-def flask_calls(client: FlaskClient) -> list[str]:
-    """The requests that reached Flask's dispatch (the fast path skips its hooks)."""
-    calls: list[str] = []
-
-    def record() -> None:
-        calls.append(request.path)
-
-    client.application.before_request(record)
-    return calls
-
-
 def test_a_plain_tag_skips_flask_and_is_answered_as_the_view_answers_it(
     make_client: MakeClient, tmp_path: Path
 ) -> None:
@@ -730,7 +719,9 @@ def test_anything_but_the_plain_success_goes_to_the_view_with_its_body(
         headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
         environ_overrides={"wsgi.input_terminated": True},  # as gunicorn de-chunks it
     )
-    assert chunked.status_code == 204, chunked.get_json()  # no Content-Length: Flask reads the stream
+    assert chunked.status_code == 204, (
+        chunked.get_json()
+    )  # no Content-Length: Flask reads the stream
     assert calls == ["/user_tags"] * 3
     assert len(spooled(tmp_path / "spool")) == 2
 
