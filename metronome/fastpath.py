@@ -3,10 +3,11 @@
 ``POST /tick`` and ``POST /user_tags`` arrive by the thousand per second, and nearly every one
 is the same small success. Flask's request context, routing, ``Response`` object and hooks were
 about a sixth of the web workers' Python time for them (py-spy under ``bench/allezon.py``).
-A *fast handler* gets the WSGI environ and the body and returns the finished answer -- or
-``None``, and the request goes to the Flask view unchanged, body included. Handlers decline anything but the
-plain success (a bad tag, a key to check, a full spool...), so every error is answered by the
-one code that answers it through Flask, and reads exactly the same.
+
+A *fast handler* gets the WSGI environ and the body and returns the finished answer, or
+``None``: then the request goes to the Flask view unchanged, body included. Handlers decline
+anything but the plain success (a bad tag, a refused hit, a body too large...), so every error
+is answered by the one code that answers it through Flask, and reads exactly the same.
 
 A handler must decline *before* it changes anything (a spool append): the view then does the
 whole request again.
