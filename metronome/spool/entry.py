@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -33,9 +35,20 @@ class SpooledEntry:
 
 def encode_entry(entry: Entry) -> bytes:
     header = {"stream": entry.stream, "id": entry.id, "day": utc_day(entry.doc["@timestamp"])}
-    return (
-        _HEADER_JSON.encode(header).encode() + b"\n" + _DOC_JSON.encode(entry.doc).encode("utf-8")
-    )
+    return _HEADER_JSON.encode(header).encode() + b"\n" + _doc_bytes(entry)
+
+
+def _doc_bytes(entry: Entry) -> bytes:
+    """The document as compact UTF-8 JSON. Hits, on the hottest path, are encoded by orjson
+    (several times faster): they come from JSON that had no NaN or Infinity, which orjson
+    would write as null. What orjson refuses (an integer beyond 64 bits) and every other
+    stream (a msgpack log record may hold NaN) are encoded by the standard library."""
+    if entry.stream == "hits":
+        try:
+            return orjson.dumps(entry.doc)
+        except TypeError:
+            pass
+    return _DOC_JSON.encode(entry.doc).encode("utf-8")
 
 
 def utc_day(timestamp: str) -> str:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Response, request
-from prometheus_client import Counter
 from werkzeug.utils import get_content_type
 
 from metronome import metrics
@@ -68,7 +66,7 @@ def user_tags() -> Response:
         metrics.REJECTED.labels("invalid_user_tag").inc()
         raise ApiError(422, "invalid_user_tag", error.message, error.field) from None
     spool_documents(services, [document])
-    _accepted(site.name).inc()
+    metrics.accepted_counter(site.name).inc()
     return Response(status=204, content_type=NO_CONTENT_TYPE)
 
 
@@ -98,7 +96,7 @@ def fast_user_tags(services: Services) -> Handler:
             spool_documents(services, [document])
         except ApiError as error:  # the spool is full or failing: nothing was appended
             return json_answer(error.status, error.body(), error.headers.items())
-        _accepted(site.name).inc()
+        metrics.accepted_counter(site.name).inc()
         return no_content
 
     return handle
@@ -109,12 +107,6 @@ def _document(tag: Any, site: SiteSettings) -> Document:
     now = datetime.now(UTC)
     moment = check_tag(tag, site.limits, now)
     return tag_document(tag, moment, site.name, now)
-
-
-@cache
-def _accepted(site: str) -> Counter:
-    """The site's accepted counter, looked up once per process instead of once per tag."""
-    return metrics.ACCEPTED.labels(site)
 
 
 @bp.post("/user_profiles/<path:cookie>")
