@@ -17,13 +17,6 @@ from elasticsearch.serializer import JsonSerializer
 from flask import Response
 
 
-def loads(data: bytes | str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return json.loads(data)
-
-
 def json_response(value: Any, status: int = 200) -> Response:
     """``value`` as an ``application/json`` answer (UTF-8, keys in their own order)."""
     try:
