@@ -16,6 +16,9 @@ from metronome.compat.allezon.tag import ACTIONS, TAG_FIELD
 from metronome.es.naming import indices_for_range
 from metronome.hits.pipeline import STREAM
 
+# The parts of a search answer the endpoints read (``filter_path``): only these bytes are sent
+# by Elasticsearch and decoded by Python.
+ANSWER_PARTS = ["hits.hits._source", "aggregations", "_shards.failed"]
 MAX_NAMED_INDICES = 31  # longer ranges search the stream's wildcard instead of each day
 
 

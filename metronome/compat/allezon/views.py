@@ -15,7 +15,7 @@ from flask import Blueprint, Response, request
 from werkzeug.utils import get_content_type
 
 from metronome import metrics
-from metronome.compat.allezon.builder import aggregates_body, indices_for
+from metronome.compat.allezon.builder import ANSWER_PARTS, aggregates_body, indices_for
 from metronome.compat.allezon.parse import parse_aggregates, parse_profile
 from metronome.compat.allezon.profiles import fetch_profile
 from metronome.compat.allezon.result import aggregates_result, profile_result
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
 
 bp = Blueprint("allezon", __name__)
 log = logging.getLogger(__name__)
-# The parts of a search answer read here: the bytes Elasticsearch sends and Python decodes.
-ANSWER_PARTS = ["hits.hits._source", "aggregations", "_shards.failed"]
 # The Content-Type a bare Response(status=204) gets, worked out once instead of per tag.
 NO_CONTENT_TYPE = get_content_type(Response.default_mimetype or "text/plain", "utf-8")
 
@@ -77,9 +75,9 @@ def fast_user_tags(services: Services) -> Handler:
     settings = services.settings
     max_decompressed = settings.ingest.max_decompressed_bytes
     no_content = FastAnswer(204, [("Content-Type", NO_CONTENT_TYPE)])
+    site = settings.site(settings.allezon.site)  # settings do not change while serving
 
     def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
-        site = settings.site(settings.allezon.site)
         if site is None or site.write_auth != "none" or "HTTP_CONTENT_ENCODING" in environ:
             return None
         content_type = environ.get("CONTENT_TYPE")
@@ -134,7 +132,11 @@ def _search(services: Services, index: str, body: dict[str, Any]) -> dict[str, A
     response: dict[str, Any] = call_elasticsearch(
         lambda: (
             services.es.search(
-                index=index, body=body, ignore_unavailable=True, allow_no_indices=True
+                index=index,
+                body=body,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                filter_path=ANSWER_PARTS,
             ).body
         )
     )
