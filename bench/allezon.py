@@ -44,6 +44,7 @@ import argparse
 import bisect
 import contextlib
 import http.client
+import itertools
 import json
 import math
 import os
@@ -67,7 +68,6 @@ from urllib.parse import quote
 
 import requests
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import bulk
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -81,6 +81,7 @@ from bench._common import (
     report_main,
     run_in_workdir,
     start_elasticsearch,
+    warm_up_elasticsearch,
 )
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
 from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
@@ -108,6 +109,8 @@ PROFILE_LAG_S = 10.0  # the spec: a profile reflects tags 10 s after their 204
 AGGREGATE_LAG_S = 60.0  # the spec: an aggregate is right 1 minute after the tags' 204
 SITE = Settings().allezon.site  # the site the default configuration stores tags in
 MINUTE_MS = 60_000
+WARMUP_CHUNK = 250  # tags per warm-up bulk: about what the shipper sends at 1000 tags/s
+WARMUP_QUERY_SECONDS = 30.0  # then a profile and an aggregate per warm-up tag, this long
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
 READ_BYTES = 262_144
@@ -1381,16 +1384,18 @@ class AllezonBench:
         )
         self._client = Elasticsearch(self.url, request_timeout=120)
 
-    def warm_up_elasticsearch(self) -> None:
-        """Index and query tags under a throw-away prefix (JIT, first index creation paths)."""
-        total = self.args.es_warmup_docs
-        if total <= 0:
-            return
-        say(f"warming Elasticsearch up with {total} tag documents...")
+    def warm_up_elasticsearch(self) -> dict[str, Any] | None:
+        """Index tags under a throw-away prefix at a steady rate for ``--es-warmup-seconds``
+        (the JIT: see ``bench._common.warm_up_elasticsearch``), then query them (the search
+        paths), then delete them."""
+        seconds, rate = self.args.es_warmup_seconds, self.args.es_warmup_rate
+        if seconds <= 0:
+            return None
         prefix = f"{self.prefix}-warm"
         install_templates(self.client, prefix)
         start = self.args.start - timedelta(days=30)
-        tags = generate_tags(self.args.seed + 999, total, start, self.shape)
+        planned = math.ceil(seconds * rate) + 1000
+        tags = generate_tags(self.args.seed + 999, planned, start, self.shape)
         now = datetime.now(UTC)
 
         def actions() -> Iterator[dict[str, Any]]:
@@ -1404,11 +1409,20 @@ class AllezonBench:
                     "_source": document,
                 }
 
-        bulk(self.client, actions(), chunk_size=500, stats_only=True, raise_on_error=False)
+        figures = warm_up_elasticsearch(
+            self.client, actions(), seconds=seconds, rate=rate, chunk=WARMUP_CHUNK, say=say
+        )
+        tags = tags[: int(figures["documents"])]
         self.client.indices.refresh(index=stream_pattern(prefix, "hits"))
         first, last = from_ms(tag_ms(tags[0])), from_ms(tag_ms(tags[-1]))
         index = indices_for(prefix, first, last)
-        for tag in tags[:: max(1, total // 200)]:
+        say(f"warming the search paths up: {WARMUP_QUERY_SECONDS:.0f} s of profiles and aggregates")
+        queries_until = time.monotonic() + WARMUP_QUERY_SECONDS
+        queried = 0
+        for tag in itertools.cycle(tags[:: max(1, len(tags) // 5000)]):
+            if time.monotonic() >= queries_until:
+                break
+            queried += 1
             fetch_profile(
                 self._searcher(index), SITE, ProfileQuery(tag["cookie"], first, last, 200)
             )
@@ -1423,6 +1437,7 @@ class AllezonBench:
             )
         delete_indices(self.client, prefix)
         remove_templates(self.client, prefix)
+        return {**figures, "queries": queried, "query_seconds": WARMUP_QUERY_SECONDS}
 
     def _server(self, port: int) -> ServerSettings:
         return ServerSettings(
@@ -1903,7 +1918,7 @@ class AllezonBench:
         self.monitor.start()
         self.monitor.watch("bench_driver", os.getpid())
         self.start_elasticsearch()
-        self.warm_up_elasticsearch()
+        warm_up = self.warm_up_elasticsearch()
         baseline: dict[str, Any] | None = None
         if args.baseline_duration > 0:
             port = self.start_bare()
@@ -1952,6 +1967,7 @@ class AllezonBench:
             "benchmark": "allezon",
             "short_run": args.duration < 300,
             "machine": at_start,
+            "elasticsearch_warm_up": warm_up,
             "settings": {
                 **{k: v for k, v in vars(args).items() if k not in ("es_url", "loadgen")},
                 "start": args.start.isoformat(),
@@ -2201,7 +2217,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--search-duration", type=float, default=60.0, help="seconds measured per search step")
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
-    add("--es-warmup-docs", type=int, default=20_000, help="indexed and queried first; 0: none")
+    add(
+        "--es-warmup-seconds",
+        type=float,
+        default=120.0,
+        help="tags indexed at a steady rate, then queried, before measuring (0: none)",
+    )
+    add("--es-warmup-rate", type=float, default=1000.0, help="tags/s during the warm-up")
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
     add("--workers", type=int, default=defaults.workers)
     add("--threads", type=int, default=defaults.threads)

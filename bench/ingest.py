@@ -56,6 +56,7 @@ from bench._common import (
     report_main,
     run_in_workdir,
     start_elasticsearch,
+    warm_up_elasticsearch,
 )
 from metronome.config import (
     ElasticsearchSettings,
@@ -76,6 +77,7 @@ from metronome.serve import SHIPPER_COMMAND, _child_env, _gunicorn_command
 ACCEPT_TARGET = 0.6
 E2E_TARGET = 0.8
 P99_TARGET_MS = 50.0
+WARMUP_CHUNK = 250  # documents per warm-up bulk: about what the shipper sends at 1000 hits/s
 COUNT_POLL_SECONDS = 0.25
 SINGLE_THREADED = ("shipper", "bench_driver", "loadgen")  # Python, one busy thread each
 Process = subprocess.Popen[bytes]
@@ -499,10 +501,20 @@ class IngestBench:
         self.monitor.watch("bench_driver", os.getpid())
         self.start_elasticsearch()
         documents = PipelineDocuments(args.e2e_batch)
-        if args.es_warmup_docs:
-            say(f"warming Elasticsearch up with {args.es_warmup_docs} documents...")
-            self.bulk_load(documents, self.prefixes["warm"], args.es_warmup_docs)
-            delete_indices(self.client, self.prefixes["warm"])
+        warm_up: dict[str, Any] | None = None
+        if args.es_warmup_seconds > 0:
+            prefix = self.prefixes["warm"]
+            install_templates(self.client, prefix)
+            planned = math.ceil(args.es_warmup_seconds * args.es_warmup_rate) + 1000
+            warm_up = warm_up_elasticsearch(
+                self.client,
+                documents.actions(prefix, planned, args.baseline_ids == "same"),
+                seconds=args.es_warmup_seconds,
+                rate=args.es_warmup_rate,
+                chunk=WARMUP_CHUNK,
+                say=say,
+            )
+            delete_indices(self.client, prefix)
         accept: dict[str, Any] = {}
         e2e: dict[str, Any] = {}
         if "accept" in args.phases:
@@ -534,6 +546,7 @@ class IngestBench:
             "short_run": args.duration < 30 or args.e2e_hits < 100_000,
             "machine": at_start,
             "settings": {k: v for k, v in vars(args).items() if k != "es_url"},
+            "elasticsearch_warm_up": warm_up,
             "accept": accept or None,
             "end_to_end": e2e or None,
             "peak_rss_mb": self.monitor.summary(),
@@ -628,7 +641,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
-    add("--es-warmup-docs", type=int, default=20_000)
+    add(
+        "--es-warmup-seconds",
+        type=float,
+        default=120.0,
+        help="bulk-load this long before measuring, so no phase meets a cold JVM (0: none)",
+    )
+    add("--es-warmup-rate", type=float, default=1000.0, help="documents/s during the warm-up")
     add("--workers", type=int, default=defaults.workers)
     add("--threads", type=int, default=defaults.threads)
     add(
