@@ -2,17 +2,31 @@
 
     METRONOME_ES_URL=http://127.0.0.1:9200 gunicorn -c config/gunicorn.conf.py metronome.wsgi:app
 
-`metronome serve` passes the same settings from config/metronome.yml itself.
+`metronome serve` passes the same settings from config/metronome.yml itself: gthread workers
+(server.workers x server.threads), each with a listening socket of its own (see
+metronome/listeners.py). Unlike `serve`, gunicorn started this way does not first check that
+nothing else listens on the address.
 """
 
 import os
 
+from metronome import listeners
 from metronome.config import load_settings
+from metronome.listeners import pre_fork  # noqa: F401  (the gunicorn server hook)
 from metronome.serve import ACCESS_LOG_FORMAT
 
-bind = os.environ.get("METRONOME_BIND", "0.0.0.0:8080")
-workers = int(os.environ.get("METRONOME_WORKERS", "2"))
+_settings = load_settings()
+_address = os.environ.get("METRONOME_BIND", "0.0.0.0:8080")
+workers = int(os.environ.get("METRONOME_WORKERS", str(_settings.server.workers)))
+threads = _settings.server.threads
+if workers > 1 and listeners.supported():
+    bind = [_address] * workers  # one socket per worker; the kernel spreads connections
+    reuse_port = True
+    worker_class = listeners.WORKER_CLASS
+else:
+    bind = [_address]
+    worker_class = "gthread"
 graceful_timeout = 20
 # server.access_log (in the config file, or METRONOME_SERVER__ACCESS_LOG=true): off by default.
-accesslog = "-" if load_settings().server.access_log else None
+accesslog = "-" if _settings.server.access_log else None
 access_log_format = ACCESS_LOG_FORMAT

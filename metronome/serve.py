@@ -14,6 +14,7 @@ import dataclasses
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from types import FrameType
 
 import requests
 
+from metronome import listeners
 from metronome.config import Settings
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch
@@ -79,6 +81,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
         for name, command in restartable.items():
             children[name] = _start(command, env)
+        check_port_free(settings.server.host, settings.server.port)
         children["gunicorn"] = _start(_gunicorn_command(settings), env)
         base = f"http://{settings.server.host}:{settings.server.port}"
         _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)
@@ -158,6 +161,27 @@ def _child_env(settings: Settings, es_url: str, config_file: str | None) -> dict
     return env
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port something already listens on. gunicorn binds with ``SO_REUSEPORT`` (see
+    ``metronome.listeners``), which would silently share the port with an older Metronome
+    still running as the same user; a plain bind finds any listener first."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise ServeError(f"server.host {host!r} cannot be resolved: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ServeError(
+                f"cannot listen on {host}:{port}: {exc.strerror} (another Metronome, or "
+                "another server, may be running there; set server.port to use another port)"
+            ) from None
+
+
 def _start(command: list[str], env: dict[str, str]) -> Process:
     return subprocess.Popen(command, env=env)
 
@@ -167,12 +191,11 @@ def _gunicorn_command(settings: Settings) -> list[str]:
         sys.executable,
         "-m",
         "gunicorn",
-        "--bind",
-        f"{settings.server.host}:{settings.server.port}",
+        *listeners.gunicorn_options(
+            f"{settings.server.host}:{settings.server.port}", settings.server.workers
+        ),
         "--workers",
         str(settings.server.workers),
-        "--worker-class",
-        "gthread",
         "--threads",
         str(settings.server.threads),
         "--graceful-timeout",

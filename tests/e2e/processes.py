@@ -12,7 +12,18 @@ from pathlib import Path
 
 import requests
 
+from metronome.config import ServerSettings, Settings
+from metronome.serve import _gunicorn_command
 from tests.conftest import ROOT, free_port
+
+
+def web_command(port: int, workers: int, app: str) -> list[str]:
+    """gunicorn as ``metronome serve`` starts it (one listening socket per worker), serving
+    ``app`` on 127.0.0.1:``port``."""
+    server = ServerSettings(host="127.0.0.1", port=port, workers=workers, threads=8)
+    command = _gunicorn_command(Settings(server=server))
+    assert command[-1] == "metronome.wsgi:app"
+    return [*command[:-1], app]
 
 
 class Metronome:
@@ -38,17 +49,10 @@ class Metronome:
 
     def start_web(self, workers: int = 2) -> None:
         self.web = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn",
-                "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(workers),
-                "--worker-class", "gthread", "--threads", "8",
-                "--log-level", "warning",
-                "metronome.wsgi:app",
-            ],
+            [*web_command(self.port, workers, "metronome.wsgi:app"), "--log-level", "warning"],
             cwd=ROOT,
             env=self.env,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
