@@ -423,6 +423,20 @@ def warm_up_elasticsearch(
     }
 
 
+def add_warm_up_options(parser: Any, what: str) -> None:
+    """``--es-warmup-seconds`` and ``--es-warmup-rate``, for ``warm_up_elasticsearch``."""
+    parser.add_argument(
+        "--es-warmup-seconds",
+        type=float,
+        default=120.0,
+        help=f"{what} indexed at a steady rate before measuring, so no phase meets a cold JVM "
+        "(0: none)",
+    )
+    parser.add_argument(
+        "--es-warmup-rate", type=float, default=1000.0, help=f"{what}/s during the warm-up"
+    )
+
+
 class Cluster:
     """The Elasticsearch of one bench run and a client to it: ``start_elasticsearch``'s node
     (or the one at ``es_url``). ``close`` stops a node started here; on someone else's node it

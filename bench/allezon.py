@@ -74,6 +74,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
 
 from bench._common import (
     Monitor,
+    add_warm_up_options,
     free_port,
     machine,
     percentiles,
@@ -2217,13 +2218,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--search-duration", type=float, default=60.0, help="seconds measured per search step")
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
-    add(
-        "--es-warmup-seconds",
-        type=float,
-        default=120.0,
-        help="tags indexed at a steady rate, then queried, before measuring (0: none)",
-    )
-    add("--es-warmup-rate", type=float, default=1000.0, help="tags/s during the warm-up")
+    add_warm_up_options(parser, "tags")
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
     add("--workers", type=int, default=defaults.workers)
     add("--threads", type=int, default=defaults.threads)

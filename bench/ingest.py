@@ -49,6 +49,7 @@ from bench._common import (
     ROOT,
     USER_AGENTS,
     Monitor,
+    add_warm_up_options,
     free_port,
     hit,
     machine,
@@ -641,13 +642,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
-    add(
-        "--es-warmup-seconds",
-        type=float,
-        default=120.0,
-        help="bulk-load this long before measuring, so no phase meets a cold JVM (0: none)",
-    )
-    add("--es-warmup-rate", type=float, default=1000.0, help="documents/s during the warm-up")
+    add_warm_up_options(parser, "documents")
     add("--workers", type=int, default=defaults.workers)
     add("--threads", type=int, default=defaults.threads)
     add(
