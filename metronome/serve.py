@@ -57,6 +57,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        check_port_free(settings.server.host, settings.server.port)  # before minutes of start-up
         url = settings.elasticsearch.url
         if url is None:
             embedded = EmbeddedElasticsearch(settings.elasticsearch.embedded, say)
@@ -81,7 +82,6 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
         for name, command in restartable.items():
             children[name] = _start(command, env)
-        check_port_free(settings.server.host, settings.server.port)
         children["gunicorn"] = _start(_gunicorn_command(settings), env)
         base = f"http://{settings.server.host}:{settings.server.port}"
         _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)

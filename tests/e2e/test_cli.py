@@ -154,3 +154,16 @@ def test_a_wrong_setting_stops_start_up_naming_it() -> None:
     result = run("serve", env={"METRONOME_SERVER__PORT": "not-a-port"})
     assert result.returncode != 0
     assert "server.port: Not a valid integer." in result.stderr
+
+
+@pytest.mark.e2e
+def test_serve_refuses_a_port_in_use_at_once_without_starting_anything() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        # No elasticsearch.url: a check made after start-up would first start the embedded node.
+        result = run("serve", env={"METRONOME_SERVER__PORT": str(port)}, timeout=30)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    assert "Starting Elasticsearch" not in result.stdout + result.stderr
