@@ -19,7 +19,7 @@ _settings = load_settings()
 _address = os.environ.get("METRONOME_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("METRONOME_WORKERS", str(_settings.server.workers)))
 threads = _settings.server.threads
-if workers > 1 and listeners.supported():
+if listeners.balanced(workers):
     bind = [_address] * workers  # one socket per worker; the kernel spreads connections
     reuse_port = True
     worker_class = listeners.WORKER_CLASS

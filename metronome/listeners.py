@@ -33,9 +33,15 @@ def supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
+def balanced(workers: int) -> bool:
+    """Whether ``workers`` workers get a socket each (``gunicorn_options``,
+    config/gunicorn.conf.py): with more than one, where the kernel spreads connections."""
+    return workers > 1 and supported()
+
+
 def gunicorn_options(bind: str, workers: int) -> list[str]:
     """The gunicorn options that bind ``bind``: once per worker where that balances."""
-    if workers < 2 or not supported():
+    if not balanced(workers):
         return ["--bind", bind, "--worker-class", "gthread"]
     binds = [option for _ in range(workers) for option in ("--bind", bind)]
     return [*binds, "--reuse-port", "--worker-class", WORKER_CLASS, "--config", HOOKS]
