@@ -101,6 +101,8 @@ class Tally:
     window_start: float
     window_end: float
     latencies: list[float] = field(default_factory=list)
+    scheduled_at: list[float] = field(default_factory=list)  # per latency: when it was due
+    send_lags: list[float] = field(default_factory=list)  # paced: sent this long after due
     statuses: dict[str, int] = field(default_factory=dict)
     completed: int = 0  # every answer, in the window or not
     in_window: int = 0
@@ -131,6 +133,55 @@ class Pacer:
             times.append(when)
             self.scheduled += 1
         return times
+
+
+def _by_second(
+    latencies: list[float], scheduled_at: list[float], start: float
+) -> dict[int, list[float]]:
+    seconds: dict[int, list[float]] = {}
+    for latency, due in zip(latencies, scheduled_at, strict=True):
+        seconds.setdefault(int(due - start), []).append(latency)
+    return seconds
+
+
+def timeline(
+    latencies: list[float], scheduled_at: list[float], start: float
+) -> list[dict[str, Any]]:
+    """Per second of the schedule (from the window start): requests, p50, p99 and max."""
+    rows = []
+    for second, values in sorted(_by_second(latencies, scheduled_at, start).items()):
+        figures = percentiles(values)
+        row = {key: figures[key] for key in ("p50", "p99", "max")}
+        rows.append({"s": second, "n": len(values), **row})
+    return rows
+
+
+def tail_by_second(
+    latencies: list[float], scheduled_at: list[float], start: float
+) -> dict[str, Any]:
+    """Whether the slowest 1 % comes in bursts (a few stalled seconds) or is spread out.
+
+    ``share_in_worst_tenth``: of the requests slower than the overall p99, the share that was
+    due in the worst tenth of the seconds (ranked by how many such requests each holds). Near
+    0.1 means queueing spread over the run; near 1 means a few stalls make the tail.
+    """
+    if len(latencies) < 100:
+        return {}
+    threshold = sorted(latencies)[int(0.99 * len(latencies))]
+    slow_per_second = sorted(
+        (sum(1 for value in values if value >= threshold), second)
+        for second, values in _by_second(latencies, scheduled_at, start).items()
+    )
+    slow_per_second.reverse()
+    total_slow = sum(count for count, _ in slow_per_second) or 1
+    tenth = max(1, len(slow_per_second) // 10)
+    return {
+        "p99_ms": round(threshold * 1000, 3),
+        "seconds": len(slow_per_second),
+        "seconds_with_slow": sum(1 for count, _ in slow_per_second if count),
+        "share_in_worst_tenth": round(sum(c for c, _ in slow_per_second[:tenth]) / total_slow, 3),
+        "worst_seconds": [second for count, second in slow_per_second[:5] if count],
+    }
 
 
 class LoadGenerator:
@@ -178,6 +229,8 @@ class LoadGenerator:
         connection.answered_bytes = False
         connection.outbox = memoryview(request)
         self.in_flight += 1
+        if self.args.mode == "paced" and scheduled >= self.tally.window_start:
+            self.tally.send_lags.append(time.perf_counter() - scheduled)
         if self.tally.first_send is None:
             self.tally.first_send = time.perf_counter()
         self._flush(connection)
@@ -252,6 +305,7 @@ class LoadGenerator:
         ):
             tally.in_window += 1
             tally.latencies.append(now - connection.scheduled)
+            tally.scheduled_at.append(connection.scheduled)
 
     def _became_idle(self, connection: Connection) -> None:
         now = time.perf_counter()
@@ -356,6 +410,12 @@ class LoadGenerator:
         if args.mode == "paced":
             report["target_rate_per_s"] = args.rate
             report["scheduled_requests"] = scheduled
+            report["window_start_unix"] = round(tally.window_start + wall_offset, 6)
+            report["send_lag_ms"] = percentiles(tally.send_lags)
+            by_due = (tally.latencies, tally.scheduled_at, tally.window_start)
+            report["tail"] = tail_by_second(*by_due)
+            if args.timeline:
+                report["timeline"] = timeline(*by_due)
         return report
 
 
@@ -372,6 +432,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1000.0, help="paced: requests per second")
     parser.add_argument("--requests", type=int, default=1000, help="count: how many to send")
     parser.add_argument("--timeout", type=float, default=1800.0, help="count: give up after")
+    parser.add_argument(
+        "--timeline", action="store_true", help="paced: report p50/p99/max for every second"
+    )
     return parser.parse_args(argv)
 
 
