@@ -339,10 +339,11 @@ def flatten(values: Iterable[Sequence[float]]) -> list[float]:
 
 
 def start_elasticsearch(
-    es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any
+    es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any, *, nice: int = 0
 ) -> tuple[str, EmbeddedElasticsearch | None]:
     """The URL of the cluster a bench uses: ``es_url`` as given, or a new embedded node under
-    ``workdir`` (watched by ``monitor``; the caller stops the returned node)."""
+    ``workdir`` at CPU priority ``nice`` (watched by ``monitor``; the caller stops the returned
+    node)."""
     if es_url:
         say(f"using Elasticsearch at {es_url} (not started here)")
         return es_url.rstrip("/"), None
@@ -352,6 +353,7 @@ def start_elasticsearch(
             data_dir=workdir / "es",
             http_port=free_port(),
             heap=heap,
+            nice=nice,
         ),
         say=say,
     )
@@ -421,6 +423,19 @@ def warm_up_elasticsearch(
         "es_cpu_ms_per_doc_last_window": per_doc(windows[-1]) if windows else None,
         "window_s": window_s,
     }
+
+
+def add_es_nice_option(parser: Any) -> None:
+    """``--es-nice``: the embedded node's ``elasticsearch.embedded.nice`` in this run."""
+    parser.add_argument(
+        "--es-nice",
+        type=int,
+        choices=range(20),
+        default=EmbeddedSettings().nice,
+        metavar="0-19",
+        help="CPU priority of the embedded node, as elasticsearch.embedded.nice (default: its "
+        "default)",
+    )
 
 
 def add_warm_up_options(parser: Any, what: str) -> None:

@@ -74,6 +74,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
 
 from bench._common import (
     Monitor,
+    add_es_nice_option,
     add_warm_up_options,
     free_port,
     machine,
@@ -1381,7 +1382,7 @@ class AllezonBench:
     def start_elasticsearch(self) -> None:
         args = self.args
         self.url, self.node = start_elasticsearch(
-            args.es_url, self.workdir, args.es_heap, self.monitor, say
+            args.es_url, self.workdir, args.es_heap, self.monitor, say, nice=args.es_nice
         )
         self._client = Elasticsearch(self.url, request_timeout=120)
 
@@ -2218,6 +2219,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--search-duration", type=float, default=60.0, help="seconds measured per search step")
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
+    add_es_nice_option(parser)
     add_warm_up_options(parser, "tags")
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
     add("--workers", type=int, default=defaults.workers)

@@ -49,6 +49,7 @@ from bench._common import (
     ROOT,
     USER_AGENTS,
     Monitor,
+    add_es_nice_option,
     add_warm_up_options,
     free_port,
     hit,
@@ -271,7 +272,7 @@ class IngestBench:
     def start_elasticsearch(self) -> None:
         args = self.args
         self.url, self.node = start_elasticsearch(
-            args.es_url, self.workdir, args.es_heap, self.monitor, say
+            args.es_url, self.workdir, args.es_heap, self.monitor, say, nice=args.es_nice
         )
         self._client = Elasticsearch(self.url, request_timeout=120)
 
@@ -488,6 +489,8 @@ class IngestBench:
             "target_rate_per_s": rate,
             "achieved_rate_per_s": paced["requests_per_s"],
             "latency_ms": paced["latency_ms"],
+            "tail": paced.get("tail"),
+            "loadgen_send_lag_ms": paced.get("send_lag_ms"),
             "non_202": _non_202(paced),
             "p99_target_ms": f"< {P99_TARGET_MS}",
             "meets_target": p99 is not None and p99 < P99_TARGET_MS,
@@ -641,6 +644,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     add("--drain-timeout", type=float, default=600.0)
     add("--es-heap", default="1g")
+    add_es_nice_option(parser)
     add("--es-url", help="use this Elasticsearch instead of starting one (development)")
     add_warm_up_options(parser, "documents")
     add("--workers", type=int, default=defaults.workers)

@@ -80,6 +80,9 @@ class EmbeddedSettings:
     http_port: int = 9200
     heap: str = "1g"
     startup_timeout: float = 120.0
+    # CPU priority, 0 (Metronome's own) to 19 (lowest): above 0 the node's background work
+    # yields the CPU to the web workers, and its searches do too (README "CPU priority").
+    nice: int = 0
 
 
 @dataclass(frozen=True)
@@ -266,6 +269,7 @@ class EmbeddedSchema(_Strict):
         validate=validate.Regexp(r"^\d+[mMgG]\Z", error="Use a JVM size such as 512m or 1g.")
     )
     startup_timeout = fields.Float(validate=validate.Range(min=1))
+    nice = fields.Integer(validate=validate.Range(min=0, max=19))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> EmbeddedSettings:

@@ -11,6 +11,7 @@ with SIGTERM (the node closes cleanly). A pid file under the data directory lets
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -30,6 +32,49 @@ EMBEDDED_PROJECT = Path(__file__).resolve().parents[2] / "embedded-es"
 MAIN_CLASS = "org.metronome.embedded.EmbeddedElasticsearch"
 LAUNCHER_JAR = Path("launcher/metronome-embedded-elasticsearch.jar")
 STAMP_FILE = ".resolved"
+
+
+def _nice_prefix(nice: int) -> list[str]:
+    """``nice -n N`` before the JVM, so that every thread it starts inherits the priority."""
+    tool = shutil.which("nice") if nice else None
+    return [tool, "-n", str(nice)] if tool else []
+
+
+def spawn_detached(command: list[str], log: IO[bytes], nice: int) -> subprocess.Popen[bytes]:
+    """Start ``command`` in a session of its own (it survives the CLI that started it, and
+    Ctrl-C in that terminal is not sent to it), at CPU priority ``nice``: every thread it
+    starts and the session as a whole."""
+    process = subprocess.Popen(
+        [*_nice_prefix(nice), *command],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    lower_session_priority(process.pid, nice)
+    return process
+
+
+def lower_session_priority(pid: int, nice: int) -> bool:
+    """Give the session ``pid`` leads the CPU share of ``nice``; False where there is none.
+
+    With Linux's autogroup scheduling (on by default in most distributions), the CPU is first
+    shared equally between sessions and only then by nice inside each. The node runs in a
+    session of its own, so its threads' nice alone would not make it yield to the web workers:
+    the session's own nice must be lowered too. Raising a nice needs no privilege.
+    """
+    if not nice:
+        return False
+    for attempt in range(2):
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+            return True
+        except OSError as error:
+            # Unprivileged changes are limited to one a second, machine-wide: wait, once.
+            if error.errno != errno.EAGAIN or attempt:
+                return False  # no autogroup here (another OS or kernel), or the pid is gone
+            time.sleep(1.0)
+    return False
 
 
 class EmbeddedError(RuntimeError):
@@ -137,13 +182,7 @@ class EmbeddedElasticsearch:
         ]
         self.say(f"Starting Elasticsearch on {self.url} (data in {self.data_dir})...")
         with open(self.log_file, "ab") as log:
-            process = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # survives the CLI that started it; Ctrl-C is ours
-            )
+            process = spawn_detached(command, log, self.settings.nice)
         self.pid_file.write_text(f"{process.pid}\n")
         try:
             self.wait_until_ready(process)

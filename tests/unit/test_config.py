@@ -41,6 +41,12 @@ def test_environment_overrides_the_file() -> None:
     assert settings.server.port == 9091
     assert settings.elasticsearch.url == "http://es.internal:9200"
     assert settings.elasticsearch.embedded.heap == "2g"
+    assert settings.elasticsearch.embedded.nice == 0  # the default, unless overridden
+
+
+def test_the_embedded_nodes_priority_can_be_set_from_the_environment() -> None:
+    settings = load_settings(EXAMPLE, environ={"METRONOME_ELASTICSEARCH__EMBEDDED__NICE": "12"})
+    assert settings.elasticsearch.embedded.nice == 12
 
 
 def test_env_overrides_become_nested_paths() -> None:
@@ -59,6 +65,8 @@ def test_env_overrides_become_nested_paths() -> None:
         ({"sites": {"shop": {"write_auth": "key"}}}, "sites.shop.value.write_keys"),
         ({"default_site": "nope"}, "default_site"),
         ({"elasticsearch": {"embedded": {"heap": "lots"}}}, "elasticsearch.embedded.heap"),
+        ({"elasticsearch": {"embedded": {"nice": 20}}}, "elasticsearch.embedded.nice"),
+        ({"elasticsearch": {"embedded": {"nice": -5}}}, "elasticsearch.embedded.nice"),
     ],
 )
 def test_a_wrong_setting_is_named_in_the_error(raw: dict[str, object], names: str) -> None:
