@@ -180,7 +180,8 @@ class EmbeddedElasticsearch:
             "--http-port",
             str(self.settings.http_port),
         ]
-        self.say(f"Starting Elasticsearch on {self.url} (data in {self.data_dir})...")
+        priority = f", at nice {self.settings.nice}" if self.settings.nice else ""
+        self.say(f"Starting Elasticsearch on {self.url} (data in {self.data_dir}{priority})...")
         with open(self.log_file, "ab") as log:
             process = spawn_detached(command, log, self.settings.nice)
         self.pid_file.write_text(f"{process.pid}\n")
