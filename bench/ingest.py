@@ -5,7 +5,8 @@ Everything runs on this machine, in this run:
 1. an embedded Elasticsearch (temporary data directory, free port, 1g heap), warmed up;
 2. accept rate, baseline: a bare Flask app (``bench/bare_app.py``: append the body to a file,
    answer 202) on gunicorn with the settings ``metronome serve`` uses; peak single-hit
-   ``POST /tick`` rate from a separate load-generator process (``bench/loadgen.py``);
+   ``POST /tick`` rate from a separate load-generator process (``bench/loadgen.py``), then an
+   open-loop run at 80 % of that peak: the tail this machine gives any app at that load;
 3. end-to-end, baseline: the same documents as the pipeline makes, sent with
    ``elasticsearch.helpers.bulk`` in chunks of 1000, timed until ``_count`` sees them all;
 4. Metronome (gunicorn ``metronome.wsgi:app`` + the shipper, as ``metronome serve`` starts them):
@@ -384,6 +385,32 @@ class IngestBench:
             "accepted_hits": sum(int(run["accepted_hits"]) for run in runs.values()),
         }
 
+    def paced(self, label: str, port: int, peak: dict[str, Any]) -> dict[str, Any] | None:
+        """An open-loop run at ``--paced-fraction`` of ``peak``: latency when not saturated."""
+        args = self.args
+        rate = round(float(peak["requests_per_s"]) * args.paced_fraction, 1)
+        if rate <= 0:
+            return None
+        options = [
+            "--mode=paced",
+            "--kind=single",
+            f"--rate={rate}",
+            f"--connections={args.paced_connections}",
+            f"--duration={args.duration}",
+            f"--warmup={args.warmup}",
+        ]
+        run = self.measured(f"paced at {rate}/s, {label}", port, options)
+        return {
+            "fraction_of_peak": args.paced_fraction,
+            "target_rate_per_s": rate,
+            "achieved_rate_per_s": run["requests_per_s"],
+            "latency_ms": run["latency_ms"],
+            "tail": run.get("tail"),
+            "loadgen_send_lag_ms": run.get("send_lag_ms"),
+            "non_202": _non_202(run),
+            "resources": run["resources"],
+        }
+
     # --- the phases ------------------------------------------------------------------------
 
     def bulk_load(self, documents: PipelineDocuments, prefix: str, total: int) -> dict[str, Any]:
@@ -471,31 +498,12 @@ class IngestBench:
             result["spool_drain_s"] = round(drained - drain_started, 2)
         except BenchError:
             result["spool_drain_s"] = None  # not drained in time; the paced run starts anyway
-        rate = round(float(peak["requests_per_s"]) * args.paced_fraction, 1)
-        if rate <= 0:
-            return result
-        options = [
-            "--mode=paced",
-            "--kind=single",
-            f"--rate={rate}",
-            f"--connections={args.paced_connections}",
-            f"--duration={args.duration}",
-            f"--warmup={args.warmup}",
-        ]
-        paced = self.measured(f"paced at {rate}/s, Metronome", port, options)
-        p99 = paced["latency_ms"]["p99"]
-        result["paced"] = {
-            "fraction_of_peak": args.paced_fraction,
-            "target_rate_per_s": rate,
-            "achieved_rate_per_s": paced["requests_per_s"],
-            "latency_ms": paced["latency_ms"],
-            "tail": paced.get("tail"),
-            "loadgen_send_lag_ms": paced.get("send_lag_ms"),
-            "non_202": _non_202(paced),
-            "p99_target_ms": f"< {P99_TARGET_MS}",
-            "meets_target": p99 is not None and p99 < P99_TARGET_MS,
-            "resources": paced["resources"],
-        }
+        paced = self.paced("Metronome", port, peak)
+        if paced is not None:
+            paced["p99_target_ms"] = f"< {P99_TARGET_MS}"
+            p99 = paced["latency_ms"]["p99"]
+            paced["meets_target"] = p99 is not None and p99 < P99_TARGET_MS
+            result["paced"] = paced
         return result
 
     def run(self) -> dict[str, Any]:
@@ -523,7 +531,10 @@ class IngestBench:
         e2e: dict[str, Any] = {}
         if "accept" in args.phases:
             port = self.start_bare()
-            accept["baseline_bare_flask"] = self.peak_rate("accept peak, bare Flask", port)
+            bare_peak = self.peak_rate("accept peak, bare Flask", port)
+            accept["baseline_bare_flask"] = bare_peak
+            if args.paced_baseline:
+                accept["paced_baseline_bare_flask"] = self.paced("bare Flask", port, bare_peak)
             self.children.stop("gunicorn_bare")
         if "e2e" in args.phases:
             e2e["baseline_bulk"] = self.baseline_end_to_end(documents)
@@ -541,6 +552,11 @@ class IngestBench:
                 accept["baseline_bare_flask"]["requests_per_s"],
             )
             accept["ratio"] = ratio_
+            paced, bare_paced = accept.get("paced"), accept.get("paced_baseline_bare_flask")
+            if paced and bare_paced:  # the tail the machine gives any app at the same load
+                paced["p99_vs_bare_flask"] = ratio(
+                    paced["latency_ms"]["p99"], bare_paced["latency_ms"]["p99"]
+                )
             accept["target"] = f">= {ACCEPT_TARGET}"
             accept["meets_target"] = ratio_ is not None and ratio_ >= ACCEPT_TARGET
         self.children.stop("gunicorn_metronome")
@@ -599,6 +615,7 @@ def limits_note(report: dict[str, Any]) -> str:
     phases = [
         ("Bare Flask peak", accept.get("baseline_bare_flask")),
         ("Metronome peak", accept.get("metronome")),
+        ("Bare Flask paced", accept.get("paced_baseline_bare_flask")),
         ("Metronome paced", accept.get("paced")),
         ("Bulk baseline", e2e.get("baseline_bulk")),
         ("Metronome end-to-end", e2e.get("metronome")),
@@ -631,6 +648,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--connections", type=_int_list, default=[32], help="peak: connection counts, e.g. 16,64")
     add("--paced-fraction", type=float, default=0.8, help="paced rate as a fraction of the peak")
     add("--paced-connections", type=int, default=64)
+    add(
+        "--no-paced-baseline",
+        dest="paced_baseline",
+        action="store_false",
+        help="skip the paced run of the bare app (the machine's own tail at the same fraction)",
+    )
     add("--e2e-hits", type=int, default=200_000)
     add("--e2e-batch", type=int, default=500, help="hits per POST /tick in the end-to-end run")
     add("--e2e-connections", type=int, default=4)
