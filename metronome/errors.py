@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description or exc.name
         if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
+            limit = request.max_content_length  # the app's, or the one this endpoint set
             message = f"The request body is larger than the limit of {limit} bytes."
         headers = {}
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]

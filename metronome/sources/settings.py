@@ -59,10 +59,17 @@ class SchedulerSettings:
     max_wait: float = 120.0  # longest rate-limit wait slept through inside one run
 
 
+GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # REFERENCE-FORMATS.md: "capped at 25 MB"
+MAX_WEBHOOK_BODY_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
+
+
 @dataclass(frozen=True)
 class GitHubWebhookSettings:
     secret: str | None = field(default=None, repr=False)  # None: POST /webhooks/github is off
     site: str | None = None  # None: default_site
+    # GitHub caps a payload at 25 MB; a smaller limit refuses big pushes, and GitHub does not
+    # retry a refused delivery by itself.
+    max_body_bytes: int = GITHUB_MAX_PAYLOAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -168,6 +175,10 @@ class GitHubWebhookSchema(Schema):
 
     secret = fields.String(allow_none=True)
     site = fields.String(allow_none=True)
+    max_body_bytes = fields.Integer(
+        validate=validate.Range(min=1024, max=MAX_WEBHOOK_BODY_BYTES),
+        load_default=GITHUB_MAX_PAYLOAD_BYTES,
+    )
 
 
 class WebhookSchema(Schema):
@@ -181,6 +192,8 @@ class WebhookSchema(Schema):
         github = data.get("github") or {}
         return WebhookSettings(
             github=GitHubWebhookSettings(
-                secret=github.get("secret") or None, site=github.get("site") or None
+                secret=github.get("secret") or None,
+                site=github.get("site") or None,
+                max_body_bytes=github.get("max_body_bytes", GITHUB_MAX_PAYLOAD_BYTES),
             )
         )

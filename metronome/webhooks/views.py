@@ -44,6 +44,7 @@ def github() -> Response:
             "webhook_not_configured",
             "GitHub webhooks are not enabled: set webhooks.github.secret to the webhook's secret.",
         )
+    request.max_content_length = config.max_body_bytes  # GitHub's cap, not the hits' limit
     body = request.get_data(cache=False)  # the exact bytes GitHub signed (413 above the limit)
     headers = request.headers
     verify_signature(

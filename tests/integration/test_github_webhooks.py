@@ -310,9 +310,11 @@ def test_without_a_secret_the_endpoint_is_404_saying_what_to_set(
     assert "webhooks.github.secret" in error["message"]
 
 
-def test_a_body_over_the_ingest_limit_is_413(
+def test_a_push_bigger_than_the_hits_limit_is_stored_whole(
     es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
 ) -> None:
+    """GitHub sends payloads of up to 25 MB and does not retry a refused one: the limit of
+    tracking hits (1 MiB by default) must not apply to webhook deliveries."""
     settings = make_settings(
         es_url,
         index_prefix,
@@ -321,7 +323,37 @@ def test_a_body_over_the_ingest_limit_is_413(
         webhooks={"github": {"secret": SECRET}},
     )
     client = create_app(settings, es=es).test_client()
-    response = deliver(client, "push", {**PUSH, "padding": "p" * 4096}, PUSH_DELIVERY)
+    commits = [
+        {"id": f"{number:040x}", "message": "Count stars " + "x" * 200} for number in range(2000)
+    ]
+    big = {**PUSH, "commits": commits}
+    assert len(json.dumps(big)) > 400_000  # far over the hits' limit, as a big merge push is
+    response = deliver(client, "push", big, PUSH_DELIVERY)
+    assert response.status_code == 202, response.data
+    install_templates(es, index_prefix)
+    shipper = Shipper(settings.spool.dir, es, index_prefix, settings.shipper)
+    while shipper.run_once():
+        pass
+    es.indices.refresh(index=f"{index_prefix}-github-*")
+    [doc] = stored(es, index_prefix)
+    assert doc["push"]["commits"] == 2000
+    assert doc["payload"] == big
+    hit = client.post("/tick", json={"id": "x", "padding": "p" * 4096})
+    assert hit.status_code == 413  # the hits' own limit still holds on the same app
+
+
+def test_a_body_over_the_webhook_limit_is_413_naming_it(
+    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        es_url,
+        index_prefix,
+        tmp_path / "spool",
+        webhooks={"github": {"secret": SECRET, "max_body_bytes": 4096}},
+    )
+    client = create_app(settings, es=es).test_client()
+    response = deliver(client, "push", {**PUSH, "padding": "p" * 8192}, PUSH_DELIVERY)
     assert response.status_code == 413
-    assert "2048" in error_of(response)["message"]
+    assert "4096" in error_of(response)["message"]
     assert spool_bytes(settings.spool.dir) == 0
+    assert deliver(client, "push", PUSH, PUSH_DELIVERY).status_code == 202
