@@ -36,21 +36,17 @@ from ingesters.s3_access_logs.keys import (
     parse_key,
     start_after,
 )
+from metronome.s3errors import (
+    CREDENTIAL_CODES,
+    MISSING_BUCKET_CODES,
+    MISSING_KEY_CODES,
+    error_code,
+    error_detail,
+)
 from metronome.sources.base import SourceError
 from metronome.sources.http import HttpClient, RetryPolicy
 
 READ_CHUNK = 1 << 16
-CREDENTIAL_CODES = frozenset(
-    {
-        "InvalidAccessKeyId",
-        "SignatureDoesNotMatch",
-        "AccessDenied",
-        "ExpiredToken",
-        "InvalidToken",
-        "InvalidClientTokenId",
-        "AuthorizationHeaderMalformed",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ class LogBucket:
         try:
             answer = self.client.get_object(Bucket=self.settings.bucket, Key=key)
         except ClientError as error:
-            if _code(error) in {"NoSuchKey", "404"}:
+            if error_code(error) in MISSING_KEY_CODES:
                 raise ObjectGone(key) from None
             raise SourceError(describe(error, self.settings, f"reading {key}")) from error
         except (BotoCoreError, ResponseParserError) as error:
@@ -245,10 +241,6 @@ def _entries(
     return entries
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", "unknown"))
-
-
 def describe(error: Exception, settings: BucketSettings, doing: str) -> str:
     """One line: what failed, while doing what, and what to check."""
     endpoint = settings.endpoint_url or "AWS S3"
@@ -260,18 +252,14 @@ def describe(error: Exception, settings: BucketSettings, doing: str) -> str:
     if isinstance(error, BotoConnectionError | HTTPClientError):
         return f"cannot reach S3 at {endpoint} while {doing}: {error}"
     if isinstance(error, ClientError):
-        code = _code(error)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "?")
-        message = str(error.response.get("Error", {}).get("Message") or "").strip()
-        answered = str(status) if code == str(status) else f"{status} {code}"
-        detail = f"{answered}: {message}" if message else answered
+        code, detail = error_code(error), error_detail(error)
         if code in CREDENTIAL_CODES:
             return (
                 f"S3 refused the credentials ({detail}) while {doing} ({settings.where}): check "
                 "access_key_id and secret_access_key (or the AWS environment) and that they "
                 "may s3:ListBucket and s3:GetObject on the log bucket"
             )
-        if code == "NoSuchBucket":
+        if code in MISSING_BUCKET_CODES:
             return f"the log bucket {settings.bucket!r} does not exist at {endpoint} (bucket)"
         return f"S3 answered {detail} while {doing} ({settings.where})"
     if isinstance(error, ResponseParserError):

@@ -30,23 +30,17 @@ from botocore.exceptions import (
 from metronome.archive.errors import ArchiveError
 from metronome.archive.parts import copy_hashed
 from metronome.config import ArchiveSettings
+from metronome.s3errors import (
+    CREDENTIAL_CODES,
+    MISSING_BUCKET_CODES,
+    MISSING_KEY_CODES,
+    error_code,
+    error_detail,
+)
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 MAX_ATTEMPTS = 3
-CREDENTIAL_CODES = {
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "AccessDenied",
-    "ExpiredToken",
-    "InvalidToken",
-    "InvalidClientTokenId",
-    "AuthorizationHeaderMalformed",
-    "403",
-    "Forbidden",
-}
-MISSING_BUCKET_CODES = {"NoSuchBucket", "404", "NotFound"}
-MISSING_KEY_CODES = {"NoSuchKey", "404", "NotFound"}
 
 
 @dataclass(frozen=True)
@@ -90,9 +84,7 @@ def describe_s3_error(error: Exception, settings: ArchiveSettings, doing: str) -
     if isinstance(error, S3ConnectionError | HTTPClientError):
         return f"cannot reach S3 at {endpoint} while {doing}: {error}"
     if isinstance(error, ClientError):
-        code = str(error.response.get("Error", {}).get("Code", "unknown"))
-        message = str(error.response.get("Error", {}).get("Message") or "").strip()
-        detail = f"{code}: {message}" if message else code
+        code, detail = error_code(error), error_detail(error)
         if code in CREDENTIAL_CODES:
             return (
                 f"S3 at {endpoint} refused the credentials for bucket {settings.bucket!r} "
@@ -145,7 +137,7 @@ class S3Store:
             try:
                 response = self.client.get_object(Bucket=self.bucket, Key=key)
             except ClientError as error:
-                if _code(error) in MISSING_KEY_CODES:
+                if error_code(error) in MISSING_KEY_CODES:
                     return None
                 raise
             return bytes(response["Body"].read())
@@ -177,7 +169,3 @@ class S3Store:
     def delete(self, key: str) -> None:
         with self._errors(f"deleting {key}"):
             self.client.delete_object(Bucket=self.bucket, Key=key)
-
-
-def _code(error: Any) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
