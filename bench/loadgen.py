@@ -21,6 +21,7 @@ import json
 import resource
 import selectors
 import socket
+import statistics
 import sys
 import time
 from collections import deque
@@ -168,9 +169,10 @@ def tail_by_second(
     if len(latencies) < 100:
         return {}
     threshold = sorted(latencies)[int(0.99 * len(latencies))]
+    seconds = _by_second(latencies, scheduled_at, start)
     slow_per_second = sorted(
         (sum(1 for value in values if value >= threshold), second)
-        for second, values in _by_second(latencies, scheduled_at, start).items()
+        for second, values in seconds.items()
     )
     slow_per_second.reverse()
     total_slow = sum(count for count, _ in slow_per_second) or 1
@@ -181,6 +183,10 @@ def tail_by_second(
         "seconds_with_slow": sum(1 for count, _ in slow_per_second if count),
         "share_in_worst_tenth": round(sum(c for c, _ in slow_per_second[:tenth]) / total_slow, 3),
         "worst_seconds": [second for count, second in slow_per_second[:5] if count],
+        # The p99 of a typical second: what the path costs when nothing stalls it.
+        "median_second_p99_ms": round(
+            statistics.median(percentiles(values)["p99"] or 0.0 for values in seconds.values()), 3
+        ),
     }
 
 

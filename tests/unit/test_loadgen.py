@@ -29,6 +29,7 @@ def test_a_stall_puts_the_whole_tail_in_its_seconds() -> None:
     assert tail["worst_seconds"] == [7, 8]
     assert tail["seconds_with_slow"] == 2
     assert tail["share_in_worst_tenth"] == 1.0
+    assert tail["median_second_p99_ms"] == 2.0  # a typical second never saw the stall
 
 
 def test_a_tail_spread_over_the_run_is_not_a_burst() -> None:
@@ -38,6 +39,7 @@ def test_a_tail_spread_over_the_run_is_not_a_burst() -> None:
     tail = tail_by_second(latencies, due, start)
     assert tail["seconds_with_slow"] == 20
     assert tail["share_in_worst_tenth"] == 0.1
+    assert tail["median_second_p99_ms"] == 40.0  # every second has its slow request
 
 
 def test_too_few_requests_say_nothing() -> None:
