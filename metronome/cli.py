@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from metronome.archive.archiver import Archiver
 from metronome.archive.errors import ArchiveError, Stopped
 from metronome.archive.listing import archived_days
 from metronome.archive.restore import Restorer
-from metronome.archive.schedule import run_every
+from metronome.archive.schedule import ArchiveLease, run_every
 from metronome.archive.store import S3Store, where
 from metronome.config import ConfigError, Settings, load_settings
 from metronome.deadletters import DeadLetterStore
@@ -39,6 +39,7 @@ from metronome.serve import ServeError
 from metronome.serve import serve as run_serve
 from metronome.shipper import Shipper, ShipperAlreadyRunning
 from metronome.sources import cli as sources_cli
+from metronome.sources.lease import LeaseStore, holder_id
 from metronome.spool.writer import SpoolWriter
 
 
@@ -326,8 +327,9 @@ def archive_run(
     streams = [_stream(stream)] if stream else list(settings.archive.streams)
     only = day.date() if day is not None else None
     with _stop_on_signals() as stop:
+        es = build_client(settings.elasticsearch)
         archiver = Archiver(
-            build_client(settings.elasticsearch),
+            es,
             _archive_store(settings),
             settings.elasticsearch.index_prefix,
             settings.archive,
@@ -338,9 +340,17 @@ def archive_run(
                 f"{only} is not closed yet: a day is archived once it has ended (UTC) and "
                 f"archive.grace ({settings.archive.grace:g} s) has passed"
             )
+        lease = ArchiveLease(
+            LeaseStore(es, settings.elasticsearch.index_prefix),
+            holder_id(),
+            settings.scheduler.run_lease_ttl,
+        )
         if every is None:
             try:
-                _archive_once(archiver, streams, only, every_day=True)
+                if not lease.run(lambda: _archive_once(archiver, streams, only, every_day=True)):
+                    raise click.ClickException(
+                        f"{lease.busy_message()}; try again when that run has finished"
+                    )
             except ArchiveError as error:
                 raise click.ClickException(str(error)) from None
             except Stopped:
@@ -351,7 +361,7 @@ def archive_run(
             return
         _say(f"archive: to {where(settings.archive)} every {every:g}s (SIGTERM or Ctrl-C stops)")
         run_every(
-            lambda: _archive_once(archiver, streams, only, every_day=False),
+            lambda: _archive_or_skip(lease, lambda: _archive_once(archiver, streams, only)),
             every,
             stop,
             on_error=lambda error: _say(f"archive: {error} (trying again in {every:g}s)"),
@@ -359,8 +369,13 @@ def archive_run(
         _say("archive: stopped")
 
 
+def _archive_or_skip(lease: ArchiveLease, job: Callable[[], None]) -> None:
+    if not lease.run(job):
+        _say(f"archive: skipped this time, {lease.busy_message()}")
+
+
 def _archive_once(
-    archiver: Archiver, streams: Sequence[str], only: date | None, *, every_day: bool
+    archiver: Archiver, streams: Sequence[str], only: date | None, *, every_day: bool = False
 ) -> None:
     archiver.store.check()
     archived = skipped = docs = parts = 0

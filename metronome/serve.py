@@ -78,7 +78,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             restartable["forward"] = FORWARD_COMMAND
         if settings.scheduler.enabled and settings.sources:
             restartable["scheduler"] = SCHEDULER_COMMAND  # runs sources if it holds the lease
-        if settings.archive.enabled:  # a scheduler job, once the scheduler runs every job
+        if settings.archive.enabled:  # on every instance; each run takes the archive lease
             restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
         for name, command in restartable.items():
             children[name] = _start(command, env)

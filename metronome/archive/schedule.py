@@ -1,17 +1,22 @@
 """``metronome archive run --every SECONDS``: a run, a pause, again, until stopped.
 
-Until the scheduler process exists (one per cluster, with a lease), `metronome serve` starts
-this loop as a restartable child when ``archive.enabled`` is true. A failed run (the bucket or
-Elasticsearch unreachable) is reported and tried again at the next interval; a stop request
-(SIGTERM, Ctrl-C) ends a run between two pages and the loop at once.
+`metronome serve` starts this loop as a restartable child when ``archive.enabled`` is true, on
+every instance; each run first takes the ``archive`` lease, so one instance archives at a time
+and the others skip that turn. A failed run (the bucket or Elasticsearch unreachable) is
+reported and tried again at the next interval; a stop request (SIGTERM, Ctrl-C) ends a run
+between two pages and the loop at once.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from metronome.archive.errors import ArchiveError, Stopped
+from metronome.sources.lease import LeaseStore, holding
+
+ARCHIVE_LEASE = "archive"
 
 
 def run_every(
@@ -34,3 +39,25 @@ def run_every(
         if stop.wait(every):
             break
     return runs
+
+
+@dataclass(frozen=True)
+class ArchiveLease:
+    """One archive run at a time in the cluster: `metronome serve` on every instance with
+    ``archive.enabled``, and a run by hand, take the ``archive`` lease before they start."""
+
+    leases: LeaseStore
+    holder: str
+    ttl: float
+
+    def run(self, job: Callable[[], None]) -> bool:
+        """Run ``job`` holding the lease; False, without running it, when another has it."""
+        with holding(self.leases, ARCHIVE_LEASE, self.holder, self.ttl) as held:
+            if held:
+                job()
+            return held
+
+    def busy_message(self) -> str:
+        current = self.leases.current(ARCHIVE_LEASE)
+        who = current.holder if current is not None else "another process"
+        return f"{who} is archiving (lease {ARCHIVE_LEASE!r})"

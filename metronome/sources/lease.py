@@ -5,22 +5,27 @@ Taking one is a conditional write (create, or replace at the version read), so o
 processes trying at once exactly one wins. The holder renews it well before it expires; a
 holder that dies stops renewing and anyone may take the lease once it has expired.
 
-Used for the scheduler (one per cluster) and for each source run (one at a time, so a
-`metronome sources run` by hand and the scheduler never run the same source together).
+Used for the scheduler (one per cluster), for each source run (one at a time, so a
+`metronome sources run` by hand and the scheduler never run the same source together) and for
+archive runs (one at a time in the cluster, however many instances have ``archive.enabled``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,51 @@ class LeaseStore:
         body = found["_source"]
         lease = Lease(name=name, holder=str(body["holder"]), expires_at=float(body["expires_at"]))
         return lease, int(found["_seq_no"]), int(found["_primary_term"])
+
+
+class Heartbeat:
+    """Renews a lease every third of its TTL while its holder lives, so a long step never
+    loses it and a dead holder (kill -9) frees it within one TTL. ``lost``: someone else has
+    taken it (after a pause longer than the TTL)."""
+
+    def __init__(self, leases: LeaseStore, name: str, holder: str, ttl: float) -> None:
+        self.leases = leases
+        self.name = name
+        self.holder = holder
+        self.ttl = ttl
+        self.lost = False
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"lease-{name}", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.ttl / 3):
+            try:
+                if not self.leases.acquire(self.name, self.holder, self.ttl):
+                    self.lost = True
+                    return
+            except Exception as error:  # Elasticsearch unreachable: try again at the next beat
+                log.warning("renewing lease %s failed: %s", self.name, error)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=self.ttl)
+
+
+@contextlib.contextmanager
+def holding(leases: LeaseStore, name: str, holder: str, ttl: float) -> Iterator[bool]:
+    """Hold the lease ``name`` for the ``with`` block (renewed meanwhile, released after);
+    the block gets False, and holds nothing, when another process has it."""
+    if not leases.acquire(name, holder, ttl):
+        yield False
+        return
+    heartbeat = Heartbeat(leases, name, holder, ttl)
+    try:
+        yield True
+    finally:
+        heartbeat.stop()
+        leases.release(name, holder)
 
 
 def _lease_id(name: str) -> str:

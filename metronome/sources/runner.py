@@ -43,7 +43,7 @@ from metronome.sources.base import (
     iso,
 )
 from metronome.sources.http import HttpClient, RateLimited, RetryPolicy
-from metronome.sources.lease import LeaseStore
+from metronome.sources.lease import Heartbeat, LeaseStore
 from metronome.sources.store import LastError, StateConflict, StateStore, Versioned
 from metronome.spool.entry import Entry
 
@@ -125,7 +125,7 @@ def run_source(source: Source, services: RunServices, backfill: Window | None = 
         report.error = f"already running in {holder.holder if holder else 'another process'}"
         metrics.SOURCE_RUNS.labels(source.name, "busy").inc()
         return _finish(report, services)
-    heartbeat = _Heartbeat(leases, lease_name, services.holder, services.lease_ttl)
+    heartbeat = Heartbeat(leases, lease_name, services.holder, services.lease_ttl)
     try:
         return _run_holding_lease(source, services, backfill, report, heartbeat)
     finally:
@@ -137,7 +137,7 @@ def _run_holding_lease(
     services: RunServices,
     backfill: Window | None,
     report: RunReport,
-    heartbeat: _Heartbeat,
+    heartbeat: Heartbeat,
 ) -> RunReport:
     states = services.states
     http = HttpClient(services.policy, headers=source.http_headers(), sleep=services.sleep)
@@ -204,35 +204,6 @@ def tally(results: Sequence[ItemResult]) -> dict[str, int]:
     return counts
 
 
-class _Heartbeat:
-    """Renews a run's lease every third of its TTL while the run lives, so a long page never
-    loses it and a dead run (kill -9) frees its source within one TTL."""
-
-    def __init__(self, leases: LeaseStore, name: str, holder: str, ttl: float) -> None:
-        self.leases = leases
-        self.name = name
-        self.holder = holder
-        self.ttl = ttl
-        self.lost = False
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"lease-{name}", daemon=True)
-        self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stopped.wait(self.ttl / 3):
-            try:
-                if not self.leases.acquire(self.name, self.holder, self.ttl):
-                    self.lost = True
-                    return
-            except Exception as error:  # Elasticsearch unreachable: try again at the next beat
-                log.warning("renewing lease %s failed: %s", self.name, error)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=self.ttl)
-
-
 @dataclass
 class _Latest:
     """The state as last saved by the run (what a failure is recorded on)."""
@@ -247,7 +218,7 @@ def _run_pages(
     latest: _Latest,
     report: RunReport,
     *,
-    heartbeat: _Heartbeat,
+    heartbeat: Heartbeat,
 ) -> None:
     states = services.states
     for page in source.fetch(context):

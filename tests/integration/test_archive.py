@@ -40,6 +40,7 @@ from metronome.cli import cli
 from metronome.config import ArchiveSettings, Settings
 from metronome.es.bulk import BulkAction, bulk_create
 from metronome.es.templates import remove_templates
+from metronome.sources.lease import LeaseStore
 from tests.conftest import READ_KEY, ROOT, WRITE_KEY, free_port, make_settings
 from tests.fakes.s3 import moto_s3
 
@@ -578,6 +579,68 @@ def test_archive_run_every_archives_then_stops_cleanly_on_sigterm(
     while not lines.empty():
         seen.append(lines.get())
     assert seen[-1].strip() == "archive: stopped", seen
+    assert len(objects(hits_world.store)) == 7  # 5 parts and 2 manifests
+
+
+def test_a_run_by_hand_while_another_process_archives_says_who_and_writes_nothing(
+    hits_world: World, tmp_path: Path
+) -> None:
+    config = config_file(tmp_path, hits_world.settings)
+    leases = LeaseStore(hits_world.es, hits_world.prefix)
+    assert leases.acquire("archive", "other-host:4242:abcdef", ttl=300)
+    refused = invoke(config, "run")
+    assert refused.exit_code == 1
+    assert "other-host:4242:abcdef is archiving (lease 'archive')" in refused.output
+    assert "try again when that run has finished" in refused.output
+    assert objects(hits_world.store) == {}
+    leases.release("archive", "other-host:4242:abcdef")
+    result = invoke(config, "run")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("archive: 2 archived")
+    assert leases.current("archive") is None  # the run gave its lease back
+
+
+def test_the_archive_loop_skips_its_turn_while_another_instance_archives(
+    hits_world: World, tmp_path: Path
+) -> None:
+    """Two instances with archive.enabled: the one without the lease waits for its next turn."""
+    config = config_file(tmp_path, hits_world.settings)
+    leases = LeaseStore(hits_world.es, hits_world.prefix)
+    assert leases.acquire("archive", "other-host:4242:abcdef", ttl=300)
+    command = [sys.executable, "-m", "metronome.cli", "--config", str(config)]
+    process = subprocess.Popen(
+        [*command, "archive", "run", "--every", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("METRONOME_")},
+    )
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in process.stdout or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    seen: list[str] = []
+    try:
+        while not any("skipped this time" in line for line in seen):
+            seen.append(lines.get(timeout=20))
+        assert objects(hits_world.store) == {}
+        leases.release("archive", "other-host:4242:abcdef")  # the other instance finished
+        while not any(line.startswith("archive: 2 archived") for line in seen):
+            seen.append(lines.get(timeout=20))
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join()
+    skipped = next(line for line in seen if "skipped this time" in line)
+    assert "other-host:4242:abcdef is archiving" in skipped
     assert len(objects(hits_world.store)) == 7  # 5 parts and 2 manifests
 
 

@@ -11,7 +11,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from metronome.es.templates import install_templates
-from metronome.sources.lease import LeaseStore
+from metronome.sources.lease import LeaseStore, holding
 from metronome.sources.registry import register
 from metronome.sources.scheduler import LEASE_NAME, Scheduler
 from metronome.sources.settings import SourceSettings
@@ -66,6 +66,26 @@ def test_a_lease_is_renewed_by_its_holder_and_taken_over_once_expired(
     assert leases.current("scheduler") is not None
     leases.release("scheduler", "b")
     assert leases.current("scheduler") is None
+
+
+def test_holding_renews_the_lease_through_the_block_and_frees_it_after(
+    es: Elasticsearch, prefix: str
+) -> None:
+    leases = LeaseStore(es, prefix)
+    with holding(leases, "archive", "a", ttl=1.5) as held:
+        assert held
+        first = leases.current("archive")
+        time.sleep(2.0)  # longer than the TTL: only the heartbeat keeps it
+        assert not leases.acquire("archive", "b", ttl=1.5)
+        renewed = leases.current("archive")
+        assert first is not None and renewed is not None
+        assert renewed.holder == "a" and renewed.expires_at > first.expires_at
+        with holding(leases, "archive", "b", ttl=1.5) as other:
+            assert not other  # the second holder gets nothing and frees nothing
+        assert leases.current("archive") is not None
+    assert leases.current("archive") is None  # released at once, no TTL to wait out
+    with holding(leases, "archive", "b", ttl=1.5) as held:
+        assert held
 
 
 def test_a_state_written_by_another_process_since_it_was_read_is_not_overwritten(
