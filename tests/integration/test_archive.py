@@ -544,41 +544,53 @@ def test_wrong_credentials_are_a_clear_error(settings: Settings, tmp_path: Path)
     assert S3_SECRET not in result.output
 
 
+class ArchiveLoop:
+    """``metronome archive run --every SECONDS`` as a process, its output read line by line."""
+
+    def __init__(self, config: Path, every: str) -> None:
+        command = [sys.executable, "-m", "metronome.cli", "--config", str(config)]
+        self.process = subprocess.Popen(
+            [*command, "archive", "run", "--every", every],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("METRONOME_")},
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        self.reader = threading.Thread(target=self._read)
+        self.reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout or []:
+            self.lines.put(line)
+
+    def wait_for(self, found: Callable[[str], bool]) -> None:
+        while not any(found(line) for line in self.seen):
+            self.seen.append(self.lines.get(timeout=20))
+
+    def close(self) -> None:
+        """Kill the process if still running; keep whatever it printed in ``seen``."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self.reader.join()
+        while not self.lines.empty():
+            self.seen.append(self.lines.get())
+
+
 def test_archive_run_every_archives_then_stops_cleanly_on_sigterm(
     hits_world: World, tmp_path: Path
 ) -> None:
-    config = config_file(tmp_path, hits_world.settings)
-    command = [sys.executable, "-m", "metronome.cli", "--config", str(config)]
-    process = subprocess.Popen(
-        [*command, "archive", "run", "--every", "600"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("METRONOME_")},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in process.stdout or []:
-            lines.put(line)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    seen: list[str] = []
+    loop = ArchiveLoop(config_file(tmp_path, hits_world.settings), "600")
     try:
-        while not any(line.startswith("archive: 2 archived") for line in seen):
-            seen.append(lines.get(timeout=20))
-        process.send_signal(signal.SIGTERM)  # while it waits for the next run
-        assert process.wait(timeout=10) == 0
+        loop.wait_for(lambda line: line.startswith("archive: 2 archived"))
+        loop.process.send_signal(signal.SIGTERM)  # while it waits for the next run
+        assert loop.process.wait(timeout=10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join()
-    while not lines.empty():
-        seen.append(lines.get())
-    assert seen[-1].strip() == "archive: stopped", seen
+        loop.close()
+    assert loop.seen[-1].strip() == "archive: stopped", loop.seen
     assert len(objects(hits_world.store)) == 7  # 5 parts and 2 manifests
 
 
@@ -607,39 +619,17 @@ def test_the_archive_loop_skips_its_turn_while_another_instance_archives(
     config = config_file(tmp_path, hits_world.settings)
     leases = LeaseStore(hits_world.es, hits_world.prefix)
     assert leases.acquire("archive", "other-host:4242:abcdef", ttl=300)
-    command = [sys.executable, "-m", "metronome.cli", "--config", str(config)]
-    process = subprocess.Popen(
-        [*command, "archive", "run", "--every", "1"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("METRONOME_")},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-
-    def read() -> None:
-        for line in process.stdout or []:
-            lines.put(line)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    seen: list[str] = []
+    loop = ArchiveLoop(config, "1")
     try:
-        while not any("skipped this time" in line for line in seen):
-            seen.append(lines.get(timeout=20))
+        loop.wait_for(lambda line: "skipped this time" in line)
         assert objects(hits_world.store) == {}
         leases.release("archive", "other-host:4242:abcdef")  # the other instance finished
-        while not any(line.startswith("archive: 2 archived") for line in seen):
-            seen.append(lines.get(timeout=20))
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=10) == 0
+        loop.wait_for(lambda line: line.startswith("archive: 2 archived"))
+        loop.process.send_signal(signal.SIGTERM)
+        assert loop.process.wait(timeout=10) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        reader.join()
-    skipped = next(line for line in seen if "skipped this time" in line)
+        loop.close()
+    skipped = next(line for line in loop.seen if "skipped this time" in line)
     assert "other-host:4242:abcdef is archiving" in skipped
     assert len(objects(hits_world.store)) == 7  # 5 parts and 2 manifests
 
