@@ -96,8 +96,10 @@ class ElasticsearchSettings:
 @dataclass(frozen=True)
 class IngestSettings:
     max_body_bytes: int = 1_048_576  # as sent (compressed or not)
-    max_decompressed_bytes: int = 10_485_760  # a gzip body may not inflate beyond this
+    max_decompressed_bytes: int = 4_194_304  # a gzip body may not inflate beyond this
+    max_inflate_ratio: int = 100  # ... nor, past 1 MiB, beyond this many times its own size
     max_batch: int = 500
+    max_log_records: int = 20_000  # records in one POST /ingest/logs body
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,9 @@ class IngestSchema(_Strict):
     max_decompressed_bytes = fields.Integer(
         validate=validate.Range(min=1024, max=1024 * 1024 * 1024)
     )
+    max_inflate_ratio = fields.Integer(validate=validate.Range(min=2, max=100_000))
     max_batch = fields.Integer(validate=validate.Range(min=1, max=100_000))
+    max_log_records = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> IngestSettings:

@@ -10,7 +10,9 @@ anything but the plain success (a bad tag, a refused hit, a body too large...), 
 is answered by the one code that answers it through Flask, and reads exactly the same.
 
 A handler must decline *before* it changes anything (a spool append): the view then does the
-whole request again.
+rest of the request again. What the handler decoded from the body, or the error decoding it
+raised, it leaves in the environ (``remember``) for the view (``decoded_once``): a body is
+parsed once, whoever answers it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import io
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -52,6 +54,24 @@ def json_text(value: Any) -> str:
 
 Handler = Callable[["WSGIEnvironment", bytes], FastAnswer | None]
 _JSON = json.JSONEncoder(separators=(",", ":"))
+DECODED = "metronome.decoded_body"  # the environ key of what a fast handler decoded
+T = TypeVar("T")
+
+
+def remember(environ: WSGIEnvironment, decoded: object) -> None:
+    """Leave the decoded body, or the ``ApiError`` that refused it, for the view."""
+    environ[DECODED] = decoded
+
+
+def decoded_once(environ: WSGIEnvironment, kind: type[T], decode: Callable[[], T]) -> T:
+    """What the fast handler decoded for this request (raising the error it met), else
+    ``decode()``: the view of a declined request does not parse the body a second time."""
+    found = environ.pop(DECODED, None)
+    if isinstance(found, Exception):
+        raise found
+    if isinstance(found, kind):
+        return found
+    return decode()
 
 
 def _status_line(status: int) -> str:

@@ -23,6 +23,15 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
 
 from metronome.errors import ApiError
+from metronome.hits.budget import (
+    BodyBudget,
+    check_form_pairs,
+    check_json_values,
+    check_lines,
+    check_size,
+    inflate_error,
+    parsing_slot,
+)
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})  # text/plain: what sendBeacon sends
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonlines"})
@@ -41,6 +50,10 @@ NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
 EPOCH_MILLIS = re.compile(r"[0-9]{1,18}")
 MAX_SAFE_INTEGER = 2**53
 MAX_INT_DIGITS = 4000
+# A form body is one flat hit: more pairs than this exceed any site's parameter limit.
+MAX_FORM_PAIRS = 10_000
+# The budget of a /tick body with the default settings (see ``tick_budget``).
+DEFAULT_BUDGET = BodyBudget(max_bytes=4_194_304, max_values=151_001, max_items=500)
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, not raw zlib
 _INFLATE_CHUNK = 65_536
@@ -64,12 +77,25 @@ def decode_body(
     content_type: str | None,
     data: bytes,
     content_encoding: str | None = None,
-    max_decompressed_bytes: int = 10_485_760,
+    budget: BodyBudget = DEFAULT_BUDGET,
 ) -> DecodedBody:
+    """The hits of a body, refused whole (``ApiError``) when it is malformed or holds more than
+    ``budget``: checked on the bytes, before any object is built."""
     kind = media_type(content_type)
-    data = decompress(content_encoding, data, max_decompressed_bytes)
+    data = decompress(content_encoding, data, budget)
     if not data or data.isspace():  # what `not data.strip()` says, without copying the body
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
+    if kind == FORM_TYPE:
+        check_form_pairs(budget, data, MAX_FORM_PAIRS)
+    else:
+        check_json_values(budget, data)
+    if kind in NDJSON_TYPES:
+        check_lines(budget, data)
+    with parsing_slot(budget, len(data)):
+        return _parse(kind, data)
+
+
+def _parse(kind: str, data: bytes) -> DecodedBody:
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")  # a byte-order mark is allowed
     except UnicodeDecodeError:
@@ -143,12 +169,17 @@ def media_type(content_type: str | None) -> str:
     return kind
 
 
-def decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:
+def decompress(content_encoding: str | None, data: bytes, budget: BodyBudget) -> bytes:
+    """The body as sent, or inflated within ``budget`` (its size and inflate ratio)."""
     encoding = (content_encoding or "").strip().lower()
     if encoding in NO_ENCODING:
+        check_size(budget, data)
         return data
     if encoding in GZIP_ENCODINGS:
-        return _gunzip(data, limit)
+        inflated = _gunzip(data, budget.inflate_limit(len(data)))
+        if inflated is None:
+            raise inflate_error(budget, len(data))
+        return inflated
     raise ApiError(
         415,
         "unsupported_encoding",
@@ -156,8 +187,9 @@ def decompress(content_encoding: str | None, data: bytes, limit: int) -> bytes:
     )
 
 
-def _gunzip(data: bytes, limit: int) -> bytes:
-    """Inflate chunk by chunk so a small bomb costs at most ``limit`` + one chunk of memory."""
+def _gunzip(data: bytes, limit: int) -> bytes | None:
+    """Inflate chunk by chunk so a small bomb costs at most ``limit`` + one chunk of memory;
+    ``None`` when the body inflates past ``limit``."""
     output = bytearray()
     pending = data
     while pending:  # gzip allows several members one after the other (cat a.gz b.gz)
@@ -175,11 +207,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
             pending = inflater.unconsumed_tail
             output += chunk
             if len(output) > limit:
-                raise ApiError(
-                    413,
-                    "decompressed_too_large",
-                    f"The body inflates to more than the limit of {limit} bytes.",
-                )
+                return None
         pending = inflater.unused_data
     return bytes(output)
 

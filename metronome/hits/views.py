@@ -18,9 +18,10 @@ from metronome import metrics
 from metronome.config import Settings
 from metronome.cors import add_cors_headers, cors_headers, origin_allowed
 from metronome.errors import ApiError, error_object
-from metronome.fastpath import FastAnswer, Handler, json_answer, json_text
+from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, json_text, remember
 from metronome.hits.accept import Outcome, RequestFacts, accept_hits
-from metronome.hits.bodies import decode_body, hit_from_pairs
+from metronome.hits.bodies import DecodedBody, decode_body, hit_from_pairs
+from metronome.hits.budget import tick_budget
 from metronome.hits.pipeline import Document
 from metronome.services import Services, current_services
 from metronome.spool.answers import durable_append
@@ -82,11 +83,15 @@ def _origin_allowed_somewhere(settings: Settings, origin: str | None, named: str
 def tick() -> Response:
     services = current_services()
     ingest = services.settings.ingest
-    body = decode_body(
-        _environ(CONTENT_TYPE),
-        request.get_data(cache=False),
-        _environ(CONTENT_ENCODING),
-        max_decompressed_bytes=ingest.max_decompressed_bytes,
+    body = decoded_once(
+        request.environ,
+        DecodedBody,
+        lambda: decode_body(
+            _environ(CONTENT_TYPE),
+            request.get_data(cache=False),
+            _environ(CONTENT_ENCODING),
+            tick_budget(services.settings),
+        ),
     )
     if body.batch and not body.hits:
         raise ApiError(422, "empty_batch", "The batch holds no hits.")
@@ -112,17 +117,17 @@ def fast_tick(services: Services) -> Handler:
     it (and counts it) as it always has."""
     settings = services.settings
     ingest = settings.ingest
+    budget = tick_budget(settings)
 
     def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
         try:
             body = decode_body(
-                environ.get(CONTENT_TYPE),
-                data,
-                environ.get(CONTENT_ENCODING),
-                max_decompressed_bytes=ingest.max_decompressed_bytes,
+                environ.get(CONTENT_TYPE), data, environ.get(CONTENT_ENCODING), budget
             )
-        except ApiError:
+        except ApiError as error:
+            remember(environ, error)  # the view answers it, without decoding the body again
             return None
+        remember(environ, body)
         if not body.hits or len(body.hits) > ingest.max_batch:
             return None
         args = Request(environ).args if environ.get("QUERY_STRING") else None

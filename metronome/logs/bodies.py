@@ -18,6 +18,7 @@ from werkzeug.http import parse_options_header
 
 from metronome.errors import ApiError, error_object
 from metronome.hits.bodies import UndecodableLine, decompress, loads_json, ndjson_values
+from metronome.hits.budget import BodyBudget, check_json_values, check_lines, parsing_slot
 from metronome.logs.events import LogEvent
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})
@@ -36,10 +37,25 @@ class BadRecord:
 
 
 def decode_log_body(
-    content_type: str | None, data: bytes, content_encoding: str | None, limit: int
+    content_type: str | None, data: bytes, content_encoding: str | None, budget: BodyBudget
 ) -> list[dict[str, Any] | BadRecord]:
+    """The records of a body, refused whole (``ApiError``) when it is malformed or holds more
+    than ``budget``: checked on the bytes, before any object is built."""
     media_type = _media_type(content_type)
-    data = decompress(content_encoding, data, limit)
+    data = decompress(content_encoding, data, budget)
+    check_json_values(budget, data)
+    with parsing_slot(budget, len(data)):
+        values = _values(media_type, data, budget)
+    if len(values) > budget.max_items:
+        raise ApiError(
+            413,
+            "batch_too_large",
+            f"A body may hold at most {budget.max_items} log records, this one has {len(values)}.",
+        )
+    return [_record(value) for value in values]
+
+
+def _values(media_type: str, data: bytes, budget: BodyBudget) -> list[Any]:
     try:
         text = data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
@@ -47,17 +63,17 @@ def decode_log_body(
     if not text.strip():
         raise ApiError(400, "empty_body", "The request body is empty; send log records.")
     if media_type in NDJSON_TYPES:
-        values = ndjson_values(text)
-    else:
-        try:
-            whole = loads_json(text)
-        except ValueError:
-            values = ndjson_values(text)  # json_lines from Fluent Bit builds that say json
-            if len(values) == 1 and isinstance(values[0], UndecodableLine):
-                raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
-        else:
-            values = whole if isinstance(whole, list) else [whole]
-    return [_record(value) for value in values]
+        check_lines(budget, data)
+        return ndjson_values(text)
+    try:
+        whole = loads_json(text)
+    except ValueError:
+        check_lines(budget, data)
+        values = ndjson_values(text)  # json_lines from Fluent Bit builds that say json
+        if len(values) == 1 and isinstance(values[0], UndecodableLine):
+            raise ApiError(400, "malformed_json", "The body is not valid JSON.") from None
+        return values
+    return whole if isinstance(whole, list) else [whole]
 
 
 def _record(value: Any) -> dict[str, Any] | BadRecord:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import time
 import tracemalloc
@@ -9,7 +10,8 @@ import pytest
 from werkzeug.datastructures import MultiDict
 
 from metronome.errors import ApiError
-from metronome.hits.bodies import UndecodableLine, decode_body, hit_from_query
+from metronome.hits.bodies import DEFAULT_BUDGET, UndecodableLine, decode_body, hit_from_query
+from metronome.hits.budget import BodyBudget
 from metronome.hits.schema import HitError, load_hit
 
 NDJSON = "application/x-ndjson"
@@ -20,12 +22,16 @@ def refused(
     content_type: str | None,
     data: bytes,
     content_encoding: str | None = None,
-    max_decompressed_bytes: int = 10_485_760,
+    max_decompressed_bytes: int = DEFAULT_BUDGET.max_bytes,
 ) -> ApiError:
     with pytest.raises(ApiError) as caught:
-        decode_body(content_type, data, content_encoding, max_decompressed_bytes)
+        decode_body(content_type, data, content_encoding, within(max_decompressed_bytes))
     assert caught.value.message.endswith(".")
     return caught.value
+
+
+def within(max_bytes: int) -> BodyBudget:
+    return dataclasses.replace(DEFAULT_BUDGET, max_bytes=max_bytes)
 
 
 # --- JSON ----------------------------------------------------------------------------------
@@ -307,7 +313,7 @@ def test_a_gzip_bomb_never_holds_much_more_than_the_limit_in_memory() -> None:
 def test_the_decompressed_limit_is_inclusive() -> None:
     data = b'{"id": "' + b"a" * 90 + b'"}'
     assert len(data) == 100
-    assert decode_body("application/json", gzip.compress(data), "gzip", 100).hits
+    assert decode_body("application/json", gzip.compress(data), "gzip", within(100)).hits
     error = refused("application/json", gzip.compress(data + b" "), "gzip", 100)
     assert (error.status, error.code) == (413, "decompressed_too_large")
 

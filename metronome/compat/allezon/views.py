@@ -23,8 +23,9 @@ from metronome.compat.allezon.tag import TagError, check_tag, tag_document
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.fastjson import json_response
-from metronome.fastpath import FastAnswer, Handler, json_answer
-from metronome.hits.bodies import JSON_TYPES, decode_body, media_type
+from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, remember
+from metronome.hits.bodies import JSON_TYPES, DecodedBody, decode_body, media_type
+from metronome.hits.budget import user_tag_budget
 from metronome.hits.pipeline import Document
 from metronome.hits.views import spool_documents
 from metronome.query.views import call_elasticsearch, store_unavailable
@@ -50,11 +51,15 @@ def user_tags() -> Response:
         raise ApiError(
             415, "unsupported_media_type", "Send the tag as application/json (or text/plain)."
         )
-    body = decode_body(
-        request.content_type,
-        request.get_data(cache=False),
-        request.headers.get("Content-Encoding"),
-        max_decompressed_bytes=services.settings.ingest.max_decompressed_bytes,
+    body = decoded_once(
+        request.environ,
+        DecodedBody,
+        lambda: decode_body(
+            request.content_type,
+            request.get_data(cache=False),
+            request.headers.get("Content-Encoding"),
+            user_tag_budget(services.settings.ingest),
+        ),
     )
     try:
         if body.batch:
@@ -73,7 +78,7 @@ def fast_user_tags(services: Services) -> Handler:
     the platform sends a thousand times a second: a key-less site, one JSON tag, no encoding.
     Anything else, and every error, is left to ``user_tags``."""
     settings = services.settings
-    max_decompressed = settings.ingest.max_decompressed_bytes
+    budget = user_tag_budget(settings.ingest)
     no_content = FastAnswer(204, [("Content-Type", NO_CONTENT_TYPE)])
     site = settings.site(settings.allezon.site)  # settings do not change while serving
 
@@ -84,7 +89,12 @@ def fast_user_tags(services: Services) -> Handler:
         try:
             if media_type(content_type) not in JSON_TYPES:
                 return None
-            body = decode_body(content_type, data, None, max_decompressed)
+            body = decode_body(content_type, data, None, budget)
+        except ApiError as error:
+            remember(environ, error)  # the view answers it, without decoding the body again
+            return None
+        remember(environ, body)
+        try:
             if body.batch:
                 return None
             document = _document(body.hits[0], site)
