@@ -20,7 +20,7 @@ import pytest
 from fluent.sender import EventTime, FluentSender  # type: ignore[import-untyped]
 
 from metronome.logs.events import LogEvent
-from metronome.logs.forward import ForwardServer, ForwardServerThread
+from metronome.logs.forward import DecodeLimits, ForwardServer, ForwardServerThread
 from tests.forward_frames import array, bin32, ext8_time, fixext8_time, pk, str32
 
 T0 = 1_700_000_000
@@ -329,7 +329,7 @@ def test_garbage_closes_only_that_connection(
 
 
 def test_a_message_over_the_size_limit_closes_the_connection(sink: RecordingSink) -> None:
-    forward = ForwardServer(sink, "127.0.0.1", 0, max_message_bytes=4096)
+    forward = ForwardServer(sink, "127.0.0.1", 0, limits=DecodeLimits(max_message_bytes=4096))
     with ForwardServerThread(forward) as running, connect(running) as sock:
         sock.sendall(array(pk("big"), pk(T0), pk({"x": "y" * 10_000}), pk({"chunk": "c"})))
         assert closed_by_server(sock)
