@@ -7,11 +7,12 @@ raises, nothing is acknowledged and the connection is closed, and the client res
 messages of one read are accepted as one batch. A connection that sends garbage is closed;
 no connection's failure reaches the listener or the other connections.
 
-What a peer can make the server hold is bounded before it has proved anything: past
-``max_connections`` a connection is closed at once; with ``tls`` the TLS handshake comes
-first; with ``shared_key`` nothing but a PING is decoded (``PingReader``, a few KiB) until
-the key is checked, and the TLS handshake and the PING must both be done within
-``handshake_timeout``. After that, messages are decoded within ``limits``.
+What a peer can make the server hold is bounded before it has proved anything: with ``tls``
+the TLS handshake comes first and must be done within ``handshake_timeout``; past
+``max_connections`` (counted once TLS is up) a connection is closed at once; with
+``shared_key`` nothing but a PING is decoded (``PingReader``, a few KiB) until the key is
+checked, and the PING must come within ``handshake_timeout``. After that, messages are
+decoded within ``limits``.
 """
 
 from __future__ import annotations
@@ -53,8 +54,8 @@ log = logging.getLogger(__name__)
 DEFAULT_PORT = 24224
 DEFAULT_HOST = "127.0.0.1"  # only this machine's shippers, unless told otherwise
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before a connection is closed
-# Seconds from accepting a connection to a checked PING (and the TLS handshake before it):
-# real clients answer the HELO at once; a peer that does not keeps a connection slot.
+# Seconds for the TLS handshake, and again from the HELO to the client's PING: real clients
+# answer at once; a peer that does not holds a connection slot.
 DEFAULT_HANDSHAKE_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 256
 REFUSAL_LOG_EVERY = 10.0  # seconds: one log line per burst of refused connections
@@ -72,7 +73,6 @@ class ForwardCounters:
     invalid_events: int = 0  # events dropped as invalid (their message is still acked)
     protocol_errors: int = 0  # connections closed for bytes that are not the protocol
     refused_connections: int = 0  # closed at once: max_connections were open
-    tls_failures: int = 0  # connections whose TLS handshake failed or timed out
     acks: int = 0  # acks written, each after its events were durable
     auth_failures: int = 0  # handshakes refused (PONG false)
     sink_errors: int = 0  # batches the sink refused: not acked, connection closed
@@ -171,8 +171,15 @@ class ForwardServer:
 
     async def start(self) -> None:
         """Listen; returns once bound (``self.port`` is then the real port)."""
+        # TLS is the event loop's: it reads the ClientHello before any byte reaches a stream
+        # (a stream upgraded later would already have swallowed it).
         self._server = await asyncio.start_server(
-            self._on_connection, self.host, self.port, reuse_address=True
+            self._on_connection,
+            self.host,
+            self.port,
+            reuse_address=True,
+            ssl=self.tls,
+            ssl_handshake_timeout=self.handshake_timeout if self.tls is not None else None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         if self.heartbeat:
@@ -265,12 +272,9 @@ class ForwardServer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        deadline = asyncio.get_running_loop().time() + self.handshake_timeout
-        if self.tls is not None:
-            await self._start_tls(connection, writer, deadline)
         pending = b""  # bytes that arrived with the PING, after it
         if self.shared_key is not None:
-            pending = await self._authenticate(connection, reader, writer, deadline)
+            pending = await self._authenticate(connection, reader, writer)
         decoder = FrameDecoder(self.limits)
         while not self._stopping:
             try:
@@ -290,26 +294,11 @@ class ForwardServer:
             if error is not None:
                 raise error
 
-    async def _start_tls(
-        self, connection: _Connection, writer: asyncio.StreamWriter, deadline: float
-    ) -> None:
-        assert self.tls is not None
-        loop = asyncio.get_running_loop()
-        try:
-            # (after accepting, not in start_server: a peer stuck in the TLS handshake then
-            # counts against max_connections and the handshake timeout like any other)
-            await asyncio.wait_for(writer.start_tls(self.tls), max(deadline - loop.time(), 0.0))
-        except (ssl.SSLError, TimeoutError, ConnectionError) as error:
-            self.counters.tls_failures += 1
-            log.warning("forward: TLS handshake with %s failed: %s", connection.peer, _why(error))
-            raise _Close from error
-
     async def _authenticate(
         self,
         connection: _Connection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        deadline: float,
     ) -> bytes:
         """HELO, then the client's PING checked; returns what the client sent after it."""
         assert self.shared_key is not None
@@ -318,6 +307,7 @@ class ForwardServer:
         await writer.drain()
         ping = PingReader()
         loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.handshake_timeout
         while True:
             try:
                 data = await _read(reader, deadline - loop.time())
@@ -421,10 +411,6 @@ async def _read(reader: asyncio.StreamReader, timeout: float) -> bytes:
 async def _reply(writer: asyncio.StreamWriter, answer: PingAnswer) -> None:
     writer.write(answer.reply)
     await writer.drain()
-
-
-def _why(error: BaseException) -> str:
-    return str(error) or type(error).__name__
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
