@@ -229,3 +229,14 @@ def test_a_tls_handshake_that_never_comes_is_given_up(sink: RecordingSink, pki: 
             assert 0.2 < time.monotonic() - started < 4
     finally:
         server.stop()
+
+
+def test_tls_files_that_cannot_be_used_are_an_error_before_listening(
+    pki: Pki, tmp_path: Path
+) -> None:
+    missing = ForwardTlsSettings(tmp_path / "missing.pem", tmp_path / "missing.key")
+    with pytest.raises(FileNotFoundError):
+        server_options(ForwardSettings(tls=missing))
+    swapped = ForwardTlsSettings(pki.server_key, pki.server_cert)  # key and certificate swapped
+    with pytest.raises(ssl.SSLError):
+        server_options(ForwardSettings(tls=swapped))
