@@ -7,6 +7,7 @@ import dataclasses
 import json
 import logging
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -32,7 +33,7 @@ from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.es.templates import install_templates
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.logs.context import log_context
-from metronome.logs.forward import run_forward_server
+from metronome.logs.forward import run_forward_server, server_options
 from metronome.logs.forward.metrics import CounterMirror
 from metronome.logs.sink import SpoolEventSink
 from metronome.serve import ServeError
@@ -219,13 +220,17 @@ def forward(ctx: Context, host: str | None, port: int | None) -> None:
     )
     logging.basicConfig(level=logging.INFO, format="forward: %(levelname)s %(message)s")
     listen = (host or options.host, options.port if port is None else port)
+    try:
+        server = server_options(options)
+    except (OSError, ssl.SSLError) as error:
+        raise click.ClickException(f"logs.forward.tls: cannot use the files: {error}") from None
     _say(f"forward: listening on {listen[0]}:{listen[1]} (Ctrl-C stops)")
     try:
         run_forward_server(
             listen[0],
             listen[1],
             sink,
-            shared_key=options.shared_key,
+            **server,
             report=CounterMirror(),
             # One thread builds and spools batches: several would only fight over the GIL
             # (bench/forward.py: 4 connections, 2,853 -> 4,268 records/s).

@@ -159,13 +159,34 @@ class ItemPattern:
 
 
 @dataclass(frozen=True)
+class ForwardTlsSettings:
+    """TLS on the forward listener (Fluentd's ``transport tls``): PEM files."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None  # set: clients must present a certificate this CA signed
+
+
+@dataclass(frozen=True)
 class ForwardSettings:
-    """The Fluentd/Fluent Bit forward protocol listener that `metronome serve` starts."""
+    """The Fluentd/Fluent Bit forward protocol listener that `metronome serve` starts.
+
+    The limits are those of ``metronome.logs.forward.limits.DecodeLimits`` (the defaults are
+    the same; a test keeps them so) and apply once a connection has authenticated, or to
+    every connection when no shared key is set."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 24224
-    shared_key: str | None = None  # set it to require Fluentd's HELO/PING/PONG handshake
+    # Set it to require Fluentd's HELO/PING/PONG handshake; kept out of repr() (and so of logs).
+    shared_key: str | None = field(default=None, repr=False)
+    tls: ForwardTlsSettings | None = None  # None: plain TCP
+    max_connections: int = 256  # more at once are closed as they arrive
+    max_message_bytes: int = 16_777_216  # one message: Fluentd sends a buffer chunk as one
+    max_decompressed_bytes: int = 67_108_864  # a CompressedPackedForward message, gunzipped
+    max_array_length: int = 1_000_000  # elements of any array (Forward-mode entries)
+    max_map_length: int = 65_536  # keys of any map (a record)
+    max_string_bytes: int = 16_777_216  # any str or bin, PackedForward entries included
 
 
 @dataclass(frozen=True)
@@ -378,11 +399,33 @@ class ItemPatternSchema(_Strict):
         return ItemPattern(**data)
 
 
+class ForwardTlsSchema(_Strict):
+    cert_file = fields.String(required=True, validate=validate.Length(min=1))
+    key_file = fields.String(required=True, validate=validate.Length(min=1))
+    ca_file = fields.String(allow_none=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ForwardTlsSettings:
+        ca_file = data.get("ca_file")
+        return ForwardTlsSettings(
+            Path(data["cert_file"]), Path(data["key_file"]), Path(ca_file) if ca_file else None
+        )
+
+
 class ForwardSchema(_Strict):
     enabled = fields.Boolean()
     host = fields.String(validate=validate.Length(min=1))
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     shared_key = fields.String(allow_none=True)
+    tls = fields.Nested(ForwardTlsSchema, allow_none=True)
+    max_connections = fields.Integer(validate=validate.Range(min=1, max=100_000))
+    max_message_bytes = fields.Integer(validate=validate.Range(min=4096, max=1024 * 1024 * 1024))
+    max_decompressed_bytes = fields.Integer(
+        validate=validate.Range(min=4096, max=4 * 1024 * 1024 * 1024)
+    )
+    max_array_length = fields.Integer(validate=validate.Range(min=16, max=100_000_000))
+    max_map_length = fields.Integer(validate=validate.Range(min=16, max=10_000_000))
+    max_string_bytes = fields.Integer(validate=validate.Range(min=1024, max=1024 * 1024 * 1024))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ForwardSettings:
@@ -717,6 +760,7 @@ __all__ = [
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "ForwardSettings",
+    "ForwardTlsSettings",
     "HitLimits",
     "IngestSettings",
     "ItemPattern",

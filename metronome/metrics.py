@@ -40,7 +40,8 @@ LOG_RECORDS = Counter(
     "metronome_log_records_accepted", "Log records accepted (durably spooled)", ["input"]
 )
 # The forward listener's totals: connections, messages, events, invalid_events, protocol_errors,
-# acks, auth_failures, sink_errors, heartbeats (metronome.logs.forward.ForwardCounters).
+# refused_connections, acks, auth_failures, sink_errors, heartbeats
+# (metronome.logs.forward.ForwardCounters).
 FORWARD = Counter("metronome_forward", "Forward protocol listener totals", ["what"])
 # Scheduled sources (metronome.sources): runs by outcome (ok, failed, busy) and documents by
 # what Elasticsearch made of them (created, duplicate, dead_lettered).

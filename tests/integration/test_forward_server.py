@@ -6,8 +6,10 @@ batches, an ack is written only after ``accept`` returned, and a refused batch i
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import inspect
 import socket
 import threading
 import time
@@ -19,8 +21,9 @@ import msgpack  # type: ignore[import-untyped]
 import pytest
 from fluent.sender import EventTime, FluentSender  # type: ignore[import-untyped]
 
+from metronome.config import ForwardSettings
 from metronome.logs.events import LogEvent
-from metronome.logs.forward import ForwardServer, ForwardServerThread
+from metronome.logs.forward import DecodeLimits, ForwardServer, ForwardServerThread
 from tests.forward_frames import array, bin32, ext8_time, fixext8_time, pk, str32
 
 T0 = 1_700_000_000
@@ -329,7 +332,7 @@ def test_garbage_closes_only_that_connection(
 
 
 def test_a_message_over_the_size_limit_closes_the_connection(sink: RecordingSink) -> None:
-    forward = ForwardServer(sink, "127.0.0.1", 0, max_message_bytes=4096)
+    forward = ForwardServer(sink, "127.0.0.1", 0, limits=DecodeLimits(max_message_bytes=4096))
     with ForwardServerThread(forward) as running, connect(running) as sock:
         sock.sendall(array(pk("big"), pk(T0), pk({"x": "y" * 10_000}), pk({"chunk": "c"})))
         assert closed_by_server(sock)
@@ -402,3 +405,115 @@ def test_a_wrong_shared_key_gets_pong_false_and_a_disconnect(
     assert sink.events == []
     assert secured.counters.auth_failures == 2
     assert secured.counters.messages == 0
+
+
+def test_a_ping_sent_with_events_behind_it_authenticates_then_they_are_stored(
+    secured: ForwardServerThread, sink: RecordingSink
+) -> None:
+    frame, chunk, _ = every_mode()[0]
+    with connect(secured) as sock:
+        nonce = read_value(sock)[1]["nonce"]
+        salt, host = "0123456789abcdef", "client.example"
+        digest = hashlib.sha512(salt.encode() + host.encode() + nonce + KEY.encode()).hexdigest()
+        sock.sendall(pk(["PING", host, salt, digest, "", ""]) + frame)  # in one write
+        assert read_value(sock)[1] is True
+        assert read_exactly(sock, len(ack_of(chunk))) == ack_of(chunk)
+    assert len(sink.events) == 1
+
+
+# -- what a peer can make the server hold ---------------------------------------------------
+
+EMPTY_MAPS_1MB = b"\xdd" + (1_000_000).to_bytes(4, "big") + b"\x80" * 1_000_000
+
+
+def send_ignoring_reset(sock: socket.socket, data: bytes) -> None:
+    """Send as much as the server takes before it closes the connection."""
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        sock.sendall(data)
+
+
+def reply_or_reset(sock: socket.socket) -> Any:
+    try:
+        value = read_value(sock)
+    except (ConnectionResetError, AssertionError):  # reset, or closed before a reply
+        return None
+    assert closed_by_server(sock)
+    return value
+
+
+def test_the_class_default_host_is_loopback() -> None:
+    assert inspect.signature(ForwardServer).parameters["host"].default == "127.0.0.1"
+    assert ForwardSettings().host == "127.0.0.1"
+
+
+def test_a_megabyte_of_empty_maps_before_authentication_is_refused(
+    secured: ForwardServerThread, sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    with connect(secured) as sock:
+        read_value(sock)  # HELO
+        send_ignoring_reset(sock, EMPTY_MAPS_1MB)
+        # (the PONG may be lost to the reset that closing with unread bytes sends)
+        assert reply_or_reset(sock) in (None, ["PONG", False, "invalid ping message", "", ""])
+    wait_for(lambda: secured.counters.auth_failures == 1)
+    assert sink.events == []
+    assert secured.counters.messages == 0
+    [line] = [r.getMessage() for r in caplog.records if "failed authentication" in r.getMessage()]
+    assert "max_array_len" in line and KEY not in line
+
+
+def test_no_ping_within_the_handshake_timeout_closes_the_connection(sink: RecordingSink) -> None:
+    forward = ForwardServer(sink, "127.0.0.1", 0, shared_key=KEY, handshake_timeout=0.3)
+    with ForwardServerThread(forward) as running, connect(running) as sock:
+        read_value(sock)  # HELO
+        sock.sendall(b"\xc0")  # a keepalive does not restart the clock
+        started = time.monotonic()
+        assert closed_by_server(sock)
+        assert time.monotonic() - started < 4
+        wait_for(lambda: running.counters.auth_failures == 1)
+
+
+def test_a_message_over_a_limit_after_authentication_is_neither_stored_nor_acked(
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    limits = DecodeLimits(max_map_length=16)
+    forward = ForwardServer(
+        sink, "127.0.0.1", 0, shared_key=KEY, server_host=SERVER_HOST, limits=limits
+    )
+    good, chunk, _ = every_mode()[0]
+    wide = array(pk("t"), pk(T0), pk({str(n): n for n in range(17)}), pk({"chunk": "wide"}))
+    with ForwardServerThread(forward, grace=2) as running, connect(running) as sock:
+        assert handshake(sock, KEY)[1] is True
+        sock.sendall(good + wide)
+        assert read_exactly(sock, len(ack_of(chunk))) == ack_of(chunk)  # the one before it
+        assert closed_by_server(sock)  # and no ack for the wide one
+        wait_for(lambda: running.counters.protocol_errors == 1)
+    assert [event.record for event in sink.events] == [{"m": "message"}]
+    assert any("max_map_length" in r.getMessage() for r in caplog.records)
+
+
+def test_connections_past_the_cap_are_closed_at_once(
+    sink: RecordingSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    forward = ForwardServer(sink, "127.0.0.1", 0, max_connections=2)
+    frame, chunk, _ = every_mode()[0]
+    with ForwardServerThread(forward, grace=2) as running:
+        first, second = connect(running), connect(running)
+        wait_for(lambda: running.counters.connections == 2)
+        extra = [connect(running) for _ in range(5)]
+        for sock in extra:
+            assert closed_by_server(sock)
+            sock.close()
+        wait_for(lambda: running.counters.refused_connections == 5)
+        refusals = [r for r in caplog.records if "max_connections" in r.getMessage()]
+        assert len(refusals) == 1  # one line for the burst
+        for sock in (first, second):  # the open ones work on
+            sock.sendall(frame)
+            assert read_exactly(sock, len(ack_of(chunk))) == ack_of(chunk)
+        first.close()
+        wait_for(lambda: len(sink.events) == 2)
+        time.sleep(0.2)  # the server notices the close
+        with connect(running) as later:  # a slot is free again
+            later.sendall(frame)
+            assert read_exactly(later, len(ack_of(chunk))) == ack_of(chunk)
+        second.close()
+    assert len(sink.events) == 3

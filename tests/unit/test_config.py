@@ -4,7 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from metronome.config import ConfigError, env_overrides, load_settings, settings_from_mapping
+from metronome.config import (
+    ConfigError,
+    ForwardTlsSettings,
+    env_overrides,
+    load_settings,
+    settings_from_mapping,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "metronome.yml"
 
@@ -92,3 +98,44 @@ def test_broken_yaml_is_reported_with_the_file(tmp_path: Path) -> None:
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config file"):
         load_settings(tmp_path / "absent.yml", environ={})
+
+
+def test_the_forward_listeners_tls_limits_and_cap_are_settings() -> None:
+    forward = settings_from_mapping(
+        {
+            "logs": {
+                "forward": {
+                    "tls": {"cert_file": "tls/forward.pem", "key_file": "tls/forward.key"},
+                    "max_connections": 10,
+                    "max_message_bytes": 1_048_576,
+                    "max_map_length": 1000,
+                }
+            }
+        }
+    ).logs.forward
+    assert forward.tls == ForwardTlsSettings(Path("tls/forward.pem"), Path("tls/forward.key"))
+    assert (forward.max_connections, forward.max_message_bytes) == (10, 1_048_576)
+    assert (forward.max_map_length, forward.max_array_length) == (1000, 1_000_000)
+    example = load_settings(EXAMPLE, environ={}).logs.forward
+    assert (example.host, example.tls, example.max_connections) == ("127.0.0.1", None, 256)
+
+
+@pytest.mark.parametrize(
+    ("forward", "names"),
+    [
+        ({"tls": {"cert_file": "c.pem"}}, "logs.forward.tls.key_file"),
+        ({"max_connections": 0}, "logs.forward.max_connections"),
+        ({"max_message_bytes": 100}, "logs.forward.max_message_bytes"),
+        ({"max_array_length": 1}, "logs.forward.max_array_length"),
+    ],
+)
+def test_a_wrong_forward_setting_is_named(forward: dict[str, object], names: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"logs": {"forward": forward}})
+    assert names in str(caught.value)
+
+
+def test_the_shared_key_stays_out_of_the_settings_repr() -> None:
+    forward = settings_from_mapping({"logs": {"forward": {"shared_key": "s3cret"}}}).logs.forward
+    assert forward.shared_key == "s3cret"
+    assert "s3cret" not in repr(forward)

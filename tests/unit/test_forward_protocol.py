@@ -5,12 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from metronome.config import ForwardSettings
 from metronome.logs.events import LogEvent
+from metronome.logs.forward.limits import DecodeLimits
 from metronome.logs.forward.protocol import (
     Format,
     FrameDecoder,
@@ -197,16 +200,104 @@ def test_a_partial_message_waits_for_the_rest() -> None:
 
 def test_many_small_messages_in_one_feed_may_exceed_the_message_limit() -> None:
     frame = array(pk("a"), pk(T0), pk({"x": 1}))
-    decoder = FrameDecoder(max_message_bytes=4 * len(frame))
+    decoder = FrameDecoder(DecodeLimits(max_message_bytes=4 * len(frame)))
     decoder.feed(frame * 100)
     assert len(list(decoder.messages())) == 100
 
 
 def test_a_message_larger_than_the_limit_is_a_protocol_error() -> None:
-    decoder = FrameDecoder(max_message_bytes=1024)
+    decoder = FrameDecoder(DecodeLimits(max_message_bytes=1024))
     decoder.feed(array(pk("a"), pk(T0), pk({"x": "y" * 2000})))
     with pytest.raises(ProtocolError, match="larger than 1024"):
         list(decoder.messages())
+
+
+SMALL = DecodeLimits(
+    max_message_bytes=65_536,
+    max_decompressed_bytes=65_536,
+    max_array_length=16,
+    max_map_length=16,
+    max_string_bytes=1024,
+)
+
+
+@pytest.mark.parametrize(
+    ("frame", "setting"),
+    [
+        pytest.param(
+            array(pk("t"), pk([[T0, {"n": n}] for n in range(17)])),
+            "max_array_length",
+            id="forward-entries",
+        ),
+        pytest.param(
+            array(pk("t"), pk(T0), pk({str(n): n for n in range(17)})),
+            "max_map_length",
+            id="record-keys",
+        ),
+        pytest.param(array(pk("t"), pk(T0), pk({"m": "x" * 1025})), "max_string_bytes", id="str"),
+        pytest.param(array(pk("t"), pk(T0), pk({"m": b"x" * 1025})), "max_string_bytes", id="bin"),
+    ],
+)
+def test_a_message_over_a_length_limit_is_a_protocol_error_naming_the_setting(
+    frame: bytes, setting: str
+) -> None:
+    decoder = FrameDecoder(SMALL)
+    decoder.feed(frame)
+    with pytest.raises(ProtocolError, match=setting):
+        list(decoder.messages())
+
+
+@pytest.mark.parametrize(
+    ("entries", "setting"),
+    [
+        pytest.param(entry(pk(T0), {str(n): n for n in range(17)}), "max_map_length", id="map"),
+        pytest.param(entry(pk(T0), {"m": "x" * 1025}), "max_string_bytes", id="str"),
+        pytest.param(array(pk(T0), pk({"l": list(range(17))})), "max_array_length", id="array"),
+    ],
+)
+def test_packed_forward_entries_are_decoded_within_the_same_limits(
+    entries: bytes, setting: str
+) -> None:
+    for option in ({"compressed": "text"}, {"compressed": "gzip"}):
+        blob = gzip.compress(entries) if option["compressed"] == "gzip" else entries
+        with pytest.raises(ProtocolError, match=setting):
+            parse_request(["t", blob, option], NOW, limits=SMALL)
+
+
+def test_a_huge_declared_array_is_refused_at_its_header_with_the_default_limits() -> None:
+    # Five bytes that declare two million elements: msgpack's own default (the buffer size)
+    # would wait for them; the explicit limit refuses at once.
+    decoder = FrameDecoder()
+    decoder.feed(b"\xdd" + struct.pack(">I", 2_000_000))
+    with pytest.raises(ProtocolError, match="max_array_length"):
+        list(decoder.messages())
+
+
+def test_packed_entries_are_decoded_one_at_a_time() -> None:
+    # 50,000 entries that are empty maps (each an invalid event): kept all at once they take
+    # about 4 MiB; decoded one by one and dropped, almost nothing.
+    tracemalloc.start()
+    try:
+        request = parse_request(["app", b"\x80" * 50_000, {"chunk": "c"}], NOW)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (request.invalid, request.events) == (50_000, ())
+    assert peak < 1024 * 1024  # the 50 KB input and the decoder, not the maps
+
+
+def test_the_settings_defaults_are_the_decoders_defaults() -> None:
+    settings = ForwardSettings()
+    assert DecodeLimits() == DecodeLimits(
+        max_message_bytes=settings.max_message_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_array_length=settings.max_array_length,
+        max_map_length=settings.max_map_length,
+        max_string_bytes=settings.max_string_bytes,
+    )
+    # a real Fluentd memory-buffer chunk (8 MiB) fits, as one message and as one str32
+    assert DecodeLimits().max_message_bytes >= 8 * 1024 * 1024 + 1024
+    assert DecodeLimits().max_string_bytes >= 8 * 1024 * 1024
 
 
 # -- acks -----------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 ``run_forward_server(host, port, sink)`` serves until SIGINT/SIGTERM; ``ForwardServer`` is the
 asyncio server (its ``counters`` are the figures to export); ``ForwardServerThread`` runs one
 in a background thread. Every event goes to an ``EventSink`` and is acknowledged only once
-``sink.accept`` has returned (the events are durable).
+``sink.accept`` has returned (the events are durable). ``DecodeLimits`` bounds what a message
+may make the decoder hold; ``server_options`` turns ``logs.forward`` into server arguments.
 """
 
+from metronome.logs.forward.limits import DecodeLimits
 from metronome.logs.forward.protocol import (
     Format,
     FrameDecoder,
@@ -15,11 +17,12 @@ from metronome.logs.forward.protocol import (
     encode_ack,
     parse_request,
 )
-from metronome.logs.forward.runner import ForwardServerThread, run_forward_server
+from metronome.logs.forward.runner import ForwardServerThread, run_forward_server, server_options
 from metronome.logs.forward.server import DEFAULT_PORT, ForwardCounters, ForwardServer
 
 __all__ = [
     "DEFAULT_PORT",
+    "DecodeLimits",
     "Format",
     "ForwardCounters",
     "ForwardServer",
@@ -31,4 +34,5 @@ __all__ = [
     "encode_ack",
     "parse_request",
     "run_forward_server",
+    "server_options",
 ]

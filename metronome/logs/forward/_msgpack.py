@@ -13,20 +13,35 @@ from datetime import UTC, datetime
 
 import msgpack  # type: ignore[import-untyped]
 
+from metronome.logs.forward.limits import DecodeLimits
+
 
 class MsgpackError(ValueError):
     """The bytes are not valid msgpack (or break a limit while decoding)."""
 
 
 class StreamUnpacker:
-    """Incremental decoding of concatenated msgpack values; see ``values``."""
+    """Incremental decoding of concatenated msgpack values; see ``values``.
 
-    def __init__(self, max_buffer_size: int, unicode_errors: str = "surrogateescape") -> None:
+    At most ``max_buffer_size`` bytes are buffered; every length limit comes from ``limits``
+    (msgpack's defaults would allow containers as long as the buffer is large)."""
+
+    def __init__(
+        self,
+        max_buffer_size: int,
+        limits: DecodeLimits,
+        unicode_errors: str = "surrogateescape",
+    ) -> None:
         self._unpacker = msgpack.Unpacker(
             raw=False,
             unicode_errors=unicode_errors,
             strict_map_key=False,
             max_buffer_size=max_buffer_size,
+            max_str_len=limits.max_string_bytes,
+            max_bin_len=limits.max_string_bytes,
+            max_ext_len=limits.max_string_bytes,
+            max_array_len=limits.max_array_length,
+            max_map_len=limits.max_map_length,
         )
         self._fed = 0
         self._complete = 0  # stream offset just past the last complete value
@@ -57,15 +72,15 @@ class StreamUnpacker:
             yield value
 
 
-def unpack_all(data: bytes) -> list[object]:
+def iter_all(data: bytes, limits: DecodeLimits) -> Iterator[object]:
     """Every value of a complete stream of concatenated msgpack values (PackedForward
-    entries). Strings are decoded as UTF-8 with replacement; a truncated stream raises."""
-    unpacker = StreamUnpacker(max(len(data), 1), unicode_errors="replace")
+    entries), one at a time: a value the caller drops is never kept with the others. Strings
+    are decoded as UTF-8 with replacement; a truncated stream raises at its end."""
+    unpacker = StreamUnpacker(max(len(data), 1), limits, unicode_errors="replace")
     unpacker.feed(data)
-    values = list(unpacker.values())
+    yield from unpacker.values()
     if unpacker.buffered:
         raise MsgpackError(f"truncated entries: {unpacker.buffered} bytes left")
-    return values
 
 
 def pack(value: object) -> bytes:

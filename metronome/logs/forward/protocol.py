@@ -31,15 +31,14 @@ from metronome.logs.events import LogEvent
 from metronome.logs.forward._msgpack import (
     MsgpackError,
     StreamUnpacker,
+    iter_all,
     pack,
     raw_bytes,
-    unpack_all,
 )
+from metronome.logs.forward.limits import DEFAULT_LIMITS, DecodeLimits
 from metronome.logs.forward.values import InvalidEvent, event_record, event_time, text
 
 INPUT = "forward"  # LogEvent.input of everything received here
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_DECOMPRESSED_BYTES = 256 * 1024 * 1024
 # A JSON message is parsed again from its start whenever a "]" arrives, so keep it small.
 MAX_JSON_MESSAGE_BYTES = 1024 * 1024
 LOGS_SIGNAL = 0  # option.fluent_signal: 0 logs, 1 metrics, 2 traces
@@ -75,12 +74,12 @@ class FrameDecoder:
     """Feed it bytes as they arrive; ``messages()`` yields each complete message (an array).
 
     ``nil`` keepalives are skipped. Bytes that are not msgpack (or JSON, on a JSON
-    connection), a message that is not an array, or a message larger than
-    ``max_message_bytes`` raise ``ProtocolError``; the decoder is unusable afterwards.
+    connection), a message that is not an array, or a message that breaks one of ``limits``
+    raise ``ProtocolError``; the decoder is unusable afterwards.
     """
 
-    def __init__(self, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
-        self.max_message_bytes = max_message_bytes
+    def __init__(self, limits: DecodeLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
         self.format: Format | None = None
         self._stream: _MsgpackStream | _JsonStream | None = None
 
@@ -94,10 +93,10 @@ class FrameDecoder:
             return
         if self._stream is None:
             if data[:1] in (b"{", b"["):
-                limit = min(self.max_message_bytes, MAX_JSON_MESSAGE_BYTES)
+                limit = min(self.limits.max_message_bytes, MAX_JSON_MESSAGE_BYTES)
                 self.format, self._stream = Format.JSON, _JsonStream(limit)
             else:
-                self.format, self._stream = Format.MSGPACK, _MsgpackStream(self.max_message_bytes)
+                self.format, self._stream = Format.MSGPACK, _MsgpackStream(self.limits)
         self._stream.feed(data)
 
     def messages(self) -> Iterator[list[Any]]:
@@ -112,9 +111,9 @@ class FrameDecoder:
 
 
 class _MsgpackStream:
-    def __init__(self, max_message_bytes: int) -> None:
-        self._max = max_message_bytes
-        self._unpacker = StreamUnpacker(max_message_bytes)
+    def __init__(self, limits: DecodeLimits) -> None:
+        self._max = limits.max_message_bytes
+        self._unpacker = StreamUnpacker(limits.max_message_bytes, limits)
         self._pending = bytearray()  # received, not yet handed to the unpacker
 
     @property
@@ -134,12 +133,33 @@ class _MsgpackStream:
                     return
                 room = self._max - self._unpacker.buffered
                 if room <= 0:
-                    raise ProtocolError(f"a message is larger than {self._max} bytes")
+                    raise ProtocolError(
+                        f"a message is larger than {self._max} bytes (max_message_bytes)"
+                    )
                 piece = bytes(self._pending[:room])
                 del self._pending[:room]
                 self._unpacker.feed(piece)
             except MsgpackError as error:
-                raise ProtocolError(f"not msgpack: {error}") from error
+                raise ProtocolError(f"not msgpack, or over a limit: {explain(error)}") from error
+
+
+# msgpack's names for its limits, and the names of the settings that set them.
+_LIMIT_NAMES = {
+    "max_array_len": "max_array_length",
+    "max_map_len": "max_map_length",
+    "max_str_len": "max_string_bytes",
+    "max_bin_len": "max_string_bytes",
+    "max_ext_len": "max_string_bytes",
+}
+
+
+def explain(error: MsgpackError) -> str:
+    """msgpack's message, with its limit named as the setting that sets it."""
+    message = str(error)
+    for theirs, ours in _LIMIT_NAMES.items():
+        if theirs in message:
+            return f"{message} ({ours})"
+    return message
 
 
 class _JsonStream:
@@ -192,21 +212,21 @@ def parse_request(
     message: list[Any],
     now: datetime,
     *,
-    max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> Request:
     """The events of one message; invalid events are dropped and counted, a malformed
-    message raises ``ProtocolError``."""
+    message (or PackedForward entries that break ``limits``) raises ``ProtocolError``."""
     if len(message) < 2:
         raise ProtocolError(f"a message has at least 2 elements, not {len(message)}")
     second = message[1]
     if isinstance(second, str | bytes):
         option = _option(message, 2, 3)
-        mode, entries = _packed_entries(raw_bytes(second), option, max_decompressed_bytes)
+        mode, entries = _packed_entries(raw_bytes(second), option, limits)
     elif isinstance(second, list) and (not second or isinstance(second[0], list)):
-        mode, entries, option = Mode.FORWARD, second, _option(message, 2, 3)
+        mode, entries, option = Mode.FORWARD, iter(second), _option(message, 2, 3)
     elif len(message) >= 3:
         option = _option(message, 3, 4)
-        mode, entries = Mode.MESSAGE, [[second, message[2]]]
+        mode, entries = Mode.MESSAGE, iter([[second, message[2]]])
     else:
         raise ProtocolError("a Message-mode message is [tag, time, record, option?]")
     tag = message[0]
@@ -216,13 +236,18 @@ def parse_request(
     key_prefix = f"chunk:{raw_bytes(chunk).hex()}:" if chunk is not None else ""
     events: list[LogEvent] = []
     invalid = 0
-    for position, entry in enumerate(entries):
-        try:
-            event = _event(tag, entry, now)
-        except InvalidEvent:
-            invalid += 1
-            continue
-        events.append(dataclasses.replace(event, key=f"{key_prefix}{position}") if chunk else event)
+    try:
+        for position, entry in enumerate(entries):
+            try:
+                event = _event(tag, entry, now)
+            except InvalidEvent:
+                invalid += 1
+                continue
+            events.append(
+                dataclasses.replace(event, key=f"{key_prefix}{position}") if chunk else event
+            )
+    except MsgpackError as error:
+        raise ProtocolError(f"PackedForward entries: {explain(error)}") from error
     return Request(mode, tuple(events), invalid, chunk)
 
 
@@ -241,21 +266,21 @@ def _option(message: list[Any], index: int, max_length: int) -> dict[Any, Any]:
 
 
 def _packed_entries(
-    data: bytes, option: dict[Any, Any], max_decompressed_bytes: int
-) -> tuple[Mode, list[object]]:
+    data: bytes, option: dict[Any, Any], limits: DecodeLimits
+) -> tuple[Mode, Iterator[object]]:
+    """The entries, decoded one at a time as the caller takes them (an invalid one is
+    dropped before the next is decoded); bad msgpack raises ``MsgpackError`` on the way."""
     compressed = option.get("compressed")
     if isinstance(compressed, bytes):
         compressed = compressed.decode("utf-8", "replace")
     if compressed == "gzip":
-        mode, data = Mode.COMPRESSED_PACKED_FORWARD, gunzip(data, max_decompressed_bytes)
+        mode = Mode.COMPRESSED_PACKED_FORWARD
+        data = gunzip(data, limits.max_decompressed_bytes)
     elif compressed in (None, "text"):
         mode = Mode.PACKED_FORWARD
     else:
         raise ProtocolError(f"unsupported compression: {compressed!r}")
-    try:
-        return mode, unpack_all(data)
-    except MsgpackError as error:
-        raise ProtocolError(f"PackedForward entries are not msgpack: {error}") from error
+    return mode, iter_all(data, limits)
 
 
 def gunzip(data: bytes, limit: int) -> bytes:
@@ -269,7 +294,9 @@ def gunzip(data: bytes, limit: int) -> bytes:
         except zlib.error as error:
             raise ProtocolError(f"bad gzip data: {error}") from error
         if len(out) > limit:
-            raise ProtocolError(f"gzip data larger than {limit} bytes once decompressed")
+            raise ProtocolError(
+                f"gzip data larger than {limit} bytes once decompressed (max_decompressed_bytes)"
+            )
         if not inflater.eof:
             raise ProtocolError("truncated gzip data")
         rest = inflater.unused_data

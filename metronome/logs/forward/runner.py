@@ -11,8 +11,11 @@ from contextlib import suppress
 from types import TracebackType
 from typing import Any
 
+from metronome.config import ForwardSettings
 from metronome.logs.events import EventSink
+from metronome.logs.forward.limits import DecodeLimits
 from metronome.logs.forward.server import ForwardCounters, ForwardServer
+from metronome.logs.forward.tls import server_context
 
 
 class ForwardServerThread:
@@ -83,6 +86,25 @@ class ForwardServerThread:
 
 
 Report = Callable[[ForwardCounters], None]
+
+
+def server_options(settings: ForwardSettings) -> dict[str, Any]:
+    """The ``ForwardServer`` keyword arguments that ``logs.forward`` sets (not host and port).
+    Reads the TLS files: ``OSError`` or ``ssl.SSLError`` when they cannot be used."""
+    limits = DecodeLimits(
+        max_message_bytes=settings.max_message_bytes,
+        max_decompressed_bytes=settings.max_decompressed_bytes,
+        max_array_length=settings.max_array_length,
+        max_map_length=settings.max_map_length,
+        max_string_bytes=settings.max_string_bytes,
+    )
+    tls = settings.tls
+    return {
+        "shared_key": settings.shared_key,
+        "limits": limits,
+        "max_connections": settings.max_connections,
+        "tls": None if tls is None else server_context(tls.cert_file, tls.key_file, tls.ca_file),
+    }
 
 
 def run_forward_server(

@@ -6,6 +6,13 @@ written only after ``accept`` returned, so an acknowledged chunk is durable; whe
 raises, nothing is acknowledged and the connection is closed, and the client resends. The
 messages of one read are accepted as one batch. A connection that sends garbage is closed;
 no connection's failure reaches the listener or the other connections.
+
+What a peer can make the server hold is bounded before it has proved anything: with ``tls``
+the TLS handshake comes first and must be done within ``handshake_timeout``; past
+``max_connections`` (counted once TLS is up) a connection is closed at once; with
+``shared_key`` nothing but a PING is decoded (``PingReader``, a few KiB) until the key is
+checked, and the PING must come within ``handshake_timeout``. After that, messages are
+decoded within ``limits``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import asyncio
 import logging
 import secrets
 import socket
+import ssl
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -21,10 +30,17 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from metronome.logs.events import EventSink, LogEvent
-from metronome.logs.forward.handshake import NONCE_BYTES, answer_ping, helo
+from metronome.logs.forward.handshake import (
+    NONCE_BYTES,
+    HandshakeError,
+    PingAnswer,
+    PingReader,
+    answer_ping,
+    helo,
+    refuse,
+)
+from metronome.logs.forward.limits import DEFAULT_LIMITS, DecodeLimits
 from metronome.logs.forward.protocol import (
-    DEFAULT_MAX_DECOMPRESSED_BYTES,
-    DEFAULT_MAX_MESSAGE_BYTES,
     Format,
     FrameDecoder,
     ProtocolError,
@@ -36,7 +52,13 @@ from metronome.logs.forward.protocol import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 24224
+DEFAULT_HOST = "127.0.0.1"  # only this machine's shippers, unless told otherwise
 DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a byte before a connection is closed
+# Seconds for the TLS handshake, and again from the HELO to the client's PING: real clients
+# answer at once; a peer that does not holds a connection slot.
+DEFAULT_HANDSHAKE_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 256
+REFUSAL_LOG_EVERY = 10.0  # seconds: one log line per burst of refused connections
 READ_SIZE = 64 * 1024
 HEARTBEAT = b"\x00"
 
@@ -50,6 +72,7 @@ class ForwardCounters:
     events: int = 0  # events the sink accepted (durable)
     invalid_events: int = 0  # events dropped as invalid (their message is still acked)
     protocol_errors: int = 0  # connections closed for bytes that are not the protocol
+    refused_connections: int = 0  # closed at once: max_connections were open
     acks: int = 0  # acks written, each after its events were durable
     auth_failures: int = 0  # handshakes refused (PONG false)
     sink_errors: int = 0  # batches the sink refused: not acked, connection closed
@@ -77,24 +100,50 @@ class _Close(Exception):
     """End this connection now (already logged and counted)."""
 
 
+class Throttle:
+    """At most one log line per ``every`` seconds: ``due()`` says whether to write one now,
+    and ``skipped`` how many were left out since the last."""
+
+    def __init__(self, every: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every = every
+        self.skipped = 0
+        self._clock = clock
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = self._clock()
+        if self._last is not None and now - self._last < self.every:
+            self.skipped += 1
+            return False
+        self._last = now
+        return True
+
+    def take_skipped(self) -> int:
+        skipped, self.skipped = self.skipped, 0
+        return skipped
+
+
 class ForwardServer:
     """Receives the forward protocol on ``host:port`` and hands events to ``sink``.
 
     ``port=0`` picks a free port (see ``port`` once started). With ``shared_key`` every
-    connection must pass the HELO/PING/PONG handshake before it may send events.
+    connection must pass the HELO/PING/PONG handshake before it may send events; with
+    ``tls`` every connection speaks TLS.
     """
 
     def __init__(
         self,
         sink: EventSink,
-        host: str = "0.0.0.0",
+        host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         *,
         shared_key: str | None = None,
         server_host: str | None = None,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        limits: DecodeLimits = DEFAULT_LIMITS,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        tls: ssl.SSLContext | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         heartbeat: bool = True,
         executor: Executor | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -104,9 +153,11 @@ class ForwardServer:
         self.port = port
         self.shared_key = shared_key
         self.server_host = server_host or socket.gethostname()
-        self.max_message_bytes = max_message_bytes
-        self.max_decompressed_bytes = max_decompressed_bytes
+        self.limits = limits
+        self.max_connections = max_connections
+        self.tls = tls
         self.idle_timeout = idle_timeout
+        self.handshake_timeout = handshake_timeout
         self.heartbeat = heartbeat
         self.counters = ForwardCounters()
         self._clock = clock
@@ -116,16 +167,30 @@ class ForwardServer:
         self._udp: asyncio.DatagramTransport | None = None
         self._connections: set[_Connection] = set()
         self._stopping = False
+        self._refusals = Throttle(REFUSAL_LOG_EVERY)
 
     async def start(self) -> None:
         """Listen; returns once bound (``self.port`` is then the real port)."""
+        # TLS is the event loop's: it reads the ClientHello before any byte reaches a stream
+        # (a stream upgraded later would already have swallowed it).
         self._server = await asyncio.start_server(
-            self._on_connection, self.host, self.port, reuse_address=True
+            self._on_connection,
+            self.host,
+            self.port,
+            reuse_address=True,
+            ssl=self.tls,
+            ssl_handshake_timeout=self.handshake_timeout if self.tls is not None else None,
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         if self.heartbeat:
             await self._start_heartbeat()
-        log.info("forward protocol listening on %s:%d", self.host, self.port)
+        log.info(
+            "forward protocol listening on %s:%d (%s, %s)",
+            self.host,
+            self.port,
+            "TLS" if self.tls is not None else "plain TCP",
+            "shared key" if self.shared_key is not None else "no shared key",
+        )
 
     async def _start_heartbeat(self) -> None:
         loop = asyncio.get_running_loop()
@@ -167,6 +232,9 @@ class ForwardServer:
         task = asyncio.current_task()
         assert task is not None
         connection = _Connection(task, peer=_peer(writer))
+        if len(self._connections) >= self.max_connections:
+            self._refuse_connection(connection, writer)
+            return
         self._connections.add(connection)
         self.counters.connections += 1
         try:
@@ -186,50 +254,88 @@ class ForwardServer:
             self._connections.discard(connection)
             writer.close()
 
+    def _refuse_connection(self, connection: _Connection, writer: asyncio.StreamWriter) -> None:
+        self.counters.refused_connections += 1
+        writer.transport.abort()  # at once: no lingering, nothing read
+        if self._refusals.due():
+            log.warning(
+                "forward: refusing %s: %d connections open (max_connections); "
+                "%d more refused since the last such line",
+                connection.peer,
+                len(self._connections),
+                self._refusals.take_skipped(),
+            )
+
     async def _converse(
         self,
         connection: _Connection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        decoder = FrameDecoder(self.max_message_bytes)
-        nonce = secrets.token_bytes(NONCE_BYTES) if self.shared_key is not None else None
-        if nonce is not None:
-            writer.write(helo(nonce))
-            await writer.drain()
+        pending = b""  # bytes that arrived with the PING, after it
+        if self.shared_key is not None:
+            pending = await self._authenticate(connection, reader, writer)
+        decoder = FrameDecoder(self.limits)
         while not self._stopping:
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), self.idle_timeout)
+                data = pending or await _read(reader, self.idle_timeout)
             except TimeoutError:
-                data = b""
                 log.info("forward: %s idle for %.0f s, closing", connection.peer, self.idle_timeout)
+                data = b""
+            pending = b""
             if not data:
                 if decoder.buffered:
                     raise ProtocolError(f"connection ended inside a message ({decoder.buffered} B)")
                 return
             decoder.feed(data)
             messages, error = _complete_messages(decoder)
-            if nonce is not None and messages:
-                await self._authenticate(connection, writer, messages.pop(0), nonce)
-                nonce = None
             if messages:
                 await self._process(connection, writer, messages, decoder.format)
             if error is not None:
                 raise error
 
     async def _authenticate(
-        self, connection: _Connection, writer: asyncio.StreamWriter, ping: object, nonce: bytes
-    ) -> None:
+        self,
+        connection: _Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bytes:
+        """HELO, then the client's PING checked; returns what the client sent after it."""
         assert self.shared_key is not None
-        answer = answer_ping(
-            ping, nonce=nonce, shared_key=self.shared_key, server_host=self.server_host
-        )
-        writer.write(answer.reply)
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        writer.write(helo(nonce))
         await writer.drain()
-        if not answer.ok:
-            self.counters.auth_failures += 1
-            log.warning("forward: %s failed authentication: %s", connection.peer, answer.reason)
-            raise _Close
+        ping = PingReader()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.handshake_timeout
+        while True:
+            try:
+                data = await _read(reader, deadline - loop.time())
+            except TimeoutError:
+                data = b""
+            if not data:
+                raise self._auth_failed(connection, "no PING before the handshake timeout")
+            try:
+                received = ping.feed(data)
+            except HandshakeError as error:
+                await _reply(writer, refuse("invalid ping message"))
+                raise self._auth_failed(connection, str(error)) from error
+            if received is None:
+                continue
+            message, rest = received
+            answer = answer_ping(
+                message, nonce=nonce, shared_key=self.shared_key, server_host=self.server_host
+            )
+            await _reply(writer, answer)
+            if not answer.ok:
+                raise self._auth_failed(connection, answer.reason)
+            return rest
+
+    def _auth_failed(self, connection: _Connection, reason: str) -> _Close:
+        """Count and log a refused handshake (the reason never holds the key)."""
+        self.counters.auth_failures += 1
+        log.warning("forward: %s failed authentication: %s", connection.peer, reason)
+        return _Close()
 
     async def _process(
         self,
@@ -274,9 +380,7 @@ class ForwardServer:
         batch = _Batch([], None)
         for message in messages:
             try:
-                batch.requests.append(
-                    parse_request(message, now, max_decompressed_bytes=self.max_decompressed_bytes)
-                )
+                batch.requests.append(parse_request(message, now, limits=self.limits))
             except ProtocolError as error:
                 batch.error = error  # the messages before it are still accepted and acked
                 break
@@ -297,6 +401,16 @@ def _complete_messages(decoder: FrameDecoder) -> tuple[list[list[Any]], Protocol
     except ProtocolError as error:
         return messages, error
     return messages, None
+
+
+async def _read(reader: asyncio.StreamReader, timeout: float) -> bytes:
+    """The next bytes (b"" once the peer closed); ``TimeoutError`` after ``timeout`` s."""
+    return await asyncio.wait_for(reader.read(READ_SIZE), max(timeout, 0.0))
+
+
+async def _reply(writer: asyncio.StreamWriter, answer: PingAnswer) -> None:
+    writer.write(answer.reply)
+    await writer.drain()
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
