@@ -9,14 +9,23 @@ nothing else listens on the address.
 """
 
 import os
+import sys
 
 from metronome import listeners
 from metronome.config import load_settings
+from metronome.exposure import ExposureError, check_exposure
 from metronome.listeners import pre_fork  # noqa: F401  (the gunicorn server hook)
 from metronome.serve import ACCESS_LOG_FORMAT
 
-_settings = load_settings()
-_address = os.environ.get("METRONOME_BIND", "0.0.0.0:8080")
+_address = os.environ.get("METRONOME_BIND", "127.0.0.1:8080")
+_host = _address.rpartition(":")[0] or _address
+_settings = load_settings(overrides={"server": {"host": _host}})
+# Refuses a public address while a site is open without keys (metronome/exposure.py).
+try:
+    for _warning in check_exposure(_settings):
+        print(_warning, flush=True)
+except ExposureError as _error:
+    sys.exit(str(_error))
 workers = int(os.environ.get("METRONOME_WORKERS", str(_settings.server.workers)))
 threads = _settings.server.threads
 if listeners.balanced(workers):

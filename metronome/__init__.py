@@ -27,6 +27,7 @@ from metronome.ops.views import bp as ops_bp
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events_views import bp as events_bp
 from metronome.query.views import bp as query_bp
+from metronome.readkeys import with_generated_read_keys
 from metronome.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.snippet.views import bp as snippet_bp
 from metronome.sources.views import bp as sources_bp
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     settings = settings or load_settings()
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
+    settings, _ = with_generated_read_keys(settings, spool.dir.parent)
     secret = load_or_create_secret(settings.privacy.visitor_secret, spool.dir.parent / SECRET_FILE)
     salts = DailySalts(secret)
     writer = SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)

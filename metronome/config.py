@@ -27,6 +27,7 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
+    pre_load,
     validate,
     validates,
     validates_schema,
@@ -69,6 +70,9 @@ class ServerSettings:
     access_log: bool = False
     # The built JS snippet served at /metronome.js (`make js` builds it).
     tracker_script: Path = TRACKER_SCRIPT
+    # Listen on a public address even while a site takes hits or reads without a key
+    # (metronome/exposure.py): only when set, and with a warning for every open door.
+    public_without_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,7 +150,8 @@ class HitLimits:
 class AllezonSettings:
     """The Allezon-compatible endpoints (API.md section 4): on or off, and the site they use."""
 
-    enabled: bool = True  # false: /user_tags, /user_profiles and /aggregates answer 404
+    # Off unless enabled: the platform sends no keys, so /user_profiles would answer anyone.
+    enabled: bool = False  # false: /user_tags, /user_profiles and /aggregates answer 404
     site: str = "allezon"  # where tags are stored and read; must be one of the sites
 
 
@@ -249,8 +254,6 @@ class Settings:
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
-            # The Allezon platform sends no keys (API.md section 4).
-            "allezon": SiteSettings(name="allezon", write_auth="none"),
         }
     )
     default_site: str = "default"
@@ -276,6 +279,7 @@ class ServerSchema(_Strict):
     threads = fields.Integer(validate=validate.Range(min=1, max=256))
     access_log = fields.Boolean()
     tracker_script = fields.String(validate=validate.Length(min=1))
+    public_without_keys = fields.Boolean()
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
@@ -515,13 +519,41 @@ class LimitsSchema(_Strict):
         return HitLimits(**data)
 
 
+# Keys shown in documentation and examples say so; a key that does is never accepted.
+EXAMPLE_KEY_MARKS = ("example", "changeme", "change-me", "change_me", "your_", "your-")
+
+
+def not_an_example_key(key: str) -> None:
+    if any(mark in key.lower() for mark in EXAMPLE_KEY_MARKS):
+        raise ValidationError(
+            f"{key[:24]!r} is an example key from the documentation, which anyone can read: "
+            "generate your own, e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(24))'."
+        )
+
+
 class SiteSchema(_Strict):
     write_auth = fields.String(load_default="key", validate=validate.OneOf(["key", "none"]))
-    write_keys = fields.List(fields.String(validate=validate.Length(min=8)), load_default=list)
-    read_keys = fields.List(fields.String(validate=validate.Length(min=8)), load_default=list)
+    write_keys = fields.List(
+        fields.String(validate=[validate.Length(min=8), not_an_example_key]), load_default=list
+    )
+    read_keys = fields.List(
+        fields.String(validate=[validate.Length(min=8), not_an_example_key]), load_default=list
+    )
     allowed_origins = fields.List(fields.String(), load_default=list)
     public_tock = fields.Boolean(load_default=False)
     limits = fields.Nested(LimitsSchema, load_default=HitLimits)
+
+    @pre_load
+    def split_key_lists(self, data: Any, **_: Any) -> Any:
+        """A key list from the environment is one string: keys separated by commas."""
+        if not isinstance(data, dict):
+            return data
+        return {
+            name: [key.strip() for key in value.split(",") if key.strip()]
+            if name in ("write_keys", "read_keys") and isinstance(value, str)
+            else value
+            for name, value in data.items()
+        }
 
     @validates_schema
     def check_keys(self, data: dict[str, Any], **_: Any) -> None:
@@ -582,16 +614,13 @@ class SettingsSchema(_Strict):
                 "default_site",
             )
 
-    @validates_schema(pass_original=True)
-    def check_allezon_site(self, data: dict[str, Any], original: Any, **_: Any) -> None:
-        # A site named explicitly must exist. The built-in name may be missing from a
-        # config written before these endpoints existed: they then answer 404 unknown_site.
-        named = original.get("allezon") if isinstance(original, Mapping) else None
+    @validates_schema
+    def check_allezon_site(self, data: dict[str, Any], **_: Any) -> None:
+        # Only endpoints that are on need their site.
         sites = data.get("sites") or Settings().sites
-        if isinstance(named, Mapping) and "site" in named and data["allezon"].site not in sites:
-            message = (
-                f"{data['allezon'].site!r} is not one of the sites ({', '.join(sorted(sites))})."
-            )
+        allezon = data.get("allezon")
+        if allezon is not None and allezon.enabled and allezon.site not in sites:
+            message = f"{allezon.site!r} is not one of the sites ({', '.join(sorted(sites))})."
             raise ValidationError({"allezon": {"site": [message]}})
 
     @validates_schema

@@ -29,7 +29,9 @@ from metronome.config import Settings
 from metronome.es.client import build_client
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
+from metronome.exposure import ExposureError, check_exposure
 from metronome.metrics import MULTIPROC_ENV
+from metronome.readkeys import GeneratedKey, describe, with_generated_read_keys
 
 Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
@@ -57,7 +59,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        check_port_free(settings.server.host, settings.server.port)  # before minutes of start-up
+        settings, read_keys = _before_start(settings, say)
         url = settings.elasticsearch.url
         if url is None:
             embedded = EmbeddedElasticsearch(settings.elasticsearch.embedded, say)
@@ -86,6 +88,8 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         base = f"http://{settings.server.host}:{settings.server.port}"
         _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)
         say(_banner(settings, base))
+        for line in describe(read_keys):
+            say(line)
         code = _supervise(children, restartable, env, lambda: stop_requested, say)
         if code is not None:
             return code
@@ -97,6 +101,19 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             embedded.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _before_start(settings: Settings, say: Say) -> tuple[Settings, list[GeneratedKey]]:
+    """What is checked before minutes of start-up: what the configuration leaves open to the
+    network (refused or warned), the port; then the generated read keys."""
+    try:
+        warnings = check_exposure(settings)
+    except ExposureError as error:
+        raise ServeError(str(error)) from None
+    for warning in warnings:
+        say(warning)
+    check_port_free(settings.server.host, settings.server.port)
+    return with_generated_read_keys(settings, settings.spool.dir.parent)
 
 
 def _supervise(

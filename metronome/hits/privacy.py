@@ -14,6 +14,7 @@ import ipaddress
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -26,8 +27,11 @@ HASH_HEX_CHARS = 16
 SECRET_BYTES = 32
 
 
-def load_or_create_secret(configured: str | None, path: Path) -> bytes:
-    """The configured secret, else the one kept in ``path``, else a new one written there.
+def load_or_create_secret(
+    configured: str | None, path: Path, make: Callable[[], str] | None = None
+) -> bytes:
+    """The configured secret, else the one kept in ``path``, else a new one (``make()``, by
+    default random hex) written there.
 
     The file holds hex text and is used as the text's bytes, so pasting its content into the
     ``privacy.visitor_secret`` setting gives the same salts.
@@ -39,7 +43,7 @@ def load_or_create_secret(configured: str | None, path: Path) -> bytes:
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    _create_secret(path, secrets.token_hex(SECRET_BYTES))
+    _create_secret(path, make() if make else secrets.token_hex(SECRET_BYTES))
     # Whoever linked first won; every process reads the winner's secret.
     return _read_secret(path)
 

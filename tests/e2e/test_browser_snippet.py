@@ -4,6 +4,7 @@ while the visitor browses."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ from metronome.es.templates import install_templates
 from tests.e2e.browser import SNIPPET, PageServer, chromium
 from tests.e2e.processes import Metronome
 
-READ_KEY = "sk_local_example"  # the read key of the example config's default site
+READ_KEY = f"sk_browser_{secrets.token_hex(8)}"  # given to the example config's default site
+KEY_ENV = {"METRONOME_SITES__DEFAULT__READ_KEYS": READ_KEY}
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +90,7 @@ def test_a_visit_is_counted_exactly(
     browser: Browser, es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
 ) -> None:
     install_templates(es, index_prefix)
-    metronome = Metronome(es_url, index_prefix, tmp_path / "metronome")
+    metronome = Metronome(es_url, index_prefix, tmp_path / "metronome", **KEY_ENV)
     body = """
       <button id="spa" onclick="history.pushState({}, '', '/shop/item-1')">item</button>
       <a id="csv" href="/files/prices.csv" download>prices</a>
@@ -158,7 +160,9 @@ def test_nothing_is_lost_or_doubled_when_metronome_is_down_at_first(
     browser: Browser, es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
 ) -> None:
     install_templates(es, index_prefix)
-    metronome = Metronome(es_url, index_prefix, tmp_path / "metronome")  # not started yet
+    metronome = Metronome(
+        es_url, index_prefix, tmp_path / "metronome", **KEY_ENV
+    )  # not started yet
     try:
         with PageServer(tmp_path / "site") as site:
             # Metronome is down, so the page takes the snippet from its own server.

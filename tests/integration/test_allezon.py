@@ -43,6 +43,7 @@ from tests.conftest import make_settings
 SEED = 5
 TAG_COUNT = 3000
 SITES = {"default": {"write_auth": "none"}, "allezon": {"write_auth": "none"}}
+ALLEZON = {"enabled": True}  # off unless enabled
 SITES_ALLEZON = "allezon"  # the site the default configuration stores tags in
 
 
@@ -78,7 +79,7 @@ def loaded(
     """One index prefix for the module: the generated tags are sent and shipped once."""
     prefix = f"t{uuid.uuid4().hex[:12]}"
     settings = make_settings(
-        es_url, prefix, tmp_path_factory.mktemp("allezon") / "spool", sites=SITES
+        es_url, prefix, tmp_path_factory.mktemp("allezon") / "spool", sites=SITES, allezon=ALLEZON
     )
     tags = generate_tags(SEED, TAG_COUNT)
     try:
@@ -274,7 +275,7 @@ def test_a_tag_is_queryable_within_seconds_with_the_running_shipper(
     es_url: str, es: Elasticsearch, tmp_path: Path
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:12]}"
-    settings = make_settings(es_url, prefix, tmp_path / "spool", sites=SITES)
+    settings = make_settings(es_url, prefix, tmp_path / "spool", sites=SITES, allezon=ALLEZON)
     install_templates(es, prefix)
     shipper = Shipper(settings.spool.dir, es, prefix, settings.shipper)
     thread = threading.Thread(target=shipper.run_forever, daemon=True)

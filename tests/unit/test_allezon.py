@@ -482,31 +482,31 @@ def test_only_the_daily_indices_of_the_range_are_searched() -> None:
 # --- configuration ---------------------------------------------------------------------------
 
 
-def test_the_default_configuration_serves_allezon_without_keys() -> None:
+def test_the_allezon_endpoints_are_off_unless_enabled() -> None:
     for settings in (
         load_settings(ROOT / "config" / "metronome.yml", environ={}),
         settings_from_mapping({}),
     ):
-        assert settings.allezon.enabled
-        site = settings.site(settings.allezon.site)
-        assert site is not None
-        assert (site.name, site.write_auth) == ("allezon", "none")
+        assert not settings.allezon.enabled
+    on = settings_from_mapping(
+        {
+            "allezon": {"enabled": True},
+            "sites": {"default": {"write_auth": "none"}, "allezon": {"write_auth": "none"}},
+        }
+    )
+    assert on.allezon.enabled and on.allezon.site == "allezon"
 
 
 def test_allezon_settings_are_checked() -> None:
-    off = load_settings(
-        ROOT / "config" / "metronome.yml", environ={"METRONOME_ALLEZON__ENABLED": "false"}
-    )
-    assert not off.allezon.enabled
     moved = settings_from_mapping(
         {
-            "allezon": {"site": "shop"},
+            "allezon": {"site": "shop", "enabled": True},
             "sites": {"default": {"write_auth": "none"}, "shop": {"write_auth": "none"}},
         }
     )
     assert moved.allezon.site == "shop"
     with pytest.raises(ConfigError, match=r"allezon\.site: 'nope' is not one of the sites"):
-        settings_from_mapping({"allezon": {"site": "nope"}})
+        settings_from_mapping({"allezon": {"site": "nope", "enabled": True}})
     with pytest.raises(ConfigError, match=r"allezon\.colour: Unknown setting"):
         settings_from_mapping({"allezon": {"colour": "red"}})
 
@@ -520,6 +520,7 @@ MakeClient = Callable[..., FlaskClient]
 def make_client(tmp_path: Path) -> MakeClient:
     def make(**overrides: Any) -> FlaskClient:
         overrides.setdefault("sites", ALLEZON_SITES)
+        overrides.setdefault("allezon", {"enabled": True})
         settings = make_settings("http://127.0.0.1:9", "unit", tmp_path / "spool", **overrides)
         return create_app(settings, es=Elasticsearch("http://127.0.0.1:9")).test_client()
 
@@ -654,12 +655,11 @@ def test_disabled_endpoints_are_not_found(make_client: MakeClient) -> None:
         assert response.get_json()["error"]["code"] == "not_found"
 
 
-def test_a_missing_site_is_named_not_a_crash(make_client: MakeClient) -> None:
-    client = make_client(sites={"default": {"write_auth": "none"}})
-    response = client.post("/user_tags", json=TAG)
-    assert response.status_code == 404
-    assert response.get_json()["error"]["code"] == "unknown_site"
-    assert "allezon.site" in response.get_json()["error"]["message"]
+def test_enabled_endpoints_without_their_site_are_a_configuration_error(
+    make_client: MakeClient,
+) -> None:
+    with pytest.raises(ConfigError, match=r"allezon\.site: 'allezon' is not one of the sites"):
+        make_client(sites={"default": {"write_auth": "none"}})
 
 
 def test_a_site_with_write_keys_needs_one(make_client: MakeClient) -> None:
