@@ -234,6 +234,9 @@ class SiteSettings:
     allowed_origins: tuple[str, ...] = ()
     public_tock: bool = False
     limits: HitLimits = field(default_factory=HitLimits)
+    # Secret keys of server-to-server intake (POST /ingest/logs); write keys, which web pages
+    # publish, cannot send it. None: only a keyless site (write_auth: none) takes it.
+    ingest_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -539,6 +542,9 @@ class SiteSchema(_Strict):
     read_keys = fields.List(
         fields.String(validate=[validate.Length(min=8), not_an_example_key]), load_default=list
     )
+    ingest_keys = fields.List(
+        fields.String(validate=[validate.Length(min=16), not_an_example_key]), load_default=list
+    )
     allowed_origins = fields.List(fields.String(), load_default=list)
     public_tock = fields.Boolean(load_default=False)
     limits = fields.Nested(LimitsSchema, load_default=HitLimits)
@@ -550,7 +556,7 @@ class SiteSchema(_Strict):
             return data
         return {
             name: [key.strip() for key in value.split(",") if key.strip()]
-            if name in ("write_keys", "read_keys") and isinstance(value, str)
+            if name in ("write_keys", "read_keys", "ingest_keys") and isinstance(value, str)
             else value
             for name, value in data.items()
         }
@@ -565,6 +571,11 @@ class SiteSchema(_Strict):
             )
         if set(data["write_keys"]) & set(data["read_keys"]):
             raise ValidationError("A key cannot be both a write key and a read key.", "read_keys")
+        if set(data["ingest_keys"]) & (set(data["write_keys"]) | set(data["read_keys"])):
+            raise ValidationError(
+                "An ingest key is secret: it cannot also be a write key or a read key.",
+                "ingest_keys",
+            )
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> SiteSettings:
@@ -576,6 +587,7 @@ class SiteSchema(_Strict):
             allowed_origins=tuple(data["allowed_origins"]),
             public_tock=data["public_tock"],
             limits=data["limits"],
+            ingest_keys=tuple(data["ingest_keys"]),
         )
 
 

@@ -30,6 +30,33 @@ def check_write_key(site: SiteSettings, key: str | None) -> None:
         raise ApiError(401, "invalid_key", f"That key cannot write to site {site.name!r}.", "key")
 
 
+def check_ingest_key(site: SiteSettings, key: str | None) -> None:
+    """Server-to-server intake (server logs) takes the site's secret ingest keys only: a write
+    key is published in web pages, so with it anyone could forge server-side downloads."""
+    if not site.ingest_keys:
+        if site.write_auth == "none":
+            return
+        raise ApiError(
+            401,
+            "no_ingest_key",
+            f"Site {site.name!r} takes server logs only with an ingest key, and has none: set "
+            f"sites.{site.name}.ingest_keys (write keys are public and cannot send them).",
+            field="key",
+        )
+    if not key:
+        raise ApiError(
+            401,
+            "missing_key",
+            f"Site {site.name!r} needs an ingest key (X-Metronome-Key header or the password of "
+            "Basic auth).",
+            field="key",
+        )
+    if not _one_of(key, site.ingest_keys):
+        raise ApiError(
+            401, "invalid_key", f"That key cannot send server logs to site {site.name!r}.", "key"
+        )
+
+
 def check_read_key(site: SiteSettings, key: str | None, public_ok: bool = False) -> None:
     if public_ok and site.public_tock:
         return

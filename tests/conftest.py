@@ -29,6 +29,7 @@ from metronome.shipper import Shipper
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY = "pk_shop_write_0001"
 READ_KEY = "sk_shop_read_0001"
+INGEST_KEY = "ik_shop_ingest_secret_0001"  # server-to-server intake (server logs)
 
 
 def error_of(response: TestResponse) -> dict[str, Any]:
@@ -100,6 +101,7 @@ def make_settings(
                 "write_auth": "key",
                 "write_keys": [WRITE_KEY],
                 "read_keys": [READ_KEY],
+                "ingest_keys": [INGEST_KEY],
             },
         },
     }

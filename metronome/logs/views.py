@@ -18,7 +18,7 @@ from metronome.errors import ApiError
 from metronome.hits.budget import log_budget
 from metronome.logs.bodies import decode_log_body, log_events
 from metronome.services import current_services
-from metronome.sites import check_write_key, find_site
+from metronome.sites import check_ingest_key, find_site
 from metronome.spool.answers import durable_append
 
 bp = Blueprint("logs", __name__)
@@ -33,7 +33,7 @@ def ingest_logs(tag: str | None = None) -> Response:
     services = current_services()
     settings = services.settings
     site = find_site(settings, request.args.get("site") or settings.logs.site)
-    check_write_key(site, _write_key())
+    check_ingest_key(site, _ingest_key())
     tag = tag or request.args.get("tag") or request.headers.get(TAG_HEADER) or "http"
     if len(tag) > MAX_TAG_CHARS:
         raise ApiError(400, "invalid_tag", f"A tag has at most {MAX_TAG_CHARS} characters.", "tag")
@@ -63,10 +63,10 @@ def ingest_logs(tag: str | None = None) -> Response:
     return response
 
 
-def _write_key() -> str | None:
-    """X-Metronome-Key, ?key=, or the password of HTTP Basic auth (Fluent Bit ``http_passwd``,
-    Fluentd ``<auth> password``)."""
-    key = request.headers.get("X-Metronome-Key") or request.args.get("key")
+def _ingest_key() -> str | None:
+    """X-Metronome-Key, or the password of HTTP Basic auth (Fluent Bit ``http_passwd``, Fluentd
+    ``<auth> password``). Never ``?key=``: a secret in a URL ends up in proxies' logs."""
+    key = request.headers.get("X-Metronome-Key")
     if key:
         return key
     auth = request.authorization

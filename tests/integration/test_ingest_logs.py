@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from metronome import create_app
 from metronome.es.templates import install_templates
 from metronome.shipper import Shipper
-from tests.conftest import READ_KEY, WRITE_KEY, error_of, make_settings
+from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, error_of, make_settings
 
 
 def access_line(ip: str, clock: str, path: str, status: int, size: int, *, referrer: str) -> str:
@@ -64,7 +64,7 @@ def logs_client(
 def post(client: FlaskClient, body: bytes | str, content_type: str, **kwargs: Any) -> Any:
     headers = {
         "Content-Type": content_type,
-        "X-Metronome-Key": WRITE_KEY,
+        "X-Metronome-Key": INGEST_KEY,
         **kwargs.pop("headers", {}),
     }
     return client.post(
@@ -117,7 +117,7 @@ def test_fluent_bit_json_array_with_date_keys_and_gzip(
         {"date": "2026-11-22T10:15:33.5Z", "log": "job done", "level": "info", "ms": 41},
     ]
     body = gzip.compress(json.dumps(records).encode())
-    basic = base64.b64encode(f"fluent:{WRITE_KEY}".encode()).decode()  # http_user/http_passwd
+    basic = base64.b64encode(f"fluent:{INGEST_KEY}".encode()).decode()  # http_user/http_passwd
     response = client.post(
         "/ingest/logs",
         data=body,
@@ -183,6 +183,7 @@ def test_bad_records_are_reported_by_index_and_good_ones_kept(
         ("<xml/>", "application/xml", {}, 415, "unsupported_media_type"),
         ('{"a": 1}', "application/json", {"Content-Encoding": "br"}, 415, "unsupported_encoding"),
         ('{"a": 1}', "application/json", {"X-Metronome-Key": "wrong"}, 401, "invalid_key"),
+        ('{"a": 1}', "application/json", {"X-Metronome-Key": WRITE_KEY}, 401, "invalid_key"),
         (b"\xff\xfe", "application/json", {}, 400, "invalid_encoding"),
     ],
 )
@@ -219,3 +220,42 @@ def test_a_full_spool_answers_503_which_fluentd_and_fluent_bit_retry(
     last = client.post("/ingest/logs", data=record, headers={"Content-Type": "application/json"})
     assert last.headers["Retry-After"].isdigit()
     assert error_of(last)["code"] == "spool_full"
+
+
+def test_a_site_with_write_keys_but_no_ingest_key_takes_no_server_logs(
+    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+) -> None:
+    """Write keys are published in web pages: with one, anyone could forge server downloads."""
+    settings = make_settings(
+        es_url,
+        index_prefix,
+        tmp_path / "spool",
+        sites={
+            "default": {"write_auth": "none"},
+            "shop": {"write_auth": "key", "write_keys": [WRITE_KEY]},
+        },
+        logs={"site": "shop"},
+    )
+    client = create_app(settings, es=es).test_client()
+    response = client.post(
+        "/ingest/logs",
+        data='{"message": "x"}',
+        headers={"Content-Type": "application/json", "X-Metronome-Key": WRITE_KEY},
+    )
+    assert response.status_code == 401
+    error = error_of(response)
+    assert error["code"] == "no_ingest_key"
+    assert "sites.shop.ingest_keys" in error["message"]
+
+
+def test_an_ingest_key_in_the_url_is_not_read(
+    logs_client: tuple[FlaskClient, Callable[[], int]],
+) -> None:
+    client, _ = logs_client
+    response = client.post(
+        f"/ingest/logs?key={INGEST_KEY}",
+        data='{"message": "x"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 401
+    assert error_of(response)["code"] == "missing_key"
