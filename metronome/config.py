@@ -27,11 +27,13 @@ from marshmallow import (
     ValidationError,
     fields,
     post_load,
+    pre_load,
     validate,
     validates,
     validates_schema,
 )
 
+from metronome.hits.privacy import DEFAULT_KEEP_PARAMS
 from metronome.sources.settings import (
     SchedulerSchema,
     SchedulerSettings,
@@ -128,6 +130,10 @@ class PrivacySettings:
     # Secret for the daily visitor/IP salts; shared by every instance of a deployment.
     # Empty: one is generated on first start and kept in <spool.dir>/../visitor-secret.
     visitor_secret: str | None = None
+    # Query parameters kept in stored URLs (hits' url/referrer, server logs' url/referrer);
+    # the rest and any fragment but a "#/route" are dropped: tokens, e-mail addresses.
+    # "utm_*" keeps every name starting "utm_"; ["*"] keeps every parameter.
+    keep_query_params: tuple[str, ...] = DEFAULT_KEEP_PARAMS
 
 
 @dataclass(frozen=True)
@@ -339,11 +345,33 @@ class ShipperSchema(_Strict):
 class PrivacySchema(_Strict):
     ip = fields.String(validate=validate.OneOf(["drop", "truncate", "hash", "full"]))
     visitor_secret = fields.String(allow_none=True)
+    keep_query_params = fields.List(
+        fields.String(
+            validate=validate.Regexp(
+                r"^[^&=#\s]{1,128}\Z", error="Use a query parameter name (no &, =, # or spaces)."
+            )
+        )
+    )
+
+    @pre_load
+    def split_names(self, data: Any, **_: Any) -> Any:
+        # From the environment (METRONOME_PRIVACY__KEEP_QUERY_PARAMS=utm_*,ref) the list is one
+        # string; an empty one (None) keeps no parameter.
+        if isinstance(data, Mapping) and "keep_query_params" in data:
+            names = data["keep_query_params"]
+            if names is None:
+                return {**data, "keep_query_params": []}
+            if isinstance(names, str):
+                listed = [name.strip() for name in names.split(",") if name.strip()]
+                return {**data, "keep_query_params": listed}
+        return data
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PrivacySettings:
         if not data.get("visitor_secret"):
             data["visitor_secret"] = None
+        if "keep_query_params" in data:
+            data["keep_query_params"] = tuple(dict.fromkeys(data["keep_query_params"]))
         return PrivacySettings(**data)
 
 
