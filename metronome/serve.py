@@ -38,7 +38,8 @@ FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
 SCHEDULER_COMMAND = [sys.executable, "-m", "metronome.cli", "scheduler"]
 ARCHIVE_COMMAND = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every"]
 RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'  # client, request line, status, bytes, ms
+# client, request line without its query (a ?key=, tokens, e-mails), status, bytes, ms
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
 
 class ServeError(RuntimeError):
