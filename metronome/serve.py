@@ -26,7 +26,7 @@ import requests
 
 from metronome import listeners
 from metronome.config import Settings
-from metronome.es.client import build_client
+from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
 from metronome.metrics import MULTIPROC_ENV
@@ -67,11 +67,14 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             if stop_requested:
                 return 0
         else:
-            say(f"Using Elasticsearch at {url} (elasticsearch.url is set; none is started).")
+            where = redact_url(url)
+            say(f"Using Elasticsearch at {where} (elasticsearch.url is set; none is started).")
         settings = dataclasses.replace(
             settings, elasticsearch=dataclasses.replace(settings.elasticsearch, url=url)
         )
-        install_templates(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
+        client = build_client(settings.elasticsearch)
+        check_connection(client, url)
+        install_templates(client, settings.elasticsearch.index_prefix)
 
         env = _child_env(settings, url, config_file)
         restartable = {"shipper": SHIPPER_COMMAND}
