@@ -26,7 +26,7 @@ from metronome.archive.schedule import ArchiveLease, run_every
 from metronome.archive.store import S3Store, where
 from metronome.config import ConfigError, Settings, load_settings
 from metronome.deadletters import DeadLetterStore
-from metronome.es.client import build_client
+from metronome.es.client import ElasticsearchUnusable, build_client, check_connection
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.mapping_report import mapping_report
 from metronome.es.naming import is_valid_stream, stream_pattern
@@ -87,7 +87,7 @@ def serve(ctx: Context) -> None:
 
     try:
         code = run_serve(ctx.settings, ctx.config_file, say=_say)
-    except (EmbeddedError, ServeError) as error:
+    except (EmbeddedError, ServeError, ElasticsearchUnusable) as error:
         raise click.ClickException(str(error)) from None
     sys.exit(code)
 
@@ -98,6 +98,11 @@ def setup(ctx: Context) -> None:
     """Install the index templates into Elasticsearch (safe to repeat)."""
     settings = _with_reachable_es(ctx.settings)
     client = build_client(settings.elasticsearch)
+    assert settings.elasticsearch.url is not None  # _with_reachable_es set it
+    try:
+        check_connection(client, settings.elasticsearch.url)
+    except ElasticsearchUnusable as error:
+        raise click.ClickException(str(error)) from None
     for template in install_templates(client, settings.elasticsearch.index_prefix):
         _say(f"installed {template.kind} template {template.name}")
 

@@ -33,6 +33,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from metronome.hits.privacy import DEFAULT_KEEP_PARAMS
 from metronome.sources.settings import (
     SchedulerSchema,
     SchedulerSettings,
@@ -45,6 +46,7 @@ from metronome.sources.settings import (
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
+FINGERPRINT = r"^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2}){31}\Z"  # SHA-256, with or without colons
 INDEX_PREFIX_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}\Z")
 SITE_NAME = r"^[A-Za-z0-9_.-]{1,64}\Z"
 STREAM_NAME = r"^[a-z0-9_]{1,32}\Z"
@@ -91,9 +93,20 @@ class EmbeddedSettings:
 
 @dataclass(frozen=True)
 class ElasticsearchSettings:
-    url: str | None = None
+    # Secrets (the URL may hold user:password@) are kept out of repr(): it reaches logs.
+    url: str | None = field(default=None, repr=False)
     index_prefix: str = "metronome"
     request_timeout: float = 10.0
+    # A secured cluster (Elastic Cloud, any production cluster): an API key ("id:key", or the
+    # base64 "encoded" form Elasticsearch returns), or a user and password (basic auth).
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    # TLS: the CA that signed the cluster's certificate (PEM), or the SHA-256 fingerprint of
+    # its certificate (Elasticsearch prints it at first start); verify_certs: false trusts any.
+    ca_certs: Path | None = None
+    ssl_assert_fingerprint: str | None = None
+    verify_certs: bool = True
     embedded: EmbeddedSettings = field(default_factory=EmbeddedSettings)
 
 
@@ -133,7 +146,11 @@ class PrivacySettings:
     ip: Literal["drop", "truncate", "hash", "full"] = "truncate"
     # Secret for the daily visitor/IP salts; shared by every instance of a deployment.
     # Empty: one is generated on first start and kept in <spool.dir>/../visitor-secret.
-    visitor_secret: str | None = None
+    visitor_secret: str | None = field(default=None, repr=False)  # a secret: not in repr()
+    # Query parameters kept in stored URLs (hits' url/referrer, server logs' url/referrer);
+    # the rest and any fragment but a "#/route" are dropped: tokens, e-mail addresses.
+    # "utm_*" keeps every name starting "utm_"; ["*"] keeps every parameter.
+    keep_query_params: tuple[str, ...] = DEFAULT_KEEP_PARAMS
 
 
 @dataclass(frozen=True)
@@ -230,7 +247,7 @@ class SiteSettings:
     name: str
     write_auth: Literal["key", "none"] = "key"
     write_keys: tuple[str, ...] = ()
-    read_keys: tuple[str, ...] = ()
+    read_keys: tuple[str, ...] = field(default=(), repr=False)  # secrets: not in repr()
     allowed_origins: tuple[str, ...] = ()
     public_tock: bool = False
     limits: HitLimits = field(default_factory=HitLimits)
@@ -318,7 +335,31 @@ class ElasticsearchSchema(_Strict):
         ),
     )
     request_timeout = fields.Float(validate=validate.Range(min=0.1))
+    api_key = fields.String(allow_none=True)
+    username = fields.String(allow_none=True)
+    password = fields.String(allow_none=True)
+    ca_certs = fields.String(allow_none=True)
+    ssl_assert_fingerprint = fields.String(
+        allow_none=True,
+        validate=validate.Regexp(
+            FINGERPRINT, error="Use the certificate's SHA-256 fingerprint: 64 hex digits."
+        ),
+    )
+    verify_certs = fields.Boolean()
     embedded = fields.Nested(EmbeddedSchema, load_default=EmbeddedSettings)
+
+    @validates("ca_certs")
+    def check_ca_certs(self, value: str | None, **_: Any) -> None:
+        if value and not Path(value).is_file():
+            raise ValidationError(f"No such file: {value}.")
+
+    @validates_schema
+    def check_credentials(self, data: dict[str, Any], **_: Any) -> None:
+        if bool(data.get("username")) != bool(data.get("password")):
+            where = "password" if data.get("username") else "username"
+            raise ValidationError("Set both username and password, or neither.", where)
+        if data.get("api_key") and data.get("username"):
+            raise ValidationError("Set api_key or username/password, not both.", "api_key")
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ElasticsearchSettings:
@@ -326,6 +367,11 @@ class ElasticsearchSchema(_Strict):
             data["url"] = data["url"].rstrip("/")
         else:
             data["url"] = None
+        for name in ("api_key", "username", "password", "ca_certs", "ssl_assert_fingerprint"):
+            if name in data and not data[name]:
+                data[name] = None
+        if data.get("ca_certs"):
+            data["ca_certs"] = Path(data["ca_certs"])
         return ElasticsearchSettings(**data)
 
 
@@ -371,11 +417,33 @@ class ShipperSchema(_Strict):
 class PrivacySchema(_Strict):
     ip = fields.String(validate=validate.OneOf(["drop", "truncate", "hash", "full"]))
     visitor_secret = fields.String(allow_none=True)
+    keep_query_params = fields.List(
+        fields.String(
+            validate=validate.Regexp(
+                r"^[^&=#\s]{1,128}\Z", error="Use a query parameter name (no &, =, # or spaces)."
+            )
+        )
+    )
+
+    @pre_load
+    def split_names(self, data: Any, **_: Any) -> Any:
+        # From the environment (METRONOME_PRIVACY__KEEP_QUERY_PARAMS=utm_*,ref) the list is one
+        # string; an empty one (None) keeps no parameter.
+        if isinstance(data, Mapping) and "keep_query_params" in data:
+            names = data["keep_query_params"]
+            if names is None:
+                return {**data, "keep_query_params": []}
+            if isinstance(names, str):
+                listed = [name.strip() for name in names.split(",") if name.strip()]
+                return {**data, "keep_query_params": listed}
+        return data
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PrivacySettings:
         if not data.get("visitor_secret"):
             data["visitor_secret"] = None
+        if "keep_query_params" in data:
+            data["keep_query_params"] = tuple(dict.fromkeys(data["keep_query_params"]))
         return PrivacySettings(**data)
 
 

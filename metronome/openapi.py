@@ -68,7 +68,15 @@ def build_spec(version: str) -> dict[str, Any]:
     spec.components.security_scheme(
         "writeKey", {"type": "apiKey", "in": "header", "name": "X-Metronome-Key"}
     )
-    spec.components.security_scheme("readKey", {"type": "http", "scheme": "bearer"})
+    spec.components.security_scheme(
+        "readKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <read key>. A key in the URL (?key=) is "
+            "refused with 400 key_in_url: URLs end up in logs and browser history.",
+        },
+    )
     hit = {"$ref": "#/components/schemas/Hit"}
     hits = {"oneOf": [hit, {"type": "array", "items": hit}]}
     accepted = {
@@ -253,7 +261,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 "security": READ_KEY,
                 "responses": {
                     "200": _json({"type": "object"}, "{scheduler, sources: [...]}"),
-                    **_errors(401, 503),
+                    **_errors(400, 401, 503),
                 },
             }
         },
@@ -269,7 +277,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _json({"type": "object"}, "the source's status"),
-                    **_errors(401, 404, 503),
+                    **_errors(400, 401, 404, 503),
                 },
             }
         },

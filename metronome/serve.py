@@ -26,7 +26,7 @@ import requests
 
 from metronome import listeners
 from metronome.config import Settings
-from metronome.es.client import build_client
+from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
 from metronome.exposure import ExposureError, check_exposure
@@ -40,7 +40,8 @@ FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
 SCHEDULER_COMMAND = [sys.executable, "-m", "metronome.cli", "scheduler"]
 ARCHIVE_COMMAND = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every"]
 RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
-ACCESS_LOG_FORMAT = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'  # client, request line, status, bytes, ms
+# client, request line without its query (a ?key=, tokens, e-mails), status, bytes, ms
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
 
 class ServeError(RuntimeError):
@@ -68,11 +69,14 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
             if stop_requested:
                 return 0
         else:
-            say(f"Using Elasticsearch at {url} (elasticsearch.url is set; none is started).")
+            where = redact_url(url)
+            say(f"Using Elasticsearch at {where} (elasticsearch.url is set; none is started).")
         settings = dataclasses.replace(
             settings, elasticsearch=dataclasses.replace(settings.elasticsearch, url=url)
         )
-        install_templates(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
+        client = build_client(settings.elasticsearch)
+        check_connection(client, url)
+        install_templates(client, settings.elasticsearch.index_prefix)
 
         env = _child_env(settings, url, config_file)
         restartable = {"shipper": SHIPPER_COMMAND}

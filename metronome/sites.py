@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 
 from metronome.config import Settings, SiteSettings
 from metronome.errors import ApiError
@@ -64,11 +65,27 @@ def check_read_key(site: SiteSettings, key: str | None, public_ok: bool = False)
         raise ApiError(
             401,
             "missing_key",
-            f"Site {site.name!r} needs a read key (Authorization: Bearer <key> or key parameter).",
+            f"Site {site.name!r} needs a read key (Authorization: Bearer <key>).",
             field="key",
         )
     if not _one_of(key, site.read_keys):
         raise ApiError(401, "invalid_key", f"That key cannot read site {site.name!r}.", "key")
+
+
+def read_key(authorization: str | None, args: Mapping[str, str]) -> str | None:
+    """The read key of a request: the ``Authorization: Bearer`` header, never the URL.
+
+    A key in the URL is written into access logs, browser history and proxies' logs, so a
+    ``?key=`` on a read endpoint is refused (400) rather than used or silently ignored."""
+    if "key" in args:
+        raise ApiError(
+            400,
+            "key_in_url",
+            "Send the read key in the Authorization header (Authorization: Bearer <key>), "
+            "not in the URL: URLs end up in logs and browser history.",
+            field="key",
+        )
+    return bearer_token(authorization)
 
 
 def bearer_token(header: str | None) -> str | None:

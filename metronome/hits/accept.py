@@ -105,6 +105,7 @@ def _target(settings: Settings, facts: RequestFacts, named: Any) -> _SiteTarget:
         client_ip=facts.client_ip,
         ip_mode=settings.privacy.ip,
         salt=facts.salt,
+        keep_query=settings.privacy.keep_query_params,
     )
     return _SiteTarget(site, origin_allowed(site, facts.origin), context)
 

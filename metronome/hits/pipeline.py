@@ -22,7 +22,14 @@ from urllib.parse import urlsplit
 
 import ua_parser
 
-from metronome.hits.privacy import IpMode, anonymise_ip, visitor_id
+from metronome.hits.privacy import (
+    DEFAULT_KEEP_PARAMS,
+    IpMode,
+    KeepParams,
+    anonymise_ip,
+    clean_url,
+    visitor_id,
+)
 
 Document = dict[str, Any]
 
@@ -38,6 +45,7 @@ class HitContext:
     client_ip: str | None = None
     ip_mode: IpMode = "truncate"
     salt: bytes = b""  # the daily salt of this request's UTC day (privacy.DailySalts)
+    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # privacy.keep_query_params
 
     # Worked out once from the fields above, in __post_init__: every hit of the context
     # shares them. (functools.cached_property would take a lock on every first use.)
@@ -92,11 +100,13 @@ def put_hit_id(doc: Document, ctx: HitContext) -> Document:
 
 
 def put_url_parts(doc: Document, ctx: HitContext) -> Document:
-    """``url`` and ``referrer`` become objects with the full URL, host, path (and page)."""
+    """``url`` and ``referrer`` become objects with the full URL, host, path (and page); the
+    full URL without its fragment and the query parameters ``keep_query`` does not name."""
     for name in ("url", "referrer"):
         raw = doc.get(name)
         if isinstance(raw, str):
-            doc[name] = dict(_cached_url_parts(raw))  # a copy: documents share no objects
+            # a copy: documents share no objects
+            doc[name] = dict(_cached_url_parts(raw, ctx.keep_query))
     return doc
 
 
@@ -157,10 +167,10 @@ def enrich(hit: Document, ctx: HitContext, steps: tuple[Step, ...] = STEPS) -> D
 
 
 @functools.lru_cache(maxsize=URL_CACHE_SIZE)
-def _cached_url_parts(raw: str) -> dict[str, str]:
-    """``url_parts`` for the enrichment step: a site's hits repeat a few pages and referrers.
-    The cached dict is never handed out; the step copies it."""
-    return url_parts(raw)
+def _cached_url_parts(raw: str, keep: KeepParams) -> dict[str, str]:
+    """``url_parts`` of the clean URL for the enrichment step: a site's hits repeat a few pages
+    and referrers. The cached dict is never handed out; the step copies it."""
+    return url_parts(clean_url(raw, keep))
 
 
 def url_parts(raw: str) -> dict[str, str]:

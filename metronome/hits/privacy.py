@@ -1,4 +1,5 @@
-"""What Metronome keeps about the person behind a hit: the secret, daily salts, IPs, visitor ids.
+"""What Metronome keeps about the person behind a hit: the secret, daily salts, IPs, visitor ids,
+URLs without their secrets.
 
 The secret never leaves the deployment; salts derived from it change every UTC day, so a
 cookieless visitor id or a hashed IP can be counted within a day but not followed across days.
@@ -18,10 +19,14 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Literal
+from urllib.parse import unquote_plus
 
 from metronome.fsutil import fsync_dir
 
 IpMode = Literal["drop", "truncate", "hash", "full"]
+# Query parameter names kept in stored URLs; "utm_*" names every name starting "utm_", "*" all.
+KeepParams = tuple[str, ...]
+DEFAULT_KEEP_PARAMS: KeepParams = ("utm_*", "ref")  # campaign tags, the snippet's default too
 
 HASH_HEX_CHARS = 16
 SECRET_BYTES = 32
@@ -149,3 +154,33 @@ def visitor_id(salt: bytes, site: str, client_ip: str | None, user_agent: str | 
 def keyed_hash(salt: bytes, text: str) -> str:
     digest = hmac.new(salt, text.encode("utf-8"), hashlib.sha256).hexdigest()
     return digest[:HASH_HEX_CHARS]
+
+
+def clean_url(raw: str, keep: KeepParams) -> str:
+    """``raw`` as it may be stored: no fragment, except a hash route (``#/cart``, ``#!/cart``)
+    without a query of its own, and only the query parameters ``keep`` names.
+
+    URLs carry password-reset tokens, ``#access_token=...`` and e-mail addresses; the snippet
+    strips them before sending (``cleanUrl``, the same rule), this is for every other sender.
+    Plain text, so it serves absolute URLs and request targets (``/docs?x=1``) alike; kept
+    pairs stay as they were written.
+    """
+    before, _, fragment = raw.partition("#")
+    path, _, query = before.partition("?")
+    if "*" not in keep:
+        query = "&".join(pair for pair in query.split("&") if pair and _kept(pair, keep))
+    return path + (f"?{query}" if query else "") + hash_route(fragment)
+
+
+def hash_route(fragment: str) -> str:
+    """The route of a URL fragment (``#/cart`` of ``/cart?x=1``), else "": an anchor or a token."""
+    if fragment.startswith(("/", "!/")):
+        return "#" + fragment.partition("?")[0]
+    return ""
+
+
+def _kept(pair: str, keep: KeepParams) -> bool:
+    name = unquote_plus(pair.partition("=")[0])
+    return any(
+        name == entry or (entry.endswith("*") and name.startswith(entry[:-1])) for entry in keep
+    )

@@ -15,4 +15,5 @@ def log_context(settings: Settings, salts: DailySalts) -> LogContext:
         rules=tuple(compile_rule(item.pattern, item.event) for item in logs.items),
         ip_mode=settings.privacy.ip,
         salts=salts,
+        keep_query=settings.privacy.keep_query_params,
     )

@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metronome.hits.pipeline import iso_millis, parse_user_agent, url_parts
-from metronome.hits.privacy import DailySalts, IpMode, anonymise_ip, visitor_id
+from metronome.hits.privacy import (
+    DEFAULT_KEEP_PARAMS,
+    DailySalts,
+    IpMode,
+    KeepParams,
+    anonymise_ip,
+    clean_url,
+    visitor_id,
+)
 from metronome.logs.access_log import WebRequest, from_parser_record, parse_line
 from metronome.logs.events import LogEvent
 from metronome.logs.items import ItemRule, item_of
@@ -42,6 +50,7 @@ class LogContext:
     rules: tuple[ItemRule, ...]
     ip_mode: IpMode
     salts: DailySalts
+    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # privacy.keep_query_params
 
 
 def log_entry(event: LogEvent, ctx: LogContext, received_at: datetime) -> Entry:
@@ -69,6 +78,10 @@ def log_entry(event: LogEvent, ctx: LogContext, received_at: datetime) -> Entry:
         doc["record"] = kept
     if request is not None:
         doc.update(_request_fields(request, ctx, moment))
+        if not from_parser:
+            for name in MESSAGE_FIELDS:  # not reserved: on the document itself
+                if name in doc:
+                    doc[name] = _clean_line(doc[name], request, ctx.keep_query)
     return Entry(stream=STREAM, id=_document_id(event), doc=doc)
 
 
@@ -88,9 +101,11 @@ def _web_request(record: dict[str, Any]) -> tuple[WebRequest | None, bool]:
     return request, request is not None
 
 
-def url_field(target: str) -> dict[str, str]:
-    """The ``url`` object of a request target (``/docs?x=1``): full, path and query."""
-    path, _, query = target.partition("?")
+def url_field(target: str, keep: KeepParams = DEFAULT_KEEP_PARAMS) -> dict[str, str]:
+    """The ``url`` object of a request target (``/docs?x=1``): full, path and query, without
+    the fragment and query parameters ``keep`` does not name (privacy.clean_url)."""
+    path, _, query = clean_url(target, keep).partition("?")
+    target = f"{path}?{query}" if query else path
     return {"full": target, "path": path, **({"query": query} if query else {})}
 
 
@@ -105,9 +120,9 @@ def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> d
     }
     fields["http"] = {name: value for name, value in http.items() if value is not None}
     if request.path:
-        fields["url"] = url_field(request.path)
+        fields["url"] = url_field(request.path, ctx.keep_query)
     if request.referrer:
-        fields["referrer"] = url_parts(request.referrer)
+        fields["referrer"] = url_parts(clean_url(request.referrer, ctx.keep_query))
     if request.user_agent:
         agent = parse_user_agent(request.user_agent)
         fields["user_agent"] = agent.as_field()
@@ -126,6 +141,17 @@ def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> d
         if item.format:
             fields["format"] = item.format
     return fields
+
+
+def _clean_line(line: Any, request: WebRequest, keep: KeepParams) -> Any:
+    """The access-log line with its target and referrer as ``url`` and ``referrer`` store them:
+    the raw line would otherwise keep the tokens those fields drop."""
+    if not isinstance(line, str):
+        return line
+    for raw in (request.path, request.referrer):
+        if raw:
+            line = line.replace(raw, clean_url(raw, keep))
+    return line
 
 
 def _document_id(event: LogEvent) -> str:

@@ -36,7 +36,7 @@ from metronome.query.export import ndjson_line, rows_to_csv
 from metronome.query.timerange import parse_instant, parse_tz
 from metronome.query.views import store_unavailable
 from metronome.services import current_services
-from metronome.sites import bearer_token, check_read_key, find_site
+from metronome.sites import check_read_key, find_site, read_key
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class EventsRequest:
 def events() -> Response:
     services = current_services()
     site = find_site(services.settings, request.args.get("site"))
-    key = bearer_token(request.headers.get("Authorization")) or request.args.get("key")
+    key = read_key(request.headers.get("Authorization"), request.args)
     check_read_key(site, key)
     wanted = parse_events(site.name, request.args, now=datetime.now(UTC))
     index = stream_pattern(services.settings.elasticsearch.index_prefix, wanted.stream)

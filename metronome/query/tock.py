@@ -73,7 +73,6 @@ class TockArgsSchema(Schema):
     compare = fields.String(validate=validate.OneOf(COMPARE_MODES))
     top = fields.Integer(load_default=DEFAULT_TOP, validate=validate.Range(min=1, max=MAX_TOP))
     site = fields.String(metadata={"description": "Site (default: default_site)."})
-    key = fields.String(metadata={"description": "Read key (or Authorization: Bearer)."})
     stream = fields.String(
         load_default="hits",
         validate=_stream_name,

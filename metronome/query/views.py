@@ -25,7 +25,7 @@ from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
 from metronome.services import current_services
-from metronome.sites import bearer_token, check_read_key, find_site
+from metronome.sites import check_read_key, find_site, read_key
 
 log = logging.getLogger(__name__)
 bp = Blueprint("query", __name__)
@@ -137,7 +137,7 @@ def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
     if name is not None and not isinstance(name, str):
         raise ApiError(422, "invalid_query", "site must be a string.", field="site")
     site = find_site(current_services().settings, name or request.args.get("site"))
-    key = bearer_token(request.headers.get("Authorization")) or request.args.get("key")
+    key = read_key(request.headers.get("Authorization"), request.args)
     check_read_key(site, key, public_ok=public_ok)
     return site
 

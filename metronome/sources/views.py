@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.services import current_services
-from metronome.sites import bearer_token, check_read_key, find_site
+from metronome.sites import check_read_key, find_site, read_key
 from metronome.sources.lease import LeaseStore
 from metronome.sources.registry import build_source, source_type
 from metronome.sources.scheduler import LEASE_NAME
@@ -76,7 +76,7 @@ def _overview(settings: Settings, names: Any) -> dict[str, Any]:
 def _authorised() -> Settings:
     settings = current_services().settings
     site = find_site(settings, settings.admin_site or settings.default_site)
-    key = bearer_token(request.headers.get("Authorization")) or request.args.get("key")
+    key = read_key(request.headers.get("Authorization"), request.args)
     check_read_key(site, key)
     return settings
 

@@ -137,7 +137,7 @@ def test_a_json_object_is_stored_with_every_enrichment_field(
     assert "key" not in doc
     assert "time" not in doc
     assert doc["url"] == {
-        "full": "https://www.Example.org/data/set-1/?q=1#top",
+        "full": "https://www.Example.org/data/set-1/",  # no query or fragment (privacy.clean_url)
         "host": "example.org",
         "path": "/data/set-1/",
         "page": "example.org/data/set-1",
@@ -429,8 +429,13 @@ def test_the_write_key_is_never_stored_however_it_is_sent(
 
 URL_CASES: dict[str, tuple[str, dict[str, str]]] = {
     "scheme-www-query": (
-        "https://www.Example.ORG/blog/post-1/?utm_source=x#c",
-        {"host": "example.org", "path": "/blog/post-1/", "page": "example.org/blog/post-1"},
+        "https://www.Example.ORG/blog/post-1/?utm_source=x&token=t#c",
+        {
+            "full": "https://www.Example.ORG/blog/post-1/?utm_source=x",  # kept: utm_*, no #
+            "host": "example.org",
+            "path": "/blog/post-1/",
+            "page": "example.org/blog/post-1",
+        },
     ),
     "host-only": ("http://example.org", {"host": "example.org", "page": "example.org"}),
     "root": ("http://example.org/", {"host": "example.org", "path": "/", "page": "example.org"}),

@@ -160,7 +160,10 @@ def test_a_keyed_site_needs_its_write_key_and_read_key(
     ship()
 
     assert client.get("/tock/secret?site=shop").status_code == 401
-    assert client.get(f"/tock/secret?site=shop&key={WRITE_KEY}").status_code == 401
+    assert (
+        client.get("/tock/secret?site=shop", headers={"X-Metronome-Key": WRITE_KEY}).status_code
+        == 401
+    )
     read = client.get("/tock/secret?site=shop", headers={"Authorization": f"Bearer {READ_KEY}"})
     assert read.status_code == 200
     assert read.get_json()["totals"]["views"] == 2

@@ -11,6 +11,7 @@ from metronome.config import (
     load_settings,
     settings_from_mapping,
 )
+from metronome.es.client import client_options
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "metronome.yml"
 
@@ -73,6 +74,15 @@ def test_env_overrides_become_nested_paths() -> None:
         ({"elasticsearch": {"embedded": {"heap": "lots"}}}, "elasticsearch.embedded.heap"),
         ({"elasticsearch": {"embedded": {"nice": 20}}}, "elasticsearch.embedded.nice"),
         ({"elasticsearch": {"embedded": {"nice": -5}}}, "elasticsearch.embedded.nice"),
+        ({"elasticsearch": {"username": "elastic"}}, "elasticsearch.password: Set both"),
+        ({"elasticsearch": {"password": "x"}}, "elasticsearch.username: Set both"),
+        (
+            {"elasticsearch": {"api_key": "k", "username": "u", "password": "p"}},
+            "elasticsearch.api_key: Set api_key or username/password",
+        ),
+        ({"elasticsearch": {"ca_certs": "/nonexistent/ca.pem"}}, "elasticsearch.ca_certs: No such"),
+        ({"elasticsearch": {"ssl_assert_fingerprint": "abc"}}, "ssl_assert_fingerprint: Use the"),
+        ({"privacy": {"keep_query_params": ["a&b"]}}, "privacy.keep_query_params.0"),
     ],
 )
 def test_a_wrong_setting_is_named_in_the_error(raw: dict[str, object], names: str) -> None:
@@ -139,3 +149,42 @@ def test_the_shared_key_stays_out_of_the_settings_repr() -> None:
     forward = settings_from_mapping({"logs": {"forward": {"shared_key": "s3cret"}}}).logs.forward
     assert forward.shared_key == "s3cret"
     assert "s3cret" not in repr(forward)
+
+
+def test_cluster_credentials_and_kept_query_parameters_come_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = load_settings(
+        EXAMPLE,
+        environ={
+            "METRONOME_ELASTICSEARCH__API_KEY": "id:secret",
+            "METRONOME_ELASTICSEARCH__CA_CERTS": str(ca),
+            "METRONOME_ELASTICSEARCH__SSL_ASSERT_FINGERPRINT": "AB:" * 31 + "AB",
+            "METRONOME_ELASTICSEARCH__VERIFY_CERTS": "false",
+            "METRONOME_PRIVACY__KEEP_QUERY_PARAMS": "utm_*, page",
+        },
+    )
+    es = settings.elasticsearch
+    assert (es.api_key, es.ca_certs, es.verify_certs) == ("id:secret", ca, False)
+    assert es.ssl_assert_fingerprint == "AB:" * 31 + "AB"
+    assert settings.privacy.keep_query_params == ("utm_*", "page")
+    assert load_settings(EXAMPLE, environ={}).privacy.keep_query_params == ("utm_*", "ref")
+    none = load_settings(EXAMPLE, environ={"METRONOME_PRIVACY__KEEP_QUERY_PARAMS": ""})
+    assert none.privacy.keep_query_params == ()
+
+
+def test_client_options_carry_only_what_is_set() -> None:
+    plain = settings_from_mapping({"elasticsearch": {"url": "http://127.0.0.1:9200"}})
+    assert client_options(plain.elasticsearch) == {}
+    pair = settings_from_mapping({"elasticsearch": {"api_key": "id:key"}}).elasticsearch
+    assert client_options(pair) == {"api_key": ("id", "key")}
+    encoded = settings_from_mapping({"elasticsearch": {"api_key": "aWQ6a2V5"}}).elasticsearch
+    assert client_options(encoded) == {"api_key": "aWQ6a2V5"}
+    basic = {"username": "u", "password": "p", "verify_certs": False}
+    assert client_options(settings_from_mapping({"elasticsearch": basic}).elasticsearch) == {
+        "basic_auth": ("u", "p"),
+        "verify_certs": False,
+        "ssl_show_warn": False,
+    }

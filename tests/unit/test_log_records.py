@@ -41,18 +41,34 @@ def test_an_access_line_becomes_a_counted_download() -> None:
         "nginx.access",
         "web-1",
     )
-    assert doc["message"] == LINE
+    assert doc["message"] == LINE.replace("?dl=1", "")  # as url.full: no query it does not keep
     assert doc["http"] == {"method": "GET", "status": 200, "bytes": 5120, "version": "HTTP/1.1"}
-    assert doc["url"] == {
-        "full": "/datasets/42.csv?dl=1",
-        "path": "/datasets/42.csv",
-        "query": "dl=1",
-    }
+    assert doc["url"] == {"full": "/datasets/42.csv", "path": "/datasets/42.csv"}
     assert doc["referrer"]["host"] == "example.org"
     assert doc["user_agent"]["name"] == "Chrome" and doc["bot"] is False
     assert doc["client_ip"] == "203.0.113.0"  # never stored raw by default
     assert (doc["id"], doc["event"], doc["format"]) == ("42", "download", "csv")
     assert isinstance(doc["visitor"], str)
+
+
+def test_a_logged_request_keeps_no_token_in_url_referrer_or_line() -> None:
+    line = (
+        '203.0.113.7 - - [22/Nov/2026:10:15:32 +0100] "GET /reset?token=s3cret&utm_source=mail '
+        'HTTP/1.1" 200 512 "https://example.org/login?email=a%40b.org#x" "curl/8.0"'
+    )
+    doc = log_entry(event({"message": line}), CONTEXT, NOW).doc
+    assert doc["url"] == {
+        "full": "/reset?utm_source=mail",
+        "path": "/reset",
+        "query": "utm_source=mail",
+    }
+    assert doc["referrer"]["full"] == "https://example.org/login"
+    assert "/reset?utm_source=mail HTTP/1.1" in doc["message"]
+    for secret in ("s3cret", "a%40b.org"):
+        assert secret not in str(doc)
+    keep_all = LogContext("default", RULES, "truncate", DailySalts(b"k" * 32), keep_query=("*",))
+    kept = log_entry(event({"message": line}), keep_all, NOW).doc
+    assert kept["message"] == line.replace("#x", "")  # a fragment is never kept
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,22 @@ def test_referrer_is_split_into_host_path_and_page() -> None:
     assert url_parts("arcgis.com/maps")["page"] == "arcgis.com/maps"
 
 
+def test_stored_urls_lose_fragments_and_parameters_not_kept() -> None:
+    hit = {
+        "id": "reset",
+        "url": "https://shop.example.org/reset?token=s3cret&utm_campaign=spring#access_token=t0k",
+        "referrer": "https://mail.example.com/inbox?email=a%40b.org",
+    }
+    doc = enrich(load_hit(hit), CTX)
+    assert doc["url"]["full"] == "https://shop.example.org/reset?utm_campaign=spring"
+    assert doc["url"]["path"] == "/reset"
+    assert doc["referrer"]["full"] == "https://mail.example.com/inbox"
+    for secret in ("s3cret", "t0k", "a%40b.org"):
+        assert secret not in str(doc)
+    kept = enrich(load_hit(hit), replace(CTX, keep_query=("*",)))
+    assert kept["url"]["full"] == "https://shop.example.org/reset?token=s3cret&utm_campaign=spring"
+
+
 def test_an_unparsable_url_is_kept_whole() -> None:
     assert url_parts("http://[broken") == {"full": "http://[broken"}
 

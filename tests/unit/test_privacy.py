@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from metronome.hits.privacy import (
+    DEFAULT_KEEP_PARAMS,
     DailySalts,
     anonymise_ip,
+    clean_url,
     keyed_hash,
     load_or_create_secret,
     visitor_id,
@@ -147,3 +149,34 @@ def test_visitor_id_needs_an_ip_or_an_agent_and_a_salt() -> None:
 
 def test_visitor_id_fields_are_separated_so_they_cannot_run_together() -> None:
     assert visitor_id(SALT, "a", "1.2.3.4", "b") != visitor_id(SALT, "a1", ".2.3.4", "b")
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("https://x.org/reset?token=s3cret", "https://x.org/reset"),
+        ("https://x.org/cb#access_token=abc&state=1", "https://x.org/cb"),
+        (
+            "https://x.org/a?email=a%40b.org&utm_source=n&ref=hn",
+            "https://x.org/a?utm_source=n&ref=hn",
+        ),
+        ("https://x.org/?utm_id=7&refx=1&xref=2", "https://x.org/?utm_id=7"),
+        ("https://x.org/?utm%5Fsource=n&q", "https://x.org/?utm%5Fsource=n"),  # names decoded
+        ("https://x.org/#/orders/7?token=x", "https://x.org/#/orders/7"),  # a hash route stays
+        ("https://x.org/#!/inbox", "https://x.org/#!/inbox"),
+        ("https://x.org/page#section", "https://x.org/page"),
+        ("/docs?x=1&utm_medium=ad", "/docs?utm_medium=ad"),  # a request target
+        ("https://x.org/a?", "https://x.org/a"),
+        ("not a url#x", "not a url"),
+    ],
+)
+def test_a_clean_url_keeps_no_fragment_but_a_route_and_only_kept_parameters(
+    raw: str, clean: str
+) -> None:
+    assert clean_url(raw, DEFAULT_KEEP_PARAMS) == clean
+
+
+def test_the_kept_parameters_are_configurable() -> None:
+    assert clean_url("https://x.org/?page=2&q=a&utm_source=n", ("page",)) == "https://x.org/?page=2"
+    assert clean_url("https://x.org/?a=1&b#frag", ("*",)) == "https://x.org/?a=1&b"  # all
+    assert clean_url("https://x.org/?utm_source=n", ()) == "https://x.org/"  # none

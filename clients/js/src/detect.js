@@ -18,7 +18,7 @@ export function downloadFormat(href, extensions, hasDownloadAttribute) {
   }
   const match = /\.([a-z0-9]{1,10})$/i.exec(path);
   const ext = match ? match[1].toLowerCase() : "";
-  if (ext && ("," + extensions + ",").indexOf("," + ext + ",") >= 0) return ext;
+  if (ext && listed(extensions, ext)) return ext;
   return hasDownloadAttribute ? ext || "file" : null;
 }
 
@@ -38,11 +38,47 @@ export function asksNotToTrack(nav, win) {
   return dnt === "1" || dnt === "yes" || !!(nav && nav.globalPrivacyControl === true);
 }
 
+/** Query parameters kept in sent URLs unless configured otherwise: campaign tags, not secrets. */
+export const KEEP_PARAMS = "utm_*,ref";
+
+/**
+ * `href` as it may leave the page: without its fragment, except a hash route ("#/cart", minus
+ * any "?..." of its own), and with only the query parameters `keep` lists. URLs carry
+ * password-reset tokens, "#access_token=..." and e-mail addresses that must not end up in
+ * analytics. "" when `href` is not a URL.
+ */
+export function cleanUrl(href, keep) {
+  try {
+    const url = new URL(href);
+    const params = url.searchParams;
+    url.hash = hashRoute(url.hash);
+    [...params.keys()].map((name) => listed(keep, name) || params.delete(name));
+    return url.href;
+  } catch (_) {
+    return "";
+  }
+}
+
+/**
+ * True when `list` (an array or "a,b") names `name`; an entry ending in "*" names every name
+ * it starts ("utm_*"; "*" alone: all). Whole names only: "cs" does not list "csv".
+ */
+export function listed(list, name) {
+  return String(list)
+    .split(",")
+    .some((entry) => entry == name || (entry.slice(-1) == "*" && !name.indexOf(entry.slice(0, -1))));
+}
+
 /**
  * What identifies a page for view counting: the path, plus the hash when it is a route
- * ("#/cart", "#!/cart"). In-page anchors ("#reviews") and query strings are not new pages.
+ * ("#/cart", "#!/cart"). In-page anchors ("#reviews") and query strings (of the page or of
+ * the route: "#/cart?coupon=...") are not new pages.
  */
 export function routeOf(loc) {
-  const hash = loc.hash || "";
-  return loc.pathname + (/^#!?\//.test(hash) ? hash : "");
+  return loc.pathname + hashRoute(loc.hash);
+}
+
+/** The route in a fragment ("#/cart" of "#/cart?x=1"), or "" for an anchor or a token. */
+function hashRoute(hash) {
+  return /^#!?\//.test(hash) ? hash.split("?")[0] : "";
 }

@@ -1,6 +1,6 @@
 // The tracker's settings: defaults, init() options, and the script tag's data-* attributes.
 
-import { DOWNLOAD_EXTENSIONS } from "./detect.js";
+import { DOWNLOAD_EXTENSIONS, KEEP_PARAMS } from "./detect.js";
 
 export const DEFAULTS = {
   endpoint: "",
@@ -14,6 +14,7 @@ export const DEFAULTS = {
   timing: true,
   respectDnt: true,
   downloadExtensions: DOWNLOAD_EXTENSIONS,  // a list or "pdf,csv"
+  keepParams: KEEP_PARAMS,  // query parameters sent in URLs: a list or "utm_*,ref"; "*": all
   batchSize: 20,
   flushInterval: 1000,
   maxQueue: 500,
@@ -21,11 +22,15 @@ export const DEFAULTS = {
   retryMax: 60000,
 };
 
+/** Copies the defined values of `from` onto `to`. */
+export function assign(to, from) {
+  for (const name in from || {}) if (from[name] !== undefined) to[name] = from[name];
+  return to;
+}
+
 /** init() options over the defaults; the endpoint loses its trailing slash. */
 export function resolveOptions(options) {
-  const o = {};
-  for (const name in DEFAULTS) o[name] = DEFAULTS[name];
-  for (const name in options || {}) if (options[name] !== undefined) o[name] = options[name];
+  const o = assign(assign({}, DEFAULTS), options);
   o.endpoint = String(o.endpoint).replace(/\/+$/, "");
   return o;
 }
@@ -34,7 +39,7 @@ export function resolveOptions(options) {
  * Options from a script tag's data-* attributes (`dataset`, camelCased by the browser):
  * data-endpoint (default: the origin the script came from, `src`), data-key, data-site,
  * data-id, data-views|outbound|downloads|errors|timing|respect-dnt="false",
- * data-download-extensions="pdf,csv", data-batch-size, data-flush-interval, data-max-queue,
+ * data-download-extensions="pdf,csv", data-keep-params="utm_*,page", data-batch-size, data-flush-interval, data-max-queue,
  * data-retry-base, data-retry-max. Each is read as the type of its default.
  */
 export function scriptOptions(dataset, src) {

@@ -40,9 +40,7 @@ export function createOutbox(storage, key, limit) {
     },
     /** Removes the hits with these hit_ids (confirmed or refused by the server). */
     remove(ids) {
-      const gone = {};
-      for (let i = 0; i < ids.length; i++) gone[ids[i]] = 1;
-      save(load().filter((hit) => !gone[hit.hit_id]));
+      save(load().filter((hit) => ids.indexOf(hit.hit_id) < 0));
     },
     clear() {
       save([]);

@@ -3,8 +3,8 @@
 // given (the page's window), so node's tests run the same code against a fake window.
 
 import { batches, mustRetry, retryDelay } from "./delivery.js";
-import { asksNotToTrack, downloadFormat, isOutbound, routeOf } from "./detect.js";
-import { resolveOptions } from "./options.js";
+import { asksNotToTrack, cleanUrl, downloadFormat, isOutbound, routeOf } from "./detect.js";
+import { assign, resolveOptions } from "./options.js";
 import { createOutbox } from "./outbox.js";
 import { uuid } from "./uuid.js";
 
@@ -15,12 +15,6 @@ const SESSION_KEY = "metronome:session";
 const UNLOAD_BATCH_BYTES = 60000;
 const MAX_ERRORS_PER_PAGE = 20;
 const MAX_TEXT = 500;
-
-/** Copies the defined values of `from` onto `to`. */
-function assign(to, from) {
-  for (const name in from || {}) if (from[name] !== undefined) to[name] = from[name];
-  return to;
-}
 
 /** The window's Storage `name`, or null when the browser refuses it (privacy modes, sandboxes). */
 function storageOf(win, name) {
@@ -40,6 +34,7 @@ export function createTracker(options, win) {
   const loc = win.location;
   const now = () => win.Date.now();
   const newId = () => uuid(win.crypto);
+  const clean = (href) => cleanUrl(href, o.keepParams);
   const local = storageOf(win, "localStorage");
   const outbox = createOutbox(local, OUTBOX_KEY, o.maxQueue);
   const query = [];
@@ -74,7 +69,7 @@ export function createTracker(options, win) {
 
   function track(event, params) {
     if (!enabled()) return null;
-    const hit = { event: event, id: o.id || routeOf(loc), url: loc.href };
+    const hit = { event: event, id: o.id || routeOf(loc), url: clean(loc.href) };
     hit.session = session();
     assign(assign(hit, props), params);
     if (!hit.hit_id) hit.hit_id = newId();
@@ -161,7 +156,7 @@ export function createTracker(options, win) {
     const route = routeOf(loc);
     if (route === lastRoute) return;
     lastRoute = route;
-    track("view", firstView && doc.referrer ? { referrer: doc.referrer } : {});
+    track("view", firstView && doc.referrer ? { referrer: clean(doc.referrer) } : {});
     firstView = false;
   }
 
@@ -171,7 +166,7 @@ export function createTracker(options, win) {
       link = link.parentNode;
     }
     if (!link) return;
-    const href = link.href;
+    const href = clean(link.href);
     const format = o.downloads && downloadFormat(href, o.downloadExtensions, link.hasAttribute("download"));
     if (format) {
       track("download", { format: format, link: href, id: link.getAttribute("data-metronome-id") || undefined });

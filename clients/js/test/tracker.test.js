@@ -36,6 +36,45 @@ test("the first page view carries the page, referrer, ids and time", async () =>
   assert.ok(hit.session.length >= 8);
 });
 
+test("URLs lose secrets before they leave the page: fragments, and query parameters not kept", async () => {
+  const { browser } = start(
+    {},
+    {
+      url: "https://shop.example.org/reset?token=s3cret&email=a%40b.org&utm_source=mail#access_token=t0k",
+      referrer: "https://shop.example.org/login?next=/a&session=abc#x",
+    },
+  );
+  const click = (href) => browser.win.document.dispatchEvent(fakeEvent("click", { target: fakeLink(href) }));
+  click("https://partner.example.com/welcome?invite=c0de&ref=shop#frag");
+  click("https://shop.example.org/files/report.pdf?signature=abc");
+  await browser.tick(1000);
+  const [view, outbound, download] = browser.sentHits();
+  assert.equal(view.url, "https://shop.example.org/reset?utm_source=mail");
+  assert.equal(view.referrer, "https://shop.example.org/login");
+  assert.equal(view.id, "/reset");
+  assert.equal(outbound.link, "https://partner.example.com/welcome?ref=shop");
+  assert.equal(download.link, "https://shop.example.org/files/report.pdf");
+  const sent = JSON.stringify(browser.sentHits());
+  for (const secret of ["s3cret", "a%40b.org", "t0k", "abc", "c0de", "frag"]) assert.equal(sent.includes(secret), false, secret);
+});
+
+test("a hash-route app keeps its route in the URL, without the route's own query", async () => {
+  const { browser } = start({}, { url: "https://app.example.org/?utm_medium=ad#/orders/7?token=x" });
+  await browser.tick(1000);
+  const [hit] = browser.sentHits();
+  assert.equal(hit.url, "https://app.example.org/?utm_medium=ad#/orders/7");
+  assert.equal(hit.id, "/#/orders/7");
+});
+
+test("keepParams chooses the query parameters sent; \"*\" keeps them all", async () => {
+  const only = start({ keepParams: ["page"] }, { url: "https://shop.example.org/list?page=2&utm_source=x&q=shoes" });
+  const all = start({ keepParams: "*" }, { url: "https://shop.example.org/list?page=2&q=shoes#top" });
+  await only.browser.tick(1000);
+  await all.browser.tick(1000);
+  assert.equal(only.browser.sentHits()[0].url, "https://shop.example.org/list?page=2");
+  assert.equal(all.browser.sentHits()[0].url, "https://shop.example.org/list?page=2&q=shoes");
+});
+
 test("hits within the flush interval travel in one request; a full batch goes at once", async () => {
   const { browser, tracker } = start({ views: false, batchSize: 3, flushInterval: 1000 });
   tracker.track("signup", { plan: "pro" });
@@ -201,7 +240,7 @@ test("outbound links become click events and file links download events with the
   const click = (link) => browser.win.document.dispatchEvent(fakeEvent("click", { target: link }));
   click(fakeLink("https://github.com/metronome"));
   click(fakeLink("https://shop.example.org/files/city.KML"));
-  click(fakeLink("https://shop.example.org/export?id=42", { download: "" }));
+  click(fakeLink("https://shop.example.org/export?id=42&utm_source=x", { download: "" }));
   click(fakeLink("https://cdn.example.net/r.pdf", { "data-metronome-id": "report-2026" }));
   click(fakeLink("https://shop.example.org/about")); // an internal page: nothing
   const span = { tagName: "SPAN", parentNode: fakeLink("https://example.com/"), hasAttribute: () => false };
@@ -210,7 +249,7 @@ test("outbound links become click events and file links download events with the
   assert.deepEqual(pick(browser.sentHits(), "event", "id", "format", "link"), [
     { event: "click", id: "/datasets/42", format: undefined, link: "https://github.com/metronome" },
     { event: "download", id: "/datasets/42", format: "kml", link: "https://shop.example.org/files/city.KML" },
-    { event: "download", id: "/datasets/42", format: "file", link: "https://shop.example.org/export?id=42" },
+    { event: "download", id: "/datasets/42", format: "file", link: "https://shop.example.org/export?utm_source=x" },
     { event: "download", id: "report-2026", format: "pdf", link: "https://cdn.example.net/r.pdf" },
     { event: "click", id: "/datasets/42", format: undefined, link: "https://example.com/" },
   ]);

@@ -27,6 +27,12 @@ export interface Options {
   respectDnt?: boolean;
   /** Extensions that make a link a download (lower case, no dot), as a list or "pdf,csv". */
   downloadExtensions?: string[] | string;
+  /**
+   * Query parameters kept in the URLs sent (page, referrer, links), as a list or "a,b"; an
+   * entry ending in "*" keeps every name it starts, "*" alone keeps all. Default
+   * "utm_*,ref". Fragments are never sent, except a hash route ("#/cart", without its query).
+   */
+  keepParams?: string[] | string;
   /** Hits per request (default 20). */
   batchSize?: number;
   /** Milliseconds a hit may wait for others before it is sent (default 1000). */
