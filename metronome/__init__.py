@@ -9,7 +9,7 @@ from __future__ import annotations
 from elasticsearch import Elasticsearch
 from flask import Flask
 
-from metronome import errors
+from metronome import errors, security_headers
 from metronome.compat.allezon import bp as allezon_bp
 from metronome.compat.allezon import fast_user_tags
 from metronome.config import Settings, load_settings
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         entries=SpoolEntrySink(writer),
     )
     errors.init_app(app)
+    security_headers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
         webhooks_bp,

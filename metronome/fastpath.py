@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.http import HTTP_STATUS_CODES
 
+from metronome.security_headers import SECURITY_HEADERS
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
@@ -101,7 +103,7 @@ class FastPath:
         answer = handler(environ, body)
         if answer is None:
             return self.app(environ, start_response)
-        headers = [*answer.headers, ("Content-Length", str(len(answer.body)))]
+        headers = [*answer.headers, *SECURITY_HEADERS, ("Content-Length", str(len(answer.body)))]
         if answer.status == 204:
             headers.pop()  # a 204 has no body and, as werkzeug sends it, no length
         start_response(answer.status_line, headers)
