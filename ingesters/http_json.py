@@ -14,6 +14,11 @@ Requests: ``GET url?params`` (or ``POST url`` with ``params`` as the JSON body).
 the answer names the next page's URL at the dotted path ``next`` (relative URLs are resolved
 against the page's own); the last page has none there (missing, null or ""). A next URL is
 requested as it is (GET) or with the same JSON body (POST): it is expected to carry the query.
+A next URL is followed only on the configured ``url``'s origin (scheme, host and port): the
+source's headers (tokens) are sent with every request, so a next URL elsewhere ends the run with
+an error and nothing is sent there; redirects are not followed either, for the same reason.
+An answer larger than ``max_response_bytes`` (32 MiB; after decompression) is refused, read in
+chunks so that no more than that is ever held.
 
 Paths are dotted keys (``data.items``, ``customer.country``); a number picks from a list
 (``items.0.id``). A key that itself contains a dot cannot be reached.
@@ -54,8 +59,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
+import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from metronome.sources.base import Cursor, Document, FetchContext, Page, Source, SourceError
@@ -66,6 +72,11 @@ ENVELOPE = frozenset(
 )
 EPOCH_MILLIS_FROM = 100_000_000_000  # smaller epoch numbers are seconds (see the docstring)
 NUMBER = re.compile(r"^-?\d+(\.\d+)?\Z")
+
+
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+CHUNK_BYTES = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 class IncrementalOptions(Schema):
@@ -93,6 +104,9 @@ class HttpJsonOptions(Schema):
     incremental = fields.Nested(IncrementalOptions, load_default=None, allow_none=True)
     next = fields.String(load_default=None, allow_none=True)
     max_pages = fields.Integer(load_default=1000, validate=validate.Range(min=1))
+    max_response_bytes = fields.Integer(
+        load_default=MAX_RESPONSE_BYTES, validate=validate.Range(min=1024)
+    )
     stream = fields.String(
         load_default="http_json",
         validate=validate.Regexp(STREAM, error="A stream is 1-32 lowercase letters, digits or _."),
@@ -251,6 +265,51 @@ def next_url(answer: Any, path: str | None, current: str) -> str | None:
     return urljoin(current, found)
 
 
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port (the scheme's default when not given), as browsers compare them."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: matches nothing
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or DEFAULT_PORTS.get(scheme)
+
+
+def check_same_origin(following: str, configured: str) -> None:
+    """The source's headers go with every request: never follow a next URL elsewhere."""
+    if origin(following) != origin(configured):
+        scheme, host, port = origin(configured)
+        raise SourceError(
+            f"the next page {following} is not on {scheme}://{host}:{port}, the origin of the "
+            "configured url; not followed (the source's headers would be sent there)"
+        )
+
+
+def bounded_body(response: requests.Response, limit: int, url: str) -> bytes:
+    """The answer's body, read in chunks and refused past ``limit`` bytes."""
+    too_big = SourceError(
+        f"the answer from {url} is larger than max_response_bytes ({limit} bytes); raise it "
+        "if the API's pages really are that big, or ask for smaller pages"
+    )
+    try:
+        declared = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        response.close()
+        raise too_big
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(CHUNK_BYTES):
+        total += len(chunk)
+        if total > limit:
+            response.close()
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def in_window(moment: datetime, first: date, last: date) -> bool:
     return first <= moment.astimezone(UTC).date() <= last
 
@@ -311,18 +370,24 @@ class HttpJsonSource(Source):
             visited.append(url)
             records = records_of(answer, self.options["records"])
             url = next_url(answer, self.options.get("next"), url)
+            if url is not None:
+                check_same_origin(url, self.options["url"])
             yield records, url is None
 
     def _answer(self, context: FetchContext, url: str, query: dict[str, Any], first: bool) -> Any:
         """GET with the query as parameters (a next URL carries its own), or POST it as the
         JSON body of every page."""
+        # streamed: the body is read within max_response_bytes; no redirect carries the
+        # source's headers to another origin
+        sending: dict[str, Any] = {"stream": True, "allow_redirects": False}
         if self.options["method"] == "POST":
-            response = context.http.post(url, json=query)
+            response = context.http.post(url, json=query, **sending)
         else:
             params = {name: param_text(value) for name, value in query.items()} if first else None
-            response = context.http.get(url, params=params)
+            response = context.http.get(url, params=params, **sending)
+        body = bounded_body(response, self.options["max_response_bytes"], url)
         try:
-            return response.json()
+            return json.loads(body)
         except ValueError:
-            excerpt = response.text[:200]
+            excerpt = body[:200].decode("utf-8", "replace")
             raise SourceError(f"the answer from {url} is not JSON: {excerpt!r}") from None

@@ -28,6 +28,14 @@ class NoAccess(SourceError):
     """The repository is unknown, or the token may not read what was asked (401/403/404)."""
 
 
+class NoPushAccess(NoAccess):
+    """403 "Must have push access": the token may read the repository but not its traffic.
+    Lasting and understood (the token's own rights), unlike a token refused altogether."""
+
+
+PUSH_ACCESS_REFUSED = "must have push access"
+
+
 @dataclass(frozen=True)
 class Answer:
     url: str
@@ -90,7 +98,8 @@ def _explained(error: RemoteError, what: str, forbidden_hint: str) -> SourceErro
         return NoAccess(f"{what}: the token was refused (401 Bad credentials): {error}")
     if error.status == 403:
         hint = f" {forbidden_hint}" if forbidden_hint else ""
-        return NoAccess(f"{what}: forbidden.{hint} ({error})")
+        refused = NoPushAccess if PUSH_ACCESS_REFUSED in error.body.lower() else NoAccess
+        return refused(f"{what}: forbidden.{hint} ({error})")
     if error.status == 404:
         return NoAccess(
             f"{what}: not found; check the owner/name, and that the token may read the "

@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from ingesters.github.wire import PopularPath, Referrer, RepoCounts, Star, TrafficDay
-from metronome.sources.base import Document, Window
+from metronome.sources.base import Document, Removal, Window
 
 TRAFFIC_DAYS = 14  # GitHub keeps the traffic of the last 14 days, today included
 Fields = dict[str, Any]
@@ -104,9 +104,11 @@ def daily_snapshot(
     day: date,
     previous: Mapping[str, Any] | None,
     now_ms: int,
-) -> tuple[list[Document], dict[str, Any]]:
-    """One versioned document per item for ``day`` (at its midnight), and the cursor record
-    ``{"day", "items": {item: recorded}}`` that replaces ``previous``."""
+) -> tuple[list[Document], dict[str, Any], list[Removal]]:
+    """One versioned document per item for ``day`` (at its midnight), the cursor record
+    ``{"day", "items": {item: recorded}}`` that replaces ``previous``, and the removal of the
+    items an earlier reading of the same day wrote that this one no longer has (an entry that
+    dropped out of the top 10): the day's snapshot is the day's last reading, nothing more."""
     earlier: Mapping[str, Recorded] = {}
     if previous is not None and previous.get("day") == day.isoformat():
         earlier = previous.get("items") or {}
@@ -116,7 +118,12 @@ def daily_snapshot(
         version = choose_version(earlier.get(item), fields, now_ms)
         documents.append(Document(key(item), midnight(day), fields, version))
         recorded[item] = {"fields": dict(fields), "version": version}
-    return documents, {"day": day.isoformat(), "items": recorded}
+    removed = [
+        Removal(key(item), midnight(day), max(now_ms, int(kept["version"]) + 1))
+        for item, kept in earlier.items()
+        if item not in items
+    ]
+    return documents, {"day": day.isoformat(), "items": recorded}, removed
 
 
 def daily_series(

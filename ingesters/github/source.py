@@ -11,6 +11,12 @@ Per repository and run (documents' ``kind`` in brackets):
   day, GitHub's 14-day totals (``window_days: 14``).
 - ``/stargazers`` with ``starred_at`` [star]: one document per star, read incrementally.
 
+A repository may switch off its own traffic or stargazers (``repos: [acme/app, {name:
+acme/upstream, traffic: false}]``). What each repository gave is recorded in the run's report
+(``parts``: documents per reading, refusals and why); a repository whose traffic GitHub refuses
+because the token lacks push access (403 "Must have push access") is a lasting, understood
+refusal: the run stays ok and ``sources status`` shows it as partial.
+
 Every request after the first is conditional (``If-None-Match`` with the ETag kept in the
 cursor): a 304 costs no rate limit and means there is nothing to write, except on a new UTC day,
 when the day's repository and popular documents are written from the figures the cursor kept.
@@ -19,13 +25,20 @@ when the day's repository and popular documents are written from the figures the
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, timedelta
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate, validates
 
-from ingesters.github.api import API_VERSION, GITHUB_JSON, Answer, GitHubApi, PaginationCapped
+from ingesters.github.api import (
+    API_VERSION,
+    GITHUB_JSON,
+    Answer,
+    GitHubApi,
+    NoPushAccess,
+    PaginationCapped,
+)
 from ingesters.github.documents import (
     Fields,
     daily_series,
@@ -44,14 +57,25 @@ from ingesters.github.documents import (
 )
 from ingesters.github.stars import StarCursor, StarReader, all_star_pages, new_star_pages
 from ingesters.github.wire import read_paths, read_referrers, read_repo, read_traffic
-from metronome.sources.base import Document, FetchContext, Page, Source, SourceError
+from metronome.sources.base import (
+    Document,
+    FetchContext,
+    Page,
+    PartOutcome,
+    Refusal,
+    Removal,
+    Source,
+    SourceError,
+)
 from metronome.sources.http import RateLimited
 
 REPO_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}\Z"
 NO_PUSH_ACCESS = (
     "Traffic needs a token with push access to the repository; give it that, or set "
-    "traffic: false for this source."
+    "traffic: false for this repository (repos: - {name: owner/name, traffic: false}) or for "
+    "the source."
 )
+CHOICES = ("traffic", "stargazers")  # what a repository may switch off for itself
 
 SNAPSHOTS = {  # cursor slot -> (document kind, name in messages)
     "repo": ("repo", "repository"),
@@ -60,12 +84,36 @@ SNAPSHOTS = {  # cursor slot -> (document kind, name in messages)
 }
 
 
-class GitHubOptions(Schema):
-    repos = fields.List(
-        fields.String(validate=validate.Regexp(REPO_NAME, error="Not an owner/name: {input}")),
-        required=True,
-        validate=validate.Length(min=1),
+class RepoChoices(Schema):
+    """A repository with choices of its own: ``{name: acme/app, traffic: false}``."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(
+        required=True, validate=validate.Regexp(REPO_NAME, error="Not an owner/name: {input}")
     )
+    traffic = fields.Boolean(load_default=None, allow_none=True)  # None: the source's choice
+    stargazers = fields.Boolean(load_default=None, allow_none=True)
+
+
+class RepoEntry(fields.Field):
+    """``owner/name``, or a mapping: its name and its own ``traffic`` / ``stargazers``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> dict[str, Any]:
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, Mapping):
+            raise ValidationError("Give owner/name, or {name: owner/name, traffic: false}.")
+        loaded: dict[str, Any] = RepoChoices().load(value)
+        return loaded
+
+
+class GitHubOptions(Schema):
+    # loaded as the names; the choices of each repository go to ``per_repo``
+    repos = fields.List(RepoEntry(), required=True, validate=validate.Length(min=1))
     token = fields.String(load_default=None, allow_none=True, metadata={"secret": True})
     api_url = fields.Url(
         load_default="https://api.github.com", require_tld=False, schemes={"http", "https"}
@@ -75,10 +123,21 @@ class GitHubOptions(Schema):
     per_page = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
 
     @validates("repos")
-    def check_unique(self, repos: list[str], **_: Any) -> None:
-        seen = [repo.lower() for repo in repos]
+    def check_unique(self, repos: list[dict[str, Any]], **_: Any) -> None:
+        # entries that failed to load are already reported: only the names read are compared
+        seen = [repo["name"].lower() for repo in repos if isinstance(repo, dict) and "name" in repo]
         if len(set(seen)) != len(seen):
             raise ValidationError("A repository is listed twice.")
+
+    @post_load
+    def split_choices(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        entries = data["repos"]
+        data["repos"] = [entry["name"] for entry in entries]
+        data["per_repo"] = {
+            entry["name"]: {c: entry[c] for c in CHOICES if entry.get(c) is not None}
+            for entry in entries
+        }
+        return data
 
 
 class GitHubSource(Source):
@@ -101,18 +160,26 @@ class GitHubSource(Source):
         return headers
 
     def fetch(self, context: FetchContext) -> Iterator[Page]:
+        """Every repository in turn; what one refuses is recorded in its part of the run's
+        report. A lasting refusal that is understood (no push access for traffic) leaves the
+        run ok; any other failure fails the run once the other repositories are read."""
         run = _Run(self.options, context)
         failures: list[SourceError] = []
         for repo in self.options["repos"]:
+            part = context.part(repo)
             try:
-                yield from run.repository(repo)
-                if self.options["stargazers"]:
+                yield from _reading(part, "repository", run.repository(repo))
+                if self._wants(repo, "stargazers"):
                     try:
-                        yield from run.stars(repo)
+                        yield from _reading(part, "stargazers", run.stars(repo))
                     except PaginationCapped as error:  # its traffic is still read
                         failures.append(error)
-                if self.options["traffic"]:
-                    yield from run.traffic(repo)
+                else:
+                    part.skipped.append("stargazers")
+                if self._wants(repo, "traffic"):
+                    yield from _reading(part, "traffic", run.traffic(repo))
+                else:
+                    part.skipped.append("traffic")
             except RateLimited:
                 raise  # every other request would be refused as well
             except SourceError as error:  # the other repositories are still read
@@ -121,6 +188,28 @@ class GitHubSource(Source):
             raise failures[0]
         if failures:
             raise SourceError("; ".join(str(error) for error in failures))
+
+    def _wants(self, repo: str, reading: str) -> bool:
+        """The repository's own choice (``{name, traffic: false}``), else the source's."""
+        choices: Mapping[str, bool] = self.options.get("per_repo", {}).get(repo, {})
+        return bool(choices.get(reading, self.options[reading]))
+
+
+def _reading(part: PartOutcome, reading: str, pages: Iterator[Page]) -> Iterator[Page]:
+    """The pages of one reading of a repository, counted in its part of the report. A refusal
+    is recorded there too; only a lasting, understood one (``NoPushAccess``) is not raised."""
+    part.stored.setdefault(reading, 0)
+    try:
+        for page in pages:
+            part.stored[reading] += len(page.documents)
+            yield page
+    except RateLimited:
+        raise
+    except NoPushAccess as error:
+        part.refused[reading] = Refusal(str(error), permanent=True)
+    except SourceError as error:
+        part.refused[reading] = Refusal(str(error))
+        raise
 
 
 class _Run:
@@ -234,9 +323,11 @@ class _Run:
         def key(item: str) -> str:
             return snapshot_key(kind, repo, self.today, None if slot == "repo" else item)
 
-        documents, state[slot] = daily_snapshot(items, key, self.today, previous, self.now_ms)
+        documents, state[slot], removed = daily_snapshot(
+            items, key, self.today, previous, self.now_ms
+        )
         self._remember(state, url, answer)
-        yield self._page(documents, f"{what} {self.today.isoformat()}")
+        yield self._page(documents, f"{what} {self.today.isoformat()}", removed)
 
     def _series(self, repo: str, series: str) -> Iterator[Page]:
         """Traffic views or clones, per day: every day GitHub still has (in the window)."""
@@ -281,5 +372,7 @@ class _Run:
             state["etags"] = {}
         return state
 
-    def _page(self, documents: list[Document], progress: str) -> Page:
-        return Page(documents, copy.deepcopy(self.cursor), progress=progress)
+    def _page(
+        self, documents: list[Document], progress: str, removed: Sequence[Removal] = ()
+    ) -> Page:
+        return Page(documents, copy.deepcopy(self.cursor), progress=progress, removed=removed)

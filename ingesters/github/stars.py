@@ -6,7 +6,8 @@ The cursor remembers the last page read (number, ETag, how many stars it held) a
 - 304: nothing changed there; when the page was full, new stars start on the next page.
 - 200 whose first star is newer than any stored: stars were removed before it (an unstar shifts
   every later star one place up), so new stars may sit on earlier pages: step back until a page
-  starts with a stored star, then read forward from there, following ``Link: rel="next"``.
+  starts with a stored star, then read forward from there, following ``Link: rel="next"``. The
+  pages already read while stepping back are not downloaded again on the way forward.
 
 Stars are create-once documents, so a page read twice stores nothing twice.
 """
@@ -96,14 +97,16 @@ def new_star_pages(reader: StarReader, stored: StarCursor | None) -> Iterator[St
         yield from _onwards(reader, reader.read(1))
         return
     page = reader.read(stored.page, stored.etag)
+    stepped_over: dict[int, StarPage] = {}  # read while stepping back, this run
     if page.answer.not_modified:
         if stored.count < reader.per_page:
             return
         page = reader.read(stored.page + 1)
     else:
         while page.number > 1 and _starts_after(page, stored.newest):
+            stepped_over[page.number] = page
             page = reader.read(page.number - 1)
-    yield from _onwards(reader, page)
+    yield from _onwards(reader, page, stepped_over)
 
 
 def all_star_pages(reader: StarReader, until: datetime | None = None) -> Iterator[StarPage]:
@@ -114,14 +117,18 @@ def all_star_pages(reader: StarReader, until: datetime | None = None) -> Iterato
             return
 
 
-def _onwards(reader: StarReader, page: StarPage) -> Iterator[StarPage]:
+def _onwards(
+    reader: StarReader, page: StarPage, known: Mapping[int, StarPage] | None = None
+) -> Iterator[StarPage]:
+    """``page`` and the pages after it; those in ``known`` (read moments ago) are reused."""
     while True:
         yield page
         following = page.answer.links.get("next")
         if not following or not page.stars:
             return
         number = page_number(following) or page.number + 1
-        page = reader.read_url(following, number)
+        reused = (known or {}).get(number)
+        page = reused if reused is not None else reader.read_url(following, number)
 
 
 def _starts_after(page: StarPage, newest: datetime | None) -> bool:

@@ -74,3 +74,38 @@ def bulk_create(
 def _item_result(item: dict[str, Any]) -> ItemResult:
     outcome = item.get("create") or item.get("index") or {}
     return ItemResult(status=int(outcome.get("status", 500)), error=outcome.get("error"))
+
+
+@dataclass(frozen=True)
+class VersionedDelete:
+    """Delete ``id`` if it is stored with a lower (external) version than ``version``."""
+
+    index: str
+    id: str
+    version: int
+
+
+def bulk_delete(client: Elasticsearch, deletes: Sequence[VersionedDelete]) -> list[ItemResult]:
+    """One ``_bulk`` request of versioned deletes; one result per delete, in order. 200 is
+    deleted; 404 (not stored) and 409 (a newer version is stored) leave nothing to do."""
+    if not deletes:
+        return []
+    operations: list[Any] = [
+        {
+            "delete": {
+                "_index": delete.index,
+                "_id": delete.id,
+                "version": delete.version,
+                "version_type": "external",
+            }
+        }
+        for delete in deletes
+    ]
+    try:
+        response = client.bulk(operations=operations)
+    except (TransportError, EsApiError) as error:
+        raise StoreUnavailable(str(error)) from error
+    return [
+        ItemResult(status=int(outcome.get("status", 500)), error=outcome.get("error"))
+        for outcome in (item.get("delete") or {} for item in response["items"])
+    ]

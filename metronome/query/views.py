@@ -19,6 +19,7 @@ from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range
 from metronome.query import export
+from metronome.query.body import query_body
 from metronome.query.model import TimeRange
 from metronome.query.parse import parse_query
 from metronome.query.result import flat_rows, header, query_result
@@ -97,9 +98,7 @@ def tock(item_id: str) -> Response:
 @bp.post("/api/v1/query")
 def general_query() -> Response:
     services = current_services()
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError(400, "malformed_json", "Send the query as a JSON object.")
+    body = query_body(request.mimetype, request.get_data(cache=True))
     if isinstance(body, dict) and "format" in request.args:
         body = {**body, "format": request.args["format"]}
     site = _reader_site(public_ok=False, name=body.get("site") if isinstance(body, dict) else None)

@@ -56,12 +56,25 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """A stored snapshot that no longer holds: an entry of a day's top 10 that dropped out of
+    a later reading of the same day. ``key`` and ``timestamp`` are those it was written with
+    (they name its id and index); ``version`` must be higher than the version it was written
+    with, so that a removal never deletes a newer write of the same key."""
+
+    key: str
+    timestamp: datetime
+    version: int
+
+
+@dataclass(frozen=True)
 class Page:
     """Documents read in one go, and where the next run starts once they are stored."""
 
     documents: Sequence[Document]
     cursor: Cursor
     progress: str | None = None  # shown by the CLI: "2024-05-01 (3 of 14 days)"
+    removed: Sequence[Removal] = ()  # deleted after the documents are stored
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,24 @@ class Window:
             day += timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    reason: str  # the remote's answer and what to do about it
+    # Understood and lasting (a token without push access to one repository's traffic): the
+    # run stays ok and `sources status` says so. Otherwise the source also raises: it fails.
+    permanent: bool = False
+
+
+@dataclass
+class PartOutcome:
+    """What a run got from one part of a source (a GitHub repository): documents handed over
+    per reading, the readings the remote refused and why, and those switched off in config."""
+
+    stored: dict[str, int] = field(default_factory=dict)
+    refused: dict[str, Refusal] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
 @dataclass
 class FetchContext:
     """What ``fetch`` gets: the stored cursor, an HTTP client, the time, and a back-fill
@@ -92,6 +123,11 @@ class FetchContext:
     now: datetime
     backfill: Window | None = None
     progress: Progress = field(default=lambda message: None)
+    parts: dict[str, PartOutcome] = field(default_factory=dict)  # kept in the run's report
+
+    def part(self, name: str) -> PartOutcome:
+        """The outcome of part ``name`` in this run, for a source with parts to fill in."""
+        return self.parts.setdefault(name, PartOutcome())
 
 
 class Source(ABC):

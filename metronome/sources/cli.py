@@ -267,4 +267,8 @@ def _status_line(row: dict[str, Any]) -> str:
         line += f"\n    failing ({row['consecutive_failures']} runs): {error['message']}"
         if error.get("retry_after"):
             line += f" (retry after {error['retry_after']})"
+    for refusal in row.get("refused") or []:
+        lasting = "refused, lasting" if refusal["permanent"] else "refused"
+        what = f"{refusal['part']} {refusal['reading']}"
+        line += f"\n    partial: {what} {lasting}: {refusal['reason']}"
     return line

@@ -28,7 +28,14 @@ from elasticsearch import Elasticsearch
 from metronome import metrics
 from metronome.config import Settings
 from metronome.deadletters import DeadLetterStore
-from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
+from metronome.es.bulk import (
+    BulkAction,
+    ItemResult,
+    StoreUnavailable,
+    VersionedDelete,
+    bulk_create,
+    bulk_delete,
+)
 from metronome.es.client import build_client
 from metronome.es.naming import index_for
 from metronome.shipper import backoff_delay, is_retryable
@@ -36,6 +43,7 @@ from metronome.sources.base import (
     Document,
     FetchContext,
     Progress,
+    Removal,
     Source,
     SourceError,
     Window,
@@ -92,9 +100,13 @@ class RunReport:
     updated: int = 0  # a snapshot replaced by a newer version of itself
     duplicates: int = 0  # already stored: read again, or an older version of a snapshot
     dead_lettered: int = 0
+    removed: int = 0  # snapshots deleted: entries that dropped out of a day's later reading
     requests: int = 0
     error: str | None = None
     backfill: list[str] | None = None  # [first, last] days when this was a back-fill
+    # per part of the source (a GitHub repository): {"stored": {reading: documents},
+    # "refused": {reading: {"reason", "permanent"}}, "skipped": [reading]}
+    parts: dict[str, Any] = field(default_factory=dict)
 
     def add(self, documents: int, counts: dict[str, int]) -> None:
         self.pages += 1
@@ -176,6 +188,7 @@ def _run_holding_lease(
         )
     finally:
         report.requests = http.requests_made
+        report.parts = {name: asdict(part) for name, part in context.parts.items()}
         http.close()
     _finish(report, services)
     try:
@@ -224,6 +237,7 @@ def _run_pages(
     for page in source.fetch(context):
         counts = tally(_store(source, page.documents, services))
         report.add(len(page.documents), counts)
+        report.removed += _remove(source, page.removed, services)
         for result, count in counts.items():
             if count:
                 metrics.SOURCE_DOCUMENTS.labels(source.name, result).inc(count)
@@ -299,6 +313,41 @@ def _store(
         if not all(result.stored for result in stored):
             raise StoreUnavailable("Elasticsearch refused to store the dead letters of a page")
     return final
+
+
+def _remove(source: Source, removals: Sequence[Removal], services: RunServices) -> int:
+    """Delete the page's removed snapshots (before its cursor is saved: a crash repeats the
+    removal, which then finds nothing); how many were deleted."""
+    deletes = [
+        VersionedDelete(
+            index=index_for(services.index_prefix, source.stream, removal.timestamp),
+            id=document_id(source.name, removal.key),
+            version=removal.version,
+        )
+        for removal in removals
+    ]
+    deleted = 0
+    attempt = 0
+    while deletes:
+        try:
+            answered = bulk_delete(services.es, deletes)
+        except StoreUnavailable:
+            answered = [ItemResult(status=503)] * len(deletes)
+        deleted += sum(1 for result in answered if result.status == 200)
+        # 404: not stored; 409: a newer version is. Anything else passes or is worth a retry.
+        deletes = [
+            delete
+            for delete, result in zip(deletes, answered, strict=True)
+            if result.status not in (200, 404, 409)
+        ]
+        if deletes:
+            attempt += 1
+            if attempt >= BULK_ATTEMPTS:
+                raise StoreUnavailable(
+                    f"Elasticsearch did not delete {len(deletes)} documents after {attempt} tries"
+                )
+            services.sleep(backoff_delay(attempt, BULK_BACKOFF_CAP))
+    return deleted
 
 
 def build_document(source: Source, document: Document, received_at: str) -> dict[str, Any]:

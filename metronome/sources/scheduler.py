@@ -27,6 +27,7 @@ from metronome.sources.lease import LeaseStore
 from metronome.sources.registry import build_source, source_type
 from metronome.sources.runner import RunReport, RunServices
 from metronome.sources.settings import SourceSettings
+from metronome.sources.status import refusals
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
@@ -47,7 +48,11 @@ def describe_report(report: RunReport) -> str:
         f"{report.duplicates} already stored, {report.dead_lettered} dead-lettered)"
     )
     if report.outcome == "ok":
-        return f"{report.source}: ok in {report.seconds:.1f}s, {report.pages} pages, {counts}"
+        line = f"{report.source}: ok in {report.seconds:.1f}s, {report.pages} pages, {counts}"
+        return line + "".join(
+            f"; partial: {r['part']} {r['reading']} refused ({r['reason']})"
+            for r in refusals(report.to_json())
+        )
     if report.outcome == "busy":
         return f"{report.source}: skipped, {report.error}"
     return f"{report.source}: FAILED after {report.seconds:.1f}s ({counts}): {report.error}"

@@ -61,6 +61,7 @@ class SchedulerSettings:
 
 GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # REFERENCE-FORMATS.md: "capped at 25 MB"
 MAX_WEBHOOK_BODY_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
+DEFAULT_MAX_AGE_DAYS = 4.0  # GitHub's 3 days of redelivery, and a day to spare
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class GitHubWebhookSettings:
     # GitHub caps a payload at 25 MB; a smaller limit refuses big pushes, and GitHub does not
     # retry a refused delivery by itself.
     max_body_bytes: int = GITHUB_MAX_PAYLOAD_BYTES
+    # A delivery whose signed payload dates the event earlier than this is refused (a
+    # replay); GitHub redelivers for up to 3 days. None: no limit.
+    max_age_days: float | None = DEFAULT_MAX_AGE_DAYS
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,9 @@ class GitHubWebhookSchema(Schema):
         validate=validate.Range(min=1024, max=MAX_WEBHOOK_BODY_BYTES),
         load_default=GITHUB_MAX_PAYLOAD_BYTES,
     )
+    max_age_days = fields.Float(
+        allow_none=True, load_default=DEFAULT_MAX_AGE_DAYS, validate=validate.Range(min=0)
+    )
 
 
 class WebhookSchema(Schema):
@@ -195,5 +202,6 @@ class WebhookSchema(Schema):
                 secret=github.get("secret") or None,
                 site=github.get("site") or None,
                 max_body_bytes=github.get("max_body_bytes", GITHUB_MAX_PAYLOAD_BYTES),
+                max_age_days=github.get("max_age_days", DEFAULT_MAX_AGE_DAYS),
             )
         )

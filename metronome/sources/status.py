@@ -49,12 +49,33 @@ def status_of(
         "lag_seconds": round(lag, 3) if lag is not None else None,
         "stale": stale,
         "failing": state.consecutive_failures > 0,
+        # the last run stored what it could; the remote refused some readings of some parts
+        "partial": bool(refused := refusals(state.last_run)),
+        "refused": refused,
         "consecutive_failures": state.consecutive_failures,
         "last_error": asdict(state.last_error) if state.last_error else None,
         "documents_total": state.documents_total,
         "last_run": state.last_run or None,
         "cursor": state.cursor,
     }
+
+
+def refusals(last_run: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The readings the remote refused in a run (its report as JSON), part by part:
+    ``[{"part": "acme/app", "reading": "traffic", "reason": "...", "permanent": true}]``."""
+    parts = (last_run or {}).get("parts") or {}
+    return [
+        {
+            "part": name,
+            "reading": reading,
+            "reason": str(refusal.get("reason", "")),
+            "permanent": bool(refusal.get("permanent")),
+        }
+        for name, part in sorted(parts.items())
+        if isinstance(part, Mapping)
+        for reading, refusal in sorted((part.get("refused") or {}).items())
+        if isinstance(refusal, Mapping)
+    ]
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,10 @@ class Delivery:
     id: str  # X-GitHub-Delivery: the same on a redelivery
     hook_id: int | None  # X-GitHub-Hook-ID
     payload: dict[str, Any]
+    # SHA-256 of the signed payload (canonical JSON: the same for a JSON and a form delivery
+    # of it): the delivery's identity. Headers are not signed, so a captured delivery replayed
+    # under a new X-GitHub-Delivery has the same digest.
+    digest: str
 
 
 def signature_of(secret: str, body: bytes) -> str:
@@ -89,8 +94,14 @@ def read_delivery(
         event=_header(EVENT_HEADER, event, EVENT_NAME, 64),
         id=_header(DELIVERY_HEADER, delivery_id, DELIVERY_ID, 128),
         hook_id=int(hook_id) if hook_id and HOOK_ID.fullmatch(hook_id.strip()) else None,
-        payload=decode_payload(media_type, content_encoding, body),
+        payload=(payload := decode_payload(media_type, content_encoding, body)),
+        digest=payload_digest(payload),
     )
+
+
+def payload_digest(payload: dict[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _header(name: str, value: str | None, pattern: re.Pattern[str], longest: int) -> str:

@@ -11,6 +11,17 @@ found: the event's own time in the payload (push: the push time, star: ``starred
 the fork's creation); else the time inside the delivery GUID (GitHub's are version-1 UUIDs,
 which carry the moment GitHub created the event; undocumented, so checked); else the receive
 time. ``timestamp_from`` says which (``payload`` | ``delivery`` | ``received``).
+
+Replays. The document id is the SHA-256 of the signed body, not the X-GitHub-Delivery header:
+GitHub redelivers the same bytes under the same header, and a captured delivery replayed under
+a made-up header (headers are not signed) gets the same id, so it is stored once as long as it
+lands in the same daily index. A delivery whose signed payload dates the event (push:
+``repository.pushed_at``, star: ``starred_at``, fork: ``forkee.created_at``) is refused when
+that time is older than ``webhooks.github.max_age_days`` (GitHub lets a delivery be redelivered
+for 3 days): a replay of it can never be stored again, in any index. The delivery GUID's time
+is not used for that (the header is not signed), nor a head commit's time (a push may carry
+old commits). A delivery with no such time (watch, issues, ping, ...) has no trustworthy age;
+its replay is deduplicated when it falls on the same day as the original only.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from metronome.errors import ApiError
 from metronome.sources.base import iso
 from metronome.spool.entry import Entry
 from metronome.webhooks.github import Delivery
@@ -38,12 +50,32 @@ Payload = dict[str, Any]
 
 
 def delivery_entry(delivery: Delivery, site: str, received_at: datetime) -> Entry:
-    """The spool entry: its id is the delivery's, so a redelivery is stored once."""
-    return Entry(stream=STREAM, id=entry_id(delivery.id), doc=document(delivery, site, received_at))
+    """The spool entry: its id is the signed body's digest, so a redelivery or a replay of
+    the same bytes is stored once."""
+    return Entry(stream=STREAM, id=entry_id(delivery), doc=document(delivery, site, received_at))
 
 
-def entry_id(delivery_id: str) -> str:
-    return f"{SOURCE}:{delivery_id}"
+def entry_id(delivery: Delivery) -> str:
+    return f"{SOURCE}:sha256:{delivery.digest}"
+
+
+def signed_time(delivery: Delivery) -> datetime | None:
+    """When the event happened, as the signed payload says (None: it does not say)."""
+    read = SIGNED_TIME.get(delivery.event)
+    return _moment(read(delivery.payload)) if read is not None else None
+
+
+def check_fresh(delivery: Delivery, received_at: datetime, max_age: timedelta | None) -> None:
+    """A 422 for a delivery whose signed time is older than ``max_age`` (None: no limit)."""
+    moment = signed_time(delivery)
+    if max_age is None or moment is None or received_at - moment <= max_age:
+        return
+    raise ApiError(
+        422,
+        "stale_delivery",
+        f"The {delivery.event} event happened at {iso(moment)}, more than "
+        f"{max_age.days} days ago (webhooks.github.max_age_days): a replay is not stored.",
+    )
 
 
 def document(delivery: Delivery, site: str, received_at: datetime) -> dict[str, Any]:
@@ -112,6 +144,12 @@ def _push_times(payload: Payload) -> list[Any]:
     # commit's timestamp is when it was committed, possibly long before it was pushed.
     return [_get(payload, "repository", "pushed_at"), _get(payload, "head_commit", "timestamp")]
 
+
+SIGNED_TIME: dict[str, Callable[[Payload], Any]] = {  # the event's own moment, for its age
+    "push": lambda payload: _get(payload, "repository", "pushed_at"),
+    "star": lambda payload: payload.get("starred_at"),
+    "fork": lambda payload: _get(payload, "forkee", "created_at"),
+}
 
 OWN_TIME: dict[str, Callable[[Payload], list[Any]]] = {
     "push": _push_times,

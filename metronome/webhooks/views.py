@@ -10,7 +10,7 @@ keeps its X-GitHub-Delivery, so whatever got stored before is stored once.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -28,7 +28,7 @@ from metronome.webhooks.github import (
     read_delivery,
     verify_signature,
 )
-from metronome.webhooks.github_document import delivery_entry
+from metronome.webhooks.github_document import check_fresh, delivery_entry
 
 bp = Blueprint("webhooks", __name__)
 
@@ -58,7 +58,10 @@ def github() -> Response:
         content_encoding=headers.get("Content-Encoding"),
         body=body,
     )
-    entry = delivery_entry(delivery, config.site or settings.default_site, datetime.now(UTC))
+    received_at = datetime.now(UTC)
+    max_age = None if config.max_age_days is None else timedelta(days=config.max_age_days)
+    check_fresh(delivery, received_at, max_age)
+    entry = delivery_entry(delivery, config.site or settings.default_site, received_at)
     with durable_append("webhook deliveries"):
         services.entries.append([entry])
     metrics.WEBHOOKS.labels(delivery.event).inc()

@@ -73,6 +73,8 @@ class FakeJsonApi:
     token: str = "api-token"
     failing: bool = False
     garbled: str | None = None  # when set: this text is the 200 answer
+    next_base: str = ""  # put before the next page's path: another origin, for tests
+    padding: int = 0  # characters of filler in every answer (an oversized page)
     log: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, count: int) -> list[dict[str, Any]]:
@@ -126,8 +128,9 @@ class FakeJsonApi:
             query = {"cursor": encode_cursor(page[-1]), "limit": limit}
             if since:
                 query["updated_since"] = since
-            following = "/api/orders?" + urlencode(query)
-        return jsonify(data={"items": page}, paging={"next": following}, meta={"count": len(page)})
+            following = self.next_base + "/api/orders?" + urlencode(query)
+        meta = {"count": len(page), "padding": "x" * self.padding}
+        return jsonify(data={"items": page}, paging={"next": following}, meta=meta)
 
 
 def failure(code: str, message: str, status: int = 400) -> tuple[Response, int]:

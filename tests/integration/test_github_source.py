@@ -18,6 +18,8 @@ from ingesters.github import GitHubOptions, GitHubSource
 from metronome.sources.base import Window
 from metronome.sources.http import RetryPolicy
 from metronome.sources.runner import RunReport
+from metronome.sources.settings import SourceSettings
+from metronome.sources.status import status_of
 from metronome.sources.store import SourceState, StateStore
 from tests.fakes.github import FakeGitHub
 from tests.fakes.server import serving
@@ -133,6 +135,30 @@ def test_the_days_last_reading_replaces_the_days_snapshot(setup: Setup) -> None:
     assert snapshot["forks"] == 3
 
 
+def test_a_days_popular_referrers_and_paths_are_the_days_last_reading(setup: Setup) -> None:
+    # GitHub's top 10 changes within the day: medium.com falls out, linkedin.com comes in
+    repo = setup.fake.repos[REPO]
+    top9 = [(f"site{n}.example", 100 - n, 10) for n in range(9)]
+    repo.referrers = [*top9, ("medium.com", 24, 6), ("linkedin.com", 22, 5)]
+    pages = [(f"/acme/app/p{n}", f"Page {n}", 100 - n, 10) for n in range(9)]
+    repo.paths = [*pages, ("/acme/app/old", "Old", 24, 6), ("/acme/app/new", "New", 22, 5)]
+    source = setup.source(stargazers=False)
+    morning = datetime(2030, 3, 1, 8, tzinfo=UTC)
+    assert setup.run(source, clock=clock_at(morning)).ok
+    repo.referrers = [*top9, ("linkedin.com", 22, 5), ("medium.com", 20, 6)]
+    repo.paths = [*pages, ("/acme/app/new", "New", 22, 5), ("/acme/app/old", "Old", 20, 6)]
+    report = setup.run(source, clock=clock_at(morning + timedelta(hours=1)))
+    assert report.ok, report.error
+    referrers = {d["referrer"]: d["count"] for d in setup.documents(source, "referrer")}
+    assert referrers == {**{name: count for name, count, _ in top9}, "linkedin.com": 22}
+    paths = {d["path"] for d in setup.documents(source, "path")}
+    assert paths == {path for path, *_ in pages} | {"/acme/app/new"}
+    assert report.removed == 2  # medium.com and /acme/app/old of 2030-03-01
+    again = setup.run(source, clock=clock_at(morning + timedelta(hours=2)))  # all 304
+    assert again.ok and again.removed == 0
+    assert len(setup.documents(source, "referrer")) == 10
+
+
 def test_new_stars_are_read_from_the_stored_page_onwards(setup: Setup) -> None:
     source = setup.source(traffic=False)
     assert setup.run(source).ok
@@ -167,6 +193,25 @@ def test_unstars_shifting_stars_to_earlier_pages_lose_no_new_star(setup: Setup) 
     assert (report.created, report.updated) == (2, 0)
     logins = {d["user"] for d in setup.documents(source, "star")}
     assert {"late0", "late1", "user0"} <= logins and len(logins) == 9
+
+
+def test_an_unstar_and_a_star_across_the_last_page_boundary_read_each_page_once(
+    setup: Setup,
+) -> None:
+    source = setup.source(traffic=False)
+    assert setup.run(source).ok  # 7 stars, 3 a page: the stored page 3 holds user6
+    setup.fake.unstar(REPO, "user0")  # user6 moves to page 2...
+    later = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=2)
+    setup.fake.star(REPO, "late0", later)  # ...and page 3 holds only the new star
+    setup.fake.log.clear()
+    report = setup.run(source)
+    assert report.ok, report.error
+    stars = [(r.query, r.status) for r in setup.fake.log if "stargazers" in r.path]
+    # page 3 (changed, starts after every stored star), back to page 2, and page 3 is not
+    # downloaded again to walk forward: it was read a moment ago
+    assert stars == [("per_page=3&page=3", 200), ("per_page=3&page=2", 200)]
+    assert "late0" in {d["user"] for d in setup.documents(source, "star")}
+    assert setup.state(source).cursor["repos"][REPO]["stars"]["page"] == 3
 
 
 def test_a_full_stored_page_unchanged_means_looking_at_the_next_one(setup: Setup) -> None:
@@ -252,11 +297,68 @@ def test_traffic_without_push_access_says_what_to_do(setup: Setup) -> None:
     setup.fake.repos[REPO].push_access = False
     source = setup.source()
     report = setup.run(source)
-    assert report.outcome == "failed" and report.error is not None
-    assert report.error.startswith("NoAccess: acme/app: traffic views: forbidden")
-    assert "push access" in report.error and "traffic: false" in report.error
+    assert report.ok, report.error  # lasting and understood: the rest is stored, all is well
+    refused = report.parts[REPO]["refused"]["traffic"]
+    assert refused["permanent"] is True
+    assert refused["reason"].startswith("acme/app: traffic views: forbidden")
+    assert "push access" in refused["reason"] and "traffic: false" in refused["reason"]
     assert len(setup.documents(source)) == 8  # the repository and its stars
-    assert setup.run(setup.source(traffic=False)).ok
+    quiet = setup.run(setup.source(traffic=False))
+    assert quiet.ok and quiet.parts[REPO]["refused"] == {}
+
+
+def test_one_repository_without_push_access_leaves_the_source_healthy(setup: Setup) -> None:
+    first_star = datetime.combine(TODAY, datetime.min.time(), UTC)
+    setup.fake.add_repo("acme/upstream", push_access=False)
+    setup.fake.star("acme/upstream", "fan", first_star)
+    source = setup.source(repos=[REPO, "acme/upstream"])
+    reports = [setup.run(source) for _ in range(12)]
+    assert all(report.ok for report in reports), [report.error for report in reports]
+    first = reports[0].parts
+    assert first[REPO] == {
+        "stored": {"repository": 1, "stargazers": 7, "traffic": 9},
+        "refused": {},
+        "skipped": [],
+    }
+    upstream = first["acme/upstream"]
+    assert upstream["stored"] == {"repository": 1, "stargazers": 1, "traffic": 0}
+    assert upstream["refused"]["traffic"]["permanent"] is True
+    assert "Must have push access" in upstream["refused"]["traffic"]["reason"]
+    state = setup.state(source)
+    assert state.consecutive_failures == 0 and state.last_success_at is not None
+    settings = SourceSettings(name=source.name, type="github", interval=3600)
+    row = status_of(settings, state, datetime.now(UTC), 3600)
+    assert (row["failing"], row["stale"], row["partial"]) == (False, False, True)
+    (refusal,) = row["refused"]
+    assert (refusal["part"], refusal["reading"], refusal["permanent"]) == (
+        "acme/upstream",
+        "traffic",
+        True,
+    )
+    # traffic: false for that repository alone: not asked any more, nothing refused
+    quiet = setup.source(repos=[REPO, {"name": "acme/upstream", "traffic": False}])
+    setup.fake.log.clear()
+    report = setup.run(quiet)
+    assert report.ok, report.error
+    assert report.parts["acme/upstream"]["refused"] == {}
+    assert report.parts["acme/upstream"]["skipped"] == ["traffic"]
+    asked = [logged.path for logged in setup.fake.log]
+    assert not any(path.startswith("/repos/acme/upstream/traffic") for path in asked)
+    assert any(path.startswith("/repos/acme/app/traffic") for path in asked)
+    row = status_of(settings, setup.state(quiet), datetime.now(UTC), 3600)
+    assert (row["failing"], row["partial"]) == (False, False)
+
+
+def test_a_forbidden_answer_that_is_not_about_push_access_still_fails_the_run(
+    setup: Setup,
+) -> None:
+    body = '{"message": "Resource not accessible by personal access token", "status": "403"}'
+    setup.fake.answer_raw("/repos/acme/app/traffic/views", 403, body)
+    source = setup.source()
+    report = setup.run(source)
+    assert report.outcome == "failed" and "not accessible" in (report.error or "")
+    assert report.parts[REPO]["refused"]["traffic"]["permanent"] is False
+    assert setup.state(source).consecutive_failures == 1
 
 
 def test_a_wrong_token_and_an_unknown_repository(setup: Setup) -> None:

@@ -23,7 +23,7 @@ from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.shipper import Shipper
 from metronome.spool.writer import spool_bytes
-from metronome.webhooks.github import signature_of
+from metronome.webhooks.github import payload_digest, signature_of
 from tests.conftest import error_of, make_settings
 
 SECRET = "It's a Secret to Everybody"
@@ -65,9 +65,9 @@ PING = {"zen": "Design for failure.", "hook_id": 42, "hook": {"type": "Repositor
 
 @pytest.fixture
 def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
-    return make_settings(
-        es_url, index_prefix, tmp_path / "spool", webhooks={"github": {"secret": SECRET}}
-    )
+    # the payloads are dated 2024: a window of 10 years keeps them fresh
+    webhooks = {"github": {"secret": SECRET, "max_age_days": 3650}}
+    return make_settings(es_url, index_prefix, tmp_path / "spool", webhooks=webhooks)
 
 
 def deliver(
@@ -117,7 +117,7 @@ def test_a_signed_json_push_is_stored_with_its_summary(
     assert response.get_json() == {"ok": True, "event": "push", "delivery": PUSH_DELIVERY}
     assert ship() == 1
     [doc] = stored(es, index_prefix)
-    assert doc["_id"] == f"github-webhook:{PUSH_DELIVERY}"
+    assert doc["_id"] == f"github-webhook:sha256:{payload_digest(PUSH)}"  # of the payload
     assert doc["_index"] == f"{index_prefix}-github-2024.05.01"  # the push's own day
     assert doc["@timestamp"] == "2024-05-01T10:00:00.000Z"
     assert {key: doc[key] for key in ("type", "site", "source", "source_type", "kind")} == {
@@ -272,14 +272,14 @@ def test_a_full_spool_is_503_with_retry_after_and_what_was_accepted_is_stored(
         es_url,
         index_prefix,
         spool={"dir": str(tmp_path / "spool"), "max_bytes": 65_536},
-        webhooks={"github": {"secret": SECRET}},
+        webhooks={"github": {"secret": SECRET, "max_age_days": 3650}},
     )
     install_templates(es, index_prefix)
     client = create_app(settings, es=es).test_client()
-    padded = {**STAR, "padding": "p" * 4000}
     accepted: list[str] = []
     refusal: TestResponse | None = None
     for number in range(100):
+        padded = {**STAR, "padding": "p" * 4000, "n": number}  # same bytes: one delivery
         response = deliver(client, "star", padded, f"d-fill-{number}")
         if response.status_code != 202:
             refusal = response
@@ -320,7 +320,7 @@ def test_a_push_bigger_than_the_hits_limit_is_stored_whole(
         index_prefix,
         tmp_path / "spool",
         ingest={"max_body_bytes": 2048},
-        webhooks={"github": {"secret": SECRET}},
+        webhooks={"github": {"secret": SECRET, "max_age_days": 3650}},
     )
     client = create_app(settings, es=es).test_client()
     commits = [
@@ -349,7 +349,7 @@ def test_a_body_over_the_webhook_limit_is_413_naming_it(
         es_url,
         index_prefix,
         tmp_path / "spool",
-        webhooks={"github": {"secret": SECRET, "max_body_bytes": 4096}},
+        webhooks={"github": {"secret": SECRET, "max_body_bytes": 4096, "max_age_days": 3650}},
     )
     client = create_app(settings, es=es).test_client()
     response = deliver(client, "push", {**PUSH, "padding": "p" * 8192}, PUSH_DELIVERY)
@@ -357,3 +357,29 @@ def test_a_body_over_the_webhook_limit_is_413_naming_it(
     assert "4096" in error_of(response)["message"]
     assert spool_bytes(settings.spool.dir) == 0
     assert deliver(client, "push", PUSH, PUSH_DELIVERY).status_code == 202
+
+
+def test_a_signed_delivery_replayed_under_another_delivery_id_is_stored_once(
+    client: FlaskClient, ship: Callable[[], int], es: Elasticsearch, index_prefix: str
+) -> None:
+    assert deliver(client, "push", PUSH, PUSH_DELIVERY).status_code == 202
+    replayed = deliver(client, "push", PUSH, "0b9c2f1e-replayed-with-a-new-id")
+    assert replayed.status_code == 202  # signed by the secret: only its bytes tell it apart
+    ship()
+    [doc] = stored(es, index_prefix)
+    assert doc["delivery"] == PUSH_DELIVERY
+
+
+def test_a_delivery_older_than_the_window_is_refused_and_nothing_is_stored(
+    client: FlaskClient, ship: Callable[[], int], es: Elasticsearch, index_prefix: str
+) -> None:
+    star = {
+        "action": "created",
+        "starred_at": "2012-03-04T05:06:07Z",
+        "repository": PUSH["repository"],
+    }
+    response = deliver(client, "star", star, "7d1f0c2a-old-star")
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "stale_delivery" and "2012-03-04T05:06:07.000Z" in error["message"]
+    assert ship() == 0 and stored(es, index_prefix) == []

@@ -215,3 +215,41 @@ def test_queries_need_a_read_key_and_name_bad_fields(
         headers=AUTH,
     )
     assert regex.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded", "application/json; charset=utf-8"],
+)
+def test_a_json_object_is_the_query_whatever_type_curl_sent_it_with(
+    client: FlaskClient, ship: Callable[[], int], content_type: str | None
+) -> None:
+    # `curl -d '{...}'` sends application/x-www-form-urlencoded unless told otherwise
+    send(client, [{"id": "c", "time": "2015-06-01T10:00:00Z"}])
+    ship()
+    body = b'{"site": "shop", "metrics": ["count"], "date_range": ["2015-06-01", "2015-06-02"]}'
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    answer = client.post("/api/v1/query", data=body, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    assert rows(answer.get_json()) == [(1,)]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "complaint"),
+    [
+        (b"metrics=count", "application/x-www-form-urlencoded", 400, "not valid JSON"),
+        (b'["count"]', "application/x-www-form-urlencoded", 400, "not a JSON object"),
+        (b"", None, 400, "empty"),
+        (b'{"metrics": ["count"]}', "text/csv", 415, "text/csv is not read here"),
+        (b'{"metrics": ', "application/json", 400, "not valid JSON"),
+    ],
+)
+def test_a_body_that_is_not_a_json_query_says_how_to_send_one(
+    client: FlaskClient, body: bytes, content_type: str | None, status: int, complaint: str
+) -> None:
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    answer = client.post("/api/v1/query", data=body, headers=headers)
+    assert answer.status_code == status
+    error = answer.get_json()["error"]
+    assert complaint in error["message"] and "Content-Type: application/json" in error["message"]
+    assert error["code"] == ("unsupported_media_type" if status == 415 else "malformed_json")

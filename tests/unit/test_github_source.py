@@ -255,11 +255,11 @@ def test_a_daily_snapshot_keeps_the_versions_of_unchanged_items_of_the_same_day(
     def key(item: str) -> str:
         return snapshot_key("referrer", "acme/app", DAY, item)
 
-    first, kept = daily_snapshot({"Google": {"count": 4}}, key, DAY, None, NOW_MS)
+    first, kept, _ = daily_snapshot({"Google": {"count": 4}}, key, DAY, None, NOW_MS)
     assert [(d.key, d.version) for d in first] == [("referrer:acme/app:2024-05-10:Google", NOW_MS)]
     assert first[0].timestamp == datetime(2024, 5, 10, tzinfo=UTC)
     items = {"Google": {"count": 4}, "Bing": {"count": 1}}
-    again, kept = daily_snapshot(items, key, DAY, kept, NOW_MS + 1000)
+    again, kept, _ = daily_snapshot(items, key, DAY, kept, NOW_MS + 1000)
     assert {d.key.rsplit(":", 1)[1]: d.version for d in again} == {
         "Google": NOW_MS,
         "Bing": NOW_MS + 1000,
@@ -267,9 +267,37 @@ def test_a_daily_snapshot_keeps_the_versions_of_unchanged_items_of_the_same_day(
     assert kept["day"] == "2024-05-10" and set(kept["items"]) == {"Google", "Bing"}
 
 
+def test_a_daily_snapshot_removes_the_items_that_fell_out_of_the_same_days_reading() -> None:
+    def key(item: str) -> str:
+        return snapshot_key("referrer", "acme/app", DAY, item)
+
+    first = {"medium.com": {"count": 24}, "Google": {"count": 9}}
+    _, kept, removed = daily_snapshot(first, key, DAY, None, NOW_MS)
+    assert removed == []
+    second = {"linkedin.com": {"count": 22}, "Google": {"count": 9}}
+    documents, kept, removed = daily_snapshot(second, key, DAY, kept, NOW_MS + 1000)
+    assert sorted(d.key for d in documents) == [key("Google"), key("linkedin.com")]
+    assert [(r.key, r.timestamp, r.version) for r in removed] == [
+        (key("medium.com"), datetime(2024, 5, 10, tzinfo=UTC), NOW_MS + 1000)
+    ]
+    assert set(kept["items"]) == {"Google", "linkedin.com"}  # the day's last reading, only
+
+
+def test_a_removal_outranks_the_removed_items_version_even_if_the_clock_went_back() -> None:
+    kept = {"day": "2024-05-10", "items": {"gone": {"fields": {"count": 1}, "version": NOW_MS}}}
+    _, _, removed = daily_snapshot({}, lambda item: item, DAY, kept, NOW_MS - 5000)
+    assert [(r.key, r.version) for r in removed] == [("gone", NOW_MS + 1)]
+
+
+def test_a_new_day_removes_nothing_of_the_day_before() -> None:
+    kept = {"day": "2024-05-09", "items": {"gone": {"fields": {"count": 1}, "version": 5}}}
+    _, _, removed = daily_snapshot({}, lambda item: item, DAY, kept, NOW_MS)
+    assert removed == []
+
+
 def test_a_daily_snapshot_of_a_new_day_starts_afresh() -> None:
     kept = {"day": "2024-05-09", "items": {"repo": {"fields": {"stars": 1}, "version": 5}}}
-    documents, record = daily_snapshot({"repo": {"stars": 1}}, lambda _: "k", DAY, kept, NOW_MS)
+    documents, record, _ = daily_snapshot({"repo": {"stars": 1}}, lambda _: "k", DAY, kept, NOW_MS)
     assert documents[0].version == NOW_MS and record["day"] == "2024-05-10"
 
 
@@ -378,6 +406,17 @@ def test_unstars_before_the_stored_page_do_not_hide_new_stars() -> None:
     assert logins == ["u6", "n1", "n2"]
 
 
+def test_pages_read_while_stepping_back_are_not_read_again_on_the_way_forward() -> None:
+    reader = ListedStars(list(range(7)), per_page=3)
+    _, cursor = walk(reader, None)  # the stored page 3 holds u6
+    reader.stars = [star for star in reader.stars if star.login != "u0"] + [Star("n1", at(100))]
+    reader.reads.clear()
+    logins, after = walk(reader, cursor)
+    assert logins == ["u4", "u5", "u6", "n1"]
+    assert reader.reads == [(3, "u6"), (2, None)]  # page 3 once, not again after page 2
+    assert after is not None and (after.page, after.newest) == (3, at(100))
+
+
 def test_a_changed_page_size_starts_over() -> None:
     reader = ListedStars(list(range(4)), per_page=2)
     stored = StarCursor(3, "x", 1, 100, at(3))
@@ -394,6 +433,16 @@ def test_options_have_defaults_and_the_token_is_secret() -> None:
     assert GitHubSource.secret_options() == frozenset({"token"})
 
 
+def test_a_repository_may_switch_off_its_own_traffic_or_stargazers() -> None:
+    raw = {"repos": ["acme/app", {"name": "acme/up", "traffic": False}], "stargazers": False}
+    loaded = GitHubOptions().load(raw)
+    assert loaded["repos"] == ["acme/app", "acme/up"]
+    assert loaded["per_repo"] == {"acme/app": {}, "acme/up": {"traffic": False}}
+    source = GitHubSource("gh", "default", loaded)
+    assert source._wants("acme/app", "traffic") and not source._wants("acme/up", "traffic")
+    assert not source._wants("acme/app", "stargazers")
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -401,6 +450,10 @@ def test_options_have_defaults_and_the_token_is_secret() -> None:
         {"repos": []},
         {"repos": ["acme"]},
         {"repos": ["acme/app", "Acme/App"]},
+        {"repos": ["acme/app", {"name": "Acme/App", "traffic": False}]},
+        {"repos": [{"name": "acme/app", "trafic": False}]},
+        {"repos": [{"traffic": False}]},
+        {"repos": [42]},
         {"repos": ["acme/app"], "per_page": 101},
         {"repos": ["acme/app"], "api_url": "ftp://example.com"},
         {"repos": ["acme/app"], "tokn": "x"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,11 +15,13 @@ from metronome.spool.entry import encode_entry, utc_day
 from metronome.webhooks.github import (
     Delivery,
     decode_payload,
+    payload_digest,
     read_delivery,
     signature_of,
     verify_signature,
 )
 from metronome.webhooks.github_document import (
+    check_fresh,
     delivery_entry,
     delivery_time,
     document,
@@ -38,7 +41,7 @@ SENDER = {"login": "octocat", "id": 1}
 
 
 def delivery(event: str, payload: dict[str, Any], delivery_id: str = V4_DELIVERY) -> Delivery:
-    return Delivery(event=event, id=delivery_id, hook_id=42, payload=payload)
+    return Delivery(event, delivery_id, 42, payload, payload_digest(payload))
 
 
 def error_of(call: Any, *args: Any, **kwargs: Any) -> ApiError:
@@ -109,7 +112,8 @@ def read(**overrides: Any) -> Delivery:
 
 
 def test_a_delivery_is_read_from_its_headers_and_json_body() -> None:
-    assert read() == Delivery("star", V1_DELIVERY, 42, {"action": "created"})
+    digest = hashlib.sha256(b'{"action":"created"}').hexdigest()  # canonical JSON
+    assert read() == Delivery("star", V1_DELIVERY, 42, {"action": "created"}, digest)
 
 
 def test_a_non_numeric_hook_id_is_left_out() -> None:
@@ -283,7 +287,7 @@ def test_a_redelivery_gets_the_same_id_and_day_even_days_later() -> None:
         first = delivery_entry(delivery(event, payload, delivery_id), "default", RECEIVED)
         later = RECEIVED + timedelta(days=3)
         again = delivery_entry(delivery(event, payload, delivery_id), "default", later)
-        assert first.id == again.id == f"github-webhook:{delivery_id}"
+        assert first.id == again.id == f"github-webhook:sha256:{delivery(event, payload).digest}"
         assert first.stream == "github"
         assert utc_day(first.doc["@timestamp"]) == utc_day(again.doc["@timestamp"])
 
@@ -358,7 +362,7 @@ def test_an_issues_summary_is_named_issue() -> None:
 
 def test_a_ping_keeps_its_hook_id_from_the_payload() -> None:
     payload = {"zen": "Design for failure.", "hook_id": 109948940, "hook": {"type": "Repository"}}
-    ping = Delivery(event="ping", id=V4_DELIVERY, hook_id=None, payload=payload)
+    ping = Delivery(event="ping", id=V4_DELIVERY, hook_id=None, payload=payload, digest="d")
     doc = document(ping, "default", RECEIVED)
     assert doc["hook_id"] == 109948940 and doc["event"] == "ping"
 
@@ -392,3 +396,38 @@ def test_payloads_of_the_wrong_shape_give_a_document_not_a_crash(event: str) -> 
     assert doc["payload"] == odd
     assert not {"action", "repo", "sender"} & set(doc)
     encode_entry(delivery_entry(delivery(event, odd), "default", RECEIVED))  # serialisable
+
+
+def test_a_replay_under_another_delivery_id_gets_the_same_id() -> None:
+    star = {"action": "created", "starred_at": "2024-05-01T11:00:00Z", "repository": REPO}
+    original = delivery_entry(delivery("star", star, V1_DELIVERY), "default", RECEIVED)
+    replayed = delivery_entry(delivery("star", star, V4_DELIVERY), "default", RECEIVED)
+    assert original.id == replayed.id
+    other = delivery_entry(delivery("star", {**star, "action": "deleted"}), "default", RECEIVED)
+    assert other.id != original.id
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("push", {"repository": {"pushed_at": 1714557600}}),  # 2024-05-01T10:00Z
+        ("star", {"action": "created", "starred_at": "2024-05-01T10:00:00Z"}),
+        ("fork", {"forkee": {"created_at": "2024-05-01T10:00:00Z"}}),
+    ],
+)
+def test_a_delivery_older_than_the_window_by_its_signed_time_is_refused(
+    event: str, payload: dict[str, Any]
+) -> None:
+    window = timedelta(days=4)
+    check_fresh(delivery(event, payload), RECEIVED + timedelta(days=3), window)
+    error = error_of(check_fresh, delivery(event, payload), RECEIVED + timedelta(days=5), window)
+    assert (error.status, error.code) == (422, "stale_delivery")
+    assert "2024-05-01T10:00:00.000Z" in str(error) and "max_age_days" in str(error)
+    check_fresh(delivery(event, payload), RECEIVED + timedelta(days=500), None)  # no limit
+
+
+def test_the_age_is_not_read_from_the_unsigned_delivery_id_nor_an_old_commit() -> None:
+    late = RECEIVED + timedelta(days=30)
+    check_fresh(delivery("watch", {"action": "started"}, V1_DELIVERY), late, timedelta(days=4))
+    old_commit = {"repository": {}, "head_commit": {"timestamp": "2020-01-01T00:00:00Z"}}
+    check_fresh(delivery("push", old_commit), late, timedelta(days=4))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +13,21 @@ from marshmallow import Schema, fields
 
 from metronome.config import ConfigError, load_settings, settings_from_mapping
 from metronome.es.bulk import ItemResult
-from metronome.sources.base import Document, FetchContext, Page, Source, Window, document_id, iso
+from metronome.sources.base import (
+    Document,
+    FetchContext,
+    Page,
+    Refusal,
+    Source,
+    Window,
+    document_id,
+    iso,
+)
+from metronome.sources.cli import _status_line
 from metronome.sources.lease import Lease, can_take
 from metronome.sources.registry import register, source_type, type_names
-from metronome.sources.runner import build_document, tally
+from metronome.sources.runner import RunReport, build_document, tally
+from metronome.sources.scheduler import describe_report
 from metronome.sources.settings import SourceSettings
 from metronome.sources.status import status_of
 from metronome.sources.store import LastError, SourceState
@@ -213,3 +225,23 @@ def test_status_reports_lag_staleness_and_failures() -> None:
     assert by_default["schedule"] == {"interval_seconds": 100} and by_default["stale"]
     cron = status_of(SourceSettings(name="api", type="t", cron="0 3 * * *"), fresh, now, 60)
     assert cron["schedule"] == {"cron": "0 3 * * *"} and not cron["stale"]
+
+
+def test_a_partial_run_is_healthy_and_its_refusals_are_shown() -> None:
+    now = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    settings = SourceSettings(name="gh", type="github", interval=3600)
+    reason = "acme/up: traffic views: forbidden. (403 ...: Must have push access to repository)"
+    report = RunReport(source="gh", started_at=iso(now))
+    context = FetchContext(cursor={}, http=None, now=now)  # type: ignore[arg-type]
+    context.part("acme/app").stored["traffic"] = 9
+    context.part("acme/up").refused["traffic"] = Refusal(reason, permanent=True)
+    report.parts = {name: asdict(part) for name, part in context.parts.items()}
+    state = SourceState("gh", last_success_at=iso(now), last_run=report.to_json())
+    row = status_of(settings, state, now, default_interval=3600)
+    assert (row["failing"], row["stale"], row["partial"]) == (False, False, True)
+    assert row["refused"] == [
+        {"part": "acme/up", "reading": "traffic", "reason": reason, "permanent": True}
+    ]
+    assert _status_line(row).endswith(f"\n    partial: acme/up traffic refused, lasting: {reason}")
+    assert describe_report(report).endswith(f"; partial: acme/up traffic refused ({reason})")
+    assert status_of(settings, SourceState("gh"), now, 3600)["refused"] == []

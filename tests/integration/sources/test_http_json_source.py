@@ -157,3 +157,43 @@ def test_error_answers_are_remote_errors_with_the_api_message(api: tuple[FakeJso
         fetch(source(url, headers={}), {})
     with pytest.raises(RemoteError, match=r"400.*limit must be"):
         fetch(source(url, params={"limit": 500}), {})
+
+
+def test_a_next_url_on_another_origin_is_not_followed_and_gets_no_header(
+    api: tuple[FakeJsonApi, str],
+) -> None:
+    fake, url = api
+    elsewhere = FakeJsonApi()  # a second server: it must never see the source's token
+    elsewhere.add(10)
+    with serving(elsewhere.app()) as other:
+        fake.next_base = other
+        with pytest.raises(SourceError) as caught:
+            fetch(source(url), {})
+    assert "not on http://127.0.0.1:" in str(caught.value)
+    assert "not followed" in str(caught.value) and other in str(caught.value)
+    assert elsewhere.log == []
+    assert len(fake.log) == 1  # the first page only
+
+
+def test_a_next_url_on_another_port_of_the_same_host_is_another_origin(
+    api: tuple[FakeJsonApi, str],
+) -> None:
+    fake, url = api
+    fake.next_base = url.rsplit(":", 1)[0] + ":1"  # same scheme and host, another port
+    with pytest.raises(SourceError, match="not followed"):
+        fetch(source(url), {})
+    fake.next_base = url.removesuffix("/api/orders")  # the same origin, written out: followed
+    assert len(fetch(source(url), {})) == 3
+
+
+def test_an_answer_over_the_size_limit_is_refused_with_a_clear_error(
+    api: tuple[FakeJsonApi, str], es: Elasticsearch, index_prefix: str, app: Flask
+) -> None:
+    fake, url = api
+    fake.padding = 5000
+    orders = source(url, max_response_bytes=4096)
+    report = run(orders, services(es, index_prefix))
+    assert report.outcome == "failed" and report.error is not None
+    assert "larger than max_response_bytes (4096 bytes)" in report.error
+    assert stored_documents(es, index_prefix, orders) == []
+    assert HttpJsonOptions().load({"url": url, "id": "id"})["max_response_bytes"] == 32 << 20
