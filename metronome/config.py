@@ -65,6 +65,12 @@ class ServerSettings:
     port: int = 8080
     workers: int = 2
     threads: int = 8  # per worker; concurrent hits in one worker share an fsync
+    # Slow clients (metronome/slowclients.py): a request must arrive whole within this many
+    # seconds of its first byte, else 408; it holds no thread while it arrives.
+    request_timeout: float = 10.0
+    keepalive: int = 2  # seconds an idle kept-alive connection stays open
+    # Open connections per worker (arriving, served or idle); under the usual 1024 open files.
+    worker_connections: int = 500
     # gunicorn logs a line per request to stdout; off by default, which saves CPU per request.
     access_log: bool = False
     # The built JS snippet served at /metronome.js (`make js` builds it).
@@ -251,8 +257,19 @@ class ServerSchema(_Strict):
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     workers = fields.Integer(validate=validate.Range(min=1, max=64))
     threads = fields.Integer(validate=validate.Range(min=1, max=256))
+    request_timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
+    keepalive = fields.Integer(validate=validate.Range(min=0, max=3600))
+    worker_connections = fields.Integer(validate=validate.Range(min=1, max=100_000))
     access_log = fields.Boolean()
     tracker_script = fields.String(validate=validate.Length(min=1))
+
+    @validates_schema
+    def check_connections(self, data: dict[str, Any], **_: Any) -> None:
+        threads = data.get("threads", ServerSettings.threads)
+        connections = data.get("worker_connections", ServerSettings.worker_connections)
+        if connections <= threads:  # gunicorn keeps no connection alive then
+            message = f"Must be more than server.threads ({threads})."
+            raise ValidationError(message, "worker_connections")
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:

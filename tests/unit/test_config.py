@@ -67,6 +67,8 @@ def test_env_overrides_become_nested_paths() -> None:
         ({"elasticsearch": {"embedded": {"heap": "lots"}}}, "elasticsearch.embedded.heap"),
         ({"elasticsearch": {"embedded": {"nice": 20}}}, "elasticsearch.embedded.nice"),
         ({"elasticsearch": {"embedded": {"nice": -5}}}, "elasticsearch.embedded.nice"),
+        ({"server": {"request_timeout": 0}}, "server.request_timeout"),
+        ({"server": {"threads": 8, "worker_connections": 8}}, "server.worker_connections"),
     ],
 )
 def test_a_wrong_setting_is_named_in_the_error(raw: dict[str, object], names: str) -> None:
