@@ -32,6 +32,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from metronome.ratelimit.settings import RateLimitSchema, RateLimitSettings
 from metronome.sources.settings import (
     SchedulerSchema,
     SchedulerSettings,
@@ -229,6 +230,7 @@ class Settings:
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -530,6 +532,7 @@ class SettingsSchema(_Strict):
     sources = fields.Raw(load_default=dict)  # checked per source type by load_sources
     scheduler = fields.Nested(SchedulerSchema, load_default=SchedulerSettings)
     webhooks = fields.Nested(WebhookSchema, load_default=WebhookSettings)
+    rate_limits = fields.Nested(RateLimitSchema, load_default=RateLimitSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
