@@ -61,7 +61,7 @@ def main() -> None:
         for round_number in range(args.rounds):
             order = [True, False] if round_number % 2 else [False, True]
             for on in order:
-                app.app.wsgi_app = limited if on else limited.app  # type: ignore[method-assign]
+                app.app.wsgi_app = limited if on else limited.app  # type: ignore[method-assign,assignment]
                 (with_limits if on else without).append(per_request_us(tick, args.requests))
             print(f"round {round_number + 1}/{args.rounds}", file=sys.stderr)
 
