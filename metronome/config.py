@@ -32,6 +32,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from metronome.query.public_cache import PublicCacheSchema, PublicCacheSettings
 from metronome.ratelimit.settings import RateLimitSchema, RateLimitSettings
 from metronome.sources.settings import (
     SchedulerSchema,
@@ -231,6 +232,7 @@ class Settings:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -533,6 +535,7 @@ class SettingsSchema(_Strict):
     scheduler = fields.Nested(SchedulerSchema, load_default=SchedulerSettings)
     webhooks = fields.Nested(WebhookSchema, load_default=WebhookSettings)
     rate_limits = fields.Nested(RateLimitSchema, load_default=RateLimitSettings)
+    public_tock_cache = fields.Nested(PublicCacheSchema, load_default=PublicCacheSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),
