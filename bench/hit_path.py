@@ -196,8 +196,12 @@ def bench_accept(rounds: int, scale: float) -> dict[str, Any]:
 class InProcessApp:
     """The real app called as a WSGI server would, with the spool on disk but not fsynced."""
 
-    def __init__(self, workdir: Path) -> None:
-        settings = settings_from_mapping({"spool": {"dir": str(workdir / "spool")}})
+    def __init__(self, workdir: Path, rate_limits: dict[str, Any] | None = None) -> None:
+        # The rate limits are off unless given: this measures the hit path (ratelimit.py, them).
+        limits = rate_limits or {"enabled": False}
+        settings = settings_from_mapping(
+            {"spool": {"dir": str(workdir / "spool")}, "rate_limits": limits}
+        )
         self.app = create_app(settings, es=Elasticsearch("http://127.0.0.1:9"))  # never called
         services = self.app.extensions[EXTENSION_KEY]
         spool = settings.spool

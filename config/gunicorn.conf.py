@@ -2,10 +2,11 @@
 
     METRONOME_ES_URL=http://127.0.0.1:9200 gunicorn -c config/gunicorn.conf.py metronome.wsgi:app
 
-`metronome serve` passes the same settings from config/metronome.yml itself: gthread workers
+`metronome serve` passes the same settings from config/metronome.yml itself: threaded workers
 (server.workers x server.threads), each with a listening socket of its own (see
-metronome/listeners.py). Unlike `serve`, gunicorn started this way does not first check that
-nothing else listens on the address.
+metronome/listeners.py), that read slow requests without holding a thread (see
+metronome/slowclients.py). Unlike `serve`, gunicorn started this way does not first check
+that nothing else listens on the address.
 """
 
 import os
@@ -34,7 +35,10 @@ if listeners.balanced(workers):
     worker_class = listeners.WORKER_CLASS
 else:
     bind = [_address]
-    worker_class = "gthread"
+    worker_class = listeners.SINGLE_WORKER_CLASS
+# Slow clients hold no thread (metronome/slowclients.py); server.request_timeout bounds them.
+keepalive = _settings.server.keepalive
+worker_connections = _settings.server.worker_connections
 graceful_timeout = 20
 # server.access_log (in the config file, or METRONOME_SERVER__ACCESS_LOG=true): off by default.
 accesslog = "-" if _settings.server.access_log else None

@@ -27,6 +27,7 @@ from metronome.ops.views import bp as ops_bp
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events_views import bp as events_bp
 from metronome.query.views import bp as query_bp
+from metronome.ratelimit import middleware as ratelimit
 from metronome.readkeys import with_generated_read_keys
 from metronome.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.snippet.views import bp as snippet_bp
@@ -74,4 +75,6 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         fast[("POST", "/user_tags")] = fast_user_tags(services)
     # The plain successes of the hottest routes skip Flask (metronome/fastpath.py).
     app.wsgi_app = FastPath(app.wsgi_app, fast, settings.ingest.max_body_bytes)  # type: ignore[method-assign]
+    # Outermost, so a request over its rate limit costs nothing behind it (ratelimit/).
+    app.wsgi_app = ratelimit.wrap(app.wsgi_app, settings)  # type: ignore[method-assign,assignment]
     return app

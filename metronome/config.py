@@ -34,6 +34,8 @@ from marshmallow import (
 )
 
 from metronome.hits.privacy import DEFAULT_KEEP_PARAMS
+from metronome.query.public_cache import PublicCacheSchema, PublicCacheSettings
+from metronome.ratelimit.settings import RateLimitSchema, RateLimitSettings
 from metronome.sources.settings import (
     SchedulerSchema,
     SchedulerSettings,
@@ -68,6 +70,12 @@ class ServerSettings:
     port: int = 8080
     workers: int = 2
     threads: int = 8  # per worker; concurrent hits in one worker share an fsync
+    # Slow clients (metronome/slowclients.py): a request must arrive whole within this many
+    # seconds of its first byte, else 408; it holds no thread while it arrives.
+    request_timeout: float = 10.0
+    keepalive: int = 2  # seconds an idle kept-alive connection stays open
+    # Open connections per worker (arriving, served or idle); under the usual 1024 open files.
+    worker_connections: int = 500
     # gunicorn logs a line per request to stdout; off by default, which saves CPU per request.
     access_log: bool = False
     # The built JS snippet served at /metronome.js (`make js` builds it).
@@ -271,6 +279,8 @@ class Settings:
     sources: Mapping[str, SourceSettings] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
     sites: Mapping[str, SiteSettings] = field(
         default_factory=lambda: {
             "default": SiteSettings(name="default", write_auth="none", public_tock=True),
@@ -297,9 +307,20 @@ class ServerSchema(_Strict):
     port = fields.Integer(validate=validate.Range(min=0, max=65535))
     workers = fields.Integer(validate=validate.Range(min=1, max=64))
     threads = fields.Integer(validate=validate.Range(min=1, max=256))
+    request_timeout = fields.Float(validate=validate.Range(min=0.1, max=3600))
+    keepalive = fields.Integer(validate=validate.Range(min=0, max=3600))
+    worker_connections = fields.Integer(validate=validate.Range(min=1, max=100_000))
     access_log = fields.Boolean()
     tracker_script = fields.String(validate=validate.Length(min=1))
     public_without_keys = fields.Boolean()
+
+    @validates_schema
+    def check_connections(self, data: dict[str, Any], **_: Any) -> None:
+        threads = data.get("threads", ServerSettings.threads)
+        connections = data.get("worker_connections", ServerSettings.worker_connections)
+        if connections <= threads:  # gunicorn keeps no connection alive then
+            message = f"Must be more than server.threads ({threads})."
+            raise ValidationError(message, "worker_connections")
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> ServerSettings:
@@ -672,6 +693,8 @@ class SettingsSchema(_Strict):
     sources = fields.Raw(load_default=dict)  # checked per source type by load_sources
     scheduler = fields.Nested(SchedulerSchema, load_default=SchedulerSettings)
     webhooks = fields.Nested(WebhookSchema, load_default=WebhookSettings)
+    rate_limits = fields.Nested(RateLimitSchema, load_default=RateLimitSettings)
+    public_tock_cache = fields.Nested(PublicCacheSchema, load_default=PublicCacheSettings)
     sites = fields.Dict(
         keys=fields.String(validate=validate.Regexp(SITE_NAME)),
         values=fields.Nested(SiteSchema),

@@ -21,9 +21,10 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from gunicorn.workers.gthread import ThreadWorker
+from metronome.slowclients import BufferingThreadWorker
 
 WORKER_CLASS = "metronome.listeners.BalancedThreadWorker"
+SINGLE_WORKER_CLASS = "metronome.slowclients.BufferingThreadWorker"  # one socket for all
 HOOKS = "python:metronome.listeners"  # gunicorn reads ``pre_fork`` from this module
 
 
@@ -42,7 +43,7 @@ def balanced(workers: int) -> bool:
 def gunicorn_options(bind: str, workers: int) -> list[str]:
     """The gunicorn options that bind ``bind``: once per worker where that balances."""
     if not balanced(workers):
-        return ["--bind", bind, "--worker-class", "gthread"]
+        return ["--bind", bind, "--worker-class", SINGLE_WORKER_CLASS]
     binds = [option for _ in range(workers) for option in ("--bind", bind)]
     return [*binds, "--reuse-port", "--worker-class", WORKER_CLASS, "--config", HOOKS]
 
@@ -60,8 +61,9 @@ def pre_fork(server: Any, worker: Any) -> None:
     worker.slot = free_slot(held, len(server.LISTENERS))
 
 
-class BalancedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn has no types
-    """gunicorn's threaded worker, polling only the listening socket of its slot."""
+class BalancedThreadWorker(BufferingThreadWorker):
+    """The threaded worker (metronome.slowclients), polling only the listening socket of its
+    slot."""
 
     slot: int | None = None
     sockets: list[Any]  # gunicorn's listener wrappers, one per --bind, the same in every worker

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError, TransportError
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
@@ -22,6 +22,7 @@ from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.model import TimeRange
 from metronome.query.parse import parse_query
+from metronome.query.public_cache import Answer, PublicCache, cache_key
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
@@ -44,6 +45,7 @@ def _register_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters["item_id"] = ItemIdConverter
 
 
+PUBLIC_CACHE_KEY = "metronome.public_tock_cache"
 MAX_ID_LENGTH = 1024
 SHARD_RETRIES = 3
 T = TypeVar("T")
@@ -57,7 +59,6 @@ MEDIA_TYPES = {
 # Page ids are paths ("/pricing"): GET /tock//pricing must reach "/pricing", so no slash merging.
 @bp.get("/tock/<item_id:item_id>", merge_slashes=False)
 def tock(item_id: str) -> Response:
-    services = current_services()
     fmt = "json"
     for suffix in (".json", ".csv", ".xlsx"):
         if item_id.endswith(suffix):
@@ -66,6 +67,18 @@ def tock(item_id: str) -> Response:
     if not item_id or len(item_id) > MAX_ID_LENGTH:
         raise ApiError(400, "invalid_id", f"The id must be 1 to {MAX_ID_LENGTH} characters.", "id")
     site = _reader_site(public_ok=True)
+    if not site.public_tock or _request_key():
+        return _tock_response(item_id, fmt, site)
+    # An anonymous read: a flood of one query runs one aggregation (query/public_cache.py).
+    key = cache_key(site.name, item_id, fmt, request.args.items(multi=True))
+    answer, _ = _public_cache().get_or_compute(
+        key, lambda: _answer_of(_tock_response(item_id, fmt, site))
+    )
+    return Response(answer.body, content_type=answer.mimetype, headers=list(answer.headers))
+
+
+def _tock_response(item_id: str, fmt: str, site: SiteSettings) -> Response:
+    services = current_services()
     query = parse_tock(item_id, site.name, request.args, now=datetime.now(UTC))
     prefix = services.settings.elasticsearch.index_prefix
 
@@ -93,6 +106,22 @@ def tock(item_id: str) -> Response:
         tables = export.tock_tables(result)
         content = export.rows_to_xlsx(tables)
     return _download(content, fmt, filename)
+
+
+def _public_cache() -> PublicCache:
+    extensions = current_app.extensions
+    cache = extensions.get(PUBLIC_CACHE_KEY)
+    if cache is None:  # one per app; setdefault keeps the first of two racing threads'
+        settings = current_services().settings.public_tock_cache
+        cache = extensions.setdefault(PUBLIC_CACHE_KEY, PublicCache(settings))
+    assert isinstance(cache, PublicCache)
+    return cache
+
+
+def _answer_of(response: Response) -> Answer:
+    kept = ("Content-Disposition",)
+    headers = tuple((name, response.headers[name]) for name in kept if name in response.headers)
+    return Answer(response.get_data(), response.content_type or "", headers)
 
 
 @bp.post("/api/v1/query")
@@ -136,9 +165,13 @@ def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
     if name is not None and not isinstance(name, str):
         raise ApiError(422, "invalid_query", "site must be a string.", field="site")
     site = find_site(current_services().settings, name or request.args.get("site"))
-    key = read_key(request.headers.get("Authorization"), request.args)
-    check_read_key(site, key, public_ok=public_ok)
+    check_read_key(site, _request_key(), public_ok=public_ok)
     return site
+
+
+def _request_key() -> str | None:
+    """The read key of the request (``Authorization: Bearer``); a ``?key=`` is refused."""
+    return read_key(request.headers.get("Authorization"), request.args)
 
 
 def call_elasticsearch(call: Callable[[], T]) -> T:

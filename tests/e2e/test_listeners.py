@@ -115,7 +115,7 @@ def test_gunicorn_is_asked_for_one_socket_per_worker() -> None:
     assert "--reuse-port" in options
     assert options[options.index("--worker-class") + 1] == listeners.WORKER_CLASS
     assert listeners.gunicorn_options("127.0.0.1:8080", 1) == [
-        "--bind", "127.0.0.1:8080", "--worker-class", "gthread",
+        "--bind", "127.0.0.1:8080", "--worker-class", listeners.SINGLE_WORKER_CLASS,
     ]  # fmt: skip
 
 

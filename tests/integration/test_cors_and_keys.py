@@ -17,6 +17,7 @@ from werkzeug.test import Client, TestResponse
 from metronome import create_app
 from metronome.config import Settings
 from metronome.es.templates import install_templates
+from metronome.fastpath import FastPath
 from metronome.shipper import Shipper
 from metronome.spool.writer import spool_bytes
 from tests.conftest import error_of, flask_calls, make_settings
@@ -463,7 +464,7 @@ def test_an_accepted_tick_skips_flask_and_gets_the_views_answer(
     calls = flask_calls(stack.client)
     fast = stack.client.post(url, **request_kwargs)
     assert calls == []  # Flask's hooks never ran
-    view = Client(stack.client.application.wsgi_app.app).post(url, **request_kwargs)  # type: ignore[attr-defined]
+    view = Client(behind_fast_path(stack.client.application.wsgi_app)).post(url, **request_kwargs)
     assert calls == ["/tick"]
     assert fast.status_code == view.status_code == 202
     assert fast.data == view.data
@@ -482,3 +483,10 @@ def test_a_tick_with_a_refused_hit_is_answered_by_the_view_and_stored_once(stack
     assert [item["index"] for item in response.get_json()["rejected"]] == [1]
     assert stack.ship() == 1
     assert [hit["id"] for hit in stack.stored()] == ["kept"]
+
+
+def behind_fast_path(app: Any) -> Any:
+    """The WSGI app the fast path wraps (the rate limits wrap the fast path in turn)."""
+    while not isinstance(app, FastPath):
+        app = app.app
+    return app.app

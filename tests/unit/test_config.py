@@ -83,6 +83,8 @@ def test_env_overrides_become_nested_paths() -> None:
         ({"elasticsearch": {"ca_certs": "/nonexistent/ca.pem"}}, "elasticsearch.ca_certs: No such"),
         ({"elasticsearch": {"ssl_assert_fingerprint": "abc"}}, "ssl_assert_fingerprint: Use the"),
         ({"privacy": {"keep_query_params": ["a&b"]}}, "privacy.keep_query_params.0"),
+        ({"server": {"request_timeout": 0}}, "server.request_timeout"),
+        ({"server": {"threads": 8, "worker_connections": 8}}, "server.worker_connections"),
     ],
 )
 def test_a_wrong_setting_is_named_in_the_error(raw: dict[str, object], names: str) -> None:

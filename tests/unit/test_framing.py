@@ -1,57 +1,82 @@
+"""When the poller gives a request to a thread (metronome.framing): only once it is whole."""
+
 from __future__ import annotations
 
 import pytest
 
-from metronome.spool import framing
-from metronome.spool.entry import utc_day
-from metronome.spool.framing import Tail
+from metronome.framing import Verdict, verdict
+
+HEAD = b"POST /tick HTTP/1.1\r\nHost: x\r\n"
 
 
-def test_records_round_trip_with_their_offsets() -> None:
-    data = framing.encode(b"first") + framing.encode(b"") + framing.encode(b"third")
-    records, tail = framing.decode(data, base=100)
-    assert [r.payload for r in records] == [b"first", b"", b"third"]
-    assert records[0].start == 100
-    assert records[-1].end == 100 + len(data)
-    assert tail is Tail.END
+def judge(received: bytes, head_from: int = 0) -> Verdict:
+    return verdict(received, max_head=200, max_body=100, head_from=head_from)
 
 
-@pytest.mark.parametrize("cut", [1, 4, 7, 8, 9, 12])
-def test_a_record_cut_short_is_incomplete_and_earlier_records_survive(cut: int) -> None:
-    whole = framing.encode(b"kept")
-    torn = framing.encode(b"torn-record")[:cut]
-    records, tail = framing.decode(whole + torn)
-    assert [r.payload for r in records] == [b"kept"]
-    assert tail is Tail.INCOMPLETE
+def test_headers_still_arriving_wait() -> None:
+    assert judge(b"") is Verdict.HEAD
+    assert judge(b"G") is Verdict.HEAD
+    assert judge(b"GET / HTTP/1.1\r\nHost: x\r\n") is Verdict.HEAD
 
 
-def test_a_flipped_byte_is_corrupt_and_never_returned() -> None:
-    bad = bytearray(framing.encode(b"payload"))
-    bad[-1] ^= 0xFF
-    records, tail = framing.decode(framing.encode(b"ok") + bytes(bad) + framing.encode(b"after"))
-    assert [r.payload for r in records] == [b"ok"]
-    assert tail is Tail.CORRUPT
+def test_a_request_without_a_body_is_ready_at_the_end_of_its_headers() -> None:
+    assert judge(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n") is Verdict.READY
 
 
-def test_an_absurd_length_is_corrupt_not_a_wait_for_more() -> None:
-    records, tail = framing.decode(b"\xff\xff\xff\xff\x00\x00\x00\x00")
-    assert records == []
-    assert tail is Tail.CORRUPT
+def test_a_body_of_declared_length_is_waited_for() -> None:
+    request = HEAD + b"Content-Length: 10\r\n\r\n"
+    assert judge(request) is Verdict.BODY
+    assert judge(request + b"12345") is Verdict.BODY
+    assert judge(request + b"1234567890") is Verdict.READY
+    assert judge(request + b"1234567890GET / HTTP/1.1") is Verdict.READY  # pipelined
 
 
-def test_zeros_left_by_a_crash_do_not_pass_as_empty_records() -> None:
-    records, tail = framing.decode(framing.encode(b"x") + b"\x00" * 64)
-    assert [r.payload for r in records] == [b"x"]
-    assert tail is Tail.CORRUPT
+def test_header_names_are_case_insensitive() -> None:
+    assert judge(HEAD + b"content-LENGTH:  3 \r\n\r\nab") is Verdict.BODY
 
 
-def test_oversized_payloads_are_refused() -> None:
-    with pytest.raises(ValueError, match="at most"):
-        framing.encode(b"x" * (framing.MAX_RECORD + 1))
+def test_a_body_larger_than_the_limit_is_left_to_the_app_to_refuse() -> None:
+    assert judge(HEAD + b"Content-Length: 101\r\n\r\n") is Verdict.READY
 
 
-def test_the_day_of_a_timestamp_is_its_utc_day() -> None:
-    assert utc_day("2026-11-22T23:59:59.999Z") == "2026.11.22"
-    assert utc_day("2026-11-22T23:30:00+00:00") == "2026.11.22"
-    assert utc_day("2026-11-23T00:30:00+01:00") == "2026.11.22"  # converted, not read off
-    assert utc_day("2026-11-22T20:00:00-05:00") == "2026.11.23"
+@pytest.mark.parametrize("length", [b"-1", b"1e3", b"ten", b"", b"\xd9\xa3"])
+def test_a_malformed_length_is_left_to_gunicorn_to_refuse(length: bytes) -> None:
+    assert judge(HEAD + b"Content-Length: " + length + b"\r\n\r\n") is Verdict.READY
+
+
+def test_expect_continue_is_ready_after_the_headers() -> None:
+    request = HEAD + b"Content-Length: 10\r\nExpect: 100-continue\r\n\r\n"
+    assert judge(request) is Verdict.READY
+
+
+def test_a_header_section_over_the_limit_is_too_large() -> None:
+    assert judge(HEAD + b"X: " + b"a" * 200) is Verdict.HEAD_TOO_LARGE
+    assert judge(HEAD + b"X: " + b"a" * 200 + b"\r\n\r\n") is Verdict.HEAD_TOO_LARGE
+
+
+def test_head_from_skips_bytes_known_not_to_end_the_headers() -> None:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    # The end straddles the point searched from: still found.
+    assert judge(request, head_from=len(request) - 1) is Verdict.READY
+
+
+CHUNKED = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+
+
+def test_a_chunked_body_is_ready_at_its_last_chunk() -> None:
+    assert judge(CHUNKED) is Verdict.BODY
+    assert judge(CHUNKED + b"5\r\nhel") is Verdict.BODY
+    assert judge(CHUNKED + b"5\r\nhello\r\n") is Verdict.BODY
+    assert judge(CHUNKED + b"5;ext=1\r\nhello\r\n0\r\n") is Verdict.BODY
+    assert judge(CHUNKED + b"5\r\nhello\r\n0\r\n\r\n") is Verdict.READY
+
+
+def test_chunk_trailers_are_waited_for() -> None:
+    assert judge(CHUNKED + b"0\r\nX-Sum: 1\r\n") is Verdict.BODY
+    assert judge(CHUNKED + b"0\r\nX-Sum: 1\r\n\r\n") is Verdict.READY
+
+
+def test_chunks_over_the_body_limit_or_garbage_are_left_to_the_thread() -> None:
+    assert judge(CHUNKED + b"65\r\n") is Verdict.READY  # 101 bytes: the app refuses them
+    assert judge(CHUNKED + b"zz\r\n") is Verdict.READY  # gunicorn answers 400
+    assert judge(HEAD + b"Transfer-Encoding: gzip\r\n\r\n") is Verdict.READY

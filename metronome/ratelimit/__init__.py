@@ -1,0 +1,1 @@
+"""Per-IP and per-site request rate limits for ingest and public reads (README "Rate limits")."""
