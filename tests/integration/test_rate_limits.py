@@ -78,7 +78,9 @@ def test_anonymous_tock_reads_have_their_own_limit_and_keyed_reads_none(tmp_path
     )
     assert not_bearer.status_code == 429  # no key as the view reads one: still anonymous
     keyed = client.get(
-        "/tock/x?site=shop&key=wrong-key-1", environ_base={"REMOTE_ADDR": "198.51.100.7"}
+        "/tock/x?site=shop",
+        headers={"Authorization": "Bearer wrong-key-1"},
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
     )
     assert keyed.status_code == 401  # not limited here; refused before any search
     bearer = client.get(
