@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JS     := clients/js
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help install es-resolve js js-test browser run test lint format unit clean
+.PHONY: help install es-resolve js js-test browser nginx run test lint format unit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -41,6 +41,11 @@ browser:  ## Debian's chromium for the browser tests (installed with apt-get whe
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
+nginx:  ## Debian's nginx for the reverse-proxy test of config/nginx.conf (apt-get when missing)
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "The reverse-proxy test needs Debian's nginx: sudo apt-get install nginx-light" >&2; exit 1; fi; }
+
 run: es-resolve js  ## start the embedded Elasticsearch and Metronome on 127.0.0.1:8080
 	$(BIN)/metronome serve
 
@@ -53,7 +58,7 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint es-resolve js-test browser  ## the whole suite: lint, JS tests, unit, integration, e2e (real Elasticsearch, Chromium)
+test: lint es-resolve js-test browser nginx  ## the whole suite: lint, JS tests, unit, integration, e2e (real Elasticsearch, Chromium)
 	$(BIN)/pytest
 
 unit: install  ## only the pure, fast tests
