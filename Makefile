@@ -6,9 +6,11 @@ STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
 JS     := clients/js
-CHROMIUM := /usr/bin/chromium
+# package=the file it installs: chromium (browser tests), nginx-light (the reverse-proxy test),
+# docker-compose (validates docker-compose.yml; no Docker engine needed)
+TEST_PACKAGES := chromium=/usr/bin/chromium nginx-light=/usr/sbin/nginx docker-compose=/usr/bin/docker-compose
 
-.PHONY: help install es-resolve js js-test browser compose-tools run test lint format unit clean
+.PHONY: help install es-resolve js js-test test-tools run test lint format unit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -36,15 +38,11 @@ js: $(JS)/dist/metronome.js  ## build the browser snippet (clients/js/dist), ser
 js-test: js  ## the snippet's own tests: node unit tests, type check, size budget
 	cd $(JS) && npm test --silent
 
-browser:  ## Debian's chromium for the browser tests (installed with apt-get when missing)
-	@test -x $(CHROMIUM) || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "The browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
-
-compose-tools:  ## docker-compose, to validate docker-compose.yml (no engine needed; apt-get when missing)
-	@command -v docker-compose >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
-	  else echo "The compose test needs docker-compose: sudo apt-get install docker-compose" >&2; exit 1; fi; }
+test-tools:  ## Debian packages the tests use: chromium, nginx, docker-compose (apt-get when missing)
+	@missing=$$(for entry in $(TEST_PACKAGES); do test -x "$${entry#*=}" || echo "$${entry%%=*}"; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "The tests need Debian's" $$missing ": sudo apt-get install" $$missing >&2; exit 1; fi; fi
 
 run: es-resolve js  ## start the embedded Elasticsearch and Metronome on 127.0.0.1:8080
 	$(BIN)/metronome serve
@@ -58,7 +56,7 @@ format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: lint es-resolve js-test browser compose-tools  ## the whole suite: lint, JS tests, unit, integration, e2e (real Elasticsearch, Chromium)
+test: lint es-resolve js-test test-tools  ## the whole suite: lint, JS tests, unit, integration, e2e (real Elasticsearch, Chromium, nginx)
 	$(BIN)/pytest
 
 unit: install  ## only the pure, fast tests

@@ -24,7 +24,7 @@ FILLED = {
 
 def compose_config(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     command = shutil.which("docker-compose")
-    assert command, "make test installs docker-compose (make compose-tools)"
+    assert command, "make test installs docker-compose (make test-tools)"
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in env.items()))
     return subprocess.run(
