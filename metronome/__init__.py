@@ -15,6 +15,7 @@ from metronome.compat.allezon import fast_user_tags
 from metronome.config import Settings, load_settings
 from metronome.es.client import build_client
 from metronome.fastpath import FastPath
+from metronome.hits.budget import body_budgets
 from metronome.hits.privacy import DailySalts, load_or_create_secret
 from metronome.hits.sink import SpoolSink
 from metronome.hits.views import bp as hits_bp
@@ -26,6 +27,7 @@ from metronome.openapi import bp as openapi_bp
 from metronome.ops.views import bp as ops_bp
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events_views import bp as events_bp
+from metronome.query.public_cache import PublicCache
 from metronome.query.views import bp as query_bp
 from metronome.ratelimit import middleware as ratelimit
 from metronome.readkeys import with_generated_read_keys
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         catalog=FieldCatalog(client, settings.elasticsearch.index_prefix),
         log_sink=SpoolEventSink(writer, log_context(settings, salts)),
         entries=SpoolEntrySink(writer),
+        budgets=body_budgets(settings),
+        public_cache=PublicCache(settings.public_tock_cache),
     )
     errors.init_app(app)
     security_headers.init_app(app)

@@ -261,7 +261,7 @@ class SiteSettings:
     limits: HitLimits = field(default_factory=HitLimits)
     # Secret keys of server-to-server intake (POST /ingest/logs); write keys, which web pages
     # publish, cannot send it. None: only a keyless site (write_auth: none) takes it.
-    ingest_keys: tuple[str, ...] = ()
+    ingest_keys: tuple[str, ...] = field(default=(), repr=False)  # secrets: not in repr()
 
 
 @dataclass(frozen=True)
@@ -448,16 +448,11 @@ class PrivacySchema(_Strict):
 
     @pre_load
     def split_names(self, data: Any, **_: Any) -> Any:
-        # From the environment (METRONOME_PRIVACY__KEEP_QUERY_PARAMS=utm_*,ref) the list is one
-        # string; an empty one (None) keeps no parameter.
-        if isinstance(data, Mapping) and "keep_query_params" in data:
-            names = data["keep_query_params"]
-            if names is None:
-                return {**data, "keep_query_params": []}
-            if isinstance(names, str):
-                listed = [name.strip() for name in names.split(",") if name.strip()]
-                return {**data, "keep_query_params": listed}
-        return data
+        # From the environment: METRONOME_PRIVACY__KEEP_QUERY_PARAMS=utm_*,ref. An empty one
+        # (None) keeps no parameter.
+        if isinstance(data, Mapping) and data.get("keep_query_params", "") is None:
+            return {**data, "keep_query_params": []}
+        return comma_lists(data, ("keep_query_params",))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> PrivacySettings:
@@ -611,6 +606,19 @@ class LimitsSchema(_Strict):
         return HitLimits(**data)
 
 
+def comma_lists(data: Any, names: tuple[str, ...]) -> Any:
+    """``data`` with each of ``names`` that is one string (as every value from the environment
+    is) split at its commas into a list."""
+    if not isinstance(data, Mapping):
+        return data
+    split = {
+        name: [item.strip() for item in data[name].split(",") if item.strip()]
+        for name in names
+        if isinstance(data.get(name), str)
+    }
+    return {**data, **split} if split else data
+
+
 # Keys shown in documentation and examples say so; a key that does is never accepted.
 EXAMPLE_KEY_MARKS = ("example", "changeme", "change-me", "change_me", "your_", "your-")
 
@@ -640,15 +648,8 @@ class SiteSchema(_Strict):
 
     @pre_load
     def split_key_lists(self, data: Any, **_: Any) -> Any:
-        """A key list from the environment is one string: keys separated by commas."""
-        if not isinstance(data, dict):
-            return data
-        return {
-            name: [key.strip() for key in value.split(",") if key.strip()]
-            if name in ("write_keys", "read_keys", "ingest_keys") and isinstance(value, str)
-            else value
-            for name, value in data.items()
-        }
+        # From the environment: METRONOME_SITES__SHOP__READ_KEYS=sk_a,sk_b
+        return comma_lists(data, ("write_keys", "read_keys", "ingest_keys"))
 
     @validates_schema
     def check_keys(self, data: dict[str, Any], **_: Any) -> None:

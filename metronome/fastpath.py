@@ -42,6 +42,14 @@ class FastAnswer:
         """As werkzeug writes it: ``204 NO CONTENT``."""
         return _STATUS_LINES.get(self.status) or _status_line(self.status)
 
+    def send(self, start_response: StartResponse) -> list[bytes]:
+        """Start the WSGI response with every answer's security headers; the body to return."""
+        headers = [*self.headers, *SECURITY_HEADERS, ("Content-Length", str(len(self.body)))]
+        if self.status == 204:
+            headers.pop()  # a 204 has no body and, as werkzeug sends it, no length
+        start_response(self.status_line, headers)
+        return [self.body]
+
 
 def json_answer(status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> FastAnswer:
     """A JSON answer in the bytes Flask's ``jsonify`` gives (compact, ASCII, final newline)."""
@@ -103,11 +111,7 @@ class FastPath:
         answer = handler(environ, body)
         if answer is None:
             return self.app(environ, start_response)
-        headers = [*answer.headers, *SECURITY_HEADERS, ("Content-Length", str(len(answer.body)))]
-        if answer.status == 204:
-            headers.pop()  # a 204 has no body and, as werkzeug sends it, no length
-        start_response(answer.status_line, headers)
-        return [answer.body]
+        return answer.send(start_response)
 
     def _read_body(self, environ: WSGIEnvironment) -> bytes | None:
         """The whole body when its length is declared and within the limit, else ``None``

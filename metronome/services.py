@@ -13,10 +13,12 @@ from elasticsearch import Elasticsearch
 from flask import current_app
 
 from metronome.config import Settings
+from metronome.hits.budget import BodyBudgets
 from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
 from metronome.logs.events import EventSink
 from metronome.query.catalog import FieldCatalog
+from metronome.query.public_cache import PublicCache
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.writer import SpoolWriter
 
@@ -51,6 +53,8 @@ class Services:
     catalog: FieldCatalog
     log_sink: EventSink  # server logs (forward protocol, /ingest/logs) into the same spool
     entries: EntrySink  # documents that arrive whole (POST /webhooks/github) into the spool
+    budgets: BodyBudgets  # what each ingest endpoint's body may hold (hits/budget.py)
+    public_cache: PublicCache  # anonymous /tock answers (query/public_cache.py)
 
 
 def current_services() -> Services:

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_options_header
 
+from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.hits.budget import (
     BodyBudget,
@@ -31,6 +32,7 @@ from metronome.hits.budget import (
     check_size,
     inflate_error,
     parsing_slot,
+    tick_budget,
 )
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})  # text/plain: what sendBeacon sends
@@ -52,8 +54,7 @@ MAX_SAFE_INTEGER = 2**53
 MAX_INT_DIGITS = 4000
 # A form body is one flat hit: more pairs than this exceed any site's parameter limit.
 MAX_FORM_PAIRS = 10_000
-# The budget of a /tick body with the default settings (see ``tick_budget``).
-DEFAULT_BUDGET = BodyBudget(max_bytes=4_194_304, max_values=151_001, max_items=500)
+DEFAULT_BUDGET = tick_budget(Settings())  # a /tick body's, with the default settings
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # gzip header and trailer, not raw zlib
 _INFLATE_CHUNK = 65_536
@@ -86,7 +87,7 @@ def decode_body(
     if not data or data.isspace():  # what `not data.strip()` says, without copying the body
         raise ApiError(400, "empty_body", "The request body is empty; send a hit or an array.")
     if kind == FORM_TYPE:
-        check_form_pairs(budget, data, MAX_FORM_PAIRS)
+        check_form_pairs(data, MAX_FORM_PAIRS)
     else:
         check_json_values(budget, data)
     if kind in NDJSON_TYPES:

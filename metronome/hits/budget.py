@@ -52,7 +52,7 @@ class BodyBudget:
 
     max_bytes: int  # decompressed
     max_values: int  # JSON objects, arrays, members and elements together
-    max_items: int  # hits or records; NDJSON lines, form pairs are checked against it
+    max_items: int  # hits or records; an NDJSON body's non-blank lines too
     max_inflate_ratio: int = 100
     ratio_floor: int = RATIO_FLOOR
     what: str = "hits"  # what the items are, for the messages
@@ -61,6 +61,23 @@ class BodyBudget:
         """How far a gzip body of ``compressed_bytes`` may inflate."""
         by_ratio = max(self.ratio_floor, self.max_inflate_ratio * compressed_bytes)
         return min(self.max_bytes, by_ratio)
+
+
+@dataclass(frozen=True)
+class BodyBudgets:
+    """The budget of each ingest endpoint, worked out once from the settings."""
+
+    tick: BodyBudget
+    user_tag: BodyBudget
+    logs: BodyBudget
+
+
+def body_budgets(settings: Settings) -> BodyBudgets:
+    return BodyBudgets(
+        tick=tick_budget(settings),
+        user_tag=user_tag_budget(settings.ingest),
+        logs=log_budget(settings.ingest),
+    )
 
 
 def tick_budget(settings: Settings) -> BodyBudget:
@@ -178,7 +195,7 @@ def _lines_within(data: bytes, limit: int) -> bool:
     return all(count <= limit for count, _ in enumerate(lines, start=1))
 
 
-def check_form_pairs(budget: BodyBudget, data: bytes, max_pairs: int) -> None:
+def check_form_pairs(data: bytes, max_pairs: int) -> None:
     """Refuse a form body of more ``name=value`` pairs than one hit may have."""
     if data.count(b"&") >= max_pairs:
         raise ApiError(

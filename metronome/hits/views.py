@@ -21,7 +21,6 @@ from metronome.errors import ApiError, error_object
 from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, json_text, remember
 from metronome.hits.accept import Outcome, RequestFacts, accept_hits
 from metronome.hits.bodies import DecodedBody, decode_body, hit_from_pairs
-from metronome.hits.budget import tick_budget
 from metronome.hits.pipeline import Document
 from metronome.services import Services, current_services
 from metronome.spool.answers import durable_append
@@ -90,7 +89,7 @@ def tick() -> Response:
             _environ(CONTENT_TYPE),
             request.get_data(cache=False),
             _environ(CONTENT_ENCODING),
-            tick_budget(services.settings),
+            services.budgets.tick,
         ),
     )
     if body.batch and not body.hits:
@@ -117,7 +116,7 @@ def fast_tick(services: Services) -> Handler:
     it (and counts it) as it always has."""
     settings = services.settings
     ingest = settings.ingest
-    budget = tick_budget(settings)
+    budget = services.budgets.tick
 
     def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
         try:

@@ -15,7 +15,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from metronome.errors import ApiError
-from metronome.hits.budget import log_budget
 from metronome.logs.bodies import decode_log_body, log_events
 from metronome.services import current_services
 from metronome.sites import check_ingest_key, find_site
@@ -42,7 +41,7 @@ def ingest_logs(tag: str | None = None) -> Response:
         request.headers.get("Content-Type"),
         data,
         request.headers.get("Content-Encoding"),
-        log_budget(settings.ingest),
+        services.budgets.logs,
     )
     digest = hashlib.sha256(data).hexdigest()[:24]  # a retried body gets the same ids
     events, rejected = log_events(records, tag, datetime.now(UTC), f"http:{digest}")

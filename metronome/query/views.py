@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError, TransportError
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
@@ -22,7 +22,7 @@ from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.model import TimeRange
 from metronome.query.parse import parse_query
-from metronome.query.public_cache import Answer, PublicCache, cache_key
+from metronome.query.public_cache import Answer, cache_key
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
@@ -45,7 +45,6 @@ def _register_converter(state: BlueprintSetupState) -> None:
     state.app.url_map.converters["item_id"] = ItemIdConverter
 
 
-PUBLIC_CACHE_KEY = "metronome.public_tock_cache"
 MAX_ID_LENGTH = 1024
 SHARD_RETRIES = 3
 T = TypeVar("T")
@@ -71,7 +70,7 @@ def tock(item_id: str) -> Response:
         return _tock_response(item_id, fmt, site)
     # An anonymous read: a flood of one query runs one aggregation (query/public_cache.py).
     key = cache_key(site.name, item_id, fmt, request.args.items(multi=True))
-    answer, _ = _public_cache().get_or_compute(
+    answer, _ = current_services().public_cache.get_or_compute(
         key, lambda: _answer_of(_tock_response(item_id, fmt, site))
     )
     return Response(answer.body, content_type=answer.mimetype, headers=list(answer.headers))
@@ -106,16 +105,6 @@ def _tock_response(item_id: str, fmt: str, site: SiteSettings) -> Response:
         tables = export.tock_tables(result)
         content = export.rows_to_xlsx(tables)
     return _download(content, fmt, filename)
-
-
-def _public_cache() -> PublicCache:
-    extensions = current_app.extensions
-    cache = extensions.get(PUBLIC_CACHE_KEY)
-    if cache is None:  # one per app; setdefault keeps the first of two racing threads'
-        settings = current_services().settings.public_tock_cache
-        cache = extensions.setdefault(PUBLIC_CACHE_KEY, PublicCache(settings))
-    assert isinstance(cache, PublicCache)
-    return cache
 
 
 def _answer_of(response: Response) -> Answer:

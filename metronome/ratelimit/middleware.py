@@ -14,7 +14,6 @@ its request, since reading bodies here would cost every request what it saves.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +21,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from metronome.config import Settings
+from metronome.errors import error_object
+from metronome.fastpath import json_answer
 from metronome.ratelimit.buckets import Buckets, retry_after
 from metronome.ratelimit.clients import client_address, client_key, within
 from metronome.ratelimit.settings import LimitPair, RateLimitSettings
@@ -148,17 +149,8 @@ class RateLimit:
             f"Too many {policy.name} requests from {who} (limit: {rate:g} a second); "
             f"retry after {seconds} s."
         )
-        body = json.dumps({"error": {"code": "rate_limited", "message": message}}).encode()
-        body += b"\n"
-        start_response(
-            "429 TOO MANY REQUESTS",
-            [
-                ("Content-Type", "application/json"),
-                ("Retry-After", str(seconds)),
-                ("Content-Length", str(len(body))),
-            ],
-        )
-        return [body]
+        error = {"error": error_object("rate_limited", message)}
+        return json_answer(429, error, [("Retry-After", str(seconds))]).send(start_response)
 
 
 def _arg(query: str, name: str) -> str | None:

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from metronome import create_app
 from metronome.es.templates import install_templates
 from metronome.query.public_cache import Answer, PublicCache, PublicCacheSettings
-from metronome.query.views import PUBLIC_CACHE_KEY
+from metronome.services import EXTENSION_KEY
 from tests.conftest import READ_KEY, WRITE_KEY, make_settings
 
 
@@ -129,7 +129,7 @@ def test_errors_are_not_cached(
         assert client.get("/tock/ds?interval=fortnight").status_code == 400
     first = client.get("/tock/ds")
     assert first.status_code == 200, first.data
-    cache = client.application.extensions[PUBLIC_CACHE_KEY]
+    cache = client.application.extensions[EXTENSION_KEY].public_cache
     assert [key[1:3] for key in cache.entries] == [("ds", "json")]  # the 200 alone
 
 

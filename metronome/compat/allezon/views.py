@@ -25,7 +25,6 @@ from metronome.errors import ApiError
 from metronome.fastjson import json_response
 from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, remember
 from metronome.hits.bodies import JSON_TYPES, DecodedBody, decode_body, media_type
-from metronome.hits.budget import user_tag_budget
 from metronome.hits.pipeline import Document
 from metronome.hits.views import spool_documents
 from metronome.query.views import call_elasticsearch, store_unavailable
@@ -58,7 +57,7 @@ def user_tags() -> Response:
             request.content_type,
             request.get_data(cache=False),
             request.headers.get("Content-Encoding"),
-            user_tag_budget(services.settings.ingest),
+            services.budgets.user_tag,
         ),
     )
     try:
@@ -78,7 +77,7 @@ def fast_user_tags(services: Services) -> Handler:
     the platform sends a thousand times a second: a key-less site, one JSON tag, no encoding.
     Anything else, and every error, is left to ``user_tags``."""
     settings = services.settings
-    budget = user_tag_budget(settings.ingest)
+    budget = services.budgets.user_tag
     no_content = FastAnswer(204, [("Content-Type", NO_CONTENT_TYPE)])
     site = settings.site(settings.allezon.site)  # settings do not change while serving
 
