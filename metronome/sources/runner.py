@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from elasticsearch import Elasticsearch
 
@@ -58,6 +58,7 @@ from metronome.spool.entry import Entry
 log = logging.getLogger(__name__)
 BULK_ATTEMPTS = 5
 BULK_BACKOFF_CAP = 10.0
+T = TypeVar("T")
 
 
 class Interrupted(Exception):
@@ -276,28 +277,14 @@ def _store(
         )
         for document, body in zip(documents, bodies, strict=True)
     ]
-    results: list[ItemResult | None] = [None] * len(actions)
-    pending = list(range(len(actions)))
-    attempt = 0
-    while pending:
-        try:
-            answered = bulk_create(services.es, [actions[i] for i in pending])
-        except StoreUnavailable:
-            answered = [ItemResult(status=503)] * len(pending)
-        retry = []
-        for i, result in zip(pending, answered, strict=True):
-            results[i] = result
-            if is_retryable(result.status):
-                retry.append(i)
-        pending = retry
-        if pending:
-            attempt += 1
-            if attempt >= BULK_ATTEMPTS:
-                raise StoreUnavailable(
-                    f"Elasticsearch did not store {len(pending)} documents after {attempt} tries"
-                )
-            services.sleep(backoff_delay(attempt, BULK_BACKOFF_CAP))
-    final = [result for result in results if result is not None]
+    settled = _until_settled(
+        list(range(len(actions))),
+        lambda pending: bulk_create(services.es, [actions[i] for i in pending]),
+        lambda result: is_retryable(result.status),
+        services,
+        "store",
+    )
+    final = [result for _, result in sorted(settled, key=lambda pair: pair[0])]
     refused = [
         (
             Entry(source.stream, actions[i].id, bodies[i]),
@@ -326,28 +313,49 @@ def _remove(source: Source, removals: Sequence[Removal], services: RunServices) 
         )
         for removal in removals
     ]
-    deleted = 0
-    attempt = 0
-    while deletes:
-        try:
-            answered = bulk_delete(services.es, deletes)
-        except StoreUnavailable:
-            answered = [ItemResult(status=503)] * len(deletes)
-        deleted += sum(1 for result in answered if result.status == 200)
+    settled = _until_settled(
+        deletes,
+        lambda pending: bulk_delete(services.es, pending),
         # 404: not stored; 409: a newer version is. Anything else passes or is worth a retry.
-        deletes = [
-            delete
-            for delete, result in zip(deletes, answered, strict=True)
-            if result.status not in (200, 404, 409)
-        ]
-        if deletes:
+        lambda result: result.status not in (200, 404, 409),
+        services,
+        "delete",
+    )
+    return sum(1 for _, result in settled if result.status == 200)
+
+
+def _until_settled(
+    items: list[T],
+    send: Callable[[list[T]], list[ItemResult]],
+    again: Callable[[ItemResult], bool],
+    services: RunServices,
+    verb: str,
+) -> list[tuple[T, ItemResult]]:
+    """Send ``items`` in bulk until each answer is final (``again`` says which are not),
+    backing off between tries: each item with its final answer. ``StoreUnavailable`` when
+    some are still not after ``BULK_ATTEMPTS`` tries."""
+    settled: list[tuple[T, ItemResult]] = []
+    attempt = 0
+    while items:
+        try:
+            answered = send(items)
+        except StoreUnavailable:
+            answered = [ItemResult(status=503)] * len(items)
+        pending = []
+        for item, result in zip(items, answered, strict=True):
+            if again(result):
+                pending.append(item)
+            else:
+                settled.append((item, result))
+        items = pending
+        if items:
             attempt += 1
             if attempt >= BULK_ATTEMPTS:
                 raise StoreUnavailable(
-                    f"Elasticsearch did not delete {len(deletes)} documents after {attempt} tries"
+                    f"Elasticsearch did not {verb} {len(items)} documents after {attempt} tries"
                 )
             services.sleep(backoff_delay(attempt, BULK_BACKOFF_CAP))
-    return deleted
+    return settled
 
 
 def build_document(source: Source, document: Document, received_at: str) -> dict[str, Any]:
