@@ -78,7 +78,20 @@ def check_exposure(settings: Settings) -> list[str]:
     raise ExposureError(
         "Refusing to listen beyond this machine with doors open to anyone:\n"
         + "".join(f"  - {door}\n" for door in public)
-        + "Give those sites keys (write_auth: key with write_keys; public_tock: false), set "
-        "allezon.enabled: false and logs.forward.shared_key, or listen on 127.0.0.1 behind a "
-        "reverse proxy. To serve them openly anyway, set server.public_without_keys: true."
+        + "Close them ("
+        + "; ".join(_remedies(public))
+        + "), or listen on 127.0.0.1 behind a reverse proxy. To serve them openly anyway, set "
+        "server.public_without_keys: true."
     )
+
+
+REMEDIES = (  # (what a door sentence says, how to close it)
+    ("write_auth: none", "give the site write_auth: key and write_keys"),
+    ("public_tock: true", "set the site's public_tock: false"),
+    ("Allezon", "set allezon.enabled: false"),
+    ("forward listener", "set logs.forward.shared_key"),
+)
+
+
+def _remedies(doors: list[str]) -> list[str]:
+    return [fix for mark, fix in REMEDIES if any(mark in door for door in doors)]
