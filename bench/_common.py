@@ -23,7 +23,7 @@ from elasticsearch.helpers import bulk
 from metronome.config import EmbeddedSettings, Settings
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import remove_templates
-from metronome.serve import _child_env
+from metronome.serve.supervisor import _child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

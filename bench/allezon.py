@@ -101,7 +101,7 @@ from metronome.config import (
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, stream_pattern
 from metronome.es.templates import install_templates, remove_templates
-from metronome.serve import SHIPPER_COMMAND, _child_env, _gunicorn_command
+from metronome.serve.supervisor import SHIPPER_COMMAND, _child_env, _gunicorn_command
 
 TAG_P99_TARGET_MS = 200.0
 PROFILE_P99_TARGET_MS = 200.0

@@ -200,7 +200,7 @@ def start_web(code: Path, config: Path, port: int) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
         "--threads", "8", "--worker-class", "gthread", "--log-level", "critical",
-        "metronome.wsgi:app",
+        "metronome.web.wsgi:app",
     ]  # fmt: skip
     web = subprocess.Popen(command, cwd=code, env=env)
     deadline = time.monotonic() + 60

@@ -95,7 +95,7 @@ from metronome.hits.privacy import DailySalts
 from metronome.logs.context import log_context
 from metronome.logs.events import LogEvent
 from metronome.logs.records import log_entry
-from metronome.serve import FORWARD_COMMAND, SHIPPER_COMMAND, _gunicorn_command
+from metronome.serve.supervisor import FORWARD_COMMAND, SHIPPER_COMMAND, _gunicorn_command
 from metronome.spool.entry import decode_entry, encode_entry
 
 TAG = "nginx.access"

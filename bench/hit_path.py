@@ -42,16 +42,16 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import USER_AGENTS, hit, machine, ratio
-from metronome import create_app
 from metronome.config import HitLimits, settings_from_mapping
 from metronome.hits.accept import RequestFacts, Validator, accept_hits
 from metronome.hits.pipeline import Document
 from metronome.hits.privacy import DailySalts
 from metronome.hits.schema import load_hit, load_hit_with_schema
 from metronome.hits.sink import SpoolSink, document_id
-from metronome.services import EXTENSION_KEY
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.writer import SpoolWriter
+from metronome.web.app import create_app
+from metronome.web.services import EXTENSION_KEY
 
 BATCH = 500
 CLIENT_IP = "203.0.113.7"

@@ -9,7 +9,7 @@ Everything runs on this machine, in this run:
    open-loop run at 80 % of that peak: the tail this machine gives any app at that load;
 3. end-to-end, baseline: the same documents as the pipeline makes, sent with
    ``elasticsearch.helpers.bulk`` in chunks of 1000, timed until ``_count`` sees them all;
-4. Metronome (gunicorn ``metronome.wsgi:app`` + the shipper, as ``metronome serve`` starts them):
+4. Metronome (gunicorn ``metronome.web.wsgi:app`` + the shipper, as ``metronome serve`` runs them):
    end-to-end (N hits in batches of 500 until all are searchable), then the peak single-hit
    accept rate, then an open-loop run at 80 % of that peak for p50/p99 latency.
 
@@ -75,7 +75,7 @@ from metronome.es.templates import install_templates
 from metronome.hits.pipeline import Document, HitContext, enrich
 from metronome.hits.privacy import DailySalts
 from metronome.hits.schema import load_hit
-from metronome.serve import SHIPPER_COMMAND, _child_env, _gunicorn_command
+from metronome.serve.supervisor import SHIPPER_COMMAND, _child_env, _gunicorn_command
 
 ACCEPT_TARGET = 0.6
 E2E_TARGET = 0.8

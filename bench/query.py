@@ -78,13 +78,13 @@ from metronome.es.templates import install_templates, load_templates, remove_tem
 from metronome.hits.pipeline import parse_user_agent, url_parts
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events import events_query, iter_events
-from metronome.query.events_views import KEEP_ALIVE, PAGE_SIZE
 from metronome.query.model import Query
 from metronome.query.parse import parse_query
 from metronome.query.result import query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import TockQuery, build_tock_body, parse_tock, tock_result
-from metronome.serve import _child_env, _gunicorn_command
+from metronome.serve.supervisor import _child_env, _gunicorn_command
+from metronome.web.views.events import KEEP_ALIVE, PAGE_SIZE
 
 OVERHEAD_TARGET = 1.25  # Metronome p50 / direct p50
 TOCK_P99_TARGET_MS = 200.0
@@ -626,7 +626,7 @@ class QueryBench:
         self.monitor.close()
 
     def start_metronome(self) -> tuple[int, Settings]:
-        """gunicorn ``metronome.wsgi:app`` as ``metronome serve`` starts it, from a YAML file."""
+        """gunicorn ``metronome.web.wsgi:app`` as ``metronome serve`` runs it, from a YAML file."""
         port = free_port()
         spool_dir = self.workdir / "metronome" / "spool"
         config = {

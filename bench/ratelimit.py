@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.hit_path import InProcessApp, hit_mix
 from metronome.config import settings_from_mapping
-from metronome.ratelimit.middleware import RateLimit
+from metronome.web.ratelimit.middleware import RateLimit
 
 UNLIMITED = {"rate": 1_000_000, "burst": 10_000_000}
 LIMITS: dict[str, Any] = {

@@ -1,6 +1,7 @@
 """gunicorn settings for running the web process on its own (containers, systemd):
 
-    METRONOME_ES_URL=http://127.0.0.1:9200 gunicorn -c config/gunicorn.conf.py metronome.wsgi:app
+    METRONOME_ES_URL=http://127.0.0.1:9200 gunicorn -c config/gunicorn.conf.py \
+        metronome.web.wsgi:app
 
 `metronome serve` passes the same settings from config/metronome.yml itself: threaded workers
 (server.workers x server.threads), each with a listening socket of its own (see
@@ -12,11 +13,11 @@ that nothing else listens on the address.
 import os
 import sys
 
-from metronome import listeners
 from metronome.config import load_settings
-from metronome.exposure import ExposureError, check_exposure
-from metronome.listeners import pre_fork  # noqa: F401  (the gunicorn server hook)
-from metronome.serve import ACCESS_LOG_FORMAT
+from metronome.serve.exposure import ExposureError, check_exposure
+from metronome.serve.supervisor import ACCESS_LOG_FORMAT
+from metronome.web import sockets as listeners
+from metronome.web.sockets import pre_fork  # noqa: F401  (the gunicorn server hook)
 
 _address = os.environ.get("METRONOME_BIND", "127.0.0.1:8080")
 _host = _address.rpartition(":")[0] or _address

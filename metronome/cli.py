@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from metronome import SECRET_FILE, __version__
+from metronome import __version__
 from metronome.archive.archiver import Archiver
 from metronome.archive.errors import ArchiveError, Stopped
 from metronome.archive.listing import archived_days
@@ -25,22 +25,23 @@ from metronome.archive.restore import Restorer
 from metronome.archive.schedule import ArchiveLease, run_every
 from metronome.archive.store import S3Store, where
 from metronome.config import ConfigError, Settings, load_settings
-from metronome.deadletters import DeadLetterStore
 from metronome.es.client import ElasticsearchUnusable, build_client, check_connection
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.mapping_report import mapping_report
 from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.es.templates import install_templates
-from metronome.hits.privacy import DailySalts, load_or_create_secret
+from metronome.fsutil import load_or_create_secret
+from metronome.hits.privacy import SECRET_FILE, DailySalts
 from metronome.logs.context import log_context
 from metronome.logs.forward import run_forward_server, server_options
 from metronome.logs.forward.metrics import CounterMirror
 from metronome.logs.sink import SpoolEventSink
-from metronome.serve import ServeError
-from metronome.serve import serve as run_serve
-from metronome.shipper import Shipper, ShipperAlreadyRunning
+from metronome.serve.supervisor import ServeError
+from metronome.serve.supervisor import serve as run_serve
 from metronome.sources import cli as sources_cli
 from metronome.sources.lease import LeaseStore, holder_id
+from metronome.spool.deadletters import DeadLetterStore
+from metronome.spool.shipper import Shipper, ShipperAlreadyRunning
 from metronome.spool.writer import SpoolWriter
 
 

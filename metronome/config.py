@@ -35,7 +35,6 @@ from marshmallow import (
 
 from metronome.hits.privacy import DEFAULT_KEEP_PARAMS
 from metronome.query.public_cache import PublicCacheSchema, PublicCacheSettings
-from metronome.ratelimit.settings import RateLimitSchema, RateLimitSettings
 from metronome.sources.settings import (
     SchedulerSchema,
     SchedulerSettings,
@@ -44,6 +43,7 @@ from metronome.sources.settings import (
     WebhookSettings,
     load_sources,
 )
+from metronome.web.ratelimit.settings import RateLimitSchema, RateLimitSettings
 
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"

@@ -8,9 +8,7 @@ without it (tests, a single ``flask run``) keeps them in memory.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,11 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as _multiprocess
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import REGISTRY, Collector
-
-from metronome.spool.writer import spool_bytes
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -65,25 +59,9 @@ def accepted_counter(site: str) -> Counter:
     return ACCEPTED.labels(site)
 
 
-class SpoolCollector(Collector):
-    """Spool depth, measured on the disk at scrape time (shared by all processes)."""
-
-    def __init__(self, spool_dir: Path, max_bytes: int) -> None:
-        self.spool_dir = spool_dir
-        self.max_bytes = max_bytes
-
-    def collect(self) -> Iterator[Metric]:
-        used = GaugeMetricFamily("metronome_spool_bytes", "Bytes waiting in the spool")
-        used.add_metric([], spool_bytes(self.spool_dir))
-        limit = GaugeMetricFamily("metronome_spool_max_bytes", "The spool's configured limit")
-        limit.add_metric([], self.max_bytes)
-        yield used
-        yield limit
-
-
-def render(spool_dir: Path, max_bytes: int, extra: Collector | None = None) -> tuple[bytes, str]:
+def render(*extra: Collector) -> tuple[bytes, str]:
     """The text exposition of every metric, in Prometheus' content type; ``extra`` adds
-    gauges measured at scrape time elsewhere (the sources' state)."""
+    gauges measured at scrape time elsewhere (the spool's depth, the sources' state)."""
     registry = CollectorRegistry()
     if os.environ.get(MULTIPROC_ENV):
         _multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
@@ -91,7 +69,6 @@ def render(spool_dir: Path, max_bytes: int, extra: Collector | None = None) -> t
     else:
         output = generate_latest(REGISTRY)
     registry = CollectorRegistry()
-    registry.register(SpoolCollector(spool_dir, max_bytes))
-    if extra is not None:
-        registry.register(extra)
+    for collector in extra:
+        registry.register(collector)
     return output + generate_latest(registry), CONTENT_TYPE_LATEST

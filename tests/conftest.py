@@ -20,11 +20,11 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from metronome import create_app
 from metronome.config import EmbeddedSettings, Settings, settings_from_mapping
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates, remove_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
+from metronome.web.app import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY = "pk_shop_write_0001"

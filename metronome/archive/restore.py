@@ -26,7 +26,7 @@ from metronome.archive.store import S3Store
 from metronome.config import ArchiveSettings, ShipperSettings
 from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
 from metronome.es.templates import install_templates
-from metronome.shipper import backoff_delay, is_retryable
+from metronome.spool.shipper import backoff_delay, is_retryable
 
 MAX_ATTEMPTS = 8  # per batch, for 429/5xx items and an unreachable Elasticsearch
 

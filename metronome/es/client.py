@@ -9,7 +9,7 @@ from elastic_transport import TlsError, TransportError
 from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
 
 from metronome.config import ElasticsearchSettings
-from metronome.fastjson import ElasticsearchJson
+from metronome.es.serializer import ElasticsearchJson
 
 
 class ElasticsearchNotConfigured(RuntimeError):

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from metronome.access.cors import origin_allowed
+from metronome.access.sites import check_write_key
 from metronome.config import HitLimits, Settings, SiteSettings
-from metronome.cors import origin_allowed
 from metronome.errors import ApiError
 from metronome.hits.check import load_hit
 from metronome.hits.pipeline import Document, HitContext, enrich
 from metronome.hits.rules import HitError
-from metronome.sites import check_write_key
 
 Validator = Callable[[Any, HitLimits, datetime], dict[str, Any]]
 

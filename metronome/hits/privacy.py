@@ -3,7 +3,8 @@ URLs without their secrets.
 
 The secret never leaves the deployment; salts derived from it change every UTC day, so a
 cookieless visitor id or a hashed IP can be counted within a day but not followed across days.
-The pure helpers here are what the enrichment steps call; only ``load_or_create_secret`` does I/O.
+The pure helpers here are what the enrichment steps call; the secret's file is kept by
+``metronome.fsutil.load_or_create_secret``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,9 @@ import functools
 import hashlib
 import hmac
 import ipaddress
-import os
-import secrets
-import tempfile
-from collections.abc import Callable
 from datetime import date
-from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote_plus
-
-from metronome.fsutil import fsync_dir
 
 IpMode = Literal["drop", "truncate", "hash", "full"]
 # Query parameter names kept in stored URLs; "utm_*" names every name starting "utm_", "*" all.
@@ -29,57 +23,7 @@ KeepParams = tuple[str, ...]
 DEFAULT_KEEP_PARAMS: KeepParams = ("utm_*", "ref")  # campaign tags, the snippet's default too
 
 HASH_HEX_CHARS = 16
-SECRET_BYTES = 32
-
-
-def load_or_create_secret(
-    configured: str | None, path: Path, make: Callable[[], str] | None = None
-) -> bytes:
-    """The configured secret, else the one kept in ``path``, else a new one (``make()``, by
-    default random hex) written there.
-
-    The file holds hex text and is used as the text's bytes, so pasting its content into the
-    ``privacy.visitor_secret`` setting gives the same salts.
-    """
-    if configured:
-        return configured.encode("utf-8")
-    try:
-        return _read_secret(path)
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _create_secret(path, make() if make else secrets.token_hex(SECRET_BYTES))
-    # Whoever linked first won; every process reads the winner's secret.
-    return _read_secret(path)
-
-
-def _read_secret(path: Path) -> bytes:
-    text = path.read_text(encoding="ascii").strip()
-    if not text:
-        # Regenerating would silently split visitors between instances that already read it.
-        raise ValueError(f"the visitor secret file {path} is empty; delete it or fill it")
-    return text.encode("ascii")
-
-
-def _create_secret(path: Path, text: str) -> None:
-    """Publish ``text`` at ``path`` complete and 0600, unless another process did first.
-
-    ``os.replace`` would let the last of several first starts win after the others had already
-    used their own secret; a hard link is atomic *and* fails when the name exists.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # O_EXCL, 0600
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(text + "\n")
-            file.flush()
-            os.fsync(file.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return
-        fsync_dir(path.parent)
-    finally:
-        os.unlink(tmp)
+SECRET_FILE = "visitor-secret"  # under var/, beside the spool, unless privacy.visitor_secret is set
 
 
 class DailySalts:

@@ -1,6 +1,6 @@
 """What a valid hit is (API.md section 2), as a marshmallow schema: the documented form.
 
-``HitSchema`` is what /openapi.json describes (``metronome.openapi``) and the reference that
+``HitSchema`` is what /openapi.json describes (``metronome.web.openapi``) and the reference that
 the ingest path's hand-written validator, ``check.load_hit``, is tested against (a differential
 test over generated hits: both accept the same hits, give the same result and word refusals the
 same). ``load_hit_with_schema`` validates through the schema; it is slower and is kept for that

@@ -27,7 +27,6 @@ from elasticsearch import Elasticsearch
 
 from metronome import metrics
 from metronome.config import Settings
-from metronome.deadletters import DeadLetterStore
 from metronome.es.bulk import (
     BulkAction,
     ItemResult,
@@ -38,7 +37,6 @@ from metronome.es.bulk import (
 )
 from metronome.es.client import build_client
 from metronome.es.naming import index_for
-from metronome.shipper import backoff_delay, is_retryable
 from metronome.sources.base import (
     Document,
     FetchContext,
@@ -53,7 +51,9 @@ from metronome.sources.base import (
 from metronome.sources.http import HttpClient, RateLimited, RetryPolicy
 from metronome.sources.lease import Heartbeat, LeaseStore
 from metronome.sources.store import LastError, StateConflict, StateStore, Versioned
+from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry
+from metronome.spool.shipper import backoff_delay, is_retryable
 
 log = logging.getLogger(__name__)
 BULK_ATTEMPTS = 5

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from elasticsearch import Elasticsearch
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from metronome.config import Settings
+from metronome.sources.registry import build_source, source_type
 from metronome.sources.settings import SourceSettings
 from metronome.sources.store import SourceState, StateStore
 
@@ -131,3 +134,17 @@ class SourcesCollector(Collector):
             failures.add_metric(labels, row["consecutive_failures"])
             stale.add_metric(labels, 1.0 if row["stale"] else 0.0)
         yield from (last_success, lag, failures, stale)
+
+
+def source_rows(
+    settings: Settings, es: Elasticsearch, names: Iterable[str]
+) -> list[dict[str, Any]]:
+    """Status rows of the named sources, as ``GET /api/v1/sources`` and ``/metrics`` show them."""
+    store = StateStore(es.options(request_timeout=5), settings.elasticsearch.index_prefix)
+    chosen = {name: settings.sources[name] for name in names}
+    intervals = {s.type: source_type(s.type).default_interval for s in chosen.values()}
+    rows = statuses(chosen, store, datetime.now(UTC), intervals)
+    for row in rows:
+        row["site"] = row["site"] or settings.default_site
+        row["stream"] = build_source(chosen[row["name"]], settings.default_site).stream
+    return rows

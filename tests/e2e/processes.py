@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from metronome.config import ServerSettings, Settings
-from metronome.serve import _gunicorn_command
+from metronome.serve.supervisor import _gunicorn_command
 from tests.conftest import ROOT, free_port
 
 
@@ -22,7 +22,7 @@ def web_command(port: int, workers: int, app: str) -> list[str]:
     ``app`` on 127.0.0.1:``port``."""
     server = ServerSettings(host="127.0.0.1", port=port, workers=workers, threads=8)
     command = _gunicorn_command(Settings(server=server))
-    assert command[-1] == "metronome.wsgi:app"
+    assert command[-1] == "metronome.web.wsgi:app"
     return [*command[:-1], app]
 
 
@@ -49,7 +49,7 @@ class Metronome:
 
     def start_web(self, workers: int = 2) -> None:
         self.web = subprocess.Popen(
-            [*web_command(self.port, workers, "metronome.wsgi:app"), "--log-level", "warning"],
+            [*web_command(self.port, workers, "metronome.web.wsgi:app"), "--log-level", "warning"],
             cwd=ROOT,
             env=self.env,
         )

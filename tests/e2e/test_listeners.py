@@ -1,5 +1,5 @@
 """gunicorn as `metronome serve` runs it spreads keep-alive connections over its workers, and a
-worker killed with -9 hands its listening socket to its replacement (metronome.listeners)."""
+worker killed with -9 hands its listening socket to its replacement (metronome.web.sockets)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from metronome import listeners
-from metronome.serve import ServeError, check_port_free
+from metronome.serve.supervisor import ServeError, check_port_free
+from metronome.web import sockets as listeners
 from tests.conftest import ROOT, free_port
 from tests.e2e.processes import web_command
 

@@ -1,6 +1,6 @@
 """Slow clients (slowloris) cannot take the web workers' threads: with 64 connections dripping
 their headers or bodies a byte at a time, other clients still get their 202 within a second,
-and a request that does not arrive in time is dropped (metronome.slowclients)."""
+and a request that does not arrive in time is dropped (metronome.web.slowclients)."""
 
 from __future__ import annotations
 

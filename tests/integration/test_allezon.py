@@ -30,14 +30,14 @@ from bench.allezon_model import (
     generate_tags,
     parse_tag_time,
 )
-from metronome import create_app
 from metronome.compat.allezon.model import ProfileQuery
 from metronome.compat.allezon.profiles import fetch_profile
 from metronome.compat.allezon.result import profile_result
 from metronome.compat.allezon.tag import TAG_FIELD
 from metronome.config import Settings
 from metronome.es.templates import install_templates, remove_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
+from metronome.web.app import create_app
 from tests.conftest import make_settings
 
 SEED = 5

@@ -27,7 +27,6 @@ from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import serve as serve_module
 from metronome.archive import layout
 from metronome.archive.archiver import Archiver, DayReport
 from metronome.archive.errors import Stopped
@@ -40,6 +39,7 @@ from metronome.cli import cli
 from metronome.config import ArchiveSettings, Settings
 from metronome.es.bulk import BulkAction, bulk_create
 from metronome.es.templates import remove_templates
+from metronome.serve import supervisor as serve_module
 from metronome.sources.lease import LeaseStore
 from tests.conftest import READ_KEY, ROOT, WRITE_KEY, free_port, make_settings
 from tests.fakes.s3 import moto_s3

@@ -19,11 +19,11 @@ from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from metronome import create_app
 from metronome.config import Settings
-from metronome.deadletters import DeadLetterStore
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper
+from metronome.spool.deadletters import DeadLetterStore
+from metronome.spool.shipper import Shipper
+from metronome.web.app import create_app
 from tests.conftest import make_settings
 
 Ship = Callable[[], int]

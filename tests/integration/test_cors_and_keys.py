@@ -14,12 +14,12 @@ from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 from werkzeug.test import Client, TestResponse
 
-from metronome import create_app
 from metronome.config import Settings
 from metronome.es.templates import install_templates
-from metronome.fastpath import FastPath
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
 from metronome.spool.writer import spool_bytes
+from metronome.web.app import create_app
+from metronome.web.fastpath import FastPath
 from tests.conftest import error_of, flask_calls, make_settings
 
 WEB_WRITE = "pk_web_write_0001"

@@ -17,12 +17,12 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.config import Settings
 from metronome.es.naming import stream_pattern
-from metronome.query import events_views
 from metronome.query.events import events_query, iter_events
-from metronome.query.events_views import bp
+from metronome.web.app import create_app
+from metronome.web.views import events as events_views
+from metronome.web.views.events import bp
 from tests.conftest import READ_KEY, WRITE_KEY, free_port
 
 READ = {"Authorization": f"Bearer {READ_KEY}"}

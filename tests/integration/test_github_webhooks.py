@@ -18,11 +18,11 @@ from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from metronome import create_app
 from metronome.config import Settings
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
 from metronome.spool.writer import spool_bytes
+from metronome.web.app import create_app
 from metronome.webhooks.github import payload_digest, signature_of
 from tests.conftest import error_of, make_settings
 

@@ -14,9 +14,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
+from metronome.web.app import create_app
 from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, error_of, make_settings
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.config import Settings
+from metronome.web.app import create_app
 from tests.conftest import free_port, make_settings
 
 

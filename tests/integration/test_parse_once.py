@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from metronome.compat.allezon import views as allezon_views
 from metronome.hits import bodies
-from metronome.hits import views as hit_views
+from metronome.web.views import allezon as allezon_views
+from metronome.web.views import hits as hit_views
 from tests.conftest import error_of, flask_calls
 
 

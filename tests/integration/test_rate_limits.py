@@ -9,7 +9,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import create_app
+from metronome.web.app import create_app
 from tests.conftest import READ_KEY, error_of, make_settings
 
 HIT = {"id": "rate-test"}

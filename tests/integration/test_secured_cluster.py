@@ -31,11 +31,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from metronome import create_app
 from metronome.config import Settings
 from metronome.es.client import build_client
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
+from metronome.web.app import create_app
 from tests.conftest import READ_KEY, free_port, make_settings
 
 USER, PASSWORD = "metronome_writer", "pa55-w0rd-in-test"

@@ -12,11 +12,11 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from metronome.config import Settings, ShipperSettings
-from metronome.deadletters import DeadLetterStore
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper, ShipperAlreadyRunning, backoff_delay
+from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.reader import list_segments
+from metronome.spool.shipper import Shipper, ShipperAlreadyRunning, backoff_delay
 from metronome.spool.writer import SpoolWriter
 from tests.conftest import free_port
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.config import TRACKER_SCRIPT
+from metronome.web.app import create_app
 from tests.conftest import error_of, make_settings
 
 SCRIPT = b"(()=>{window.metronome={}})();\n"

@@ -12,11 +12,11 @@ import pytest
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.config import Settings
 from metronome.es.templates import install_templates
-from metronome.shipper import Shipper
+from metronome.spool.shipper import Shipper
 from metronome.spool.writer import AppendTooLarge, SpoolFull, SpoolWriter, spool_bytes
+from metronome.web.app import create_app
 from tests.conftest import error_of, make_settings
 
 SPOOL_MAX_BYTES = 65_536  # the smallest limit the settings allow

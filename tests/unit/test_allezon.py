@@ -21,7 +21,6 @@ from marshmallow import ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import Client
 
-from metronome import create_app
 from metronome.compat.allezon.builder import aggregates_body, indices_for, profile_search
 from metronome.compat.allezon.model import MAX_LIMIT, AggregatesQuery, ProfileQuery
 from metronome.compat.allezon.parse import (
@@ -41,10 +40,11 @@ from metronome.compat.allezon.schema import UserTagSchema
 from metronome.compat.allezon.tag import TAG_FIELD, TagError, check_tag, tag_document
 from metronome.config import ConfigError, HitLimits, load_settings, settings_from_mapping
 from metronome.errors import ApiError
-from metronome.fastpath import FastPath
-from metronome.security_headers import SECURITY_HEADERS
 from metronome.spool.entry import decode_entry
 from metronome.spool.reader import list_segments, read_chunk
+from metronome.web.app import create_app
+from metronome.web.fastpath import FastPath
+from metronome.web.security_headers import SECURITY_HEADERS
 from tests.conftest import ROOT, flask_calls, make_settings
 
 NOW = datetime(2022, 3, 22, 12, 0, tzinfo=UTC)
@@ -683,7 +683,7 @@ def test_a_stored_tag_answers_a_plain_204(make_client: MakeClient) -> None:
     assert fast == sorted(plain.headers.items())
 
 
-# --- the fast path of POST /user_tags (metronome.fastpath) ----------------------------------
+# --- the fast path of POST /user_tags (metronome.web.fastpath) ----------------------------------
 
 
 def test_a_plain_tag_skips_flask_and_is_answered_as_the_view_answers_it(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from metronome.config import Settings, settings_from_mapping
-from metronome.exposure import ExposureError, check_exposure, is_loopback
+from metronome.serve.exposure import ExposureError, check_exposure, is_loopback
 
 KEYED = {
     "write_auth": "key",

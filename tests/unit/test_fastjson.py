@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from metronome.fastjson import ElasticsearchJson, json_response
+from metronome.es.serializer import ElasticsearchJson
+from metronome.web.fastjson import json_response
 
 BIG = 2**70  # beyond orjson's 64-bit integers
 

@@ -1,10 +1,10 @@
-"""When the poller gives a request to a thread (metronome.framing): only once it is whole."""
+"""When the poller gives a request to a thread (metronome.web.framing): only once it is whole."""
 
 from __future__ import annotations
 
 import pytest
 
-from metronome.framing import Verdict, verdict
+from metronome.web.framing import Verdict, verdict
 
 HEAD = b"POST /tick HTTP/1.1\r\nHost: x\r\n"
 

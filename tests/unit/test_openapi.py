@@ -5,8 +5,8 @@ from pathlib import Path
 
 from elasticsearch import Elasticsearch
 
-from metronome import create_app
-from metronome.openapi import build_spec
+from metronome.web.app import create_app
+from metronome.web.openapi import build_spec
 from tests.conftest import make_settings
 
 

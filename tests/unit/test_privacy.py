@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from metronome.fsutil import load_or_create_secret
 from metronome.hits.privacy import (
     DEFAULT_KEEP_PARAMS,
     DailySalts,
     anonymise_ip,
     clean_url,
     keyed_hash,
-    load_or_create_secret,
     visitor_id,
 )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from metronome.access.readkeys import describe, with_generated_read_keys
 from metronome.config import settings_from_mapping
-from metronome.readkeys import describe, with_generated_read_keys
 
 
 def test_a_site_without_read_keys_gets_one_that_is_kept(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from gunicorn.glogging import Logger
 
 from metronome.config import Settings, settings_from_mapping
 from metronome.es.client import redact_url
-from metronome.serve import ACCESS_LOG_FORMAT
+from metronome.serve.supervisor import ACCESS_LOG_FORMAT
 
 
 def test_the_access_log_line_leaves_the_query_string_out() -> None:

@@ -11,8 +11,8 @@ from tests.conftest import ROOT
 PROBE = """
 import gc
 before = gc.get_freeze_count()
-import metronome.wsgi
-print(before, gc.get_freeze_count(), type(metronome.wsgi.app).__name__)
+import metronome.web.wsgi
+print(before, gc.get_freeze_count(), type(metronome.web.wsgi.app).__name__)
 """
 
 

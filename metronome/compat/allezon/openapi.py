@@ -1,4 +1,4 @@
-"""The three paths for /openapi.json (``metronome.openapi`` adds them to the spec)."""
+"""The three paths for /openapi.json (``metronome.web.openapi`` adds them to the spec)."""
 
 from __future__ import annotations
 

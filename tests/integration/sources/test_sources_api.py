@@ -11,10 +11,10 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 from flask.testing import FlaskClient
 
-from metronome import create_app
 from metronome.es.templates import install_templates
 from metronome.sources.lease import LeaseStore
 from metronome.sources.registry import build_source, register
+from metronome.web.app import create_app
 from tests.conftest import READ_KEY, error_of, make_settings
 from tests.integration.sources.contract import StaticSource, run, services
 from tests.integration.sources.scenarios.paged_example import scenario

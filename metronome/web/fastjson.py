@@ -1,4 +1,4 @@
-"""JSON on the hot read paths: orjson where it gives the same answer, the standard library else.
+"""JSON answers on the hot read paths: orjson where it gives the same answer, else the stdlib.
 
 Profiles answer at a tenth of the tag rate, and decoding Elasticsearch's search answers and
 encoding ours were a third of the web workers' Python time for them (py-spy, bench/allezon.py).
@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import orjson
-from elasticsearch.serializer import JsonSerializer
 from flask import Response
 
 
@@ -24,15 +23,3 @@ def json_response(value: Any, status: int = 200) -> Response:
     except TypeError:  # a type orjson does not know, or an integer beyond 64 bits
         body = json.dumps(value, ensure_ascii=False).encode()
     return Response(body, status, mimetype="application/json")
-
-
-class ElasticsearchJson(JsonSerializer):
-    """The client's JSON serializer with orjson decoding its answers (bulk results, hits)."""
-
-    def loads(self, data: bytes) -> Any:
-        if not data:
-            return None
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return super().loads(data)

@@ -1,6 +1,6 @@
 """Whether the bytes received on a connection hold a whole HTTP/1.1 request yet.
 
-The web workers (``metronome.slowclients``) read a request in their poller and give it to a
+The web workers (``metronome.web.slowclients``) read a request in their poller and give it to a
 thread only once it is all there, so a client that sends slowly costs a buffer, not a thread.
 This module only looks at the bytes; gunicorn's parser still parses them, and answers the
 malformed ones. Whenever the bytes say nothing clear (a malformed length, a framing this does

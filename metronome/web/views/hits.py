@@ -15,15 +15,22 @@ from flask import Blueprint, Response, g, request
 from werkzeug.wrappers import Request
 
 from metronome import metrics
+from metronome.access.cors import add_cors_headers, cors_headers, origin_allowed
 from metronome.config import Settings
-from metronome.cors import add_cors_headers, cors_headers, origin_allowed
 from metronome.errors import ApiError, error_object
-from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, json_text, remember
 from metronome.hits.accept import Outcome, RequestFacts, accept_hits
 from metronome.hits.bodies import DecodedBody, decode_body, hit_from_pairs
 from metronome.hits.pipeline import Document
-from metronome.services import Services, current_services
-from metronome.spool.answers import durable_append
+from metronome.spool.http_errors import durable_append
+from metronome.web.fastpath import (
+    FastAnswer,
+    Handler,
+    decoded_once,
+    json_answer,
+    json_text,
+    remember,
+)
+from metronome.web.services import Services, current_services
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -110,7 +117,7 @@ def tick() -> Response:
 
 
 def fast_tick(services: Services) -> Handler:
-    """``POST /tick`` without Flask (``metronome.fastpath``) when every hit is accepted: the
+    """``POST /tick`` without Flask (``metronome.web.fastpath``) when every hit is accepted: the
     same decoding, checks, enrichment and one durable append as ``tick``, and the same answer
     and CORS headers. A body, batch or hit that is refused is left to ``tick``, which answers
     it (and counts it) as it always has."""

@@ -1,8 +1,8 @@
-"""The WSGI entry point gunicorn loads: ``gunicorn metronome.wsgi:app``."""
+"""The WSGI entry point gunicorn loads: ``gunicorn metronome.web.wsgi:app``."""
 
 import gc
 
-from metronome import create_app
+from metronome.web.app import create_app
 
 app = create_app()
 # What start-up made (the app, the user-agent parser's tables, settings, imported modules) lives

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from werkzeug.utils import get_content_type
 
 from metronome import metrics
+from metronome.access.sites import check_write_key
 from metronome.compat.allezon.builder import ANSWER_PARTS, aggregates_body, indices_for
 from metronome.compat.allezon.parse import parse_aggregates, parse_profile
 from metronome.compat.allezon.profiles import fetch_profile
@@ -22,14 +23,13 @@ from metronome.compat.allezon.result import aggregates_result, profile_result
 from metronome.compat.allezon.tag import TagError, check_tag, tag_document
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
-from metronome.fastjson import json_response
-from metronome.fastpath import FastAnswer, Handler, decoded_once, json_answer, remember
 from metronome.hits.bodies import JSON_TYPES, DecodedBody, decode_body, media_type
 from metronome.hits.pipeline import Document
-from metronome.hits.views import spool_documents
-from metronome.query.views import call_elasticsearch, store_unavailable
-from metronome.services import Services, current_services
-from metronome.sites import check_write_key
+from metronome.web.fastjson import json_response
+from metronome.web.fastpath import FastAnswer, Handler, decoded_once, json_answer, remember
+from metronome.web.services import Services, current_services
+from metronome.web.views.hits import spool_documents
+from metronome.web.views.query import call_elasticsearch, store_unavailable
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -73,7 +73,7 @@ def user_tags() -> Response:
 
 
 def fast_user_tags(services: Services) -> Handler:
-    """``POST /user_tags`` without Flask (``metronome.fastpath``) when it is the plain success
+    """``POST /user_tags`` without Flask (``metronome.web.fastpath``) when it is the plain success
     the platform sends a thousand times a second: a key-less site, one JSON tag, no encoding.
     Anything else, and every error, is left to ``user_tags``."""
     settings = services.settings

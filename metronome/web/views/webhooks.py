@@ -17,8 +17,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from metronome import metrics
 from metronome.errors import ApiError
-from metronome.services import current_services
-from metronome.spool.answers import durable_append
+from metronome.spool.http_errors import durable_append
+from metronome.web.services import current_services
 from metronome.webhooks.github import (
     DELIVERY_HEADER,
     EVENT_HEADER,

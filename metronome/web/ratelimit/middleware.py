@@ -1,4 +1,4 @@
-"""The rate limits as WSGI middleware, outermost: before the fast path (metronome.fastpath)
+"""The rate limits as WSGI middleware, outermost: before the fast path (metronome.web.fastpath)
 and Flask, so a refused request costs a dictionary lookup or two and no body read.
 
 Which requests count (``policy_for``):
@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
+from metronome.access.sites import bearer_token
 from metronome.config import Settings
 from metronome.errors import error_object
-from metronome.fastpath import json_answer
-from metronome.ratelimit.buckets import Buckets, retry_after
-from metronome.ratelimit.clients import client_address, client_key, within
-from metronome.ratelimit.settings import LimitPair, RateLimitSettings
-from metronome.sites import bearer_token
+from metronome.web.fastpath import json_answer
+from metronome.web.ratelimit.buckets import Buckets, retry_after
+from metronome.web.ratelimit.clients import client_address, client_key, within
+from metronome.web.ratelimit.settings import LimitPair, RateLimitSettings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -324,8 +324,8 @@ def build_spec(version: str) -> dict[str, Any]:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    cached = current_app.extensions.get("metronome.openapi")
+    cached = current_app.extensions.get("metronome.web.openapi")
     if cached is None:
         cached = build_spec(VERSION)
-        current_app.extensions["metronome.openapi"] = cached
+        current_app.extensions["metronome.web.openapi"] = cached
     return jsonify(cached)

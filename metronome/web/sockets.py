@@ -21,11 +21,11 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from metronome.slowclients import BufferingThreadWorker
+from metronome.web.slowclients import BufferingThreadWorker
 
-WORKER_CLASS = "metronome.listeners.BalancedThreadWorker"
-SINGLE_WORKER_CLASS = "metronome.slowclients.BufferingThreadWorker"  # one socket for all
-HOOKS = "python:metronome.listeners"  # gunicorn reads ``pre_fork`` from this module
+WORKER_CLASS = "metronome.web.sockets.BalancedThreadWorker"
+SINGLE_WORKER_CLASS = "metronome.web.slowclients.BufferingThreadWorker"  # one socket for all
+HOOKS = "python:metronome.web.sockets"  # gunicorn reads ``pre_fork`` from this module
 
 
 def supported() -> bool:
@@ -62,7 +62,7 @@ def pre_fork(server: Any, worker: Any) -> None:
 
 
 class BalancedThreadWorker(BufferingThreadWorker):
-    """The threaded worker (metronome.slowclients), polling only the listening socket of its
+    """The threaded worker (metronome.web.slowclients), polling only the listening socket of its
     slot."""
 
     slot: int | None = None

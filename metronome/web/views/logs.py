@@ -14,11 +14,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from metronome.access.sites import check_ingest_key, find_site
 from metronome.errors import ApiError
 from metronome.logs.bodies import decode_log_body, log_events
-from metronome.services import current_services
-from metronome.sites import check_ingest_key, find_site
-from metronome.spool.answers import durable_append
+from metronome.spool.http_errors import durable_append
+from metronome.web.services import current_services
 
 bp = Blueprint("logs", __name__)
 

@@ -31,10 +31,10 @@ from elasticsearch import Elasticsearch
 
 from metronome import metrics
 from metronome.config import ShipperSettings
-from metronome.deadletters import DeadLetterStore
 from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
 from metronome.spool import framing
 from metronome.spool.checkpoint import Checkpoints
+from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry, SpooledEntry, decode_entry
 from metronome.spool.reader import Segment, is_sealed, list_segments, read_chunk, remove_segment
 

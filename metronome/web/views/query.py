@@ -15,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
+from metronome.access.sites import check_read_key, find_site, read_key
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range
@@ -26,8 +27,7 @@ from metronome.query.public_cache import Answer, cache_key
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
-from metronome.services import current_services
-from metronome.sites import check_read_key, find_site, read_key
+from metronome.web.services import current_services
 
 log = logging.getLogger(__name__)
 bp = Blueprint("query", __name__)

@@ -11,15 +11,13 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, jsonify, request
 
+from metronome.access.sites import check_read_key, find_site, read_key
 from metronome.config import Settings
 from metronome.errors import ApiError
-from metronome.services import current_services
-from metronome.sites import check_read_key, find_site, read_key
 from metronome.sources.lease import LeaseStore
-from metronome.sources.registry import build_source, source_type
 from metronome.sources.scheduler import LEASE_NAME
-from metronome.sources.status import statuses
-from metronome.sources.store import StateStore
+from metronome.sources.status import source_rows
+from metronome.web.services import current_services
 
 bp = Blueprint("sources", __name__)
 
@@ -38,23 +36,10 @@ def one_source(name: str) -> Response:
     return jsonify(_overview(settings, [name])["sources"][0])
 
 
-def source_rows(settings: Settings, names: Any) -> list[dict[str, Any]]:
-    """Status rows of the named sources (also used by /metrics)."""
-    es = current_services().es.options(request_timeout=5)
-    store = StateStore(es, settings.elasticsearch.index_prefix)
-    chosen = {name: settings.sources[name] for name in names}
-    intervals = {s.type: source_type(s.type).default_interval for s in chosen.values()}
-    rows = statuses(chosen, store, datetime.now(UTC), intervals)
-    for row in rows:
-        row["site"] = row["site"] or settings.default_site
-        row["stream"] = build_source(chosen[row["name"]], settings.default_site).stream
-    return rows
-
-
 def _overview(settings: Settings, names: Any) -> dict[str, Any]:
     es = current_services().es.options(request_timeout=5)
     try:
-        rows = source_rows(settings, names)
+        rows = source_rows(settings, es, names)
         lease = LeaseStore(es, settings.elasticsearch.index_prefix).current(LEASE_NAME)
     except (TransportError, EsApiError) as error:
         raise ApiError(

@@ -6,7 +6,7 @@ that sends a byte now and then keeps that thread for as long as it likes: sixtee
 connections (2 workers x 8 threads) stopped all ingest (tests/e2e/test_slow_clients.py).
 
 ``BufferingThreadWorker`` reads in the poller instead, without blocking, until the request is
-complete (``metronome.framing``: the header section and a body of up to
+complete (``metronome.web.framing``: the header section and a body of up to
 ``ingest.max_body_bytes``), then gives the thread the bytes already read. A slow client costs a
 buffer and a connection slot, never a thread. Each request must arrive within
 ``server.request_timeout`` seconds of its first byte (of its connection, or of the end of the
@@ -35,8 +35,8 @@ from typing import Any
 from gunicorn.workers.gthread import TConn, ThreadWorker
 from werkzeug.exceptions import RequestTimeout
 
-from metronome import framing
 from metronome.config import load_settings
+from metronome.web import framing
 
 RECV_BYTES = 65_536
 MAX_HEAD_BYTES = 65_536  # the request line and headers; more is answered 431

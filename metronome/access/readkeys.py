@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metronome.config import Settings
-from metronome.hits.privacy import load_or_create_secret
+from metronome.fsutil import load_or_create_secret
 
 KEYS_DIR = "keys"
 KEY_BYTES = 24

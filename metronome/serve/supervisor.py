@@ -24,14 +24,14 @@ from types import FrameType
 
 import requests
 
-from metronome import listeners
+from metronome.access.readkeys import GeneratedKey, describe, with_generated_read_keys
 from metronome.config import Settings
 from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
-from metronome.exposure import ExposureError, check_exposure
 from metronome.metrics import MULTIPROC_ENV
-from metronome.readkeys import GeneratedKey, describe, with_generated_read_keys
+from metronome.serve.exposure import ExposureError, check_exposure
+from metronome.web import sockets as listeners
 
 Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
@@ -184,7 +184,7 @@ def _child_env(settings: Settings, es_url: str, config_file: str | None) -> dict
 
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port something already listens on. gunicorn binds with ``SO_REUSEPORT`` (see
-    ``metronome.listeners``), which would silently share the port with an older Metronome
+    ``metronome.web.sockets``), which would silently share the port with an older Metronome
     still running as the same user; a plain bind finds any listener first."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -226,7 +226,7 @@ def _gunicorn_command(settings: Settings) -> list[str]:
         "--graceful-timeout",
         "20",
         *access_log_options(settings.server.access_log),
-        "metronome.wsgi:app",
+        "metronome.web.wsgi:app",
     ]
 
 

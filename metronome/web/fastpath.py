@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from werkzeug.http import HTTP_STATUS_CODES
 
-from metronome.security_headers import SECURITY_HEADERS
+from metronome.web.security_headers import SECURITY_HEADERS
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

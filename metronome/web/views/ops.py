@@ -9,12 +9,13 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, jsonify
+from prometheus_client.registry import Collector
 
 from metronome import metrics
-from metronome.services import current_services
-from metronome.sources.status import SourcesCollector
-from metronome.sources.views import source_rows
+from metronome.sources.status import SourcesCollector, source_rows
+from metronome.spool.gauges import SpoolCollector
 from metronome.spool.writer import spool_bytes
+from metronome.web.services import current_services
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger(__name__)
@@ -55,11 +56,15 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     settings = current_services().settings
-    sources = None
+    collectors: list[Collector] = [SpoolCollector(settings.spool.dir, settings.spool.max_bytes)]
     if settings.sources:
         try:
-            sources = SourcesCollector(source_rows(settings, settings.sources.keys()))
+            collectors.append(
+                SourcesCollector(
+                    source_rows(settings, current_services().es, settings.sources.keys())
+                )
+            )
         except (TransportError, EsApiError):
             log.warning("/metrics: source state unavailable (Elasticsearch did not answer)")
-    output, content_type = metrics.render(settings.spool.dir, settings.spool.max_bytes, sources)
+    output, content_type = metrics.render(*collectors)
     return Response(output, content_type=content_type)

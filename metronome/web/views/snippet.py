@@ -9,8 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, request
 
 from metronome.errors import ApiError
-from metronome.services import current_services
 from metronome.snippet.asset import AssetFile
+from metronome.web.services import current_services
 
 bp = Blueprint("snippet", __name__)
 

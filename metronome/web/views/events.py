@@ -29,14 +29,14 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, request, stream_with_context
 
+from metronome.access.sites import check_read_key, find_site, read_key
 from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.query.events import events_query, flatten, iter_events, mapped_fields, pick
 from metronome.query.export import ndjson_line, rows_to_csv
 from metronome.query.timerange import parse_instant, parse_tz
-from metronome.query.views import store_unavailable
-from metronome.services import current_services
-from metronome.sites import check_read_key, find_site, read_key
+from metronome.web.services import current_services
+from metronome.web.views.query import store_unavailable
 
 log = logging.getLogger(__name__)
 

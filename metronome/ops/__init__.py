@@ -1,1 +1,0 @@
-"""Operations endpoints: liveness and readiness."""

@@ -1,1 +1,0 @@
-"""Per-IP and per-site request rate limits for ingest and public reads (README "Rate limits")."""
