@@ -95,7 +95,7 @@ class EmbeddedSettings:
     heap: str = "1g"
     startup_timeout: float = 120.0
     # CPU priority, 0 (Metronome's own) to 19 (lowest): above 0 the node's background work
-    # yields the CPU to the web workers, and its searches do too (README "CPU priority").
+    # yields the CPU to the web workers, and its searches do too (docs/operations.md).
     nice: int = 0
 
 
@@ -173,7 +173,7 @@ class HitLimits:
 
 @dataclass(frozen=True)
 class AllezonSettings:
-    """The Allezon-compatible endpoints (API.md section 4): on or off, and the site they use."""
+    """The Allezon-compatible endpoints (docs/allezon.md): on or off, and the site they use."""
 
     # Off unless enabled: the platform sends no keys, so /user_profiles would answer anyone.
     enabled: bool = False  # false: /user_tags, /user_profiles and /aggregates answer 404

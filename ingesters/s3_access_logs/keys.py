@@ -1,6 +1,6 @@
 """Log object keys and the read cursor, without I/O.
 
-Key layouts (REFERENCE-FORMATS.md §3), after the configured prefix (S3's ``TargetPrefix``):
+Key layouts S3 delivers log objects under, after the configured prefix (S3's ``TargetPrefix``):
 
 - ``simple``:      ``2019-02-06-00-12-34-0A1B2C3D4E5F6789``
 - ``partitioned``: ``<account>/<region>/<bucket>/2019/02/06/2019-02-06-00-00-00-0A1B2C3D4E5F6789``

@@ -1,4 +1,4 @@
-"""One line of an S3 server access log (REFERENCE-FORMATS.md §3), parsed without I/O.
+"""One line of an S3 server access log (the format AWS documents), parsed without I/O.
 
 Fields are separated by single spaces; the time is bracketed (``[06/Feb/2019:00:00:38 +0000]``),
 Request-URI, Referer and User-Agent are double-quoted (they may hold spaces and ``\\"``), and

@@ -1,4 +1,4 @@
-"""Which site a request is for, and whether its key lets it write or read (API.md section 1)."""
+"""Which site a request is for, and whether its key may write or read (docs/api.md section 2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Decode a /tick request body into a list of raw hits (API.md section 2, "Bodies").
+"""Decode a /tick request body into a list of raw hits (docs/api.md section 3.1, body formats).
 
 Formats: JSON (an object or an array), ``text/plain`` holding JSON (``sendBeacon``), NDJSON
 (one hit per line) and form bodies (one flat hit), optionally gzip-compressed. The pixel

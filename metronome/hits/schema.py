@@ -1,4 +1,4 @@
-"""What a valid hit is (API.md section 2), as a marshmallow schema: the documented form.
+"""What a valid hit is (docs/api.md section 3.1), as a marshmallow schema: the documented form.
 
 ``HitSchema`` is what /openapi.json describes (``metronome.web.openapi``) and the reference that
 the ingest path's hand-written validator, ``check.load_hit``, is tested against (a differential

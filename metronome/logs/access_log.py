@@ -1,5 +1,5 @@
 """Web requests out of access logs: raw nginx/Apache ``combined`` (or ``common``) lines, and the
-records Fluentd's ``nginx`` and ``apache2`` parsers produce (REFERENCE-FORMATS.md §2-3).
+records Fluentd's ``nginx`` and ``apache2`` parsers produce (docs/server-logs.md).
 
 Pure functions: a line or a record in, a ``WebRequest`` (or None: not an access log) out.
 """

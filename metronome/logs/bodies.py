@@ -1,4 +1,4 @@
-"""The bodies log shippers POST to ``/ingest/logs`` (REFERENCE-FORMATS.md §2).
+"""The bodies log shippers POST to ``/ingest/logs`` (docs/api.md section 3.4).
 
 Fluentd ``out_http``: NDJSON (``application/x-ndjson``, its default ``json`` format) or a JSON
 array (``json_array true``, ``application/json``). Fluent Bit ``http``: a JSON array

@@ -1,6 +1,6 @@
 """Calendar arithmetic for time buckets, in any IANA time zone. Pure functions only.
 
-Bucket keys (API.md section 3): minute ``2015-01-22T13:05``, hour ``2015-01-22T13``,
+Bucket keys (docs/api.md section 4.1): minute ``2015-01-22T13:05``, hour ``2015-01-22T13``,
 day ``2015-01-22``, ISO week ``2015-W04`` (weeks start on Monday), month ``2015-01``,
 quarter ``2015-Q1``, year ``2015``.
 

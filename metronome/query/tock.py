@@ -271,7 +271,7 @@ def _terms(agg: Mapping[str, Any]) -> dict[str, int]:
 
 
 def _default_span(interval: Interval) -> timedelta:
-    # API.md: "default last 30 days"; for minutes that would be 43,200 buckets, so a day.
+    # By default the last 30 days; for minutes that would be 43,200 buckets, so a day.
     if interval == "minute":
         return timedelta(days=1)
     return timedelta(days=DEFAULT_SPAN_DAYS)

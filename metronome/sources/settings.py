@@ -59,7 +59,7 @@ class SchedulerSettings:
     max_wait: float = 120.0  # longest rate-limit wait slept through inside one run
 
 
-GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # REFERENCE-FORMATS.md: "capped at 25 MB"
+GITHUB_MAX_PAYLOAD_BYTES = 25 * 1024 * 1024  # GitHub caps a webhook payload at 25 MB
 MAX_WEBHOOK_BODY_BYTES = 100 * 1024 * 1024  # Elasticsearch's default http.max_content_length
 DEFAULT_MAX_AGE_DAYS = 4.0  # GitHub's 3 days of redelivery, and a day to spare
 

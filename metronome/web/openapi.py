@@ -138,7 +138,7 @@ def build_spec(version: str) -> dict[str, Any]:
                     {"in": "query", "schema": TockArgsSchema},
                 ],
                 "responses": {
-                    "200": _json({"type": "object"}, "The original tock shape (see API.md)"),
+                    "200": _json({"type": "object"}, "The original tock shape (docs/api.md 4.1)"),
                     **_errors(400, 401, 404, 422, 503),
                 },
             }

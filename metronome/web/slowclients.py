@@ -17,7 +17,7 @@ app refuses unread and gunicorn then discards) are bound by the same deadline.
 Connections, slow or not, count against ``server.worker_connections``: at the limit the worker
 accepts no more until some close, and new ones wait in the kernel's listen backlog.
 
-TLS is left to a reverse proxy (README "Reverse proxy"): with gunicorn's own TLS
+TLS is left to a reverse proxy (docs/operations.md): with gunicorn's own TLS
 (``certfile``) this worker reads as ``gthread`` does, the handshake happening in the thread.
 """
 

@@ -1,4 +1,4 @@
-"""A GitHub webhook delivery, read off the request (REFERENCE-FORMATS.md §4): signature,
+"""A GitHub webhook delivery, read off the request (docs/api.md section 3.5): signature,
 headers, body. Pure functions; what is wrong leaves as an ``ApiError``.
 
 The signature is an HMAC-SHA256 of the raw body bytes, so it is checked before the body is

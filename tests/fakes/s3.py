@@ -150,7 +150,7 @@ def access_log_line(
     user_agent: str = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0",
     request_id: str | None = None,
 ) -> str:
-    """A line as S3 writes it in a server access log (REFERENCE-FORMATS.md §3), 27 fields."""
+    """A line as S3 writes it in a server access log: all 27 fields of today's format."""
     owner = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
     encoded = quote(quote(key)) if key else "-"  # S3 logs keys URL-encoded twice
     method = operation.split(".")[1] if operation.startswith("REST.") else "GET"

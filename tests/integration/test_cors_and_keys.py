@@ -1,5 +1,5 @@
 """Which pages may send hits (CORS), which keys may write or read, and what happens when the
-spool is full, visible in ``/metrics`` and ``/readyz`` (API.md sections 1, 2 and 5)."""
+spool is full, visible in ``/metrics`` and ``/readyz`` (docs/api.md sections 2, 3 and 6)."""
 
 from __future__ import annotations
 

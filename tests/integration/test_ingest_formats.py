@@ -1,4 +1,4 @@
-"""Every body of API.md section 2 reaches Elasticsearch, enriched, after the real shipper ran.
+"""Every body of docs/api.md section 3.1 reaches Elasticsearch, enriched, after the shipper ran.
 
 Each test posts through the Flask test client, runs ``ship()`` (spool -> ``_bulk`` -> refresh)
 and reads the stored documents back from the test's own ``<prefix>-hits-*`` indices.

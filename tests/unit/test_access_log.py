@@ -1,4 +1,4 @@
-"""Access-log lines and Fluentd parser records become web requests (REFERENCE-FORMATS.md §2-3)."""
+"""Access-log lines and Fluentd parser records become web requests (docs/server-logs.md)."""
 
 from __future__ import annotations
 

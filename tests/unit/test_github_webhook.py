@@ -28,7 +28,7 @@ from metronome.webhooks.github_document import (
     document_time,
 )
 
-# GitHub's documented test vector (REFERENCE-FORMATS.md §4, "Signature").
+# The test vector of GitHub's own guide to validating webhook deliveries.
 VECTOR_SECRET = "It's a Secret to Everybody"
 VECTOR_BODY = b"Hello, World!"
 VECTOR_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"

@@ -1,4 +1,4 @@
-"""S3 server access log lines (REFERENCE-FORMATS.md §3) become records, and records documents."""
+"""S3 server access log lines (AWS's documented format) become records, and records documents."""
 
 from __future__ import annotations
 

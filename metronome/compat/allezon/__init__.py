@@ -1,4 +1,4 @@
-"""The Allezon-compatible endpoints (API.md section 4) on the hits spool and the hits indices.
+"""The Allezon-compatible endpoints (docs/allezon.md) on the hits spool and the hits indices.
 
 Modules, one job each, all pure (the blueprint and the fast handler of ``POST /user_tags`` are
 ``metronome.web.views.allezon``):

@@ -1,4 +1,4 @@
-"""``UserTagSchema``: a user tag (API.md section 4) as a marshmallow schema.
+"""``UserTagSchema``: a user tag (docs/allezon.md) as a marshmallow schema.
 
 It describes ``POST /user_tags`` in /openapi.json and is the reference the hand-written
 ``check_tag`` is tested against; the endpoint itself does not load tags with it (too slow).
@@ -58,7 +58,7 @@ class ProductInfoSchema(Schema):
 
 
 class UserTagSchema(Schema):
-    """A user tag (API.md section 4): the description in /openapi.json, and the reference
+    """A user tag (docs/allezon.md): the description in /openapi.json, and the reference
     ``check_tag`` is tested against. Unknown fields are refused (marshmallow's default)."""
 
     time = fields.String(

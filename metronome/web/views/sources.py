@@ -1,6 +1,6 @@
 """``GET /api/v1/sources`` and ``GET /api/v1/sources/<name>``: the configured sources with
-their last run, last success, lag, failures and cursor (API.md section 5; read key of the admin
-site). What the alerting issue will notify on."""
+their last run, last success, lag, failures and cursor (docs/api.md section 6; read key of the
+admin site). What the alerting issue will notify on."""
 
 from __future__ import annotations
 
