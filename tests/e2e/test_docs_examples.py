@@ -51,11 +51,12 @@ NOT_RUN = {  # (file, first line of the block) -> the reason given in the marker
     ): "starts long-running processes",
 }
 # What the pages ask a user to switch on before their examples (the shipped configuration
-# leaves both off).
+# leaves both off). The Allezon tags go to the keyless default site: a site defined from the
+# environment alone would replace the built-in ones of the CLI examples (run without a file).
 SETTINGS = {
     "METRONOME_WEBHOOKS__GITHUB__SECRET": "docs-example-secret",
     "METRONOME_ALLEZON__ENABLED": "true",
-    "METRONOME_SITES__ALLEZON__WRITE_AUTH": "none",
+    "METRONOME_ALLEZON__SITE": "default",
 }
 MARKER = re.compile(r"<!--\s*not run:\s*(.+?)\s*-->")
 ADDRESS = re.compile(r"(?:http://)?(?:localhost|127\.0\.0\.1):8080")
