@@ -153,3 +153,19 @@ def flask_calls(client: FlaskClient) -> list[str]:
 
     client.application.before_request(record)
     return calls
+
+
+ClientWith = Callable[..., tuple[Settings, FlaskClient]]
+
+
+@pytest.fixture
+def client_with(es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path) -> ClientWith:
+    """For a test that needs settings of its own: ``client_with(**overrides)`` makes the app
+    from the test settings with ``overrides`` (spool in the test's directory unless they move
+    it) and gives those settings and a test client. Templates are not installed."""
+
+    def make(**overrides: Any) -> tuple[Settings, FlaskClient]:
+        settings = make_settings(es_url, index_prefix, tmp_path / "spool", **overrides)
+        return settings, create_app(settings, es=es).test_client()
+
+    return make

@@ -61,24 +61,22 @@ def traffic_fields(repo: str, series: str, day: TrafficDay) -> Fields:
 
 
 def referrer_fields(repo: str, referrer: Referrer) -> Fields:
-    return {
-        "kind": "referrer",
-        "repo": repo,
-        "referrer": referrer.referrer,
-        "count": referrer.count,
-        "uniques": referrer.uniques,
-        "window_days": TRAFFIC_DAYS,  # GitHub's totals over the last 14 days, not the day's
-    }
+    return _popular_fields("referrer", repo, referrer, referrer=referrer.referrer)
 
 
 def path_fields(repo: str, path: PopularPath) -> Fields:
+    return _popular_fields("path", repo, path, path=path.path, title=path.title)
+
+
+def _popular_fields(kind: str, repo: str, entry: Referrer | PopularPath, **names: str) -> Fields:
+    """A popular referrer or path: what names it, then GitHub's totals over the last 14 days
+    (``window_days``), which are not the day's own figures."""
     return {
-        "kind": "path",
+        "kind": kind,
         "repo": repo,
-        "path": path.path,
-        "title": path.title,
-        "count": path.count,
-        "uniques": path.uniques,
+        **names,
+        "count": entry.count,
+        "uniques": entry.uniques,
         "window_days": TRAFFIC_DAYS,
     }
 

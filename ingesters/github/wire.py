@@ -8,7 +8,7 @@ member at fault, so a changed or broken answer is recorded as such instead of su
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -104,59 +104,30 @@ def read_repo(body: Any, where: str) -> RepoCounts:
 def read_traffic(body: Any, series: str, where: str) -> list[TrafficDay]:
     """``{"count": …, "uniques": …, "views": [{"timestamp", "count", "uniques"}]}``; ``series``
     names the array (``views`` or ``clones``)."""
-    entries = _list(_mapping(body, where).get(series), f"{where}: {series}")
-    days = []
-    for index, entry in enumerate(entries):
-        at = f"{where}: {series}[{index}]"
-        item = _mapping(entry, at)
-        days.append(
-            TrafficDay(
-                day=_timestamp(item, "timestamp", at).date(),
-                count=_integer(item, "count", at),
-                uniques=_integer(item, "uniques", at),
-            )
-        )
-    return days
+    return [
+        TrafficDay(_timestamp(item, "timestamp", at).date(), *_counts(item, at))
+        for at, item in _members(_mapping(body, where).get(series), f"{where}: {series}")
+    ]
 
 
 def read_referrers(body: Any, where: str) -> list[Referrer]:
-    referrers = []
-    for index, entry in enumerate(_list(body, where)):
-        at = f"{where}[{index}]"
-        item = _mapping(entry, at)
-        referrers.append(
-            Referrer(
-                referrer=_string(item, "referrer", at),
-                count=_integer(item, "count", at),
-                uniques=_integer(item, "uniques", at),
-            )
-        )
-    return referrers
+    return [
+        Referrer(_string(item, "referrer", at), *_counts(item, at))
+        for at, item in _members(body, where)
+    ]
 
 
 def read_paths(body: Any, where: str) -> list[PopularPath]:
-    paths = []
-    for index, entry in enumerate(_list(body, where)):
-        at = f"{where}[{index}]"
-        item = _mapping(entry, at)
-        title = item.get("title")
-        paths.append(
-            PopularPath(
-                path=_string(item, "path", at),
-                title=title if isinstance(title, str) else "",
-                count=_integer(item, "count", at),
-                uniques=_integer(item, "uniques", at),
-            )
-        )
-    return paths
+    return [
+        PopularPath(_string(item, "path", at), _title(item), *_counts(item, at))
+        for at, item in _members(body, where)
+    ]
 
 
 def read_stars(body: Any, where: str) -> list[Star]:
     """The ``application/vnd.github.star+json`` form: ``[{"starred_at", "user": {"login"}}]``."""
     stars = []
-    for index, entry in enumerate(_list(body, where)):
-        at = f"{where}[{index}]"
-        item = _mapping(entry, at)
+    for at, item in _members(body, where):
         if "starred_at" not in item:
             raise SourceError(
                 f"{at}: no starred_at (was the star+json media type ignored?); got {_show(item)}"
@@ -165,6 +136,24 @@ def read_stars(body: Any, where: str) -> list[Star]:
         login = _string(user, "login", f"{at}: user")
         stars.append(Star(login=login, starred_at=_timestamp(item, "starred_at", at)))
     return stars
+
+
+def _members(value: Any, where: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The objects of a JSON array, each with the name it is reported by (``where[index]``),
+    checked one at a time as they are read."""
+    for index, entry in enumerate(_list(value, where)):
+        at = f"{where}[{index}]"
+        yield at, _mapping(entry, at)
+
+
+def _counts(item: Mapping[str, Any], where: str) -> tuple[int, int]:
+    """``count`` and ``uniques``, the two figures of every traffic answer."""
+    return _integer(item, "count", where), _integer(item, "uniques", where)
+
+
+def _title(item: Mapping[str, Any]) -> str:
+    title = item.get("title")
+    return title if isinstance(title, str) else ""
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -3,7 +3,7 @@ and the gauges in `/metrics` show, computed from config + stored state (pure).""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +98,36 @@ def statuses(
     ]
 
 
+def _last_success(row: Mapping[str, Any]) -> float:
+    moment = _parse(row["last_success_at"])
+    return moment.timestamp() if moment else 0.0
+
+
+# name, help, and the value of a status row (None: no sample for that source)
+GAUGES: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float | None]], ...] = (
+    (
+        "metronome_source_last_success_timestamp_seconds",
+        "When the source last ran successfully (0: never)",
+        _last_success,
+    ),
+    (
+        "metronome_source_lag_seconds",
+        "Seconds since the source's last successful run (absent: never succeeded)",
+        lambda row: row["lag_seconds"],
+    ),
+    (
+        "metronome_source_consecutive_failures",
+        "Failed runs since the last success",
+        lambda row: row["consecutive_failures"],
+    ),
+    (
+        "metronome_source_stale",
+        "1 when the source has not succeeded for two intervals",
+        lambda row: 1.0 if row["stale"] else 0.0,
+    ),
+)
+
+
 class SourcesCollector(Collector):
     """Per-source gauges read from Elasticsearch at scrape time, for alerting on staleness."""
 
@@ -105,35 +135,13 @@ class SourcesCollector(Collector):
         self.rows = list(rows)
 
     def collect(self) -> Iterator[Metric]:
-        last_success = GaugeMetricFamily(
-            "metronome_source_last_success_timestamp_seconds",
-            "When the source last ran successfully (0: never)",
-            labels=["source", "type"],
-        )
-        lag = GaugeMetricFamily(
-            "metronome_source_lag_seconds",
-            "Seconds since the source's last successful run (absent: never succeeded)",
-            labels=["source", "type"],
-        )
-        failures = GaugeMetricFamily(
-            "metronome_source_consecutive_failures",
-            "Failed runs since the last success",
-            labels=["source", "type"],
-        )
-        stale = GaugeMetricFamily(
-            "metronome_source_stale",
-            "1 when the source has not succeeded for two intervals",
-            labels=["source", "type"],
-        )
-        for row in self.rows:
-            labels = [row["name"], row["type"]]
-            moment = _parse(row["last_success_at"])
-            last_success.add_metric(labels, moment.timestamp() if moment else 0.0)
-            if row["lag_seconds"] is not None:
-                lag.add_metric(labels, row["lag_seconds"])
-            failures.add_metric(labels, row["consecutive_failures"])
-            stale.add_metric(labels, 1.0 if row["stale"] else 0.0)
-        yield from (last_success, lag, failures, stale)
+        for name, documentation, value_of in GAUGES:
+            gauge = GaugeMetricFamily(name, documentation, labels=["source", "type"])
+            for row in self.rows:
+                value = value_of(row)
+                if value is not None:
+                    gauge.add_metric([row["name"], row["type"]], value)
+            yield gauge
 
 
 def source_rows(

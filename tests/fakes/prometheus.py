@@ -85,12 +85,25 @@ def format_time(moment: float) -> float | int:
 
 def parse_time(text: str | None) -> float | None:
     """A unix timestamp or an RFC 3339 date, as the API accepts them; None when neither."""
+    return _number_or(text, _rfc3339)
+
+
+def parse_step(text: str | None) -> float | None:
+    """Seconds, or a duration such as ``5m``; None when neither."""
+    return _number_or(text, _duration)
+
+
+def _number_or(text: str | None, read: Callable[[str], float | None]) -> float | None:
+    """``text`` as a plain number, else as ``read`` reads it; None for no text."""
     if text is None:
         return None
     try:
         return float(text)
     except ValueError:
-        pass
+        return read(text)
+
+
+def _rfc3339(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
@@ -101,13 +114,7 @@ DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w|y)$")
 UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
-def parse_step(text: str | None) -> float | None:
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        pass
+def _duration(text: str) -> float | None:
     match = DURATION.match(text)
     return int(match[1]) * UNIT_SECONDS[match[2]] if match else None
 

@@ -105,11 +105,13 @@ def read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def read_value(sock: socket.socket) -> Any:
+    """The next msgpack value from the server. Read a byte at a time, so that nothing sent
+    after it (the ack that follows a PONG) is taken from the socket with it."""
     unpacker = msgpack.Unpacker(raw=False)
     while True:
         for value in unpacker:
             return value
-        piece = sock.recv(4096)
+        piece = sock.recv(1)
         assert piece, "connection closed before a complete reply"
         unpacker.feed(piece)
 
@@ -359,14 +361,18 @@ def test_udp_heartbeat_is_echoed(server: ForwardServerThread) -> None:
 # -- shared_key handshake -------------------------------------------------------------------
 
 
-def handshake(sock: socket.socket, key: str, host: str = "client.example") -> list[Any]:
+def handshake(
+    sock: socket.socket, key: str, host: str = "client.example", *, behind: bytes = b""
+) -> list[Any]:
+    """Read the HELO, answer it with a PING signed with ``key`` (``behind``: what to send in
+    the same write after it), and return the PONG, checked in full when it says yes."""
     helo = read_value(sock)
     assert helo[0] == "HELO" and helo[1]["auth"] == "" and helo[1]["keepalive"] is True
     nonce = helo[1]["nonce"]
     assert isinstance(nonce, bytes) and len(nonce) == 16
     salt = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
     digest = hashlib.sha512(salt.encode() + host.encode() + nonce + key.encode()).hexdigest()
-    sock.sendall(pk(["PING", host, salt, digest, "", ""]))
+    sock.sendall(pk(["PING", host, salt, digest, "", ""]) + behind)
     pong: list[Any] = read_value(sock)
     if pong[1] is True:
         expected = hashlib.sha512(salt.encode() + SERVER_HOST.encode() + nonce + key.encode())
@@ -374,15 +380,21 @@ def handshake(sock: socket.socket, key: str, host: str = "client.example") -> li
     return pong
 
 
-def test_handshake_with_the_shared_key_then_events(
-    secured: ForwardServerThread, sink: RecordingSink
+@pytest.mark.parametrize(
+    ("mode", "behind_the_ping", "stored"),
+    [(2, False, 2), (0, True, 1)],
+    ids=["after-the-pong", "in-the-write-of-the-ping"],
+)
+def test_events_sent_after_a_handshake_with_the_shared_key_are_stored(
+    secured: ForwardServerThread, sink: RecordingSink, mode: int, behind_the_ping: bool, stored: int
 ) -> None:
-    frame, chunk, _ = every_mode()[2]
+    frame, chunk, _ = every_mode()[mode]
     with connect(secured) as sock:
-        assert handshake(sock, KEY)[1] is True
-        sock.sendall(frame)
+        assert handshake(sock, KEY, behind=frame if behind_the_ping else b"")[1] is True
+        if not behind_the_ping:
+            sock.sendall(frame)
         assert read_exactly(sock, len(ack_of(chunk))) == ack_of(chunk)
-    assert len(sink.events) == 2
+    assert len(sink.events) == stored
     assert secured.counters.auth_failures == 0
 
 
@@ -390,12 +402,9 @@ def test_a_wrong_shared_key_gets_pong_false_and_a_disconnect(
     secured: ForwardServerThread, sink: RecordingSink
 ) -> None:
     frame, _, _ = every_mode()[0]
-    with connect(secured) as sock:
-        helo = read_value(sock)
-        nonce = helo[1]["nonce"]
-        digest = hashlib.sha512(b"salt" + b"client" + nonce + b"wrong-key").hexdigest()
-        sock.sendall(pk(["PING", "client", "salt", digest, "", ""]) + frame)  # events ride along
-        assert read_value(sock) == ["PONG", False, "shared_key mismatch", "", ""]
+    with connect(secured) as sock:  # the events ride along behind the PING
+        pong = handshake(sock, "wrong-key", behind=frame)
+        assert pong == ["PONG", False, "shared_key mismatch", "", ""]
         assert closed_by_server(sock)
     with connect(secured) as sock:  # no handshake at all: the events are not a PING
         read_value(sock)
@@ -405,20 +414,6 @@ def test_a_wrong_shared_key_gets_pong_false_and_a_disconnect(
     assert sink.events == []
     assert secured.counters.auth_failures == 2
     assert secured.counters.messages == 0
-
-
-def test_a_ping_sent_with_events_behind_it_authenticates_then_they_are_stored(
-    secured: ForwardServerThread, sink: RecordingSink
-) -> None:
-    frame, chunk, _ = every_mode()[0]
-    with connect(secured) as sock:
-        nonce = read_value(sock)[1]["nonce"]
-        salt, host = "0123456789abcdef", "client.example"
-        digest = hashlib.sha512(salt.encode() + host.encode() + nonce + KEY.encode()).hexdigest()
-        sock.sendall(pk(["PING", host, salt, digest, "", ""]) + frame)  # in one write
-        assert read_value(sock)[1] is True
-        assert read_exactly(sock, len(ack_of(chunk))) == ack_of(chunk)
-    assert len(sink.events) == 1
 
 
 # -- what a peer can make the server hold ---------------------------------------------------

@@ -1,4 +1,4 @@
-"""The forward listener over TLS (Fluentd's ``transport tls``), with certificates made here.
+"""The forward listener over TLS (Fluentd's ``transport tls``), with certificates of a test CA.
 
 A real TLS client (Python's ssl module) sends real forward frames; a plain-TCP client gets
 nothing stored; with a ``ca_file`` only clients with a certificate it signed get in.
@@ -6,23 +6,16 @@ nothing stored; with a ``ca_file`` only clients with a certificate it signed get
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
-import msgpack  # type: ignore[import-untyped]
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from metronome.config import ForwardSettings, ForwardTlsSettings
 from metronome.logs.forward import ForwardServer, ForwardServerThread, server_options
@@ -36,8 +29,10 @@ from tests.integration.test_forward_server import (
     RecordingSink,
     ack_of,
     closed_by_server,
+    handshake,
     read_exactly,
 )
+from tests.pki import certificate, new_key, write_pem
 
 
 @dataclass(frozen=True)
@@ -49,68 +44,20 @@ class Pki:
     client_key: Path
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
-def _certificate(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Name, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool = False,
-    usage: x509.ObjectIdentifier | None = None,
-) -> x509.Certificate:
-    now = datetime.now(UTC)
-    issuer_name, issuer_key = issuer or (_name(subject), key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if usage is not None:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if usage == ExtendedKeyUsageOID.SERVER_AUTH:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
-def _write(path: Path, certificate: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Path:
-    path.with_suffix(".key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return path
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     """A CA, a server certificate for 127.0.0.1 and a client certificate, both CA-signed."""
     folder = tmp_path_factory.mktemp("pki")
-    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
-    ca = _certificate("test CA", ca_key, None, ca=True)
+    ca_key, server_key, client_key = new_key(), new_key(), new_key()
+    ca = certificate("test CA", ca_key, ca=True)
     issuer = (ca.subject, ca_key)
-    server = _certificate("127.0.0.1", server_key, issuer, usage=ExtendedKeyUsageOID.SERVER_AUTH)
-    client = _certificate("web-1", client_key, issuer, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
+    server = certificate("127.0.0.1", server_key, issuer, usage=ExtendedKeyUsageOID.SERVER_AUTH)
+    client = certificate("web-1", client_key, issuer, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     return Pki(
-        ca=_write(folder / "ca.pem", ca, ca_key),
-        server_cert=_write(folder / "server.pem", server, server_key),
+        ca=write_pem(folder / "ca.pem", ca),
+        server_cert=write_pem(folder / "server.pem", server, server_key),
         server_key=folder / "server.key",
-        client_cert=_write(folder / "client.pem", client, client_key),
+        client_cert=write_pem(folder / "client.pem", client, client_key),
         client_key=folder / "client.key",
     )
 
@@ -148,16 +95,6 @@ def packed_forward(chunk: str = FLUENTD_CHUNK) -> bytes:
     return array(pk("app.tls"), str32(entries), pk({"chunk": chunk, "compressed": "text"}))
 
 
-def read_value(sock: socket.socket) -> Any:
-    unpacker = msgpack.Unpacker(raw=False)
-    while True:
-        for value in unpacker:
-            return value
-        piece = sock.recv(4096)
-        assert piece, "connection closed before a complete reply"
-        unpacker.feed(piece)
-
-
 def test_records_sent_over_tls_are_stored_and_acked(
     tls_server: ForwardServerThread, sink: RecordingSink, pki: Pki
 ) -> None:
@@ -182,11 +119,7 @@ def test_the_shared_key_handshake_over_tls(sink: RecordingSink, pki: Pki) -> Non
     server = running(sink, server_context(pki.server_cert, pki.server_key), shared_key=KEY)
     try:
         with tls_connect(server, pki) as sock:
-            nonce = read_value(sock)[1]["nonce"]
-            salt, host = "0123456789abcdef", "web-1"
-            digest = hashlib.sha512(f"{salt}{host}".encode() + nonce + KEY.encode()).hexdigest()
-            sock.sendall(pk(["PING", host, salt, digest, "", ""]))
-            assert read_value(sock)[:2] == ["PONG", True]
+            assert handshake(sock, KEY, "web-1")[1] is True
             sock.sendall(packed_forward())
             assert read_exactly(sock, len(ack_of(FLUENTD_CHUNK))) == ack_of(FLUENTD_CHUNK)
     finally:

@@ -30,6 +30,14 @@ def scenario(tmp_path: Path, app: Any) -> Iterator[Scenario]:
         yield built
 
 
+@pytest.fixture
+def source(scenario: Scenario, es: Elasticsearch, index_prefix: str) -> Source:
+    """The scenario's source after a complete first run: every row stored once."""
+    first = make_source(scenario)
+    assert run(first, services(es, index_prefix)).ok
+    return first
+
+
 def fake_of(scenario: Scenario) -> FakeGa4:
     fake = scenario.extra["fake"]
     assert isinstance(fake, FakeGa4)
@@ -55,11 +63,9 @@ def offsets_of(fake: FakeGa4, day: date) -> list[str]:
 
 
 def test_rows_are_typed_documents_and_revised_figures_replace_them(
-    scenario: Scenario, es: Elasticsearch, index_prefix: str
+    scenario: Scenario, source: Source, es: Elasticsearch, index_prefix: str
 ) -> None:
     fake, today = fake_of(scenario), today_of(scenario)
-    source = make_source(scenario)
-    assert run(source, services(es, index_prefix)).ok
     recent, old = today - timedelta(days=2), today - timedelta(days=6)
     document = by_key(stored_documents(es, index_prefix, source))[
         (recent.isoformat(), "Japan", "mobile")
@@ -95,11 +101,9 @@ def test_rows_are_typed_documents_and_revised_figures_replace_them(
 
 
 def test_a_backfill_reads_exactly_its_days_and_takes_revisions_of_final_ones(
-    scenario: Scenario, es: Elasticsearch, index_prefix: str
+    scenario: Scenario, source: Source, es: Elasticsearch, index_prefix: str
 ) -> None:
     fake, today = fake_of(scenario), today_of(scenario)
-    source = make_source(scenario)
-    assert run(source, services(es, index_prefix)).ok
     cursor = StateStore(es, index_prefix).load(source.name).state.cursor
     fake.requests.clear()
     day = today - timedelta(days=5)  # final: regular runs do not read it again

@@ -22,9 +22,9 @@ from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.spool.shipper import Shipper
 from metronome.spool.writer import spool_bytes
-from metronome.web.app import create_app
 from metronome.webhooks.github import payload_digest, signature_of
-from tests.conftest import error_of, make_settings
+from tests.conftest import ClientWith, error_of, make_settings
+from tests.github_payloads import push
 
 SECRET = "It's a Secret to Everybody"
 PUSH_DELIVERY = "58474f00-b361-11eb-836d-0e4f3503ccbe"
@@ -34,20 +34,7 @@ REPO = {
     "created_at": 1303000000,
     "pushed_at": 1714557600,
 }
-SENDER = {"login": "octocat", "id": 1}
-PUSH = {
-    "ref": "refs/heads/main",
-    "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-    "after": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
-    "created": False,
-    "deleted": False,
-    "forced": False,
-    "commits": [{"id": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "message": "Count stars"}],
-    "head_commit": {"id": "0d1a26e67d8f", "timestamp": "2024-05-01T05:59:00-04:00"},
-    "pusher": {"name": "octocat", "email": "octocat@example.com"},
-    "repository": REPO,
-    "sender": SENDER,
-}
+PUSH = push(REPO)
 # Elsewhere (the REST API, most other events) repository times are ISO strings: the same path
 # with another type, harmless only because payloads are stored but not indexed.
 STAR = {
@@ -63,11 +50,15 @@ STAR = {
 PING = {"zen": "Design for failure.", "hook_id": 42, "hook": {"type": "Repository"}}
 
 
+def github_hook(**changes: Any) -> dict[str, Any]:
+    """The ``webhooks`` settings of the hook: its secret, and a window of 10 years that keeps
+    the payloads (dated 2024) fresh; ``changes`` are added."""
+    return {"github": {"secret": SECRET, "max_age_days": 3650, **changes}}
+
+
 @pytest.fixture
 def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
-    # the payloads are dated 2024: a window of 10 years keeps them fresh
-    webhooks = {"github": {"secret": SECRET, "max_age_days": 3650}}
-    return make_settings(es_url, index_prefix, tmp_path / "spool", webhooks=webhooks)
+    return make_settings(es_url, index_prefix, tmp_path / "spool", webhooks=github_hook())
 
 
 def deliver(
@@ -266,16 +257,12 @@ def test_every_kind_of_payload_is_stored_side_by_side_without_mapping_conflicts(
 
 
 def test_a_full_spool_is_503_with_retry_after_and_what_was_accepted_is_stored(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+    client_with: ClientWith, es: Elasticsearch, index_prefix: str, tmp_path: Path
 ) -> None:
-    settings = make_settings(
-        es_url,
-        index_prefix,
-        spool={"dir": str(tmp_path / "spool"), "max_bytes": 65_536},
-        webhooks={"github": {"secret": SECRET, "max_age_days": 3650}},
+    settings, client = client_with(
+        spool={"dir": str(tmp_path / "spool"), "max_bytes": 65_536}, webhooks=github_hook()
     )
     install_templates(es, index_prefix)
-    client = create_app(settings, es=es).test_client()
     accepted: list[str] = []
     refusal: TestResponse | None = None
     for number in range(100):
@@ -297,12 +284,8 @@ def test_a_full_spool_is_503_with_retry_after_and_what_was_accepted_is_stored(
     assert sorted(doc["delivery"] for doc in stored(es, index_prefix)) == sorted(accepted)
 
 
-def test_without_a_secret_the_endpoint_is_404_saying_what_to_set(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
-) -> None:
-    client = create_app(
-        make_settings(es_url, index_prefix, tmp_path / "spool"), es=es
-    ).test_client()
+def test_without_a_secret_the_endpoint_is_404_saying_what_to_set(client_with: ClientWith) -> None:
+    _, client = client_with()  # the test settings as they are: no webhooks
     response = deliver(client, "push", PUSH, PUSH_DELIVERY)
     assert response.status_code == 404
     error = error_of(response)
@@ -311,18 +294,11 @@ def test_without_a_secret_the_endpoint_is_404_saying_what_to_set(
 
 
 def test_a_push_bigger_than_the_hits_limit_is_stored_whole(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+    client_with: ClientWith, es: Elasticsearch, index_prefix: str
 ) -> None:
     """GitHub sends payloads of up to 25 MB and does not retry a refused one: the limit of
     tracking hits (1 MiB by default) must not apply to webhook deliveries."""
-    settings = make_settings(
-        es_url,
-        index_prefix,
-        tmp_path / "spool",
-        ingest={"max_body_bytes": 2048},
-        webhooks={"github": {"secret": SECRET, "max_age_days": 3650}},
-    )
-    client = create_app(settings, es=es).test_client()
+    settings, client = client_with(ingest={"max_body_bytes": 2048}, webhooks=github_hook())
     commits = [
         {"id": f"{number:040x}", "message": "Count stars " + "x" * 200} for number in range(2000)
     ]
@@ -342,16 +318,8 @@ def test_a_push_bigger_than_the_hits_limit_is_stored_whole(
     assert hit.status_code == 413  # the hits' own limit still holds on the same app
 
 
-def test_a_body_over_the_webhook_limit_is_413_naming_it(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
-) -> None:
-    settings = make_settings(
-        es_url,
-        index_prefix,
-        tmp_path / "spool",
-        webhooks={"github": {"secret": SECRET, "max_body_bytes": 4096, "max_age_days": 3650}},
-    )
-    client = create_app(settings, es=es).test_client()
+def test_a_body_over_the_webhook_limit_is_413_naming_it(client_with: ClientWith) -> None:
+    settings, client = client_with(webhooks=github_hook(max_body_bytes=4096))
     response = deliver(client, "push", {**PUSH, "padding": "p" * 8192}, PUSH_DELIVERY)
     assert response.status_code == 413
     assert "4096" in error_of(response)["message"]

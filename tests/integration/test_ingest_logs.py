@@ -14,10 +14,8 @@ import pytest
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
-from metronome.es.templates import install_templates
-from metronome.spool.shipper import Shipper
-from metronome.web.app import create_app
-from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, error_of, make_settings
+from metronome.config import Settings
+from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, ClientWith, error_of, make_settings
 
 
 def access_line(ip: str, clock: str, path: str, status: int, size: int, *, referrer: str) -> str:
@@ -35,10 +33,9 @@ AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 
 
 @pytest.fixture
-def logs_client(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
-) -> tuple[FlaskClient, Callable[[], int]]:
-    settings = make_settings(
+def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
+    """The test settings with server logs on: into the shop site, /datasets/ items counted."""
+    return make_settings(
         es_url,
         index_prefix,
         tmp_path / "spool",
@@ -47,17 +44,12 @@ def logs_client(
             "items": [{"pattern": r"/datasets/(?P<id>[^/.]+)(\.(?P<format>csv|kml))?"}],
         },
     )
-    install_templates(es, index_prefix)
-    client = create_app(settings, es=es).test_client()
-    shipper = Shipper(settings.spool.dir, es, index_prefix, settings.shipper)
 
-    def ship() -> int:
-        shipped = 0
-        while handled := shipper.run_once():
-            shipped += handled
-        es.indices.refresh(index=f"{index_prefix}-*", allow_no_indices=True)
-        return shipped
 
+@pytest.fixture
+def logs_client(
+    client: FlaskClient, ship: Callable[[], int]
+) -> tuple[FlaskClient, Callable[[], int]]:
     return client, ship
 
 
@@ -199,15 +191,11 @@ def test_what_the_shippers_must_not_retry_is_a_clear_4xx(
 
 
 def test_a_full_spool_answers_503_which_fluentd_and_fluent_bit_retry(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+    client_with: ClientWith, tmp_path: Path
 ) -> None:
-    settings = make_settings(
-        es_url,
-        index_prefix,
-        tmp_path / "spool",
-        spool={"dir": str(tmp_path / "spool"), "max_bytes": 65536, "segment_bytes": 4096},
+    _, client = client_with(
+        spool={"dir": str(tmp_path / "spool"), "max_bytes": 65536, "segment_bytes": 4096}
     )
-    client = create_app(settings, es=es).test_client()
     record = json.dumps({"log": "x" * 4000})
     statuses = [
         client.post(
@@ -223,20 +211,16 @@ def test_a_full_spool_answers_503_which_fluentd_and_fluent_bit_retry(
 
 
 def test_a_site_with_write_keys_but_no_ingest_key_takes_no_server_logs(
-    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+    client_with: ClientWith,
 ) -> None:
     """Write keys are published in web pages: with one, anyone could forge server downloads."""
-    settings = make_settings(
-        es_url,
-        index_prefix,
-        tmp_path / "spool",
+    _, client = client_with(
         sites={
             "default": {"write_auth": "none"},
             "shop": {"write_auth": "key", "write_keys": [WRITE_KEY]},
         },
         logs={"site": "shop"},
     )
-    client = create_app(settings, es=es).test_client()
     response = client.post(
         "/ingest/logs",
         data='{"message": "x"}',

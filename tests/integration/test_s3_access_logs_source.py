@@ -85,6 +85,13 @@ def partitioned_key(partition: str, day: date, unique: str) -> str:
     return f"{partition}{day:%Y/%m/%d}/{day:%Y-%m-%d}-00-00-00-{unique}"
 
 
+def put_one_line(s3: Any, bucket: str, unique: str) -> None:
+    """One log object of one line, delivered on 2024-05-01 under ``logs/`` (its key ends with
+    ``unique``)."""
+    key = f"logs/2024-05-01-00-00-00-{unique}"
+    put_lines(s3, bucket, key, traffic(datetime(2024, 5, 1, tzinfo=UTC), 1))
+
+
 def lines_of(pages: list[Page]) -> list[str]:
     return [str(document.key) for page in pages for document in page.documents]
 
@@ -185,9 +192,7 @@ def test_a_big_object_is_cut_into_pages_and_a_resumed_run_goes_on_from_the_cut(
 def test_throttling_is_retried_then_a_clear_error_with_every_attempt_counted(
     s3: Any, bucket: str, proxied: tuple[FaultyS3, str], proxy: FaultyS3
 ) -> None:
-    put_lines(
-        s3, bucket, "logs/2024-05-01-00-00-00-AAAA", traffic(datetime(2024, 5, 1, tzinfo=UTC), 1)
-    )
+    put_one_line(s3, bucket, "AAAA")
     proxy.fail("slow_down")
     before = proxy.requests
     http = HttpClient(POLICY, sleep=lambda seconds: None)
@@ -223,9 +228,7 @@ def test_bad_answers_are_clear_errors(
 def test_an_object_deleted_before_it_is_read_is_passed(
     s3: Any, bucket: str, proxied: tuple[FaultyS3, str], proxy: FaultyS3
 ) -> None:
-    put_lines(
-        s3, bucket, "logs/2024-05-01-00-00-00-GONE", traffic(datetime(2024, 5, 1, tzinfo=UTC), 1)
-    )
+    put_one_line(s3, bucket, "GONE")
     proxy.fail("no_such_key")
     pages, cursor, _ = fetch(source(bucket, proxied[1]))
     assert [(page.documents, page.progress) for page in pages] == [

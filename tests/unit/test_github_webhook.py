@@ -27,6 +27,7 @@ from metronome.webhooks.github_document import (
     document,
     document_time,
 )
+from tests.github_payloads import AFTER, SENDER, push
 
 # The test vector of GitHub's own guide to validating webhook deliveries.
 VECTOR_SECRET = "It's a Secret to Everybody"
@@ -37,7 +38,6 @@ RECEIVED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 V1_DELIVERY = "58474f00-b361-11eb-836d-0e4f3503ccbe"  # made 2021-05-12T20:33:43.92Z
 V4_DELIVERY = "3f2a94f6-2c4e-4d8b-9f51-0d6a1c0f7e21"
 REPO = {"full_name": "acme/widgets", "created_at": 1400000000, "pushed_at": 1714557600}
-SENDER = {"login": "octocat", "id": 1}
 
 
 def delivery(event: str, payload: dict[str, Any], delivery_id: str = V4_DELIVERY) -> Delivery:
@@ -188,26 +188,16 @@ def test_json_that_is_not_an_object_is_422(body: bytes) -> None:
 
 # --- documents ------------------------------------------------------------------------------
 
-PUSH = {
-    "ref": "refs/heads/main",
-    "before": "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-    "after": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
-    "created": False,
-    "deleted": False,
-    "forced": True,
-    "compare": "https://github.com/acme/widgets/compare/6113728f27ae...0d1a26e67d8f",
-    "commits": [
-        {
-            "id": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
-            "timestamp": "2024-04-30T08:00:00-04:00",
-        },
+PUSH = push(
+    REPO,
+    forced=True,
+    compare="https://github.com/acme/widgets/compare/6113728f27ae...0d1a26e67d8f",
+    commits=[
+        {"id": AFTER, "timestamp": "2024-04-30T08:00:00-04:00"},
         {"id": "1b2c", "timestamp": "2024-04-30T08:10:00-04:00"},
     ],
-    "head_commit": {"id": "1b2c", "timestamp": "2024-04-30T08:10:00-04:00"},
-    "pusher": {"name": "octocat", "email": "octocat@example.com"},
-    "repository": REPO,
-    "sender": SENDER,
-}
+    head_commit={"id": "1b2c", "timestamp": "2024-04-30T08:10:00-04:00"},
+)
 
 
 def test_a_push_becomes_a_summary_at_the_push_time() -> None:

@@ -29,7 +29,7 @@ from metronome.sources.registry import register, source_type, type_names
 from metronome.sources.runner import RunReport, build_document, tally
 from metronome.sources.scheduler import describe_report
 from metronome.sources.settings import SourceSettings
-from metronome.sources.status import status_of
+from metronome.sources.status import SourcesCollector, status_of
 from metronome.sources.store import LastError, SourceState
 
 
@@ -245,3 +245,32 @@ def test_a_partial_run_is_healthy_and_its_refusals_are_shown() -> None:
     assert _status_line(row).endswith(f"\n    partial: acme/up traffic refused, lasting: {reason}")
     assert describe_report(report).endswith(f"; partial: acme/up traffic refused ({reason})")
     assert status_of(settings, SourceState("gh"), now, 3600)["refused"] == []
+
+
+def test_the_gauges_give_each_source_its_figures_and_no_lag_before_a_first_success() -> None:
+    now = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    succeeded = now - timedelta(seconds=300)
+    every_ten_minutes = SourceSettings(name="api", type="unit_test_source", interval=600)
+    never_succeeded = SourceState("new", consecutive_failures=2)
+    rows = [
+        status_of(every_ten_minutes, SourceState("api", last_success_at=iso(succeeded)), now, 3600),
+        status_of(SourceSettings(name="new", type="t"), never_succeeded, now, 60),
+    ]
+    gauges = {
+        family.name: {tuple(sample.labels.values()): sample.value for sample in family.samples}
+        for family in SourcesCollector(rows).collect()
+    }
+    api, new = ("api", "unit_test_source"), ("new", "t")
+    assert list(gauges) == [
+        "metronome_source_last_success_timestamp_seconds",
+        "metronome_source_lag_seconds",
+        "metronome_source_consecutive_failures",
+        "metronome_source_stale",
+    ]
+    assert gauges["metronome_source_last_success_timestamp_seconds"] == {
+        api: succeeded.timestamp(),
+        new: 0.0,
+    }
+    assert gauges["metronome_source_lag_seconds"] == {api: 300.0}  # absent: never succeeded
+    assert gauges["metronome_source_consecutive_failures"] == {api: 0.0, new: 2.0}
+    assert gauges["metronome_source_stale"] == {api: 0.0, new: 1.0}

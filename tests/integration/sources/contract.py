@@ -30,13 +30,14 @@ from elasticsearch import Elasticsearch
 from marshmallow import Schema
 
 from metronome.sources.base import Document, FetchContext, Page, Source, Window
-from metronome.sources.http import RetryPolicy
+from metronome.sources.http import HttpClient, RetryPolicy
 from metronome.sources.registry import build_source, source_type
 from metronome.sources.runner import RunReport, RunServices
 from metronome.sources.settings import SourceSettings
 from tests.integration.sources import scenarios
 
 CONTRACT_SITE = "shop"  # the test settings' site with a read key (tests/conftest.py)
+FAST = RetryPolicy(timeout=5, attempts=2, backoff=0.01, max_backoff=0.01, max_wait=1)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def services(
 ) -> RunServices:
     """Fast retries (no sleeping), a short lease so a dead run's lease expires quickly."""
     defaults: dict[str, Any] = {
-        "policy": RetryPolicy(timeout=5, attempts=2, backoff=0.01, max_backoff=0.01, max_wait=1),
+        "policy": FAST,
         "lease_ttl": 1.0,
         "sleep": lambda seconds: None,
     }
@@ -87,6 +88,20 @@ def services(
 
 def run(source: Source, run_services: RunServices, backfill: Window | None = None) -> RunReport:
     return source.run(run_services, backfill)
+
+
+def fetch_pages(
+    source: Source, cursor: dict[str, Any], now: datetime, backfill: Window | None = None
+) -> list[Page]:
+    """The pages of one run read straight from ``source.fetch`` (no runner: nothing is stored),
+    with the source's own headers and fast retries without sleeping."""
+    http = HttpClient(FAST, headers=source.http_headers(), sleep=lambda seconds: None)
+    try:
+        return list(
+            source.fetch(FetchContext(cursor=cursor, http=http, now=now, backfill=backfill))
+        )
+    finally:
+        http.close()
 
 
 def stored_documents(es: Elasticsearch, index_prefix: str, source: Source) -> list[dict[str, Any]]:

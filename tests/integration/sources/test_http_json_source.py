@@ -12,14 +12,14 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from ingesters.http_json import HttpJsonOptions, HttpJsonSource
-from metronome.sources.base import FetchContext, Page, SourceError
-from metronome.sources.http import HttpClient, RemoteError, RetryPolicy
+from metronome.sources.base import SourceError
+from metronome.sources.http import RemoteError
 from tests.fakes.json_api import FakeJsonApi
 from tests.fakes.server import serving
-from tests.integration.sources.contract import run, services, stored_documents
+from tests.integration.sources.contract import fetch_pages, run, services, stored_documents
+from tests.integration.sources.scenarios.http_json import orders_options
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
-FAST = RetryPolicy(timeout=5, attempts=2, backoff=0.01, max_backoff=0.01, max_wait=1)
 
 
 @pytest.fixture
@@ -31,41 +31,22 @@ def api() -> Iterator[tuple[FakeJsonApi, str]]:
 
 
 def source(url: str, **options: Any) -> HttpJsonSource:
-    raw = {
-        "url": url,
-        "headers": {"Authorization": "Bearer api-token"},
-        "params": {"limit": 4},
-        "records": "data.items",
-        "id": "id",
-        "time": "created_at",
-        "next": "paging.next",
-        "incremental": {"param": "updated_since", "field": "updated_at"},
-        "stream": "orders",
-        **options,
-    }
+    raw = {**orders_options(url, "api-token"), **options}
     return HttpJsonSource("orders", "shop", HttpJsonOptions().load(raw))
-
-
-def fetch(orders: HttpJsonSource, cursor: dict[str, Any]) -> list[Page]:
-    http = HttpClient(FAST, headers=orders.http_headers(), sleep=lambda seconds: None)
-    try:
-        return list(orders.fetch(FetchContext(cursor=cursor, http=http, now=NOW)))
-    finally:
-        http.close()
 
 
 def test_the_cursor_moves_to_the_highest_value_after_the_last_page(
     api: tuple[FakeJsonApi, str],
 ) -> None:
     fake, url = api
-    pages = fetch(source(url), {})
+    pages = fetch_pages(source(url), {}, NOW)
     assert [len(page.documents) for page in pages] == [4, 4, 2]
     assert [page.cursor for page in pages[:2]] == [{}, {}]  # not before the last page
     newest = max(order["updated_at"] for order in fake.orders)
     assert pages[-1].cursor == {"since": newest}
     assert "updated_since" not in fake.log[0]["args"]
 
-    again = fetch(source(url), pages[-1].cursor)
+    again = fetch_pages(source(url), pages[-1].cursor, NOW)
     assert fake.log[-1]["args"]["updated_since"] == newest
     assert [len(page.documents) for page in again] == [1]  # inclusive: the newest comes back
     assert again[-1].cursor == {"since": newest}
@@ -111,7 +92,7 @@ def test_without_incremental_records_are_create_once(
 def test_post_sends_the_parameters_as_the_body_of_every_page(api: tuple[FakeJsonApi, str]) -> None:
     fake, url = api
     since = fake.orders[3]["updated_at"]
-    pages = fetch(source(url, method="POST"), {"since": since})
+    pages = fetch_pages(source(url, method="POST"), {"since": since}, NOW)
     assert sum(len(page.documents) for page in pages) == 7
     assert [entry["method"] for entry in fake.log] == ["POST", "POST"]
     assert all(
@@ -141,22 +122,22 @@ def test_a_malformed_answer_is_a_source_error(
     fake, url = api
     fake.garbled = garbled
     with pytest.raises(SourceError, match=message):
-        fetch(source(url), {})
+        fetch_pages(source(url), {}, NOW)
 
 
 def test_pages_that_never_end_are_a_source_error(api: tuple[FakeJsonApi, str]) -> None:
     fake, url = api
     fake.garbled = '{"data": {"items": []}, "paging": {"next": "/api/orders?cursor=same"}}'
     with pytest.raises(SourceError, match="the pages do not end"):
-        fetch(source(url), {})
+        fetch_pages(source(url), {}, NOW)
 
 
 def test_error_answers_are_remote_errors_with_the_api_message(api: tuple[FakeJsonApi, str]) -> None:
     _, url = api
     with pytest.raises(RemoteError, match=r"401.*valid bearer token"):
-        fetch(source(url, headers={}), {})
+        fetch_pages(source(url, headers={}), {}, NOW)
     with pytest.raises(RemoteError, match=r"400.*limit must be"):
-        fetch(source(url, params={"limit": 500}), {})
+        fetch_pages(source(url, params={"limit": 500}), {}, NOW)
 
 
 def test_a_next_url_on_another_origin_is_not_followed_and_gets_no_header(
@@ -168,7 +149,7 @@ def test_a_next_url_on_another_origin_is_not_followed_and_gets_no_header(
     with serving(elsewhere.app()) as other:
         fake.next_base = other
         with pytest.raises(SourceError) as caught:
-            fetch(source(url), {})
+            fetch_pages(source(url), {}, NOW)
     assert "not on http://127.0.0.1:" in str(caught.value)
     assert "not followed" in str(caught.value) and other in str(caught.value)
     assert elsewhere.log == []
@@ -181,9 +162,9 @@ def test_a_next_url_on_another_port_of_the_same_host_is_another_origin(
     fake, url = api
     fake.next_base = url.rsplit(":", 1)[0] + ":1"  # same scheme and host, another port
     with pytest.raises(SourceError, match="not followed"):
-        fetch(source(url), {})
+        fetch_pages(source(url), {}, NOW)
     fake.next_base = url.removesuffix("/api/orders")  # the same origin, written out: followed
-    assert len(fetch(source(url), {})) == 3
+    assert len(fetch_pages(source(url), {}, NOW)) == 3
 
 
 def test_an_answer_over_the_size_limit_is_refused_with_a_clear_error(

@@ -12,17 +12,16 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from ingesters.prometheus import PrometheusOptions, PrometheusSource
-from metronome.sources.base import FetchContext, Page, SourceError, Window
-from metronome.sources.http import HttpClient, RemoteError, RetryPolicy
+from metronome.sources.base import SourceError, Window
+from metronome.sources.http import RemoteError
 from metronome.sources.store import StateStore
 from tests.fakes.prometheus import FakePrometheus
 from tests.fakes.server import serving
-from tests.integration.sources.contract import run, services, stored_documents
+from tests.integration.sources.contract import fetch_pages, run, services, stored_documents
 
 NOW = datetime(2024, 5, 1, 12, 0, 30, tzinfo=UTC)
 T = int(NOW.timestamp())
 HOUR = 3600
-FAST = RetryPolicy(timeout=5, attempts=2, backoff=0.01, max_backoff=0.01, max_wait=1)
 
 
 @pytest.fixture
@@ -48,28 +47,18 @@ def source(url: str, **options: Any) -> PrometheusSource:
     return PrometheusSource("prom", "shop", loaded)
 
 
-def fetch(
-    prom: PrometheusSource, cursor: dict[str, Any], now: datetime, backfill: Window | None = None
-) -> list[Page]:
-    http = HttpClient(FAST, headers=prom.http_headers(), sleep=lambda seconds: None)
-    try:
-        return list(prom.fetch(FetchContext(cursor=cursor, http=http, now=now, backfill=backfill)))
-    finally:
-        http.close()
-
-
 def test_a_run_after_downtime_catches_up_in_chunks_of_max_points(
     fake: tuple[FakePrometheus, str],
 ) -> None:
     server, url = fake
     prom = source(url, step=60, max_points=50, delay=60)
-    first = fetch(prom, {}, NOW)
+    first = fetch_pages(prom, {}, NOW)
     # 11:01 .. 11:59: 59 points a series, 2 series a query, chunks of 50 points
     assert [len(page.documents) for page in first] == [100, 18, 100, 18]
     cursor = first[-1].cursor
     assert cursor == {"queries": {"up": T - 90, "requests": T - 90}}
 
-    later = fetch(prom, cursor, NOW + timedelta(hours=5))  # 300 new points per series
+    later = fetch_pages(prom, cursor, NOW + timedelta(hours=5))  # 300 new points per series
     per_query = [page for page in later if page.progress and page.progress.startswith("up:")]
     assert (
         len(per_query) == 6 and per_query[0].progress == "up: 2024-05-01T12:00Z .. 12:49Z (1 of 6)"
@@ -86,9 +75,9 @@ def test_nothing_is_read_until_a_new_point_is_older_than_the_delay(
 ) -> None:
     server, url = fake
     prom = source(url, step=60, delay=60)
-    cursor = fetch(prom, {}, NOW)[-1].cursor
+    cursor = fetch_pages(prom, {}, NOW)[-1].cursor
     requests = len(server.log)
-    assert fetch(prom, cursor, NOW + timedelta(seconds=29)) == []
+    assert fetch_pages(prom, cursor, NOW + timedelta(seconds=29)) == []
     assert len(server.log) == requests
 
 
@@ -96,10 +85,10 @@ def test_the_headers_are_sent_and_missing_ones_are_a_remote_error(
     fake: tuple[FakePrometheus, str],
 ) -> None:
     server, url = fake
-    fetch(source(url), {}, NOW)
+    fetch_pages(source(url), {}, NOW)
     assert server.log[0]["headers"]["Authorization"] == "Bearer secret"
     with pytest.raises(RemoteError, match="401"):
-        fetch(source(url, headers={}), {}, NOW)
+        fetch_pages(source(url, headers={}), {}, NOW)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +100,7 @@ def test_an_error_answer_is_a_source_error_naming_the_query(
 ) -> None:
     _, url = fake
     with pytest.raises(SourceError, match=f"query 'broken'.*{message}"):
-        fetch(source(url, queries={"broken": expr}), {}, NOW)
+        fetch_pages(source(url, queries={"broken": expr}), {}, NOW)
 
 
 def test_a_malformed_answer_is_a_source_error(fake: tuple[FakePrometheus, str]) -> None:
@@ -120,13 +109,15 @@ def test_a_malformed_answer_is_a_source_error(fake: tuple[FakePrometheus, str]) 
         '{"status": "success", "data": {"resultType": "matrix", "result": [{"values": []}]}}'
     )
     with pytest.raises(SourceError, match="without a 'metric' object"):
-        fetch(source(url), {}, NOW)
+        fetch_pages(source(url), {}, NOW)
 
 
 def test_a_back_fill_reads_whole_days_in_chunks(fake: tuple[FakePrometheus, str]) -> None:
     _, url = fake
     prom = source(url, queries={"up": "up"}, step=300, delay=60)
-    pages = fetch(prom, {"queries": {"up": T}}, NOW, Window(date(2024, 4, 30), date(2024, 4, 30)))
+    pages = fetch_pages(
+        prom, {"queries": {"up": T}}, NOW, Window(date(2024, 4, 30), date(2024, 4, 30))
+    )
     assert sum(len(page.documents) for page in pages) == 2 * 288  # a day at 5 minutes, 2 series
     assert all(page.cursor == {"queries": {"up": T}} for page in pages)
     times = {document.timestamp for page in pages for document in page.documents}

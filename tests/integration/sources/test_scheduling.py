@@ -136,10 +136,7 @@ def stop_events() -> Iterator[list[threading.Event]]:
 
 
 def test_one_scheduler_runs_the_sources_and_another_takes_over_when_it_dies(
-    es: Elasticsearch,
-    prefix: str,
-    static_sources: dict[str, SourceSettings],
-    stop_events: list[threading.Event],
+    es: Elasticsearch, prefix: str, static_sources: dict[str, SourceSettings]
 ) -> None:
     said_a: list[str] = []
     said_b: list[str] = []

@@ -7,11 +7,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from metronome.sources.base import Window
 from tests.fakes.json_api import FakeJsonApi
 from tests.fakes.server import serving
 from tests.integration.sources.contract import Scenario
+
+
+def orders_options(url: str, token: str) -> dict[str, Any]:
+    """The http_json options that read the fake orders API at ``url``: four orders a page,
+    incrementally by ``updated_since``, into the ``orders`` stream."""
+    return {
+        "url": url,
+        "headers": {"Authorization": f"Bearer {token}"},
+        "params": {"limit": 4},
+        "records": "data.items",
+        "id": "id",
+        "time": "created_at",
+        "next": "paging.next",
+        "incremental": {"param": "updated_since", "field": "updated_at"},
+        "stream": "orders",
+    }
 
 
 @contextmanager
@@ -22,17 +39,7 @@ def scenario(tmp_path: Path) -> Iterator[Scenario]:
     with serving(api.app()) as url:
         yield Scenario(
             source_type="http_json",
-            options={
-                "url": f"{url}/api/orders",
-                "headers": {"Authorization": f"Bearer {api.token}"},
-                "params": {"limit": 4},
-                "records": "data.items",
-                "id": "id",
-                "time": "created_at",
-                "next": "paging.next",
-                "incremental": {"param": "updated_since", "field": "updated_at"},
-                "stream": "orders",
-            },
+            options=orders_options(f"{url}/api/orders", api.token),
             expected_documents=10,
             fail=lambda: setattr(api, "failing", True),
             recover=lambda: setattr(api, "failing", False),
