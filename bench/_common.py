@@ -1,5 +1,6 @@
-"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling, and
-running a bench (Metronome's environment, signals, the printed report)."""
+"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling, the
+cluster of a run, and running a bench (signals, the printed report). The processes a bench
+starts are ``bench.harness``'s."""
 
 from __future__ import annotations
 
@@ -20,10 +21,9 @@ from typing import Any, Protocol
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 
-from metronome.config import EmbeddedSettings, Settings
+from metronome.config import EmbeddedSettings
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import remove_templates
-from metronome.serve.supervisor import _child_env
 
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -477,22 +477,6 @@ class Cluster:
 
 
 # --- running a bench -----------------------------------------------------------------------
-
-
-def metronome_env(settings: Settings, es_url: str) -> dict[str, str]:
-    """The environment of Metronome's processes: what ``metronome serve`` gives them
-    (``_child_env``: the Elasticsearch URL, a fresh multiprocess metrics directory next to the
-    spool) and the settings a bench picks, which the children read from ``METRONOME_*``."""
-    env = _child_env(settings, es_url, None)
-    chosen = {
-        "SPOOL__DIR": str(settings.spool.dir),
-        "SPOOL__MAX_BYTES": str(settings.spool.max_bytes),
-        "ELASTICSEARCH__INDEX_PREFIX": settings.elasticsearch.index_prefix,
-        "SERVER__WORKERS": str(settings.server.workers),
-        "SERVER__THREADS": str(settings.server.threads),
-    }
-    env.update({f"METRONOME_{name}": value for name, value in chosen.items()})
-    return env
 
 
 @contextlib.contextmanager

@@ -52,7 +52,6 @@ import random
 import resource
 import selectors
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -86,7 +85,8 @@ from bench._common import (
     warm_up_elasticsearch,
 )
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
-from bench.ingest import BenchError, Children, count, delete_indices, wait_for_http
+from bench.harness import BenchError, Harness
+from bench.ingest import count, delete_indices
 from bench.loadgen import Pacer, ProtocolError, parse_response
 from metronome.compat.allezon.builder import ANSWER_PARTS, aggregates_body, indices_for
 from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
@@ -101,7 +101,6 @@ from metronome.config import (
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, stream_pattern
 from metronome.es.templates import install_templates, remove_templates
-from metronome.serve.supervisor import SHIPPER_COMMAND, _child_env, _gunicorn_command
 
 TAG_P99_TARGET_MS = 200.0
 PROFILE_P99_TARGET_MS = 200.0
@@ -122,7 +121,6 @@ ACTIONS = ("VIEW", "BUY")
 FILTERS = ("origin", "brand_id", "category_id")
 MISMATCH_EXAMPLES = 5
 SINGLE_THREADED = ("shipper", "loadgen", "bench_driver")
-Process = subprocess.Popen[bytes]
 
 
 def say(message: str) -> None:
@@ -1343,8 +1341,8 @@ class AllezonBench:
         self.workdir = workdir
         self.prefix = f"bench-{uuid.uuid4().hex[:8]}-allezon"
         self.pattern = stream_pattern(self.prefix, "hits")
-        self.children = Children(workdir / "logs")
         self.monitor = Monitor()
+        self.harness = Harness(workdir / "logs", self.monitor)
         self.node: EmbeddedElasticsearch | None = None
         self.url = ""
         self._client: Elasticsearch | None = None
@@ -1448,42 +1446,23 @@ class AllezonBench:
 
     def start_bare(self) -> int:
         port = free_port()
-        command = _gunicorn_command(Settings(server=self._server(port)))
-        command[-1] = "bench.bare_app:app"  # the same gunicorn settings, the bare app
-        (self.workdir / "bare").mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "BENCH_BARE_SINK": str(self.workdir / "bare" / "sink")}
-        process = self.children.start("gunicorn_bare", command, env)
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, self.children, "gunicorn_bare")
-        self.monitor.watch("gunicorn_bare", process.pid, tree=True)
+        self.harness.start_bare(self._server(port), self.workdir / "bare")
         return port
 
     def start_metronome(self) -> int:
         """gunicorn + shipper with the commands and environment ``metronome serve`` uses."""
         port = free_port()
-        spool_dir = self.workdir / "metronome" / "spool"
         settings = Settings(
             server=self._server(port),
             elasticsearch=ElasticsearchSettings(url=self.url, index_prefix=self.prefix),
-            spool=SpoolSettings(dir=spool_dir),
+            spool=SpoolSettings(dir=self.workdir / "metronome" / "spool"),
         )
         install_templates(self.client, self.prefix)  # as serve() does before the children
-        env = _child_env(settings, self.url, None)
-        env["METRONOME_SPOOL__DIR"] = str(spool_dir)
-        env["METRONOME_ELASTICSEARCH__INDEX_PREFIX"] = self.prefix
-        env["METRONOME_SERVER__WORKERS"] = str(self.args.workers)
-        env["METRONOME_SERVER__THREADS"] = str(self.args.threads)
-        shipper = self.children.start("shipper", list(SHIPPER_COMMAND), env)
-        gunicorn = self.children.start("gunicorn_metronome", _gunicorn_command(settings), env)
-        url = f"http://127.0.0.1:{port}/healthz"
-        wait_for_http(url, gunicorn, self.children, "gunicorn_metronome")
-        if shipper.poll() is not None:
-            raise BenchError(f"the shipper exited:\n{self.children.log_tail('shipper')}")
-        self.monitor.watch("gunicorn_metronome", gunicorn.pid, tree=True)
-        self.monitor.watch("shipper", shipper.pid)
+        self.harness.start_metronome(settings)
         return port
 
     def close(self) -> None:
-        self.children.stop_all()
+        self.harness.stop_all()
         if self._client is not None:
             if self.args.es_url:  # someone else's node: leave nothing behind
                 with contextlib.suppress(Exception):
@@ -1535,12 +1514,11 @@ class AllezonBench:
         spec_file = folder / "spec.json"
         spec_file.write_text(json.dumps(asdict(spec)))
         command = [sys.executable, "-m", "bench.allezon", "--loadgen", str(spec_file)]
-        process = self.children.start("loadgen", command, dict(os.environ), capture=True)
-        self.monitor.watch("loadgen", process.pid)
+        process = self.harness.start("loadgen", command, capture=True)
         assert process.stdout is not None
         if process.stdout.readline().strip() != b"ready":
             process.wait()
-            raise BenchError(f"the load generator failed:\n{self.children.log_tail('loadgen')}")
+            raise BenchError(f"the load generator failed:\n{self.harness.log_tail('loadgen')}")
         say(
             f"{plan.name}: {plan.tag_rate:g} tags/s for {plan.warmup:g} + {plan.duration:g} s"
             + (
@@ -1554,7 +1532,7 @@ class AllezonBench:
         if sampler is not None:
             sampler.start()
         try:
-            load, resources = self._finish_loadgen(plan, process)
+            load, resources = self._finish_loadgen(plan)
             plan.statuses = array("H")
             plan.statuses.frombytes((folder / "statuses.bin").read_bytes())
             plan.unsure = array("B")
@@ -1611,21 +1589,11 @@ class AllezonBench:
             uncertain=Uncertain(plan.uncertain),
         )
 
-    def _finish_loadgen(
-        self, plan: Round, process: Process
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _finish_loadgen(self, plan: Round) -> tuple[dict[str, Any], dict[str, Any]]:
         """The load generator's report, and the resources used while it ran."""
-        try:
-            output, _ = process.communicate(timeout=plan.warmup + plan.duration + 180)
-        except subprocess.TimeoutExpired:
-            self.children.stop("loadgen")
-            raise BenchError("the load generator did not finish in time") from None
-        self.children.processes.pop("loadgen", None)
-        if process.returncode != 0:
-            raise BenchError(f"the load generator failed:\n{self.children.log_tail('loadgen')}")
+        output = self.harness.collect("loadgen", plan.warmup + plan.duration + 180)
         load: dict[str, Any] = json.loads(output.splitlines()[-1])
         resources = self.monitor.end({"loadgen": float(load["cpu_seconds"])})
-        self.monitor.forget("loadgen")
         return load, resources
 
     def drain(self, port: int, accepted: int) -> dict[str, Any]:
@@ -1933,7 +1901,7 @@ class AllezonBench:
                 args.start,
             )
             bare = self.run_round(plan, port, metronome=False, queries=False).report
-            self.children.stop("gunicorn_bare")
+            self.harness.stop("gunicorn_bare")
             baseline = {
                 "what": "the same tags at the same rate to bench/bare_app.py (append, 202)",
                 "user_tags": bare["user_tags"],
@@ -1958,8 +1926,8 @@ class AllezonBench:
                 search = {"skipped": f"{args.tag_rate:g} tags/s met the targets"}
             else:
                 search = self.search(port, args.tag_rate)
-        self.children.stop("gunicorn_metronome")
-        self.children.stop("shipper")
+        self.harness.stop("gunicorn_metronome")
+        self.harness.stop("shipper")
         sustained = (
             args.tag_rate
             if run["meets_targets"]["sustained"]

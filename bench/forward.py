@@ -66,25 +66,19 @@ from bench._common import (
     filesystem_of,
     free_port,
     machine,
-    metronome_env,
     percentiles,
     ratio,
     report_main,
     run_in_workdir,
 )
-from bench.ingest import (
-    COUNT_POLL_SECONDS,
-    BenchError,
-    Children,
-    count,
-    delete_indices,
-    wait_for_count,
-    wait_for_http,
-)
+from bench.harness import ROLES, BenchError, Harness
+from bench.ingest import COUNT_POLL_SECONDS, count, delete_indices, wait_for_count
 from bench.loadgen import parse_response
 from metronome.config import (
     DEFAULT_CONFIG_FILE,
     ElasticsearchSettings,
+    ForwardSettings,
+    LogsSettings,
     ServerSettings,
     Settings,
     SpoolSettings,
@@ -95,7 +89,7 @@ from metronome.hits.privacy import DailySalts
 from metronome.logs.context import log_context
 from metronome.logs.events import LogEvent
 from metronome.logs.records import log_entry
-from metronome.serve.supervisor import FORWARD_COMMAND, SHIPPER_COMMAND, _gunicorn_command
+from metronome.serve.plan import FORWARD, SHIPPER, WEB
 from metronome.spool.entry import decode_entry, encode_entry
 
 TAG = "nginx.access"
@@ -598,8 +592,8 @@ class ForwardBench:
         self.args = args
         self.workdir = workdir
         self.run_prefix = f"bench-{uuid.uuid4().hex[:8]}"
-        self.children = Children(workdir / "logs")
         self.monitor = Monitor()
+        self.harness = Harness(workdir / "logs", self.monitor)
         self.cluster: Cluster | None = None
         self.messages: list[Message] = []
         self.documents: list[tuple[str, str, bytes]] = []
@@ -649,30 +643,10 @@ class ForwardBench:
         }
 
     def close(self) -> None:
-        self.children.stop_all()
+        self.harness.stop_all()
         if self.cluster is not None:
             self.cluster.close()
         self.monitor.close()
-
-    def _launch(self, stack: Stack, role: str, command: list[str], env: dict[str, str]) -> Process:
-        process = self.children.start(role, command, env)
-        self.monitor.watch(role, process.pid, tree=role == "gunicorn_metronome")
-        stack.roles.append(role)
-        return process
-
-    def _wait_for_port(self, port: int, process: Process, role: str) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise BenchError(f"{role} exited while starting:\n{self.children.log_tail(role)}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise BenchError(
-            f"{role} did not listen on {port} in 60 s:\n{self.children.log_tail(role)}"
-        )
 
     def start_stack(self, name: str, protocol: str, shipper: bool) -> Stack:
         """``metronome forward`` or gunicorn (as ``metronome serve`` starts them), and the
@@ -685,34 +659,28 @@ class ForwardBench:
             ),
             elasticsearch=ElasticsearchSettings(url=self.es.url, index_prefix=stack.prefix),
             spool=SpoolSettings(dir=stack.directory / "spool", max_bytes=SPOOL_MAX_BYTES),
+            logs=LogsSettings(forward=ForwardSettings(host="127.0.0.1", port=free_port())),
         )
         self.es.owned.append(stack.prefix)
         install_templates(self.client, stack.prefix)  # as serve() does before the children
-        env = metronome_env(settings, self.es.url)
-        if shipper:
-            self._launch(stack, "shipper", list(SHIPPER_COMMAND), env)
+        listener = FORWARD if protocol == "forward" else WEB
+        started = self.harness.start_metronome(
+            settings, only=(SHIPPER, listener) if shipper else (listener,)
+        )
+        stack.roles = [ROLES[name] for name in started]
         if protocol == "forward":
-            stack.forward_port = free_port()
-            command = [*FORWARD_COMMAND, "--host", "127.0.0.1", "--port", str(stack.forward_port)]
-            process = self._launch(stack, "forward", command, env)
-            self._wait_for_port(stack.forward_port, process, "forward")
+            stack.forward_port = settings.logs.forward.port
         else:
             stack.http_port = settings.server.port
-            process = self._launch(stack, "gunicorn_metronome", _gunicorn_command(settings), env)
-            url = f"http://127.0.0.1:{stack.http_port}/healthz"
-            wait_for_http(url, process, self.children, "gunicorn_metronome")
-        if shipper and self.children.processes["shipper"].poll() is not None:
-            raise BenchError(f"the shipper exited:\n{self.children.log_tail('shipper')}")
         return stack
 
     def stop_stack(self, stack: Stack) -> dict[str, Any] | None:
         """Stops the stack's processes; the forward listener's own counters, if it ran."""
         for role in reversed(stack.roles):
-            self.monitor.forget(role)
-            self.children.stop(role)
+            self.harness.stop(role)
         counters = None
         if "forward" in stack.roles:
-            found = re.findall(r"server stopped: (\{.*\})", self.children.log_tail("forward", 5))
+            found = re.findall(r"server stopped: (\{.*\})", self.harness.log_tail("forward", 5))
             counters = ast.literal_eval(found[-1]) if found else None
         if not self.args.keep:
             shutil.rmtree(stack.directory, ignore_errors=True)
@@ -735,28 +703,16 @@ class ForwardBench:
         spec_path = self.workdir / "loadgen.json"
         spec_path.write_text(json.dumps(spec))
         command = [sys.executable, "-m", "bench.forward", "--loadgen", str(spec_path)]
-        self.children.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.children.log_dir / "loadgen.log", "ab") as log:
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                start_new_session=True,
-            )
-        self.children.processes["loadgen"] = process
-        self.monitor.watch("loadgen", process.pid)
-        return process
+        return self.harness.start("loadgen", command, capture=True, stdin=True)
 
     def _loadgen_failed(self, what: str) -> BenchError:
-        return BenchError(f"the load generator {what}:\n{self.children.log_tail('loadgen')}")
+        return BenchError(f"the load generator {what}:\n{self.harness.log_tail('loadgen')}")
 
     def _loadgen_report(self, process: Process) -> dict[str, Any]:
         assert process.stdout is not None
         output = process.stdout.read()
         process.wait()
-        self.children.processes.pop("loadgen", None)
+        self.harness.release("loadgen")
         process.stdout.close()
         if process.returncode != 0:
             raise self._loadgen_failed(f"exited with {process.returncode}")
@@ -773,7 +729,7 @@ class ForwardBench:
         process.stdin.flush()
         if process.stdout.readline().strip() != b"ready":
             process.wait()
-            self.children.processes.pop("loadgen", None)
+            self.harness.release("loadgen")
             raise self._loadgen_failed("did not start")
         say(f"{phase}...")
         self.monitor.begin(phase)

@@ -23,11 +23,9 @@ progress goes to stderr. Every process started here is stopped on exit, Ctrl-C i
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -37,7 +35,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import Elasticsearch, TransportError
 from elasticsearch.helpers import bulk
@@ -47,7 +44,6 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
 
 from bench._common import (
     DISTINCT_IDS,
-    ROOT,
     USER_AGENTS,
     Monitor,
     add_es_nice_option,
@@ -61,6 +57,7 @@ from bench._common import (
     start_elasticsearch,
     warm_up_elasticsearch,
 )
+from bench.harness import BenchError, Harness
 from metronome.config import (
     ElasticsearchSettings,
     HitLimits,
@@ -75,7 +72,6 @@ from metronome.es.templates import install_templates
 from metronome.hits.pipeline import Document, HitContext, enrich
 from metronome.hits.privacy import DailySalts
 from metronome.hits.schema import load_hit
-from metronome.serve.supervisor import SHIPPER_COMMAND, _child_env, _gunicorn_command
 
 ACCEPT_TARGET = 0.6
 E2E_TARGET = 0.8
@@ -88,77 +84,6 @@ Process = subprocess.Popen[bytes]
 
 def say(message: str) -> None:
     print(f"ingest: {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    pass
-
-
-# --- processes -----------------------------------------------------------------------------
-
-
-class Children:
-    """Every process this bench starts, each in its own session (Ctrl-C reaches only us)."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.processes: dict[str, Process] = {}
-
-    def start(
-        self, name: str, command: list[str], env: dict[str, str], capture: bool = False
-    ) -> Process:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy
-            process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if capture else log,
-                stderr=log,
-                start_new_session=True,
-            )
-        self.processes[name] = process
-        return process
-
-    def stop(self, name: str, timeout: float = 30.0) -> None:
-        process = self.processes.pop(name, None)
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)  # the child leads its own group
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
-
-    def stop_all(self) -> None:
-        for name in reversed(list(self.processes)):
-            self.stop(name)
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        try:
-            text = (self.log_dir / f"{name}.log").read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-def wait_for_http(url: str, process: Process, children: Children, name: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise BenchError(f"{name} exited while starting:\n{children.log_tail(name)}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=1).ok:
-                return
-        time.sleep(0.2)
-    raise BenchError(f"{name} did not answer at {url} within 60s:\n{children.log_tail(name)}")
 
 
 # --- the load generator --------------------------------------------------------------------
@@ -256,8 +181,8 @@ class IngestBench:
         run_id = uuid.uuid4().hex[:8]
         self.prefixes = {name: f"bench-{run_id}-{name}" for name in ("warm", "raw", "app")}
         self.pattern = f"{self.prefixes['app']}-hits-*"
-        self.children = Children(workdir / "logs")
         self.monitor = Monitor()
+        self.harness = Harness(workdir / "logs", self.monitor)
         self.node: EmbeddedElasticsearch | None = None
         self.url = ""
         self._client: Elasticsearch | None = None
@@ -278,7 +203,7 @@ class IngestBench:
         self._client = Elasticsearch(self.url, request_timeout=120)
 
     def close(self) -> None:
-        self.children.stop_all()
+        self.harness.stop_all()
         if self._client is not None:
             self._client.close()
         if self.node is not None:
@@ -292,67 +217,37 @@ class IngestBench:
 
     def start_bare(self) -> int:
         port = free_port()
-        command = _gunicorn_command(Settings(server=self._server_settings(port)))
-        command[-1] = "bench.bare_app:app"  # the same gunicorn settings, the bare app
-        (self.workdir / "bare").mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "BENCH_BARE_SINK": str(self.workdir / "bare" / "sink")}
-        process = self.children.start("gunicorn_bare", command, env)
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", process, self.children, "gunicorn_bare")
-        self.monitor.watch("gunicorn_bare", process.pid, tree=True)
+        self.harness.start_bare(self._server_settings(port), self.workdir / "bare")
         return port
 
     def start_metronome(self) -> int:
         """gunicorn + shipper with the commands and environment ``metronome serve`` uses."""
         port = free_port()
         prefix = self.prefixes["app"]
-        spool_dir = self.workdir / "metronome" / "spool"
         settings = Settings(
             server=self._server_settings(port),
             elasticsearch=ElasticsearchSettings(url=self.url, index_prefix=prefix),
-            spool=SpoolSettings(dir=spool_dir),
+            spool=SpoolSettings(dir=self.workdir / "metronome" / "spool"),
         )
         install_templates(self.client, prefix)  # as serve() does before starting the children
-        env = _child_env(settings, self.url, None)  # METRONOME_ES_URL, PROMETHEUS_MULTIPROC_DIR
-        env["METRONOME_SPOOL__DIR"] = str(spool_dir)
-        env["METRONOME_ELASTICSEARCH__INDEX_PREFIX"] = prefix
-        env["METRONOME_SERVER__WORKERS"] = str(self.args.workers)
-        env["METRONOME_SERVER__THREADS"] = str(self.args.threads)
-        shipper = self.children.start("shipper", list(SHIPPER_COMMAND), env)
-        gunicorn = self.children.start("gunicorn_metronome", _gunicorn_command(settings), env)
-        url = f"http://127.0.0.1:{port}/healthz"
-        wait_for_http(url, gunicorn, self.children, "gunicorn_metronome")
-        if shipper.poll() is not None:
-            raise BenchError(f"the shipper exited:\n{self.children.log_tail('shipper')}")
-        self.monitor.watch("gunicorn_metronome", gunicorn.pid, tree=True)
-        self.monitor.watch("shipper", shipper.pid)
+        self.harness.start_metronome(settings)
         return port
 
     # --- the load generator ----------------------------------------------------------------
 
     def start_loadgen(self, port: int, options: list[str]) -> Process:
-        command = loadgen_command(port, *options)
-        process = self.children.start("loadgen", command, dict(os.environ), capture=True)
-        self.monitor.watch("loadgen", process.pid)
-        return process
+        return self.harness.start("loadgen", loadgen_command(port, *options), capture=True)
 
-    def finish_loadgen(self, process: Process, timeout: float) -> dict[str, Any]:
-        try:
-            output, _ = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.children.stop("loadgen")
-            raise BenchError("the load generator did not finish in time") from None
-        self.children.processes.pop("loadgen", None)
-        if process.returncode != 0:
-            raise BenchError(f"the load generator failed:\n{self.children.log_tail('loadgen')}")
-        report: dict[str, Any] = json.loads(output)
+    def finish_loadgen(self, timeout: float) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(self.harness.collect("loadgen", timeout))
         return report
 
     def measured(self, phase: str, port: int, options: list[str]) -> dict[str, Any]:
         """One load-generator run inside a monitored phase: its report and the resources."""
         say(f"{phase}...")
         self.monitor.begin(phase)
-        process = self.start_loadgen(port, options)
-        report = self.finish_loadgen(process, self.args.duration + self.args.warmup + 180)
+        self.start_loadgen(port, options)
+        report = self.finish_loadgen(self.args.duration + self.args.warmup + 180)
         report["resources"] = self.monitor.end({"loadgen": float(report["cpu_seconds"])})
         return report
 
@@ -463,14 +358,14 @@ class IngestBench:
         started = time.time()
         while (seen := count(self.client, self.pattern)) < expected:
             if report is None and process.poll() is not None:
-                report = self.finish_loadgen(process, 10)
+                report = self.finish_loadgen(10)
                 expected = int(report["accepted_hits"])  # refused hits never arrive
             if time.time() - started > args.e2e_timeout:
                 raise BenchError(f"only {seen} of {expected} hits became searchable in time")
             time.sleep(COUNT_POLL_SECONDS)
         done = time.time()
         if report is None:
-            report = self.finish_loadgen(process, args.e2e_timeout)
+            report = self.finish_loadgen(args.e2e_timeout)
         resources = self.monitor.end({"loadgen": float(report["cpu_seconds"])})
         first_send = float(report["first_send_unix"])
         return {
@@ -535,7 +430,7 @@ class IngestBench:
             accept["baseline_bare_flask"] = bare_peak
             if args.paced_baseline:
                 accept["paced_baseline_bare_flask"] = self.paced("bare Flask", port, bare_peak)
-            self.children.stop("gunicorn_bare")
+            self.harness.stop("gunicorn_bare")
         if "e2e" in args.phases:
             e2e["baseline_bulk"] = self.baseline_end_to_end(documents)
         port = self.start_metronome()
@@ -559,8 +454,8 @@ class IngestBench:
                 )
             accept["target"] = f">= {ACCEPT_TARGET}"
             accept["meets_target"] = ratio_ is not None and ratio_ >= ACCEPT_TARGET
-        self.children.stop("gunicorn_metronome")
-        self.children.stop("shipper")
+        self.harness.stop("gunicorn_metronome")
+        self.harness.stop("shipper")
         report: dict[str, Any] = {
             "benchmark": "ingest",
             "short_run": args.duration < 30 or args.e2e_hits < 100_000,

@@ -70,7 +70,7 @@ from bench._common import (
     run_in_workdir,
     start_elasticsearch,
 )
-from bench.ingest import BenchError, Children, wait_for_http
+from bench.harness import BenchError, Harness
 from metronome.config import ServerSettings, Settings, load_settings
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, indices_for_range, stream_pattern
@@ -83,7 +83,7 @@ from metronome.query.parse import parse_query
 from metronome.query.result import query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import TockQuery, build_tock_body, parse_tock, tock_result
-from metronome.serve.supervisor import _child_env, _gunicorn_command
+from metronome.serve.plan import WEB
 from metronome.web.views.events import KEEP_ALIVE, PAGE_SIZE
 
 OVERHEAD_TARGET = 1.25  # Metronome p50 / direct p50
@@ -98,7 +98,6 @@ HOUR_MS = 3_600_000
 MASK64 = (1 << 64) - 1
 DELETE_BATCH = 50  # index names per delete request
 KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
-ENV_KEEP = ("METRONOME_ES_URL", "METRONOME_CONFIG")
 
 # Seasonality. Hours are UTC: a European audience, busiest in the afternoon.
 HOUR_WEIGHTS = (0.25, 0.2, 0.18, 0.18, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.45,
@@ -579,8 +578,8 @@ class QueryBench:
         self.workdir = workdir
         self.prefix: str = args.prefix or f"bench-{uuid.uuid4().hex[:8]}-query"
         self.pattern = stream_pattern(self.prefix, STREAM)
-        self.children = Children(workdir / "logs")
         self.monitor = Monitor(interval=0.25)
+        self.harness = Harness(workdir / "logs", self.monitor)
         self.node: EmbeddedElasticsearch | None = None
         self.url = ""
         self._admin: Elasticsearch | None = None
@@ -609,7 +608,7 @@ class QueryBench:
         self._direct = es_client(self.url, DIRECT_AGENT, args.es_timeout)
 
     def close(self) -> None:
-        self.children.stop_all()
+        self.harness.stop_all()
         if self._admin is not None:
             if self.node is None and self.created_indices and not self.args.keep_indices:
                 say(f"deleting the bench indices {self.prefix}-* and templates")
@@ -644,15 +643,9 @@ class QueryBench:
         config_file = self.workdir / "metronome.yml"
         config_file.write_text(yaml.safe_dump(config, sort_keys=False))
         settings = load_settings(config_file, environ={})  # refuses a wrong file here
-        env = _child_env(settings, self.url, str(config_file))  # ES URL, config, metrics dir
-        for name in [n for n in env if n.startswith("METRONOME_") and n not in ENV_KEEP]:
-            del env[name]  # the run is what the file says, whatever this shell exports
-        gunicorn = self.children.start("gunicorn_metronome", _gunicorn_command(settings), env)
-        wait_for_http(
-            f"http://127.0.0.1:{port}/healthz", gunicorn, self.children, "gunicorn_metronome"
-        )
-        self.gunicorn_pid = gunicorn.pid
-        self.monitor.watch("gunicorn_metronome", gunicorn.pid, tree=True)
+        # The run is what the file says, whatever this shell exports.
+        started = self.harness.start_metronome(settings, config_file=config_file, only=[WEB])
+        self.gunicorn_pid = started[WEB].pid
         return port, settings
 
     # --- loading ---------------------------------------------------------------------------
@@ -1094,7 +1087,7 @@ class QueryBench:
         finally:
             http_client.close()
         export = self.export(port, start, end) if "export" in args.phases else None
-        self.children.stop("gunicorn_metronome")
+        self.harness.stop("gunicorn_metronome")
         report: dict[str, Any] = {
             "benchmark": "query",
             "short_run": data["documents"] < 1_000_000 or args.requests < 100,

@@ -15,7 +15,7 @@ import sys
 
 from metronome.config import load_settings
 from metronome.serve.exposure import ExposureError, check_exposure
-from metronome.serve.supervisor import ACCESS_LOG_FORMAT
+from metronome.serve.plan import ACCESS_LOG_FORMAT
 from metronome.web import sockets as listeners
 from metronome.web.sockets import pre_fork  # noqa: F401  (the gunicorn server hook)
 

@@ -6,20 +6,20 @@ Ctrl-C (or SIGTERM) stops them, then the embedded Elasticsearch if this command 
 node that was already running is left running. A shipper or forward listener that dies is
 started again (the spool keeps everything it had not confirmed; unacknowledged forward chunks
 are resent by Fluentd).
+
+Which processes, with which command and environment, is worked out by
+``metronome.serve.plan``; this module runs that plan.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import requests
@@ -29,19 +29,12 @@ from metronome.config import Settings
 from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
-from metronome.metrics import MULTIPROC_ENV
 from metronome.serve.exposure import ExposureError, check_exposure
-from metronome.web import sockets as listeners
+from metronome.serve.plan import WEB, ChildProcess, fresh_metrics_dir, process_plan
 
 Say = Callable[[str], None]
 Process = subprocess.Popen[bytes]
-SHIPPER_COMMAND = [sys.executable, "-m", "metronome.cli", "shipper"]
-FORWARD_COMMAND = [sys.executable, "-m", "metronome.cli", "forward"]
-SCHEDULER_COMMAND = [sys.executable, "-m", "metronome.cli", "scheduler"]
-ARCHIVE_COMMAND = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every"]
 RESTART_DELAY = 0.5  # seconds; doubled while a child keeps dying young
-# client, request line without its query (a ?key=, tokens, e-mails), status, bytes, ms
-ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 
 
 class ServeError(RuntimeError):
@@ -78,23 +71,16 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         check_connection(client, url)
         install_templates(client, settings.elasticsearch.index_prefix)
 
-        env = _child_env(settings, url, config_file)
-        restartable = {"shipper": SHIPPER_COMMAND}
-        if settings.logs.forward.enabled:
-            restartable["forward"] = FORWARD_COMMAND
-        if settings.scheduler.enabled and settings.sources:
-            restartable["scheduler"] = SCHEDULER_COMMAND  # runs sources if it holds the lease
-        if settings.archive.enabled:  # on every instance; each run takes the archive lease
-            restartable["archive"] = [*ARCHIVE_COMMAND, f"{settings.archive.interval:g}"]
-        for name, command in restartable.items():
-            children[name] = _start(command, env)
-        children["gunicorn"] = _start(_gunicorn_command(settings), env)
+        plan = process_plan(settings, url, config_file, os.environ)
+        fresh_metrics_dir(settings)
+        for child in plan:  # the web process last: the others are up when it answers
+            children[child.name] = _start(child)
         base = f"http://{settings.server.host}:{settings.server.port}"
-        _wait_for_http(f"{base}/healthz", children["gunicorn"], lambda: stop_requested)
+        _wait_for_http(f"{base}/healthz", children[WEB], lambda: stop_requested)
         say(_banner(settings, base))
         for line in describe(read_keys):
             say(line)
-        code = _supervise(children, restartable, env, lambda: stop_requested, say)
+        code = _supervise(children, plan, lambda: stop_requested, say)
         if code is not None:
             return code
         say("Stopping...")
@@ -122,8 +108,7 @@ def _before_start(settings: Settings, say: Say) -> tuple[Settings, list[Generate
 
 def _supervise(
     children: dict[str, Process],
-    restartable: dict[str, list[str]],
-    env: dict[str, str],
+    plan: Sequence[ChildProcess],
     stopping: Callable[[], bool],
     say: Say,
 ) -> int | None:
@@ -132,19 +117,20 @@ def _supervise(
     A restartable child that dies is started again, after 1 s, doubling up to a minute while it
     keeps dying young (a port taken by another program, say), so it never spins.
     """
+    restartable = {child.name: child for child in plan if child.restart}
     delays = dict.fromkeys(restartable, RESTART_DELAY)
     restart_at: dict[str, float] = {}
     started_at = dict.fromkeys(restartable, time.monotonic())
     while not stopping():
-        if children["gunicorn"].poll() is not None:
-            say(f"gunicorn exited with code {children['gunicorn'].returncode}")
-            return children["gunicorn"].returncode or 1
+        if children[WEB].poll() is not None:
+            say(f"gunicorn exited with code {children[WEB].returncode}")
+            return children[WEB].returncode or 1
         now = time.monotonic()
-        for name, command in restartable.items():
+        for name, child in restartable.items():
             if name in restart_at:
                 if now >= restart_at[name]:
                     del restart_at[name]
-                    children[name] = _start(command, env)
+                    children[name] = _start(child)
                     started_at[name] = now
                 continue
             if children[name].poll() is not None:
@@ -169,19 +155,6 @@ def _stop_all(children: dict[str, Process]) -> None:
             process.wait()
 
 
-def _child_env(settings: Settings, es_url: str, config_file: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env["METRONOME_ES_URL"] = es_url  # the children use the node chosen here
-    if config_file:
-        env["METRONOME_CONFIG"] = os.path.abspath(config_file)
-    # Counters of every process (workers, shipper) are added up by GET /metrics.
-    metrics_dir = Path(settings.spool.dir).resolve().parent / "metrics"
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    env[MULTIPROC_ENV] = str(metrics_dir)
-    return env
-
-
 def check_port_free(host: str, port: int) -> None:
     """Refuse a port something already listens on. gunicorn binds with ``SO_REUSEPORT`` (see
     ``metronome.web.sockets``), which would silently share the port with an older Metronome
@@ -203,38 +176,8 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _start(command: list[str], env: dict[str, str]) -> Process:
-    return subprocess.Popen(command, env=env)
-
-
-def _gunicorn_command(settings: Settings) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        *listeners.gunicorn_options(
-            f"{settings.server.host}:{settings.server.port}", settings.server.workers
-        ),
-        "--workers",
-        str(settings.server.workers),
-        "--threads",
-        str(settings.server.threads),
-        "--keep-alive",
-        str(settings.server.keepalive),
-        "--worker-connections",
-        str(settings.server.worker_connections),
-        "--graceful-timeout",
-        "20",
-        *access_log_options(settings.server.access_log),
-        "metronome.web.wsgi:app",
-    ]
-
-
-def access_log_options(enabled: bool) -> list[str]:
-    """gunicorn's access log (``server.access_log``): a line per request to stdout, or none."""
-    if not enabled:
-        return []
-    return ["--access-logfile", "-", "--access-logformat", ACCESS_LOG_FORMAT]
+def _start(child: ChildProcess) -> Process:
+    return subprocess.Popen(child.command, env=child.env)
 
 
 def _wait_for_http(

@@ -1,29 +1,39 @@
-"""Run Metronome's real processes (gunicorn web workers, the shipper) for end-to-end tests."""
+"""Run Metronome's real processes (gunicorn web workers, the shipper) for end-to-end tests, as
+the entries of the plan `metronome serve` runs (metronome.serve.plan)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import requests
 
-from metronome.config import ServerSettings, Settings
-from metronome.serve.supervisor import _gunicorn_command
+from metronome.config import ElasticsearchSettings, ServerSettings, Settings, SpoolSettings
+from metronome.serve.plan import (
+    SHIPPER,
+    WEB,
+    ChildProcess,
+    child_named,
+    fresh_metrics_dir,
+    gunicorn_command,
+    process_plan,
+)
 from tests.conftest import ROOT, free_port
 
 
 def web_command(port: int, workers: int, app: str) -> list[str]:
     """gunicorn as ``metronome serve`` starts it (one listening socket per worker), serving
     ``app`` on 127.0.0.1:``port``."""
-    server = ServerSettings(host="127.0.0.1", port=port, workers=workers, threads=8)
-    command = _gunicorn_command(Settings(server=server))
-    assert command[-1] == "metronome.web.wsgi:app"
-    return [*command[:-1], app]
+    return list(gunicorn_command(_server(port, workers), app))
+
+
+def _server(port: int, workers: int) -> ServerSettings:
+    return ServerSettings(host="127.0.0.1", port=port, workers=workers, threads=8)
 
 
 class Metronome:
@@ -32,24 +42,36 @@ class Metronome:
     def __init__(self, es_url: str, index_prefix: str, workdir: Path, **settings: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        metrics_dir = workdir / "metrics"
-        metrics_dir.mkdir(parents=True, exist_ok=True)
+        self.settings = Settings(
+            server=_server(self.port, 2),
+            elasticsearch=ElasticsearchSettings(url=es_url, index_prefix=index_prefix),
+            spool=SpoolSettings(dir=workdir / "spool"),
+        )
+        fresh_metrics_dir(self.settings)
+        shipper = self._entry(SHIPPER, self.settings)
+        # The plan's environment (URL, metrics directory), and the settings the children read
+        # from it: this test's index prefix and spool, a quick shipper, the test's own.
         self.env = {
-            **os.environ,
-            "METRONOME_ES_URL": es_url,
+            **shipper.env,
             "METRONOME_ELASTICSEARCH__INDEX_PREFIX": index_prefix,
             "METRONOME_SPOOL__DIR": str(workdir / "spool"),
             "METRONOME_SHIPPER__POLL_INTERVAL": "0.05",
             "METRONOME_SHIPPER__MAX_BACKOFF": "0.5",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
             **settings,
         }
         self.web: subprocess.Popen[bytes] | None = None
         self.shipper: subprocess.Popen[bytes] | None = None
 
+    @staticmethod
+    def _entry(name: str, settings: Settings) -> ChildProcess:
+        url = settings.elasticsearch.url
+        assert url is not None
+        return child_named(process_plan(settings, url, None, os.environ), name)
+
     def start_web(self, workers: int = 2) -> None:
+        settings = replace(self.settings, server=_server(self.port, workers))
         self.web = subprocess.Popen(
-            [*web_command(self.port, workers, "metronome.web.wsgi:app"), "--log-level", "warning"],
+            [*self._entry(WEB, settings).command, "--log-level", "warning"],
             cwd=ROOT,
             env=self.env,
         )
@@ -64,7 +86,7 @@ class Metronome:
 
     def start_shipper(self) -> None:
         self.shipper = subprocess.Popen(
-            [sys.executable, "-m", "metronome.cli", "shipper"],
+            self._entry(SHIPPER, self.settings).command,
             cwd=ROOT,
             env=self.env,
             stdout=subprocess.DEVNULL,

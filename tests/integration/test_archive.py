@@ -15,7 +15,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from metronome.cli import cli
 from metronome.config import ArchiveSettings, Settings
 from metronome.es.bulk import BulkAction, bulk_create
 from metronome.es.templates import remove_templates
-from metronome.serve import supervisor as serve_module
 from metronome.sources.lease import LeaseStore
 from tests.conftest import READ_KEY, ROOT, WRITE_KEY, free_port, make_settings
 from tests.fakes.s3 import moto_s3
@@ -632,42 +631,3 @@ def test_the_archive_loop_skips_its_turn_while_another_instance_archives(
     skipped = next(line for line in loop.seen if "skipped this time" in line)
     assert "other-host:4242:abcdef is archiving" in skipped
     assert len(objects(hits_world.store)) == 7  # 5 parts and 2 manifests
-
-
-# --- metronome serve -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-def test_serve_runs_the_archive_loop_as_a_restartable_child_when_enabled(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, enabled: bool
-) -> None:
-    archive = replace(settings.archive, enabled=enabled, interval=900)
-    started: list[list[str]] = []
-    supervised: dict[str, list[str]] = {}
-
-    class Child:
-        returncode = 0
-
-        def poll(self) -> int | None:
-            return None
-
-    def start(command: list[str], env: dict[str, str]) -> Child:
-        started.append(command)
-        return Child()
-
-    def supervise(children: Any, restartable: dict[str, list[str]], *args: Any) -> int:
-        supervised.update(restartable)
-        return 0
-
-    monkeypatch.setattr(serve_module, "_start", start)
-    monkeypatch.setattr(serve_module, "_wait_for_http", lambda *args, **kwargs: None)
-    monkeypatch.setattr(serve_module, "_supervise", supervise)
-    monkeypatch.setattr(serve_module, "_stop_all", lambda children: None)
-    code = serve_module.serve(replace(settings, archive=archive), say=lambda message: None)
-    assert code == 0
-    command = [sys.executable, "-m", "metronome.cli", "archive", "run", "--every", "900"]
-    assert ("archive" in supervised) is enabled
-    assert (command in started) is enabled
-    if enabled:
-        assert supervised["archive"] == command
-    assert "shipper" in supervised

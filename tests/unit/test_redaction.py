@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
@@ -11,7 +12,7 @@ from gunicorn.glogging import Logger
 
 from metronome.config import Settings, settings_from_mapping
 from metronome.es.client import redact_url
-from metronome.serve.supervisor import ACCESS_LOG_FORMAT
+from metronome.serve.plan import ACCESS_LOG_FORMAT, process_plan
 
 
 def test_the_access_log_line_leaves_the_query_string_out() -> None:
@@ -84,3 +85,28 @@ def test_the_settings_repr_holds_no_secret(elasticsearch: dict[str, str]) -> Non
 )
 def test_a_password_in_the_elasticsearch_url_is_never_printed(url: str, printed: str) -> None:
     assert redact_url(url) == printed
+
+
+@pytest.mark.parametrize(
+    "elasticsearch",
+    [{"api_key": "es-api-k3y"}, {"username": "elastic", "password": "basic-pa55word"}],
+)
+def test_the_children_of_serve_get_no_secret_of_the_settings(elasticsearch: dict[str, str]) -> None:
+    """Command lines are visible to every user of the machine (``ps``), the environment to
+    the same user: the children read their secrets from the config file and the environment
+    they inherit. The one setting passed on is the node's URL, with its password if it was
+    configured with one (the children need it; an embedded node's URL only serve knows)."""
+    settings = settings_full_of_secrets(**elasticsearch)
+    settings = replace(settings, archive=replace(settings.archive, enabled=True))
+    url = settings.elasticsearch.url
+    assert url is not None
+    plan = process_plan(settings, url, "config/metronome.yml", {"PATH": "/usr/bin"})
+    assert [child.name for child in plan] == ["shipper", "forward", "scheduler", "archive", "web"]
+    for child in plan:
+        shown = " ".join(child.command)
+        passed = " ".join(f"{name}={value}" for name, value in child.env.items())
+        for secret, where in SECRETS.items():
+            assert secret not in shown, (child.name, where)
+            if secret != "es-pa55word":
+                assert secret not in passed, (child.name, where)
+        assert child.env["METRONOME_ES_URL"] == url
