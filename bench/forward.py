@@ -84,8 +84,8 @@ from metronome.config import (
     SpoolSettings,
     load_settings,
 )
+from metronome.enrich.visitors import DailySalts
 from metronome.es.templates import install_templates
-from metronome.hits.privacy import DailySalts
 from metronome.logs.context import log_context
 from metronome.logs.events import LogEvent
 from metronome.logs.records import log_entry

@@ -43,9 +43,9 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
 
 from bench._common import USER_AGENTS, hit, machine, ratio
 from metronome.config import HitLimits, settings_from_mapping
+from metronome.enrich.visitors import DailySalts
 from metronome.hits.accept import RequestFacts, Validator, accept_hits
 from metronome.hits.pipeline import Document
-from metronome.hits.privacy import DailySalts
 from metronome.hits.schema import load_hit, load_hit_with_schema
 from metronome.hits.sink import SpoolSink, document_id
 from metronome.spool.entry import Entry, encode_entry

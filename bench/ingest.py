@@ -66,11 +66,11 @@ from metronome.config import (
     Settings,
     SpoolSettings,
 )
+from metronome.enrich.visitors import DailySalts
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
 from metronome.hits.pipeline import Document, HitContext, enrich
-from metronome.hits.privacy import DailySalts
 from metronome.hits.schema import load_hit
 
 ACCEPT_TARGET = 0.6

@@ -72,10 +72,11 @@ from bench._common import (
 )
 from bench.harness import BenchError, Harness
 from metronome.config import ServerSettings, Settings, load_settings
+from metronome.enrich.urls import url_parts
+from metronome.enrich.useragent import parse_user_agent
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, indices_for_range, stream_pattern
 from metronome.es.templates import install_templates, load_templates, remove_templates
-from metronome.hits.pipeline import parse_user_agent, url_parts
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events import events_query, iter_events
 from metronome.query.model import Query
@@ -189,7 +190,7 @@ _MILLIS = [f".{ms:03d}Z" for ms in range(1000)]
 
 
 def iso_ms(epoch_ms: int, prefixes: dict[int, str]) -> str:
-    """``2026-11-22T13:05:09.123Z``, exactly as ``metronome.hits.pipeline.iso_millis`` writes."""
+    """``2026-11-22T13:05:09.123Z``, exactly as ``metronome.enrich.times.iso_millis`` writes."""
     day, rest = divmod(epoch_ms, DAY_MS)
     prefix = prefixes.get(day)
     if prefix is None:

@@ -25,13 +25,13 @@ from metronome.archive.restore import Restorer
 from metronome.archive.schedule import ArchiveLease, run_every
 from metronome.archive.store import S3Store, where
 from metronome.config import ConfigError, Settings, load_settings
+from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import ElasticsearchUnusable, build_client, check_connection
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
 from metronome.es.mapping_report import mapping_report
 from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.es.templates import install_templates
 from metronome.fsutil import load_or_create_secret
-from metronome.hits.privacy import SECRET_FILE, DailySalts
 from metronome.logs.context import log_context
 from metronome.logs.forward import run_forward_server, server_options
 from metronome.logs.forward.metrics import CounterMirror

@@ -33,7 +33,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from metronome.hits.privacy import DEFAULT_KEEP_PARAMS
+from metronome.enrich.urls import DEFAULT_KEEP_PARAMS
 from metronome.query.public_cache import PublicCacheSchema, PublicCacheSettings
 from metronome.sources.settings import (
     SchedulerSchema,

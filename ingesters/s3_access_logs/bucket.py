@@ -22,11 +22,7 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
     ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
 )
-from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError  # type: ignore[import-untyped]
 
 from ingesters.s3_access_logs.keys import (
@@ -36,13 +32,7 @@ from ingesters.s3_access_logs.keys import (
     parse_key,
     start_after,
 )
-from metronome.s3errors import (
-    CREDENTIAL_CODES,
-    MISSING_BUCKET_CODES,
-    MISSING_KEY_CODES,
-    error_code,
-    error_detail,
-)
+from metronome.s3.errors import MISSING_KEY_CODES, S3Location, describe_s3_error, error_code
 from metronome.sources.base import SourceError
 from metronome.sources.http import HttpClient, RetryPolicy
 
@@ -62,9 +52,20 @@ class BucketSettings:
     list_page_size: int = 1000
 
     @property
+    def location(self) -> S3Location:
+        """The log bucket, for messages (``metronome.s3.errors``)."""
+        return S3Location(
+            bucket=self.bucket,
+            prefix=self.prefix,
+            endpoint_url=self.endpoint_url,
+            role="log bucket",
+            permissions="that they may s3:ListBucket and s3:GetObject on the log bucket",
+        )
+
+    @property
     def where(self) -> str:
         """``s3://bucket/prefix at endpoint``, for messages."""
-        return f"s3://{self.bucket}/{self.prefix} at {self.endpoint_url or 'AWS S3'}"
+        return self.location.where
 
 
 class ObjectGone(Exception):
@@ -127,9 +128,9 @@ class LogBucket:
         except ClientError as error:
             if error_code(error) in MISSING_KEY_CODES:
                 raise ObjectGone(key) from None
-            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+            raise self._failed(error, f"reading {key}") from error
         except (BotoCoreError, ResponseParserError) as error:
-            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+            raise self._failed(error, f"reading {key}") from error
         body = answer.get("Body") if isinstance(answer, Mapping) else None
         if body is None or not hasattr(body, "iter_chunks"):
             raise SourceError(
@@ -138,9 +139,12 @@ class LogBucket:
         try:
             yield from split_lines(body.iter_chunks(READ_CHUNK))
         except (BotoCoreError, ResponseParserError) as error:
-            raise SourceError(describe(error, self.settings, f"reading {key}")) from error
+            raise self._failed(error, f"reading {key}") from error
         finally:
             body.close()
+
+    def _failed(self, error: Exception, doing: str) -> SourceError:
+        return SourceError(describe_s3_error(error, self.settings.location, doing))
 
     def _listing_prefixes(self) -> list[str]:
         """The prefix itself, or every ``account/region/bucket/`` partition under it."""
@@ -209,7 +213,7 @@ class LogBucket:
         try:
             answer = method(**params)
         except (BotoCoreError, ClientError, ResponseParserError) as error:
-            raise SourceError(describe(error, self.settings, doing)) from error
+            raise self._failed(error, doing) from error
         if not isinstance(answer, Mapping):
             raise SourceError(f"S3 gave no answer while {doing} ({self.settings.where})")
         return answer
@@ -239,30 +243,3 @@ def _entries(
     if not isinstance(entries, list) or not all(isinstance(entry, Mapping) for entry in entries):
         raise SourceError(f"S3 answered a listing whose {name} is not a list ({settings.where})")
     return entries
-
-
-def describe(error: Exception, settings: BucketSettings, doing: str) -> str:
-    """One line: what failed, while doing what, and what to check."""
-    endpoint = settings.endpoint_url or "AWS S3"
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return (
-            f"no AWS credentials for {settings.where}: set access_key_id and secret_access_key, "
-            "or provide them the standard AWS way (environment, ~/.aws, instance role)"
-        )
-    if isinstance(error, BotoConnectionError | HTTPClientError):
-        return f"cannot reach S3 at {endpoint} while {doing}: {error}"
-    if isinstance(error, ClientError):
-        code, detail = error_code(error), error_detail(error)
-        if code in CREDENTIAL_CODES:
-            return (
-                f"S3 refused the credentials ({detail}) while {doing} ({settings.where}): check "
-                "access_key_id and secret_access_key (or the AWS environment) and that they "
-                "may s3:ListBucket and s3:GetObject on the log bucket"
-            )
-        if code in MISSING_BUCKET_CODES:
-            return f"the log bucket {settings.bucket!r} does not exist at {endpoint} (bucket)"
-        return f"S3 answered {detail} while {doing} ({settings.where})"
-    if isinstance(error, ResponseParserError):
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
-        return f"S3 gave an unreadable answer while {doing} ({settings.where}): {first_line}"
-    return f"S3 failed while {doing} ({settings.where}): {error}"

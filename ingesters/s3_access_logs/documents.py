@@ -23,9 +23,8 @@ from typing import Any, Literal
 
 from ingesters.s3_access_logs.keys import LogObject
 from ingesters.s3_access_logs.parse import AccessRecord, UnparsableLine, parse_line
-from metronome.hits.pipeline import parse_user_agent, url_parts, user_agent_text
-from metronome.hits.privacy import parse_ip, truncate_ip
-from metronome.logs.records import url_field
+from metronome.enrich.ips import parse_ip, truncate_ip
+from metronome.enrich.requests import web_request_fields
 from metronome.sources.base import Document
 
 IpMode = Literal["full", "truncate", "drop"]
@@ -85,22 +84,18 @@ def request_fields(record: AccessRecord, mapping: RecordMapping) -> dict[str, An
         "remote_ip": _remote_ip(record.remote_ip, mapping.ip_mode),
     }
     fields.update((name, value) for name, value in plain.items() if value is not None)
-    http = {
-        "method": record.method,
-        "request": record.request_uri,
-        "version": record.http_version,
-        "status": record.http_status,
-    }
-    fields["http"] = {name: value for name, value in http.items() if value is not None}
-    if record.target:
-        fields["url"] = url_field(record.target)
-    if record.referrer:
-        fields["referrer"] = url_parts(record.referrer)
-    agent = user_agent_text(record.user_agent)
-    if agent:
-        parsed = parse_user_agent(agent)
-        fields["user_agent"] = parsed.as_field()
-        fields["bot"] = parsed.bot
+    fields.update(
+        web_request_fields(
+            method=record.method,
+            status=record.http_status,
+            version=record.http_version,
+            request_line=record.request_uri,
+            target=record.target,
+            referrer=record.referrer,
+            user_agent=record.user_agent,
+            clean_referrer=False,  # this stream has always stored its referrers as logged
+        )
+    )
     fields.update(download_fields(record, mapping))
     return fields
 

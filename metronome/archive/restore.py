@@ -9,6 +9,7 @@ SHA-256 and document count before any of it is indexed.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,9 +25,9 @@ from metronome.archive.parts import read_part, spooled_file
 from metronome.archive.source import es_errors
 from metronome.archive.store import S3Store
 from metronome.config import ArchiveSettings, ShipperSettings
-from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
+from metronome.es import retry
+from metronome.es.bulk import BulkAction, GaveUp, ItemResult, bulk_create, bulk_until_settled
 from metronome.es.templates import install_templates
-from metronome.spool.shipper import backoff_delay, is_retryable
 
 MAX_ATTEMPTS = 8  # per batch, for 429/5xx items and an unreachable Elasticsearch
 
@@ -135,37 +136,25 @@ class Restorer:
                 raise ArchiveError(f"{key} holds {lines} documents, its manifest says {part.docs}")
 
     def _index(self, actions: list[BulkAction], report: DayRestore) -> None:
-        pending = actions
-        attempt = 0
-        while pending:
-            if self.stop.is_set():
-                raise Stopped
-            try:
-                results = bulk_create(self.client, pending)
-            except StoreUnavailable as error:
-                self._backoff(attempt, f"Elasticsearch is unavailable: {error}")
-                attempt += 1
-                continue
-            retry: list[BulkAction] = []
-            for action, result in zip(pending, results, strict=True):
-                self._count(action, result, report, retry)
-            if retry:
-                self._backoff(
-                    attempt, f"Elasticsearch keeps refusing {len(retry)} documents for now"
-                )
-                attempt += 1
-            pending = retry
+        try:
+            results = bulk_until_settled(
+                actions,
+                functools.partial(bulk_create, self.client),
+                retry.Retry(cap=self.shipper.max_backoff, tries=MAX_ATTEMPTS, stop=self.stop),
+            )
+        except GaveUp as error:
+            raise ArchiveError(f"{error} (run it again)") from None
+        except retry.Stopped:
+            raise Stopped from None
+        for action, result in zip(actions, results, strict=True):
+            self._count(action, result, report)
 
     @staticmethod
-    def _count(
-        action: BulkAction, result: ItemResult, report: DayRestore, retry: list[BulkAction]
-    ) -> None:
+    def _count(action: BulkAction, result: ItemResult, report: DayRestore) -> None:
         if result.status == 409:
             report.present += 1
         elif result.stored:
             report.created += 1
-        elif is_retryable(result.status):
-            retry.append(action)
         else:
             report.refused += 1
             if report.first_refusal is None:
@@ -173,9 +162,3 @@ class Restorer:
                 report.first_refusal = (
                     f"{action.id}: {error.get('type', result.status)}: {error.get('reason', '')}"
                 )
-
-    def _backoff(self, attempt: int, why: str) -> None:
-        if attempt + 1 >= MAX_ATTEMPTS:
-            raise ArchiveError(f"{why}; gave up after {MAX_ATTEMPTS} attempts (run it again)")
-        if self.stop.wait(backoff_delay(attempt, self.shipper.max_backoff)):
-            raise Stopped

@@ -1,17 +1,15 @@
 """Reading daily indices for the archive: which exist, how many documents, and every document
 with its ``_id``, in constant memory.
 
-``Snapshot`` pages like ``metronome.query.events.iter_events`` (a point-in-time, the same total
-sort, ``search_after``), so a document is read exactly once even while the index changes; it
-also yields each ``_id``, which the raw export leaves out, and counts the documents the
-point-in-time holds.
+``Snapshot`` reads an index with the point-in-time scan of ``metronome.es.scan``, so a
+document is read exactly once even while the index changes; it also yields each ``_id``, which
+the raw export leaves out, and counts the documents the point-in-time holds.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import date
 from types import TracebackType
 from typing import Any
@@ -22,9 +20,7 @@ from elasticsearch import Elasticsearch, TransportError
 from metronome.archive.errors import ArchiveError
 from metronome.archive.layout import day_of_index
 from metronome.es.naming import stream_pattern
-from metronome.query.events import SORT
-
-log = logging.getLogger(__name__)
+from metronome.es.scan import scan
 
 PAGE_SIZE = 1000
 # Covers the time between two pages, which includes uploading a finished part.
@@ -61,58 +57,46 @@ def count_documents(client: Elasticsearch, index: str) -> int:
 
 
 class Snapshot:
-    """A point-in-time over one index: ``total`` documents, read once each by ``documents()``."""
+    """One index read once, whole: ``documents()`` yields each document and sets ``total``, the
+    number the point-in-time holds, before the first. ``close()`` (or leaving the ``with``
+    block) ends a reading cut short, which closes its point-in-time."""
 
     def __init__(self, client: Elasticsearch, index: str, page_size: int = PAGE_SIZE) -> None:
         self.client = client
         self.index = index
         self.page_size = page_size
-        with es_errors(f"reading {index}"):
-            client.indices.refresh(index=index)
-            self.pit_id: str = client.open_point_in_time(index=index, keep_alive=KEEP_ALIVE)["id"]
-        try:
-            with es_errors(f"counting {index}"):
-                response = client.search(
-                    pit={"id": self.pit_id, "keep_alive": KEEP_ALIVE},
-                    size=0,
-                    track_total_hits=True,
-                )
-            self.pit_id = response.body.get("pit_id", self.pit_id)
-            self.total = int(response.body["hits"]["total"]["value"])
-        except BaseException:
-            self.close()
-            raise
+        self._total: int | None = None
+        self._hits: Generator[dict[str, Any], None, None] | None = None
 
     def documents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """``(id, source)`` of every document, oldest first, one page held at a time."""
-        search_after: list[Any] | None = None
-        while True:
-            extra: dict[str, Any] = {}
-            if search_after is not None:
-                extra["search_after"] = search_after
-            with es_errors(f"reading {self.index}"):
-                response = self.client.search(
-                    pit={"id": self.pit_id, "keep_alive": KEEP_ALIVE},
-                    sort=SORT,
-                    size=self.page_size,
-                    track_total_hits=False,
-                    filter_path=["pit_id", "hits.hits._id", "hits.hits._source", "hits.hits.sort"],
-                    **extra,
-                )
-            self.pit_id = response.body.get("pit_id", self.pit_id)
-            hits = response.body.get("hits", {}).get("hits", [])
-            for hit in hits:
+        with es_errors(f"reading {self.index}"):
+            self.client.indices.refresh(index=self.index)
+        self._hits = scan(
+            self.client,
+            self.index,
+            page_size=self.page_size,
+            keep_alive=KEEP_ALIVE,
+            with_ids=True,
+            on_total=self._counted,
+        )
+        with es_errors(f"reading {self.index}"):
+            for hit in self._hits:
                 yield str(hit["_id"]), hit.get("_source", {})
-            if len(hits) < self.page_size:
-                return
-            search_after = hits[-1]["sort"]
+
+    def _counted(self, total: int) -> None:
+        self._total = total
+
+    @property
+    def total(self) -> int:
+        """How many documents the point-in-time holds; known once ``documents()`` has begun."""
+        if self._total is None:
+            raise RuntimeError("the total is known once documents() has begun")
+        return self._total
 
     def close(self) -> None:
-        try:
-            self.client.close_point_in_time(id=self.pit_id)
-        except (TransportError, EsApiError) as error:
-            # An unclosed point-in-time expires after KEEP_ALIVE; never mask the real outcome.
-            log.warning("could not close point-in-time: %s", error)
+        if self._hits is not None:
+            self._hits.close()
 
     def __enter__(self) -> Snapshot:
         return self

@@ -19,24 +19,12 @@ from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
     ClientError,
-    HTTPClientError,
-    NoCredentialsError,
-    PartialCredentialsError,
-)
-from botocore.exceptions import (
-    ConnectionError as S3ConnectionError,
 )
 
 from metronome.archive.errors import ArchiveError
 from metronome.archive.parts import copy_hashed
 from metronome.config import ArchiveSettings
-from metronome.s3errors import (
-    CREDENTIAL_CODES,
-    MISSING_BUCKET_CODES,
-    MISSING_KEY_CODES,
-    error_code,
-    error_detail,
-)
+from metronome.s3.errors import MISSING_KEY_CODES, S3Location, describe_s3_error, error_code
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
@@ -67,36 +55,21 @@ def build_s3_client(settings: ArchiveSettings) -> Any:
     return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 
+def location(settings: ArchiveSettings) -> S3Location:
+    """The archive bucket, for messages (``metronome.s3.errors``)."""
+    return S3Location(
+        bucket=settings.bucket or "",
+        prefix=settings.key_prefix,
+        endpoint_url=settings.endpoint_url,
+        role="archive bucket",
+        settings="archive.",
+        permissions="the bucket's policy",
+    )
+
+
 def where(settings: ArchiveSettings) -> str:
-    """``s3://bucket/prefix`` at the endpoint, for messages."""
-    location = f"s3://{settings.bucket}/{settings.key_prefix}".rstrip("/")
-    return f"{location} at {settings.endpoint_url or 'AWS S3'}"
-
-
-def describe_s3_error(error: Exception, settings: ArchiveSettings, doing: str) -> str:
-    """One line saying what went wrong with the bucket, and what to check."""
-    endpoint = settings.endpoint_url or "AWS S3"
-    if isinstance(error, NoCredentialsError | PartialCredentialsError):
-        return (
-            "no S3 credentials: set archive.access_key_id and archive.secret_access_key, or "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or another AWS credential source)"
-        )
-    if isinstance(error, S3ConnectionError | HTTPClientError):
-        return f"cannot reach S3 at {endpoint} while {doing}: {error}"
-    if isinstance(error, ClientError):
-        code, detail = error_code(error), error_detail(error)
-        if code in CREDENTIAL_CODES:
-            return (
-                f"S3 at {endpoint} refused the credentials for bucket {settings.bucket!r} "
-                f"({detail}) while {doing}: check archive.access_key_id and "
-                "archive.secret_access_key (or the AWS environment) and the bucket's policy"
-            )
-        if code in MISSING_BUCKET_CODES:  # 404 alone: HEAD of the bucket (objects: NoSuchKey)
-            return f"bucket {settings.bucket!r} does not exist at {endpoint} (archive.bucket)"
-        return f"S3 at {endpoint} answered {detail} while {doing}"
-    if isinstance(error, BotoCoreError):
-        return f"S3 at {endpoint}: {error} while {doing}"
-    return f"S3 at {endpoint}: {error!r} while {doing}"
+    """``s3://bucket/prefix at endpoint``, for messages."""
+    return location(settings).where
 
 
 class S3Store:
@@ -109,6 +82,7 @@ class S3Store:
                 "configuration (or METRONOME_ARCHIVE__BUCKET)"
             )
         self.settings = settings
+        self.location = location(settings)
         self.bucket: str = settings.bucket
         self.client = client if client is not None else build_s3_client(settings)
 
@@ -117,7 +91,7 @@ class S3Store:
         try:
             yield
         except (BotoCoreError, ClientError) as error:
-            raise ArchiveError(describe_s3_error(error, self.settings, doing)) from error
+            raise ArchiveError(describe_s3_error(error, self.location, doing)) from error
 
     def check(self) -> None:
         """Fail early, and clearly, when the bucket cannot be used."""

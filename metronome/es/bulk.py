@@ -3,20 +3,43 @@
 A 409 answer for an item means the document is already there, which counts as stored.
 Snapshots that legitimately change (a source's daily figure read again) are written with an
 external version instead: the higher version wins, and a 409 means a newer one is stored.
+
+``bulk_until_settled`` sends a bulk again, with backoff (``metronome.es.retry``), until every
+item has a final answer; what to do with a final refusal (a dead letter, a count) stays with
+the caller.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import Elasticsearch, TransportError
 
+from metronome.es.retry import Retry, is_retryable
+
+T = TypeVar("T")
+
 
 class StoreUnavailable(RuntimeError):
     """Elasticsearch could not be reached or refused the whole request; retry later."""
+
+
+class GaveUp(StoreUnavailable):
+    """Items still without a final answer after the tries a ``Retry`` allows."""
+
+    def __init__(self, pending: int, tries: int, unavailable: str | None) -> None:
+        self.pending = pending
+        self.tries = tries
+        self.unavailable = unavailable  # the last failure of the whole request, if it was that
+        why = (
+            f"Elasticsearch is unavailable: {unavailable}"
+            if unavailable is not None
+            else f"Elasticsearch keeps refusing {pending} documents for now"
+        )
+        super().__init__(f"{why}; gave up after {tries} tries")
 
 
 @dataclass(frozen=True)
@@ -109,3 +132,54 @@ def bulk_delete(client: Elasticsearch, deletes: Sequence[VersionedDelete]) -> li
         ItemResult(status=int(outcome.get("status", 500)), error=outcome.get("error"))
         for outcome in (item.get("delete") or {} for item in response["items"])
     ]
+
+
+def passes(result: ItemResult) -> bool:
+    """A 429 or 5xx answer for an item: sent again. Anything else is final (stored or refused)."""
+    return is_retryable(result.status)
+
+
+def bulk_until_settled(
+    items: Sequence[T],
+    send: Callable[[list[T]], list[ItemResult]],
+    retry: Retry,
+    *,
+    again: Callable[[ItemResult], bool] = passes,
+    on_retry: Callable[[int, StoreUnavailable | None], None] | None = None,
+) -> list[ItemResult]:
+    """Send ``items`` in bulk (``send`` answers one result per item, in order) until each
+    answer is final (``again`` says which are not), backing off between tries: one final
+    result per item, in order.
+
+    A ``StoreUnavailable`` from ``send`` (no connection, the whole request refused) sends every
+    item again. ``on_retry(count, failure)`` is told before each wait how many items go again,
+    and the failure when the whole request failed. Raises ``GaveUp`` when ``retry.tries`` run
+    out, ``metronome.es.retry.Stopped`` when a stop is requested.
+    """
+    final: list[ItemResult | None] = [None] * len(items)
+    pending = list(range(len(items)))
+    attempt = 0
+    while pending:
+        retry.check()
+        failure: StoreUnavailable | None = None
+        try:
+            answered = send([items[i] for i in pending])
+        except StoreUnavailable as error:
+            failure = error
+        else:
+            left = []
+            for i, result in zip(pending, answered, strict=True):
+                if again(result):
+                    left.append(i)
+                else:
+                    final[i] = result
+            pending = left
+        if not pending:
+            break
+        if retry.tries is not None and attempt + 1 >= retry.tries:
+            raise GaveUp(len(pending), attempt + 1, None if failure is None else str(failure))
+        if on_retry is not None:
+            on_retry(len(pending), failure)
+        retry.wait(attempt)
+        attempt += 1
+    return [result for result in final if result is not None]

@@ -7,29 +7,25 @@ never from the document, so the visitor id can use the IP that a later step anon
 What depends on the request alone (the receive time as text, the parsed user agent, the
 visitor id, the stored IP) is worked out once when the context is built, not once per hit:
 every hit of a batch shares them, and one context serves every hit of a request to a site.
+
+The work on user agents, URLs, IPs and visitor ids is shared with the other streams and lives
+in ``metronome.enrich``; the steps here compose it for hits.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from datetime import datetime
+from typing import Any
 
-import ua_parser
-
-from metronome.hits.privacy import (
-    DEFAULT_KEEP_PARAMS,
-    IpMode,
-    KeepParams,
-    anonymise_ip,
-    clean_url,
-    visitor_id,
-)
+from metronome.enrich.ips import IpMode, anonymise_ip
+from metronome.enrich.times import iso_millis
+from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, KeepParams, clean_url, url_parts
+from metronome.enrich.useragent import UserAgent, parse_user_agent, user_agent_text
+from metronome.enrich.visitors import visitor_id
 
 Document = dict[str, Any]
 
@@ -44,8 +40,8 @@ class HitContext:
     user_agent: str | None = None
     client_ip: str | None = None
     ip_mode: IpMode = "truncate"
-    salt: bytes = b""  # the daily salt of this request's UTC day (privacy.DailySalts)
-    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # privacy.keep_query_params
+    salt: bytes = b""  # the daily salt of this request's UTC day (enrich.visitors.DailySalts)
+    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # the privacy.keep_query_params setting
 
     # Worked out once from the fields above, in __post_init__: every hit of the context
     # shares them. (functools.cached_property would take a lock on every first use.)
@@ -173,29 +169,6 @@ def _cached_url_parts(raw: str, keep: KeepParams) -> dict[str, str]:
     return url_parts(clean_url(raw, keep))
 
 
-def url_parts(raw: str) -> dict[str, str]:
-    """Split a URL; ``page`` is host + path without scheme or query (how /tock lists referers)."""
-    try:
-        parts = urlsplit(raw if "//" in raw else f"//{raw}")
-        host = (parts.hostname or "").lower()
-    except ValueError:
-        return {"full": raw}
-    path = parts.path or ""
-    if host.startswith("www."):
-        host = host[4:]
-    result = {"full": raw}
-    if host:
-        result["host"] = host
-        result["page"] = host + (path.rstrip("/") if path != "/" else "")
-    if path:
-        result["path"] = path
-    return result
-
-
-def iso_millis(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def new_hit_id() -> str:
     """A random (version 4) UUID as 32 hex digits, as ``uuid.uuid4().hex`` gives, built without
     the ``UUID`` object, which cost more than the rest of the step."""
@@ -207,108 +180,3 @@ def new_hit_id() -> str:
 # RFC 4122: the version nibble (4) and the two variant bits (10).
 _UUID_FIXED_BITS = (0xF000 << 64) | (0xC000 << 48)
 _UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
-
-
-# --- user agents ---------------------------------------------------------------------------
-
-UA_MAX_CHARS = 512
-Device = Literal["desktop", "mobile", "tablet", "bot", "other"]
-
-# "bot" alone would flag Cubot phones.
-_BOT = re.compile(
-    r"(?<!cu)bot|crawl|spider|slurp|curl/|wget|python-requests|python-urllib|aiohttp|httpx"
-    r"|go-http-client|okhttp|java/|libwww|scrapy|headless|phantomjs|selenium|puppeteer"
-    r"|playwright|lighthouse|pingdom|uptime|statuscake|monitor|nagios|zabbix|check_http",
-    re.IGNORECASE,
-)
-_OTHER_DEVICE = re.compile(r"smart-?tv|\btv\b|playstation|xbox|nintendo|crkey|roku", re.IGNORECASE)
-_TABLET = re.compile(r"ipad|tablet|kindle|silk/|playbook", re.IGNORECASE)
-_DESKTOP = re.compile(r"windows nt|macintosh|x11|\bcros\b", re.IGNORECASE)
-_MOBILE_OS = frozenset(
-    {"iOS", "Android", "Windows Phone", "Windows Mobile", "BlackBerry OS", "KaiOS", "Firefox OS"}
-)
-
-
-@dataclass(frozen=True)
-class UserAgent:
-    original: str
-    name: str | None
-    version: str | None
-    os: str | None
-    os_version: str | None
-    device: Device
-    bot: bool
-
-    def as_field(self) -> dict[str, str]:
-        known = {
-            "original": self.original,
-            "name": self.name,
-            "version": self.version,
-            "os": self.os,
-            "os_version": self.os_version,
-            "device": self.device,
-        }
-        return {key: value for key, value in known.items() if value is not None}
-
-
-def user_agent_text(raw: str | None) -> str | None:
-    """The header as stored and parsed: ``None`` when blank, else cut to ``UA_MAX_CHARS``.
-
-    Cutting before parsing also bounds the cache: the key is never an 8 KB header.
-    """
-    if raw is None or not raw.strip():
-        return None
-    return raw[:UA_MAX_CHARS]
-
-
-@functools.lru_cache(maxsize=4096)
-def parse_user_agent(agent: str) -> UserAgent:
-    """Cached because parsing costs ~2 ms and a site's traffic repeats a few hundred agents."""
-    result = ua_parser.parse(agent)
-    defaults = result.with_defaults()  # "Other" and no versions where the parser knew nothing
-    browser, system = defaults.user_agent, defaults.os
-    bot = _is_bot(result, agent)
-    return UserAgent(
-        original=agent,
-        name=_known(browser.family),
-        version=_version(browser.major, browser.minor, browser.patch, browser.patch_minor),
-        os=_known(system.family),
-        os_version=_version(system.major, system.minor, system.patch, system.patch_minor),
-        device="bot" if bot else _device(result, agent),
-        bot=bot,
-    )
-
-
-def _is_bot(result: ua_parser.Result, agent: str) -> bool:
-    spider = result.device is not None and result.device.family == "Spider"
-    return spider or _BOT.search(agent) is not None
-
-
-def _device(result: ua_parser.Result, agent: str) -> Device:
-    os_family = result.os.family if result.os else None
-    brand = (result.device.brand if result.device else None) or ""
-    if _OTHER_DEVICE.search(agent):
-        return "other"
-    if _TABLET.search(agent) or "Tablet" in brand:
-        return "tablet"
-    # Android tablets are told apart by the missing "Mobile" token (Google's own convention).
-    if os_family == "Android" and "mobile" not in agent.lower():
-        return "tablet"
-    if os_family in _MOBILE_OS or "mobi" in agent.lower():
-        return "mobile"
-    if _DESKTOP.search(agent):
-        return "desktop"
-    return "other"
-
-
-def _known(family: str) -> str | None:
-    return None if family == "Other" else family
-
-
-def _version(*parts: str | None) -> str | None:
-    known: list[str] = []
-    for part in parts:
-        if part is None:
-            break
-        known.append(part)
-    return ".".join(known) or None

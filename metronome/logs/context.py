@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metronome.config import Settings
-from metronome.hits.privacy import DailySalts
+from metronome.enrich.visitors import DailySalts
 from metronome.logs.items import compile_rule
 from metronome.logs.records import LogContext
 

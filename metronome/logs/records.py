@@ -16,16 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from metronome.hits.pipeline import iso_millis, parse_user_agent, url_parts
-from metronome.hits.privacy import (
-    DEFAULT_KEEP_PARAMS,
-    DailySalts,
-    IpMode,
-    KeepParams,
-    anonymise_ip,
-    clean_url,
-    visitor_id,
-)
+from metronome.enrich.ips import IpMode, anonymise_ip
+from metronome.enrich.requests import web_request_fields
+from metronome.enrich.times import iso_millis
+from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, KeepParams, clean_url
+from metronome.enrich.visitors import DailySalts, visitor_id
 from metronome.logs.access_log import WebRequest, from_parser_record, parse_line
 from metronome.logs.events import LogEvent
 from metronome.logs.items import ItemRule, item_of
@@ -50,7 +45,7 @@ class LogContext:
     rules: tuple[ItemRule, ...]
     ip_mode: IpMode
     salts: DailySalts
-    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # privacy.keep_query_params
+    keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # the privacy.keep_query_params setting
 
 
 def log_entry(event: LogEvent, ctx: LogContext, received_at: datetime) -> Entry:
@@ -101,32 +96,18 @@ def _web_request(record: dict[str, Any]) -> tuple[WebRequest | None, bool]:
     return request, request is not None
 
 
-def url_field(target: str, keep: KeepParams = DEFAULT_KEEP_PARAMS) -> dict[str, str]:
-    """The ``url`` object of a request target (``/docs?x=1``): full, path and query, without
-    the fragment and query parameters ``keep`` does not name (privacy.clean_url)."""
-    path, _, query = clean_url(target, keep).partition("?")
-    target = f"{path}?{query}" if query else path
-    return {"full": target, "path": path, **({"query": query} if query else {})}
-
-
 def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    http = {
-        "method": request.method,
-        "status": request.status,
-        "bytes": request.bytes,
-        "version": request.protocol,
-        "request": request.request,
-    }
-    fields["http"] = {name: value for name, value in http.items() if value is not None}
-    if request.path:
-        fields["url"] = url_field(request.path, ctx.keep_query)
-    if request.referrer:
-        fields["referrer"] = url_parts(clean_url(request.referrer, ctx.keep_query))
-    if request.user_agent:
-        agent = parse_user_agent(request.user_agent)
-        fields["user_agent"] = agent.as_field()
-        fields["bot"] = agent.bot
+    fields = web_request_fields(
+        method=request.method,
+        status=request.status,
+        bytes_sent=request.bytes,
+        version=request.protocol,
+        request_line=request.request,
+        target=request.path,
+        referrer=request.referrer,
+        user_agent=request.user_agent,
+        keep=ctx.keep_query,
+    )
     salt = ctx.salts.for_day(moment.date())
     if request.client_ip:
         stored = anonymise_ip(request.client_ip, ctx.ip_mode, salt)

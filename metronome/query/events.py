@@ -1,30 +1,20 @@
 """Raw documents out of Elasticsearch: every match exactly once, in constant memory.
 
-``iter_events`` pages with a point-in-time and ``search_after``: the PIT freezes the set of
-documents (hits shipped meanwhile neither appear twice nor shift pages), and the sort on
-``@timestamp`` then ``_shard_doc`` is total, so documents sharing a timestamp are neither
-skipped nor repeated at page edges, which ``from``/``size`` or a timestamp-only cursor allow.
-Only one page is held at a time; nothing is collected.
+``iter_events`` reads them with the point-in-time scan of ``metronome.es.scan`` (a frozen set
+of documents, a total sort, ``search_after``): nothing is collected, one page is held at a time.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 from collections.abc import Generator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
 
-log = logging.getLogger(__name__)
+from metronome.es.scan import TIMESTAMP, scan
 
-TIMESTAMP = "@timestamp"
-SORT: list[dict[str, Any]] = [
-    # unmapped_type: a stream index without the field sorts instead of failing the export.
-    {TIMESTAMP: {"order": "asc", "unmapped_type": "date"}},
-    {"_shard_doc": "asc"},
-]
 _MISSING = object()
 
 
@@ -63,44 +53,12 @@ def iter_events(
     fails, or is abandoned (``close()``, as a WSGI server does when the client disconnects).
     ``keep_alive`` only has to cover the time between two pages, not the whole export.
     """
-    if page_size < 1:
-        raise ValueError("page_size must be at least 1")
-    pit_id: str = client.open_point_in_time(index=index_pattern, keep_alive=keep_alive)["id"]
-    try:
-        search_after: list[Any] | None = None
-        while True:
-            extra: dict[str, Any] = {}
-            if search_after is not None:
-                extra["search_after"] = search_after
-            if fields is not None:
-                extra["source_includes"] = list(fields)
-            response = client.search(
-                pit={"id": pit_id, "keep_alive": keep_alive},
-                query=query,
-                sort=SORT,
-                size=page_size,
-                track_total_hits=False,
-                # Only what is yielded: _index, _id and _score would double the bytes parsed.
-                filter_path=["pit_id", "hits.hits._source", "hits.hits.sort"],
-                **extra,
-            )
-            pit_id = response.body.get("pit_id", pit_id)  # Elasticsearch may hand out a new id
-            hits = response.body.get("hits", {}).get("hits", [])
-            for hit in hits:
-                yield hit.get("_source", {})
-            if len(hits) < page_size:
-                return
-            search_after = hits[-1]["sort"]
-    finally:
-        _close_pit(client, pit_id)
-
-
-def _close_pit(client: Elasticsearch, pit_id: str) -> None:
-    try:
-        client.close_point_in_time(id=pit_id)
-    except (TransportError, EsApiError) as exc:
-        # Never mask the export's own outcome: an unclosed PIT expires after keep_alive.
-        log.warning("could not close point-in-time: %s", exc)
+    hits = scan(
+        client, index_pattern, query, page_size=page_size, keep_alive=keep_alive, fields=fields
+    )
+    with contextlib.closing(hits):
+        for hit in hits:
+            yield hit.get("_source", {})
 
 
 def flatten(doc: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

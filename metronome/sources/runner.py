@@ -15,13 +15,14 @@ raised: one failing source must not stop the others.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
@@ -34,9 +35,11 @@ from metronome.es.bulk import (
     VersionedDelete,
     bulk_create,
     bulk_delete,
+    bulk_until_settled,
 )
 from metronome.es.client import build_client
 from metronome.es.naming import index_for
+from metronome.es.retry import Retry
 from metronome.sources.base import (
     Document,
     FetchContext,
@@ -53,12 +56,10 @@ from metronome.sources.lease import Heartbeat, LeaseStore
 from metronome.sources.store import LastError, StateConflict, StateStore, Versioned
 from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry
-from metronome.spool.shipper import backoff_delay, is_retryable
 
 log = logging.getLogger(__name__)
 BULK_ATTEMPTS = 5
 BULK_BACKOFF_CAP = 10.0
-T = TypeVar("T")
 
 
 class Interrupted(Exception):
@@ -277,14 +278,8 @@ def _store(
         )
         for document, body in zip(documents, bodies, strict=True)
     ]
-    settled = _until_settled(
-        list(range(len(actions))),
-        lambda pending: bulk_create(services.es, [actions[i] for i in pending]),
-        lambda result: is_retryable(result.status),
-        services,
-        "store",
-    )
-    final = [result for _, result in sorted(settled, key=lambda pair: pair[0])]
+    send = functools.partial(bulk_create, services.es)
+    final = bulk_until_settled(actions, send, _retry(services))
     refused = [
         (
             Entry(source.stream, actions[i].id, bodies[i]),
@@ -296,7 +291,7 @@ def _store(
     ]
     if refused:
         letters = DeadLetterStore(services.es, services.index_prefix)
-        stored = bulk_create(services.es, letters.actions(refused))
+        stored = bulk_until_settled(letters.actions(refused), send, _retry(services))
         if not all(result.stored for result in stored):
             raise StoreUnavailable("Elasticsearch refused to store the dead letters of a page")
     return final
@@ -313,49 +308,20 @@ def _remove(source: Source, removals: Sequence[Removal], services: RunServices) 
         )
         for removal in removals
     ]
-    settled = _until_settled(
+    results = bulk_until_settled(
         deletes,
         lambda pending: bulk_delete(services.es, pending),
+        _retry(services),
         # 404: not stored; 409: a newer version is. Anything else passes or is worth a retry.
-        lambda result: result.status not in (200, 404, 409),
-        services,
-        "delete",
+        again=lambda result: result.status not in (200, 404, 409),
     )
-    return sum(1 for _, result in settled if result.status == 200)
+    return sum(1 for result in results if result.status == 200)
 
 
-def _until_settled(
-    items: list[T],
-    send: Callable[[list[T]], list[ItemResult]],
-    again: Callable[[ItemResult], bool],
-    services: RunServices,
-    verb: str,
-) -> list[tuple[T, ItemResult]]:
-    """Send ``items`` in bulk until each answer is final (``again`` says which are not),
-    backing off between tries: each item with its final answer. ``StoreUnavailable`` when
-    some are still not after ``BULK_ATTEMPTS`` tries."""
-    settled: list[tuple[T, ItemResult]] = []
-    attempt = 0
-    while items:
-        try:
-            answered = send(items)
-        except StoreUnavailable:
-            answered = [ItemResult(status=503)] * len(items)
-        pending = []
-        for item, result in zip(items, answered, strict=True):
-            if again(result):
-                pending.append(item)
-            else:
-                settled.append((item, result))
-        items = pending
-        if items:
-            attempt += 1
-            if attempt >= BULK_ATTEMPTS:
-                raise StoreUnavailable(
-                    f"Elasticsearch did not {verb} {len(items)} documents after {attempt} tries"
-                )
-            services.sleep(backoff_delay(attempt, BULK_BACKOFF_CAP))
-    return settled
+def _retry(services: RunServices) -> Retry:
+    """``BULK_ATTEMPTS`` tries of a page's bulk, then ``GaveUp`` (a ``StoreUnavailable``): the run
+    fails and the next one reads the page again. A stop waits for the page to be stored."""
+    return Retry(cap=BULK_BACKOFF_CAP, tries=BULK_ATTEMPTS, sleep=services.sleep)
 
 
 def build_document(source: Source, document: Document, received_at: str) -> dict[str, Any]:

@@ -8,8 +8,10 @@ id (a 409 means "already stored"). Per item:
 - 429 or 5xx: retried with capped exponential backoff and full jitter;
 - any other 4xx (mapping conflict, malformed value): stored as a dead letter.
 
-A connection error or a refused ``_bulk`` retries the whole batch the same way. Exactly one
-shipper runs per spool directory (an ``flock`` on ``shipper.lock``).
+A connection error or a refused ``_bulk`` retries the whole batch the same way; the shipper
+retries until Elasticsearch answers or a stop is requested (``metronome.es.bulk``'s
+``bulk_until_settled``). Exactly one shipper runs per spool directory (an ``flock`` on
+``shipper.lock``).
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +31,14 @@ from elasticsearch import Elasticsearch
 
 from metronome import metrics
 from metronome.config import ShipperSettings
-from metronome.es.bulk import BulkAction, ItemResult, StoreUnavailable, bulk_create
+from metronome.es.bulk import (
+    BulkAction,
+    ItemResult,
+    StoreUnavailable,
+    bulk_create,
+    bulk_until_settled,
+)
+from metronome.es.retry import Retry, Stopped
 from metronome.spool import framing
 from metronome.spool.checkpoint import Checkpoints
 from metronome.spool.deadletters import DeadLetterStore
@@ -41,30 +48,16 @@ from metronome.spool.reader import Segment, is_sealed, list_segments, read_chunk
 log = logging.getLogger(__name__)
 
 LOCK_FILE = "shipper.lock"
-BASE_BACKOFF = 0.1
 
 
 class ShipperAlreadyRunning(RuntimeError):
     pass
 
 
-class Stopped(Exception):
-    """Raised inside a retry loop when a stop was requested; nothing is checkpointed."""
-
-
 @dataclass(frozen=True)
 class Pending:
     entry: SpooledEntry
     index: str
-
-
-def backoff_delay(attempt: int, cap: float, rand: Callable[[], float] = random.random) -> float:
-    """Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^attempt))."""
-    return rand() * min(cap, BASE_BACKOFF * 2.0 ** min(attempt, 30))
-
-
-def is_retryable(status: int) -> bool:
-    return status == 429 or status >= 500
 
 
 class Shipper:
@@ -83,6 +76,9 @@ class Shipper:
         self.index_prefix = index_prefix
         self.settings = settings
         self.stop = stop or threading.Event()
+        # Until Elasticsearch answers, or a stop is requested (``Stopped``: nothing is
+        # checkpointed; the records are sent again by the next pass or the next shipper).
+        self.retry = Retry(cap=settings.max_backoff, stop=self.stop)
         self.checkpoints = Checkpoints(spool_dir, fsync=fsync)
         self.dead_letters = DeadLetterStore(client, index_prefix)
         self._lock_fd: int | None = None
@@ -175,62 +171,53 @@ class Shipper:
                 log.error("skipped an unreadable spool record at %d: %s", record.start, error)
                 continue
             pending.append(Pending(entry, f"{self.index_prefix}-{entry.stream}-{entry.day}"))
-        attempt = 0
-        while pending:
-            results = self._bulk(
-                [BulkAction(p.index, p.entry.id, p.entry.doc_json) for p in pending]
-            )
-            retry: list[Pending] = []
-            invalid: list[tuple[Entry, str, dict[str, Any]]] = []
-            shipped: Counter[str] = Counter()
-            for item, result in zip(pending, results, strict=True):
-                if result.stored:
-                    shipped[item.entry.stream] += 1
-                elif is_retryable(result.status):
-                    retry.append(item)
-                else:
-                    invalid.append((item.entry.to_entry(), item.index, result.error or {}))
-            for stream, count in shipped.items():
-                metrics.SHIPPED.labels(stream).inc(count)
-            if invalid:
-                self._dead_letter(invalid)
-            if retry:
-                metrics.SHIP_RETRIES.inc(len(retry))
-                self._sleep(attempt)
-                attempt += 1
-            pending = retry
+        results = bulk_until_settled(
+            [BulkAction(p.index, p.entry.id, p.entry.doc_json) for p in pending],
+            self._bulk,
+            self.retry,
+            on_retry=self._retrying,
+        )
+        invalid: list[tuple[Entry, str, dict[str, Any]]] = []
+        shipped: Counter[str] = Counter()
+        for item, result in zip(pending, results, strict=True):
+            if result.stored:
+                shipped[item.entry.stream] += 1
+            else:
+                invalid.append((item.entry.to_entry(), item.index, result.error or {}))
+        for stream, count in shipped.items():
+            metrics.SHIPPED.labels(stream).inc(count)
+        if invalid:
+            self._dead_letter(invalid)
 
     def _dead_letter(self, failures: list[tuple[Entry, str, dict[str, Any]]]) -> None:
-        actions = self.dead_letters.actions(failures)
-        attempt = 0
-        while actions:
-            results = self._bulk(actions)
-            actions = [a for a, r in zip(actions, results, strict=True) if not r.stored]
-            if actions:
-                log.error("dead-letter store refused %d documents; retrying", len(actions))
-                self._sleep(attempt)
-                attempt += 1
+        # Acknowledged records are never lost: a letter is sent again until it is stored.
+        bulk_until_settled(
+            self.dead_letters.actions(failures),
+            self._bulk,
+            self.retry,
+            again=lambda result: not result.stored,
+            on_retry=self._retrying_letters,
+        )
         metrics.DEAD_LETTERED.inc(len(failures))
         for entry, index, error in failures:
             log.warning("dead-lettered %s/%s: %s", index, entry.id, error.get("reason", error))
 
     def _bulk(self, actions: list[BulkAction]) -> list[ItemResult]:
-        attempt = 0
-        while True:
-            if self.stop.is_set():
-                raise Stopped
-            started = time.perf_counter()
-            try:
-                results = bulk_create(self.client, actions)
-            except StoreUnavailable as error:
-                metrics.SHIP_RETRIES.inc(len(actions))
-                log.warning("Elasticsearch unavailable (%s); retrying", error)
-                self._sleep(attempt)
-                attempt += 1
-                continue
-            metrics.BULK_SECONDS.observe(time.perf_counter() - started)
-            return results
+        started = time.perf_counter()
+        results = bulk_create(self.client, actions)
+        metrics.BULK_SECONDS.observe(time.perf_counter() - started)
+        return results
 
-    def _sleep(self, attempt: int) -> None:
-        if self.stop.wait(backoff_delay(attempt, self.settings.max_backoff)):
-            raise Stopped
+    @staticmethod
+    def _retrying(count: int, failure: StoreUnavailable | None) -> None:
+        metrics.SHIP_RETRIES.inc(count)
+        if failure is not None:
+            log.warning("Elasticsearch unavailable (%s); retrying", failure)
+
+    @staticmethod
+    def _retrying_letters(count: int, failure: StoreUnavailable | None) -> None:
+        if failure is None:
+            log.error("dead-letter store refused %d documents; retrying", count)
+        else:
+            metrics.SHIP_RETRIES.inc(count)
+            log.warning("Elasticsearch unavailable (%s); retrying", failure)

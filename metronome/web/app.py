@@ -9,10 +9,10 @@ from flask import Flask
 
 from metronome.access.readkeys import with_generated_read_keys
 from metronome.config import Settings, load_settings
+from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import build_client
 from metronome.fsutil import load_or_create_secret
 from metronome.hits.budget import body_budgets
-from metronome.hits.privacy import SECRET_FILE, DailySalts
 from metronome.hits.sink import SpoolSink
 from metronome.logs.context import log_context
 from metronome.logs.sink import SpoolEventSink

@@ -13,8 +13,8 @@ from elasticsearch import Elasticsearch
 from flask import current_app
 
 from metronome.config import Settings
+from metronome.enrich.visitors import DailySalts
 from metronome.hits.budget import BodyBudgets
-from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
 from metronome.logs.events import EventSink
 from metronome.query.catalog import FieldCatalog

@@ -521,7 +521,8 @@ def test_cli_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> No
     assert unreachable.startswith(f"Error: cannot reach S3 at {closed_port} while checking")
     missing = error_of("list", bucket="no-such-bucket-here")
     assert missing == (
-        f"Error: bucket 'no-such-bucket-here' does not exist at {endpoint} (archive.bucket)"
+        f"Error: the archive bucket 'no-such-bucket-here' does not exist at {endpoint} "
+        "(archive.bucket)"
     )
     backwards = error_of(
         "restore", "--stream", "hits", "--from", "2024-03-02", "--to", "2024-03-01"
@@ -539,7 +540,8 @@ def test_wrong_credentials_are_a_clear_error(settings: Settings, tmp_path: Path)
     finally:
         requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=5)
     assert result.exit_code == 1, result.output
-    assert result.output.startswith(f"Error: S3 at {endpoint} refused the credentials")
+    assert result.output.startswith("Error: S3 refused the credentials")
+    assert f"s3://{settings.archive.bucket}/" in result.output
     assert S3_SECRET not in result.output
 
 

@@ -137,7 +137,7 @@ def test_a_json_object_is_stored_with_every_enrichment_field(
     assert "key" not in doc
     assert "time" not in doc
     assert doc["url"] == {
-        "full": "https://www.Example.org/data/set-1/",  # no query or fragment (privacy.clean_url)
+        "full": "https://www.Example.org/data/set-1/",  # no query or fragment (enrich.urls)
         "host": "example.org",
         "path": "/data/set-1/",
         "page": "example.org/data/set-1",

@@ -16,7 +16,7 @@ from metronome.es.templates import install_templates
 from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.reader import list_segments
-from metronome.spool.shipper import Shipper, ShipperAlreadyRunning, backoff_delay
+from metronome.spool.shipper import Shipper, ShipperAlreadyRunning
 from metronome.spool.writer import SpoolWriter
 from tests.conftest import free_port
 
@@ -154,13 +154,6 @@ def test_only_one_shipper_per_spool(settings: Settings, es: Elasticsearch, prefi
             Shipper(settings.spool.dir, es, prefix, settings.shipper).acquire()
     finally:
         first.release()
-
-
-def test_backoff_grows_exponentially_and_is_capped() -> None:
-    assert backoff_delay(0, cap=30, rand=lambda: 1.0) == pytest.approx(0.1)
-    assert backoff_delay(3, cap=30, rand=lambda: 1.0) == pytest.approx(0.8)
-    assert backoff_delay(20, cap=30, rand=lambda: 1.0) == 30
-    assert backoff_delay(5, cap=30, rand=lambda: 0.0) == 0
 
 
 def test_a_busy_writer_does_not_keep_a_quiet_writers_hits_waiting(

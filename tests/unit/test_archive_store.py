@@ -12,8 +12,9 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 )
 
 from metronome.archive.errors import ArchiveError
-from metronome.archive.store import S3Store, build_s3_client, describe_s3_error
+from metronome.archive.store import S3Store, build_s3_client, location
 from metronome.config import ArchiveSettings
+from metronome.s3.errors import describe_s3_error
 
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 SETTINGS = ArchiveSettings(
@@ -24,6 +25,7 @@ SETTINGS = ArchiveSettings(
     secret_access_key=SECRET,
     path_style=True,
 )
+LOCATION = location(SETTINGS)
 
 
 def client_error(code: str, message: str = "", operation: str = "ListObjectsV2") -> Any:
@@ -32,7 +34,7 @@ def client_error(code: str, message: str = "", operation: str = "ListObjectsV2")
 
 @pytest.mark.parametrize("code", ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"])
 def test_refused_credentials_are_named_without_the_secret(code: str) -> None:
-    text = describe_s3_error(client_error(code, "The key is wrong"), SETTINGS, "listing x/")
+    text = describe_s3_error(client_error(code, "The key is wrong"), LOCATION, "listing x/")
     assert "refused the credentials" in text
     assert "archive.access_key_id" in text
     assert code in text
@@ -41,7 +43,7 @@ def test_refused_credentials_are_named_without_the_secret(code: str) -> None:
 
 
 def test_a_forbidden_head_bucket_is_a_credentials_problem() -> None:
-    text = describe_s3_error(client_error("403"), SETTINGS, "checking bucket 'archive-bucket'")
+    text = describe_s3_error(client_error("403"), LOCATION, "checking bucket 'archive-bucket'")
     assert "refused the credentials" in text
 
 
@@ -50,27 +52,31 @@ def test_a_forbidden_head_bucket_is_a_credentials_problem() -> None:
     [("NoSuchBucket", "listing x/"), ("404", "checking bucket 'archive-bucket'")],
 )
 def test_a_missing_bucket_is_named(code: str, doing: str) -> None:
-    text = describe_s3_error(client_error(code), SETTINGS, doing)
+    text = describe_s3_error(client_error(code), LOCATION, doing)
     assert text == (
-        "bucket 'archive-bucket' does not exist at http://127.0.0.1:9000 (archive.bucket)"
+        "the archive bucket 'archive-bucket' does not exist at http://127.0.0.1:9000 "
+        "(archive.bucket)"
     )
 
 
 def test_an_unreachable_endpoint_is_named() -> None:
     error = EndpointConnectionError(endpoint_url="http://127.0.0.1:9000/archive-bucket")
-    text = describe_s3_error(error, SETTINGS, "listing x/")
+    text = describe_s3_error(error, LOCATION, "listing x/")
     assert text.startswith("cannot reach S3 at http://127.0.0.1:9000 while listing x/")
 
 
 def test_missing_credentials_point_at_both_ways_to_set_them() -> None:
-    text = describe_s3_error(NoCredentialsError(), SETTINGS, "listing x/")
+    text = describe_s3_error(NoCredentialsError(), LOCATION, "listing x/")
     assert "archive.access_key_id" in text
     assert "AWS_ACCESS_KEY_ID" in text
 
 
 def test_other_answers_keep_code_and_message() -> None:
-    text = describe_s3_error(client_error("SlowDown", "Reduce your rate"), SETTINGS, "writing k")
-    assert text == "S3 at http://127.0.0.1:9000 answered SlowDown: Reduce your rate while writing k"
+    text = describe_s3_error(client_error("SlowDown", "Reduce your rate"), LOCATION, "writing k")
+    assert text == (
+        "S3 answered SlowDown: Reduce your rate while writing k "
+        "(s3://archive-bucket/metronome at http://127.0.0.1:9000)"
+    )
 
 
 def test_without_a_bucket_there_is_no_store() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import REGISTRY
 
-from metronome.hits.privacy import DailySalts
+from metronome.enrich.visitors import DailySalts
 from metronome.logs.bodies import BadRecord, log_events, parse_time
 from metronome.logs.events import LogEvent
 from metronome.logs.forward import ForwardCounters
@@ -69,6 +69,13 @@ def test_a_logged_request_keeps_no_token_in_url_referrer_or_line() -> None:
     keep_all = LogContext("default", RULES, "truncate", DailySalts(b"k" * 32), keep_query=("*",))
     kept = log_entry(event({"message": line}), keep_all, NOW).doc
     assert kept["message"] == line.replace("#x", "")  # a fragment is never kept
+
+
+def test_a_logged_user_agent_is_stored_cut_like_a_hits() -> None:
+    agent = "Mozilla/5.0 (X11; Linux x86_64) " + "x" * 1000
+    line = f'203.0.113.7 - - [22/Nov/2026:10:15:32 +0100] "GET / HTTP/1.1" 200 5 "-" "{agent}"'
+    doc = log_entry(event({"message": line}), CONTEXT, NOW).doc
+    assert doc["user_agent"]["original"] == agent[:512]
 
 
 @pytest.mark.parametrize(

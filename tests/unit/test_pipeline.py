@@ -11,12 +11,10 @@ from metronome.hits.pipeline import (
     STEPS,
     HitContext,
     enrich,
-    parse_user_agent,
     put_bot,
     put_client_ip,
     put_user_agent,
     put_visitor,
-    url_parts,
 )
 from metronome.hits.schema import load_hit
 
@@ -46,18 +44,6 @@ def test_a_client_hit_id_is_kept() -> None:
     assert doc["hit_id"] == "abc-1"
 
 
-def test_referrer_is_split_into_host_path_and_page() -> None:
-    parts = url_parts("https://www.WashingtonPost.com/articles/dc-news/?utm=x#top")
-    assert parts == {
-        "full": "https://www.WashingtonPost.com/articles/dc-news/?utm=x#top",
-        "host": "washingtonpost.com",
-        "path": "/articles/dc-news/",
-        "page": "washingtonpost.com/articles/dc-news",
-    }
-    assert url_parts("https://arcgis.com/")["page"] == "arcgis.com"
-    assert url_parts("arcgis.com/maps")["page"] == "arcgis.com/maps"
-
-
 def test_stored_urls_lose_fragments_and_parameters_not_kept() -> None:
     hit = {
         "id": "reset",
@@ -72,10 +58,6 @@ def test_stored_urls_lose_fragments_and_parameters_not_kept() -> None:
         assert secret not in str(doc)
     kept = enrich(load_hit(hit), replace(CTX, keep_query=("*",)))
     assert kept["url"]["full"] == "https://shop.example.org/reset?token=s3cret&utm_campaign=spring"
-
-
-def test_an_unparsable_url_is_kept_whole() -> None:
-    assert url_parts("http://[broken") == {"full": "http://[broken"}
 
 
 def test_enrich_does_not_modify_its_input() -> None:
@@ -187,11 +169,6 @@ def test_the_stored_user_agent_is_cut_to_512_characters() -> None:
 def test_no_or_blank_user_agent_stores_no_user_agent_field() -> None:
     assert "user_agent" not in put_user_agent({}, CTX)
     assert "user_agent" not in put_user_agent({}, replace(CTX, user_agent="  "))
-
-
-def test_user_agent_parsing_is_cached() -> None:
-    assert parse_user_agent(IPHONE_SAFARI) is parse_user_agent(IPHONE_SAFARI)
-    assert parse_user_agent.cache_info().maxsize == 4096
 
 
 def test_the_cached_result_is_not_shared_between_documents() -> None:

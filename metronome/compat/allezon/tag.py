@@ -14,7 +14,8 @@ from functools import cache
 from typing import Any
 
 from metronome.config import HitLimits
-from metronome.hits.pipeline import STREAM, Document, iso_millis
+from metronome.enrich.times import iso_millis
+from metronome.hits.pipeline import STREAM, Document
 from metronome.hits.schema import encodable
 
 TAG_FIELD = "allezon_tag"  # the tag as received; not indexed (es_templates/index/hits.json)

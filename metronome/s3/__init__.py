@@ -1,0 +1,1 @@
+"""What every part that talks to S3 shares (the archive, the S3 access-log source)."""
