@@ -1,7 +1,11 @@
 """``POST /api/v1/query`` body -> a validated ``Query``.
 
-The marshmallow schema describes the shape (and feeds the OpenAPI document); the checks
-below it make sure every metric, dimension and filter names a real field of a fitting kind.
+The marshmallow schema and its metadata describe the shape (and feed the OpenAPI document,
+which states every rule of the grammar); the checks below it make sure every metric, dimension
+and filter names a real field of a fitting kind. What no schema can state is refused with 422
+and its own code: ``unknown_field``, ``unsuitable_field`` (the stream's fields),
+``invalid_range``, ``impossible_date``, ``too_many_buckets`` (the dates) and
+``inconsistent_query`` (parts that contradict each other). The rest is ``invalid_query``.
 User strings only ever become exact values in term, wildcard or regexp queries.
 """
 
@@ -17,7 +21,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from metronome.config import describe
 from metronome.errors import ApiError
-from metronome.es.naming import is_valid_stream
+from metronome.es.naming import STREAM_PATTERN, is_valid_stream
 from metronome.query.calendar import INTERVALS, Interval, bucket_starts, floor, step
 from metronome.query.catalog import FieldKind
 from metronome.query.compare import compare_range
@@ -34,18 +38,92 @@ from metronome.query.model import (
     Query,
     TimeRange,
 )
-from metronome.query.timerange import parse_instant, parse_tz
+from metronome.query.timerange import INSTANT_SCHEMA, parse_instant, parse_tz, time_zone_schema
 
-FIELD_NAME = re.compile(r"^[A-Za-z@_][A-Za-z0-9_.@-]{0,127}\Z")
-RELATIVE_DAYS = re.compile(r"^(\d{1,4})d\Z")
+FIELD_PATTERN = r"[A-Za-z@_][A-Za-z0-9_.@-]{0,127}"
+FIELD_NAME = re.compile(FIELD_PATTERN)
+MAX_RELATIVE_DAYS = 3660
+# 1d ... 3660d, without leading zeros (the regular expression of the numbers 1 to 3660)
+DAYS_PATTERN = r"(?:[1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-5][0-9]|3660)d"
+RELATIVE_DAYS = re.compile(r"([1-9][0-9]{0,3})d")
+NAMED_RANGES = ("today", "day", "month", "year")
 METRIC_KINDS: tuple[str, ...] = (
     "count", "visitors", "sessions", "sum", "avg", "min", "max", "p50", "p95", "p99",
 )  # fmt: skip
 FILTER_OPS: tuple[str, ...] = ("is", "is_not", "contains", "matches")
+TEXT_OPS: tuple[str, ...] = ("contains", "matches")
+COMPARE_MODES: tuple[str, ...] = ("previous", "week", "month", "year")
+OUTPUT_FORMATS: tuple[str, ...] = ("json", "csv", "xlsx", "ndjson")
 MAX_BUCKETS = 10_000
 MAX_FILTER_VALUES = 100
 MAX_VALUE_LENGTH = 256
 DIMENSION_KINDS = frozenset({"keyword", "number", "boolean", "date"})
+
+# The grammar of the body, for /openapi.json (JSON Schema 2020-12, as in OpenAPI 3.1). A tuple
+# is prefixItems with minItems = maxItems ("items": false would reach apispec as a reference);
+# a tuple that is a whole field's schema sits inside allOf or oneOf, since apispec drops
+# keywords it does not know (prefixItems) from the top of a field's metadata.
+_NO_FIELD_METRICS = "|".join(kind for kind in METRIC_KINDS if kind not in FIELD_METRICS)
+_FIELD_METRICS = "|".join(kind for kind in METRIC_KINDS if kind in FIELD_METRICS)
+METRIC_SCHEMA = {
+    "type": "string",
+    "pattern": f"^(?:{_NO_FIELD_METRICS}|(?:{_FIELD_METRICS}):{FIELD_PATTERN})$",
+}
+DIMENSION_SCHEMA = {
+    "type": "string",
+    "pattern": f"^(?:time:(?:{'|'.join(INTERVALS)})|{FIELD_PATTERN})$",
+}
+STREAM_SCHEMA = {"type": "string", "pattern": f"^[{STREAM_PATTERN}]{{1,32}}$"}
+_PAIR = {"type": "array", "minItems": 2, "maxItems": 2, "prefixItems": [INSTANT_SCHEMA] * 2}
+DATE_RANGE_SCHEMA = {
+    "oneOf": [
+        {"type": "string", "pattern": f"^(?:{'|'.join(NAMED_RANGES)}|{DAYS_PATTERN})$"},
+        _PAIR,
+    ]
+}
+COMPARE_SCHEMA = {
+    "oneOf": [
+        {"type": "null"},
+        {"const": False},
+        {"type": "string", "enum": list(COMPARE_MODES)},
+        {
+            "type": "object",
+            "required": ["from", "to"],
+            "properties": {"from": INSTANT_SCHEMA, "to": INSTANT_SCHEMA},
+            "additionalProperties": False,
+        },
+    ]
+}
+_TEXT_VALUE = {"type": "string", "maxLength": MAX_VALUE_LENGTH}
+_VALUE = {"anyOf": [_TEXT_VALUE, {"type": "number"}, {"type": "boolean"}]}
+
+
+def _filter_schema(ops: tuple[str, ...], value: dict[str, Any]) -> dict[str, Any]:
+    values = {"type": "array", "items": value, "minItems": 1, "maxItems": MAX_FILTER_VALUES}
+    return {
+        "type": "array",
+        "minItems": 3,
+        "maxItems": 3,
+        "prefixItems": [
+            {"type": "string", "enum": list(ops)},
+            {"type": "string", "pattern": f"^{FIELD_PATTERN}$"},
+            {"anyOf": [value, values]},
+        ],
+    }
+
+
+FILTER_SCHEMA = {
+    "oneOf": [
+        _filter_schema(tuple(op for op in FILTER_OPS if op not in TEXT_OPS), _VALUE),
+        _filter_schema(TEXT_OPS, _TEXT_VALUE),
+    ]
+}
+ORDER_BY_SCHEMA = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 2,
+    "prefixItems": [{"type": "string"}, {"type": "string", "enum": ["asc", "desc"]}],
+}
 
 
 class QuerySchema(Schema):
@@ -56,42 +134,65 @@ class QuerySchema(Schema):
 
     site = fields.String(metadata={"description": "Site to query (default: default_site)."})
     stream = fields.String(
-        load_default="hits", metadata={"description": "hits, logs, or a source's stream."}
+        load_default="hits",
+        metadata={"description": "hits, logs, or a source's stream.", **STREAM_SCHEMA},
     )
     metrics = fields.List(
-        fields.String(),
+        fields.String(metadata=METRIC_SCHEMA),
         required=True,
         validate=validate.Length(min=1, max=20),
-        metadata={"description": "count, visitors, sessions, sum:F, avg:F, min:F, max:F, p50:F…"},
+        metadata={
+            "description": "count, visitors, sessions, sum:F, avg:F, min:F, max:F, p50:F…; "
+            "F a numeric field of the stream (else 422 unknown_field / unsuitable_field).",
+            "uniqueItems": True,
+        },
     )
     date_range = fields.Raw(
         load_default="30d",
-        metadata={"description": '"today", "7d", "30d", "Nd", "month", "year" or [from, to].'},
+        metadata={
+            "description": '"today", "7d", "30d", "Nd" (N up to 3660), "month", "year" or '
+            "[from, to] (from earlier than to, else 422 invalid_range).",
+            **DATE_RANGE_SCHEMA,
+        },
     )
     dimensions = fields.List(
-        fields.String(), load_default=list, validate=validate.Length(max=5),
-        metadata={"description": 'time:<interval> and stored fields, e.g. ["time:day", "format"].'},
+        fields.String(metadata=DIMENSION_SCHEMA), load_default=list,
+        validate=validate.Length(max=5),
+        metadata={
+            "description": 'time:<interval> (one at most) and stored fields of a kind that can '
+            'be grouped, e.g. ["time:day", "format"].',
+            "uniqueItems": True,
+        },
     )  # fmt: skip
     filters = fields.List(
-        fields.List(fields.Raw()),
+        fields.List(fields.Raw(), metadata=FILTER_SCHEMA),
         load_default=list,
         validate=validate.Length(max=20),
-        metadata={"description": '[["is"|"is_not"|"contains"|"matches", field, [values]], …]'},
+        metadata={
+            "description": '[["is"|"is_not"|"contains"|"matches", field, [values]], …]; '
+            "contains and matches (a Lucene regular expression) take text, on keyword fields.",
+        },
     )
-    tz = fields.String(load_default="UTC", metadata={"description": "IANA time zone."})
+    tz = fields.String(
+        load_default="UTC",
+        metadata={"description": "IANA time zone.", **time_zone_schema()},
+    )
     compare = fields.Raw(
         load_default=None,
-        metadata={"description": '"previous", "week", "month", "year" or {"from", "to"}.'},
+        metadata={
+            "description": '"previous", "week", "month", "year" or {"from", "to"}.',
+            **COMPARE_SCHEMA,
+        },
     )
     order_by = fields.List(
-        fields.List(fields.String()), load_default=list,
-        metadata={"description": '[[metric or dimension, "asc"|"desc"], …]'},
+        fields.List(fields.String(), metadata={"allOf": [ORDER_BY_SCHEMA]}), load_default=list,
+        metadata={
+            "description": '[[metric or dimension of this query, "asc"|"desc"], …]',
+        },
     )  # fmt: skip
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=10_000))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    format = fields.String(
-        load_default="json", validate=validate.OneOf(["json", "csv", "xlsx", "ndjson"])
-    )
+    format = fields.String(load_default="json", validate=validate.OneOf(OUTPUT_FORMATS))
 
 
 def parse_query(
@@ -110,9 +211,9 @@ def parse_query(
     tz = _tz(data["tz"])
     dimensions = tuple(_dimension(text, known_fields) for text in data["dimensions"])
     if sum(d.is_time for d in dimensions) > 1:
-        raise _invalid("Use at most one time dimension.", "dimensions")
+        raise _inconsistent("Use at most one time dimension.", "dimensions")
     if len({d.name for d in dimensions}) != len(dimensions):
-        raise _invalid("A dimension is listed twice.", "dimensions")
+        raise _inconsistent("A dimension is listed twice.", "dimensions")
     metrics = tuple(_metric(text, known_fields) for text in data["metrics"])
     if len({m.name for m in metrics}) != len(metrics):
         raise _invalid("A metric is listed twice.", "metrics")
@@ -136,8 +237,19 @@ def parse_query(
     return query, data["format"]
 
 
+def output_format(text: str) -> str:
+    """The ``?format=`` of the URL, which wins over the body's own (both are checked)."""
+    if text not in OUTPUT_FORMATS:
+        raise _invalid(f"format={text[:20]!r} is not one of {', '.join(OUTPUT_FORMATS)}.", "format")
+    return text
+
+
 def _invalid(message: str, field: str | None = None) -> ApiError:
     return ApiError(422, "invalid_query", message, field=field)
+
+
+def _inconsistent(message: str, field: str | None = None) -> ApiError:
+    return ApiError(422, "inconsistent_query", message, field=field)
 
 
 def _tz(name: str) -> ZoneInfo:
@@ -148,11 +260,12 @@ def _tz(name: str) -> ZoneInfo:
 
 
 def _field(name: Any, known: Mapping[str, FieldKind], where: str) -> tuple[str, FieldKind]:
-    if not isinstance(name, str) or not FIELD_NAME.match(name):
+    if not isinstance(name, str) or not FIELD_NAME.fullmatch(name):
         raise _invalid(f"{str(name)[:80]!r} is not a field name.", where)
     kind = known.get(name)
     if kind is None:
-        raise _invalid(f"Unknown field {name!r}: nothing in this stream has it.", where)
+        message = f"Unknown field {name!r}: nothing in this stream has it."
+        raise ApiError(422, "unknown_field", message, field=where)
     return name, kind
 
 
@@ -167,7 +280,8 @@ def _dimension(text: str, known: Mapping[str, FieldKind]) -> Dimension:
     name, kind = _field(text, known, "dimensions")
     if kind not in DIMENSION_KINDS:
         hint = f" (try {name}.keyword)" if f"{name}.keyword" in known else ""
-        raise _invalid(f"{name!r} is full text and cannot be grouped by{hint}.", "dimensions")
+        message = f"{name!r} is full text and cannot be grouped by{hint}."
+        raise ApiError(422, "unsuitable_field", message, field="dimensions")
     return Dimension(field=name)
 
 
@@ -180,7 +294,8 @@ def _metric(text: str, known: Mapping[str, FieldKind]) -> Metric:
             raise _invalid(f"{kind} needs a field, e.g. {kind}:price.", "metrics")
         name, field_kind = _field(field, known, "metrics")
         if field_kind != "number":
-            raise _invalid(f"{kind} needs a numeric field; {name!r} is {field_kind}.", "metrics")
+            message = f"{kind} needs a numeric field; {name!r} is {field_kind}."
+            raise ApiError(422, "unsuitable_field", message, field="metrics")
         return Metric(kind=cast(MetricKind, kind), field=name)
     if field:
         raise _invalid(f"{kind} takes no field.", "metrics")
@@ -203,10 +318,11 @@ def _filter(raw: list[Any], known: Mapping[str, FieldKind]) -> Filter:
             isinstance(value, str) and len(value) > MAX_VALUE_LENGTH
         ):
             raise _invalid(f"Filter values are text (at most {MAX_VALUE_LENGTH}) or numbers.")
-    if op in ("contains", "matches") and (
-        kind != "keyword" or not all(isinstance(v, str) for v in values)
-    ):
-        raise _invalid(f"{op} works on text values of keyword fields.", "filters")
+    if op in TEXT_OPS and not all(isinstance(v, str) for v in values):
+        raise _invalid(f"{op} works on text values.", "filters")
+    if op in TEXT_OPS and kind != "keyword":
+        message = f"{op} works on keyword fields; {field!r} is {kind}."
+        raise ApiError(422, "unsuitable_field", message, field="filters")
     return Filter(op=cast(FilterOp, op), field=field, values=tuple(values))
 
 
@@ -217,27 +333,30 @@ def _date_range(raw: Any, tz: ZoneInfo, now: datetime) -> TimeRange:
         try:
             start = parse_instant(raw[0], tz, now, "date_range")
             end = parse_instant(raw[1], tz, now, "date_range")
-        except ApiError as error:
-            raise _invalid(error.message, "date_range") from None
+        except ApiError as error:  # impossible_date keeps its code
+            code = error.code if error.status == 422 else "invalid_query"
+            raise ApiError(422, code, error.message, "date_range") from None
     elif isinstance(raw, str):
         start, end = _named_range(raw, tz, now)
     else:
         raise _invalid("date_range is a name like 30d or [from, to].", "date_range")
     if start >= end:
-        raise _invalid("date_range: from must be earlier than to.", "date_range")
+        raise ApiError(
+            422, "invalid_range", "date_range: from must be earlier than to.", "date_range"
+        )
     return TimeRange(start, end)
 
 
 def _named_range(name: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
     today = floor(now, "day", tz)
     tomorrow = step(today, "day", tz)
-    if name in ("today", "day"):
+    if name in NAMED_RANGES[:2]:
         return today, tomorrow
     if name in ("month", "year"):
         start = floor(now, cast(Interval, name), tz)
         return start, step(start, cast(Interval, name), tz)
-    match = RELATIVE_DAYS.match(name)
-    if match and 1 <= int(match.group(1)) <= 3660:
+    match = RELATIVE_DAYS.fullmatch(name)
+    if match and int(match.group(1)) <= MAX_RELATIVE_DAYS:
         return step(tomorrow, "day", tz, -int(match.group(1))), tomorrow
     raise _invalid(f"Unknown date_range {name[:20]!r}; use today, 7d, 30d, month, year.")
 
@@ -246,7 +365,9 @@ def _check_buckets(time_range: TimeRange, interval: Interval, tz: ZoneInfo) -> N
     try:
         bucket_starts(time_range.start, time_range.end, interval, tz, MAX_BUCKETS)
     except ValueError:
-        raise _invalid(
+        raise ApiError(
+            422,
+            "too_many_buckets",
             f"That range holds more than {MAX_BUCKETS} {interval} buckets; "
             "use a larger interval or a shorter range.",
             "dimensions",
@@ -257,13 +378,21 @@ def _compare(raw: Any, main: TimeRange, tz: ZoneInfo, now: datetime) -> Compare 
     if raw is None or raw is False:
         return None
     if isinstance(raw, str):
-        if raw not in ("previous", "week", "month", "year"):
+        if raw not in COMPARE_MODES:
             raise _invalid("compare is previous, week, month, year or {from, to}.", "compare")
-        mode = cast(CompareMode, raw)
-        return Compare(mode=mode, range=compare_range(main, mode, tz))
+        return Compare(mode=cast(CompareMode, raw), range=earlier_range(main, raw, tz))
     if isinstance(raw, dict) and set(raw) == {"from", "to"}:
         return Compare(mode="custom", range=_date_range([raw["from"], raw["to"]], tz, now))
     raise _invalid("compare is previous, week, month, year or {from, to}.", "compare")
+
+
+def earlier_range(main: TimeRange, mode: str, tz: ZoneInfo) -> TimeRange:
+    """The period ``main`` is compared with; 422 when it would begin before the year 1."""
+    try:
+        return compare_range(main, cast(CompareMode, mode), tz)
+    except (OverflowError, ValueError):
+        message = f"compare={mode}: the period before this range is not in the calendar."
+        raise ApiError(422, "impossible_date", message, "compare") from None
 
 
 def _order(raw: list[str], metrics: tuple[Metric, ...], dims: tuple[Dimension, ...]) -> OrderBy:
@@ -271,5 +400,6 @@ def _order(raw: list[str], metrics: tuple[Metric, ...], dims: tuple[Dimension, .
         raise _invalid('order_by entries are [name, "asc"|"desc"].', "order_by")
     names = {m.name for m in metrics} | {d.name for d in dims}
     if raw[0] not in names:
-        raise _invalid(f"order_by {raw[0][:40]!r} is not one of the metrics or dimensions.")
+        message = f"order_by {raw[0][:40]!r} is not one of the metrics or dimensions."
+        raise _inconsistent(message, "order_by")
     return OrderBy(name=raw[0], descending=raw[1] == "desc")

@@ -1,21 +1,46 @@
 """Parse ``from`` / ``to`` / ``tz`` parameters into aware datetimes. Pure functions only.
 
-Accepted instants: ``2015-01-22`` (midnight in ``tz``), ``2015-01-22T13:05[:07]`` (in
-``tz``), the same with ``Z`` or an offset, epoch milliseconds, and relative expressions
-``now``, ``now-30d``, ``now+1h``, ``now-1M/M`` (units s m h d w M y; ``/unit`` rounds down
-to the start of that unit in ``tz``, as in Elasticsearch date math).
+Accepted instants: ``2015-01-22`` (midnight in ``tz``), ``2015-01-22T13:05[:07[.123]]`` (in
+``tz``), the same with ``Z`` or an offset ``+01:00``, epoch milliseconds (9 to 14 digits), and
+relative expressions ``now``, ``now-30d``, ``now+1h``, ``now-1M/M`` (units s m h d w M y;
+``/unit`` rounds down to the start of that unit in ``tz``, as in Elasticsearch date math).
+
+Text outside that grammar is refused with 400 ``invalid_date``; text in it that names no
+instant from year 1 to 9998 (``now-999999y``, ``9999-12-31T23:00:00-05:00``) with 422
+``impossible_date``. ``INSTANT_SCHEMA`` and ``time_zone_schema()`` describe both parameters in
+``/openapi.json``.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from metronome.errors import ApiError
 from metronome.query.calendar import Interval, add_months, floor
 
-RELATIVE = re.compile(r"^now(?:([+-])(\d{1,6})([smhdwMy]))?(?:/([smhdwMy]))?$")
+RELATIVE_PATTERN = r"now(?:([+-])([0-9]{1,6})([smhdwMy]))?(?:/([smhdwMy]))?"
+EPOCH_MILLIS_PATTERN = r"[0-9]{9,14}"
+DATE_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:[Tt][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+RELATIVE = re.compile(RELATIVE_PATTERN)
+EPOCH_MILLIS = re.compile(EPOCH_MILLIS_PATTERN)
+# A date, a date-time, now-30d, or epoch milliseconds. The RFC 3339 formats stand for the
+# absolute forms; the service also takes a date-time without seconds or offset (read in tz).
+INSTANT_SCHEMA: dict[str, Any] = {
+    "type": "string",
+    "anyOf": [
+        {"format": "date"},
+        {"format": "date-time"},
+        {"pattern": f"^{RELATIVE_PATTERN}$"},
+        {"pattern": f"^{EPOCH_MILLIS_PATTERN}$"},
+    ],
+}
 ROUNDING: dict[str, Interval | None] = {
     "s": None,
     "m": "minute",
@@ -27,12 +52,25 @@ ROUNDING: dict[str, Interval | None] = {
 }
 
 
+@cache
+def time_zone_names() -> tuple[str, ...]:
+    """The IANA zone names this machine knows: exactly what ``parse_tz`` accepts."""
+    return tuple(sorted(available_timezones()))
+
+
+def time_zone_schema() -> dict[str, Any]:
+    return {"type": "string", "enum": list(time_zone_names()), "default": "UTC"}
+
+
 def parse_tz(name: str | None) -> ZoneInfo:
-    if not name:
+    """The zone ``name`` (absent: UTC), one of ``time_zone_names()``; 400 otherwise."""
+    if name is None:
         return ZoneInfo("UTC")
     if len(name) > 64 or ".." in name or name.startswith("/"):
         raise ApiError(400, "invalid_tz", f"{name[:64]!r} is not an IANA time zone.", field="tz")
     try:
+        if name not in time_zone_names():
+            raise ZoneInfoNotFoundError(name)
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise ApiError(
@@ -42,24 +80,20 @@ def parse_tz(name: str | None) -> ZoneInfo:
 
 def parse_instant(text: str, tz: ZoneInfo, now: datetime, field: str) -> datetime:
     """One instant, as an aware datetime in ``tz``; ``ApiError`` naming ``field`` otherwise."""
-    text = text.strip()
-    match = RELATIVE.match(text)
-    if match:
-        return _relative(match, tz, now)
-    if text.isdigit() and len(text) >= 9:
-        try:
-            return datetime.fromtimestamp(int(text) / 1000, tz)
-        except (OverflowError, OSError, ValueError):
-            pass
-    else:
-        try:
-            moment = datetime.fromisoformat(text.replace("z", "Z"))
-        except ValueError:
-            moment = None
-        if moment is not None and 1 <= moment.year <= 9998:
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=tz)
-            return moment.astimezone(tz)
+    try:
+        moment = _instant(text, tz, now)
+        representable = moment is None or 1 <= moment.year <= 9998
+    except (OverflowError, OSError, ValueError):
+        representable = False  # in the grammar, but before year 1 or after 9998
+    if not representable:
+        raise ApiError(
+            422,
+            "impossible_date",
+            f"{field}={text[:64]!r} is not an instant between the years 1 and 9998.",
+            field=field,
+        )
+    if moment is not None:
+        return moment
     raise ApiError(
         400,
         "invalid_date",
@@ -67,6 +101,24 @@ def parse_instant(text: str, tz: ZoneInfo, now: datetime, field: str) -> datetim
         "an ISO date-time with offset, epoch milliseconds, or now-30d.",
         field=field,
     )
+
+
+def _instant(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
+    """The instant ``text`` names, None outside the grammar; raises when it names none."""
+    match = RELATIVE.fullmatch(text)
+    if match:
+        return _relative(match, tz, now)
+    if EPOCH_MILLIS.fullmatch(text):
+        return datetime.fromtimestamp(int(text) / 1000, tz)
+    if not DATE_TIME.fullmatch(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.upper())
+    except ValueError:
+        return None  # no such month, day, hour...: not a date at all
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(tz)
 
 
 def _relative(match: re.Match[str], tz: ZoneInfo, now: datetime) -> datetime:

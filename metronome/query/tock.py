@@ -17,9 +17,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream
 from metronome.query.calendar import INTERVALS, Interval, bucket_key, bucket_starts, floor, step
-from metronome.query.compare import bucket_pairs, compare_range
+from metronome.query.compare import bucket_pairs
 from metronome.query.model import Compare, CompareMode, TimeRange
-from metronome.query.timerange import parse_instant, parse_tz
+from metronome.query.parse import STREAM_SCHEMA, earlier_range
+from metronome.query.timerange import INSTANT_SCHEMA, parse_instant, parse_tz, time_zone_schema
 
 MAX_BUCKETS = 10_000
 COMPARE_MODES = ("previous", "week", "month", "year")
@@ -55,7 +56,7 @@ class TockQuery:
 
 def _stream_name(value: str) -> None:
     if not is_valid_stream(value):
-        raise ValidationError("Not a stream name (lower-case letters, digits, _ and -).")
+        raise ValidationError("Not a stream name (1 to 32 lower-case letters, digits and _).")
 
 
 class TockArgsSchema(Schema):
@@ -65,18 +66,26 @@ class TockArgsSchema(Schema):
         unknown = EXCLUDE  # cache-busters and the like are not errors
 
     from_ = fields.String(
-        data_key="from", metadata={"description": "Start (inclusive): 2015-01-22, ISO, now-30d."}
+        data_key="from",
+        metadata={"description": "Start (inclusive): 2015-01-22, ISO, now-30d.", **INSTANT_SCHEMA},
     )
-    to = fields.String(metadata={"description": "End (exclusive); default: end of today."})
+    to = fields.String(
+        metadata={"description": "End (exclusive); default: end of today.", **INSTANT_SCHEMA}
+    )
     interval = fields.String(load_default="day", validate=validate.OneOf(INTERVALS))
-    tz = fields.String(load_default="UTC", metadata={"description": "IANA time zone."})
+    tz = fields.String(
+        load_default="UTC", metadata={"description": "IANA time zone.", **time_zone_schema()}
+    )
     compare = fields.String(validate=validate.OneOf(COMPARE_MODES))
     top = fields.Integer(load_default=DEFAULT_TOP, validate=validate.Range(min=1, max=MAX_TOP))
     site = fields.String(metadata={"description": "Site (default: default_site)."})
     stream = fields.String(
         load_default="hits",
         validate=_stream_name,
-        metadata={"description": "hits (default) or logs: server-side requests from access logs."},
+        metadata={
+            "description": "hits (default) or logs: server-side requests from access logs.",
+            **STREAM_SCHEMA,
+        },
     )
 
 
@@ -143,8 +152,7 @@ def _parse_compare(raw: str | None, main: TimeRange, tz: ZoneInfo) -> Compare | 
             f"compare={raw[:20]!r} is not one of {', '.join(COMPARE_MODES)}.",
             field="compare",
         )
-    mode = cast(CompareMode, raw)
-    return Compare(mode=mode, range=compare_range(main, mode, tz))
+    return Compare(mode=cast(CompareMode, raw), range=earlier_range(main, raw, tz))
 
 
 def build_tock_body(query: TockQuery, time_range: TimeRange | None = None) -> dict[str, Any]:

@@ -1,8 +1,14 @@
 """``GET /openapi.json``: the public API described from the schemas that validate requests.
 
 The hit, /tock and query schemas below are the very classes the endpoints load requests
-with, so the description cannot drift from the behaviour; a test checks that every route
-the app serves is described here.
+with, and the parameters' grammars come from the modules that enforce them, so the description
+cannot drift from the behaviour; a test checks that every route the app serves is described
+here, and a schemathesis run (tests/integration/test_openapi_conformance.py) that the service
+answers as described. OpenAPI 3.1: its JSON Schema states tuples ([operator, field, values]).
+
+Status codes: 400 a request outside the grammar; 422 one in it that cannot be served (its code
+says why); 413 a body over the limit; 415 a media type not read; 429 over a rate limit and 503
+(the store or the spool cannot take it now), both with Retry-After.
 """
 
 from __future__ import annotations
@@ -15,33 +21,93 @@ from flask import Blueprint, Response, current_app, jsonify
 
 from metronome.compat.allezon import openapi_paths as allezon_paths
 from metronome.hits.schema import HitSchema
-from metronome.query.parse import QuerySchema
+from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
+from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
+from metronome.web.views.events import FIELDS_PATTERN, FORMATS, MAX_VALUE_LENGTH
+from metronome.web.views.logs import MAX_TAG_CHARS, TAG_HEADER
+from metronome.web.views.query import MAX_ID_LENGTH
+from metronome.webhooks.github import (
+    DELIVERY_HEADER,
+    DELIVERY_ID,
+    EVENT_HEADER,
+    EVENT_NAME,
+    SIGNATURE_HEADER,
+)
 
 bp = Blueprint("openapi", __name__)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}, {}]
 READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
+INGEST_KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestPassword": []}, {}]
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _errors(*statuses: int) -> dict[str, Any]:
-    return {
-        str(status): _json(ERROR, "An error; the message says what is wrong.")
-        for status in statuses
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before sending the request again.",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 0},
     }
+}
+STATUS = {
+    400: "The request is outside the grammar described here.",
+    401: "A key is missing or wrong.",
+    403: "The origin may not send to this site.",
+    404: "No such site, item or resource.",
+    413: "The body is larger than the limit.",
+    415: "The body's media type is not read here.",
+    422: "The request is well formed but cannot be served; the code says why.",
+    429: "Over a rate limit.",
+    503: "The store or the spool cannot take the request now.",
+}
+
+
+def _errors(*statuses: int, semantic: str = "") -> dict[str, Any]:
+    """Error answers; ``semantic`` names the 422 codes of requests no schema can rule out."""
+    answers: dict[str, Any] = {}
+    for status in statuses:
+        description = STATUS[status] + (f" ({semantic})" if status == 422 and semantic else "")
+        answers[str(status)] = _json(ERROR, description)
+        if status in (429, 503):
+            answers[str(status)]["headers"] = RETRY_AFTER
+    return answers
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    parameter = {"in": "query", "name": name, "schema": schema}
+    return {**parameter, "description": description} if description else parameter
+
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "ndjson": "application/x-ndjson",
+}
+
+
+def _files(description: str, *formats: str) -> dict[str, Any]:
+    """A 200 in any of ``formats``: JSON by default, a download for the others."""
+    content: dict[str, Any] = {MEDIA_TYPES["json"]: {"schema": {"type": "object"}}}
+    for fmt in formats[1:]:
+        content[MEDIA_TYPES[fmt]] = {}
+    return {"description": description, "content": content}
+
+
+DATES = "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998"
 
 
 def build_spec(version: str) -> dict[str, Any]:
     spec = APISpec(
         title="Metronome",
         version=version,
-        openapi_version="3.0.3",
+        openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Self-hosted usage analytics on Elasticsearch."},
     )
@@ -67,6 +133,25 @@ def build_spec(version: str) -> dict[str, Any]:
     )
     spec.components.security_scheme(
         "writeKey", {"type": "apiKey", "in": "header", "name": "X-Metronome-Key"}
+    )
+    spec.components.security_scheme(
+        "ingestKey",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Metronome-Key",
+            "description": "A secret ingest key of the site (write keys are public and cannot "
+            "send server logs).",
+        },
+    )
+    spec.components.security_scheme(
+        "ingestPassword",
+        {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The ingest key as the password of HTTP Basic auth (Fluent Bit "
+            "http_passwd, Fluentd <auth> password); the user name is not read.",
+        },
     )
     spec.components.security_scheme(
         "readKey",
@@ -102,7 +187,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 },
                 "responses": {
                     "202": _json(accepted, "Stored durably (invalid hits of a batch listed)."),
-                    **_errors(400, 401, 403, 413, 415, 422, 503),
+                    **_errors(400, 401, 403, 413, 415, 422, 429, 503),
                 },
             },
             "options": {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}},
@@ -119,7 +204,7 @@ def build_spec(version: str) -> dict[str, Any]:
                         "description": "A 1x1 transparent GIF",
                         "content": {"image/gif": {}},
                     },
-                    **_errors(400, 401, 403, 422, 503),
+                    **_errors(400, 401, 403, 422, 429, 503),
                 },
             },
             "options": {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}},
@@ -134,12 +219,19 @@ def build_spec(version: str) -> dict[str, Any]:
                 "JS snippet are paths: /tock//pricing reads the id /pricing",
                 "security": [*READ_KEY, {}],
                 "parameters": [
-                    {"in": "path", "name": "id", "required": True, "schema": {"type": "string"}},
+                    {
+                        "in": "path",
+                        "name": "id",
+                        "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH},
+                    },
                     {"in": "query", "schema": TockArgsSchema},
                 ],
                 "responses": {
-                    "200": _json({"type": "object"}, "The original tock shape (docs/api.md 4.1)"),
-                    **_errors(400, 401, 404, 422, 503),
+                    "200": _files(
+                        "The original tock shape (docs/api.md 4.1)", "json", "csv", "xlsx"
+                    ),
+                    **_errors(400, 401, 404, 422, 429, 503, semantic=f"{DATES}; too_many_buckets"),
                 },
             }
         },
@@ -151,20 +243,29 @@ def build_spec(version: str) -> dict[str, Any]:
                 "summary": "Any aggregate question: metrics by dimensions, filtered, compared",
                 "security": READ_KEY,
                 "parameters": [
-                    {
-                        "in": "query",
-                        "name": "format",
-                        "schema": {"type": "string", "enum": ["json", "csv", "xlsx", "ndjson"]},
-                    }
+                    _query("format", {"type": "string", "enum": list(OUTPUT_FORMATS)}),
                 ],
                 "requestBody": {
+                    "required": True,
                     "content": {
                         "application/json": {"schema": {"$ref": "#/components/schemas/Query"}}
-                    }
+                    },
                 },
                 "responses": {
-                    "200": _json({"type": "object"}, "results, meta and the normalised query"),
-                    **_errors(400, 401, 404, 422, 503),
+                    "200": _files("results, meta and the normalised query", *OUTPUT_FORMATS),
+                    **_errors(
+                        400,
+                        401,
+                        404,
+                        413,
+                        415,
+                        422,
+                        503,
+                        semantic=f"{DATES}; too_many_buckets, too_many_rows; unknown_field, "
+                        "unsuitable_field: the stream has no such field, or not of that kind; "
+                        "inconsistent_query: two time dimensions, order_by naming neither a "
+                        "metric nor a dimension",
+                    ),
                 },
             }
         },
@@ -176,48 +277,69 @@ def build_spec(version: str) -> dict[str, Any]:
                 "summary": "Every matching raw document, streamed (no row cap)",
                 "security": READ_KEY,
                 "parameters": [
-                    {"in": "query", "name": name, "schema": {"type": "string"}}
-                    for name in (
-                        "site",
-                        "stream",
-                        "from",
-                        "to",
-                        "tz",
-                        "format",
+                    _query("site", {"type": "string"}, "Site (default: default_site)."),
+                    _query("stream", {**STREAM_SCHEMA, "default": "hits"}),
+                    _query("from", INSTANT_SCHEMA, "Start (inclusive); default: to - 30 days."),
+                    _query("to", INSTANT_SCHEMA, "End (exclusive); default: now."),
+                    _query("tz", time_zone_schema(), "For dates without an offset."),
+                    _query(
+                        "format", {"type": "string", "enum": list(FORMATS), "default": "ndjson"}
+                    ),
+                    _query(
                         "fields",
-                        "id",
-                        "event",
-                    )
+                        {"type": "string", "pattern": f"^{FIELDS_PATTERN}$"},
+                        "Only these fields (the CSV columns, in this order): a,b.c",
+                    ),
+                    *(
+                        _query(
+                            name, {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_LENGTH}
+                        )
+                        for name in ("id", "event")
+                    ),
                 ],
                 "responses": {
                     "200": {
                         "description": "NDJSON or CSV",
                         "content": {"application/x-ndjson": {}, "text/csv": {}},
                     },
-                    **_errors(400, 401, 404, 503),
+                    **_errors(400, 401, 404, 422, 503, semantic=DATES),
                 },
             }
         },
     )
+    records = {"type": "array", "items": {"type": "object"}, "minItems": 1}
+    tag = {"type": "string", "minLength": 1, "maxLength": MAX_TAG_CHARS}
     log_operation = {
         "post": {
             "summary": "Log records from Fluentd out_http or Fluent Bit http (JSON object or "
             "array, NDJSON, gzip); the tag from the path, ?tag= or X-Fluent-Tag; stored in "
             "the logs stream, access-log lines parsed into web requests",
-            "security": WRITE_KEY,
+            "security": INGEST_KEY,
             "parameters": [
-                {"in": "query", "name": name, "schema": {"type": "string"}}
-                for name in ("site", "tag", "key")
+                _query("site", {"type": "string"}, "Site (default: logs.site, default_site)."),
+                _query(
+                    "tag",
+                    {"type": "string", "maxLength": MAX_TAG_CHARS},
+                    "Used when the path has none (empty: not given).",
+                ),
+                {
+                    "in": "header",
+                    "name": TAG_HEADER,
+                    "schema": {"type": "string", "maxLength": MAX_TAG_CHARS},
+                },
             ],
             "requestBody": {
+                "required": True,
                 "content": {
-                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-                    "application/x-ndjson": {},
-                }
+                    "application/json": {"schema": {"oneOf": [{"type": "object"}, records]}},
+                    "application/x-ndjson": {
+                        "schema": {**records, "description": "One JSON object a line."}
+                    },
+                },
             },
             "responses": {
                 "202": _json({"type": "object"}, "accepted, and rejected records by index"),
-                **_errors(400, 401, 404, 413, 415, 422, 503),
+                **_errors(400, 401, 404, 413, 415, 422, 429, 503),
             },
         }
     }
@@ -228,7 +350,7 @@ def build_spec(version: str) -> dict[str, Any]:
             "post": {
                 **log_operation["post"],
                 "parameters": [
-                    {"in": "path", "name": "tag", "required": True, "schema": {"type": "string"}},
+                    {"in": "path", "name": "tag", "required": True, "schema": tag},
                     *log_operation["post"]["parameters"],
                 ],
             }
@@ -240,7 +362,7 @@ def build_spec(version: str) -> dict[str, Any]:
             "get": {
                 "summary": "The browser tracking snippet (clients/js); ?v=<ETag> pins a build "
                 "and is cached for a year",
-                "parameters": [{"in": "query", "name": "v", "schema": {"type": "string"}}],
+                "parameters": [_query("v", {"type": "string"})],
                 "responses": {
                     "200": {"description": "JavaScript", "content": {"text/javascript": {}}},
                     "304": {"description": "Not modified (If-None-Match)"},
@@ -290,14 +412,34 @@ def build_spec(version: str) -> dict[str, Any]:
                 "verified on the raw body, deduplicated by X-GitHub-Delivery, stored durably "
                 "in the github stream; ping answered",
                 "parameters": [
-                    {"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
-                    for name in ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")
+                    {"in": "header", "name": name, "required": True, "schema": schema}
+                    for name, schema in (
+                        (EVENT_HEADER, {"type": "string", "pattern": f"^{EVENT_NAME.pattern}$"}),
+                        (
+                            DELIVERY_HEADER,
+                            {"type": "string", "pattern": f"^{DELIVERY_ID.pattern}$"},
+                        ),
+                        (SIGNATURE_HEADER, {"type": "string"}),
+                    )
                 ],
                 "requestBody": {
+                    "required": True,
                     "content": {
                         "application/json": {"schema": {"type": "object"}},
-                        "application/x-www-form-urlencoded": {},
-                    }
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["payload"],
+                                "properties": {
+                                    "payload": {
+                                        "type": "string",
+                                        "contentMediaType": "application/json",
+                                        "description": "The JSON object GitHub sends.",
+                                    }
+                                },
+                            }
+                        },
+                    },
                 },
                 "responses": {
                     "200": _json({"type": "object"}, "ping answered"),
@@ -309,7 +451,6 @@ def build_spec(version: str) -> dict[str, Any]:
     )
     for path, summary in (
         ("/healthz", "The process answers"),
-        ("/readyz", "Elasticsearch answers and the spool has room"),
         ("/metrics", "Prometheus metrics (text format)"),
         ("/openapi.json", "This document"),
     ):
@@ -317,6 +458,19 @@ def build_spec(version: str) -> dict[str, Any]:
             path=path,
             operations={"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}},
         )
+    ready = {"type": "object", "required": ["status"]}
+    spec.path(
+        path="/readyz",
+        operations={
+            "get": {
+                "summary": "Elasticsearch answers and the spool has room",
+                "responses": {
+                    "200": _json(ready, "Ready"),
+                    "503": {**_json(ready, "Not ready; error says why"), "headers": RETRY_AFTER},
+                },
+            }
+        },
+    )
     for path, operations in allezon_paths().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -170,6 +170,7 @@ def test_bad_records_are_reported_by_index_and_good_ones_kept(
     "case",
     [
         ("[1, 2]", "application/json", {}, 422, "no_record_accepted"),
+        ("[]", "application/json", {}, 422, "empty_batch"),
         ("", "application/json", {}, 400, "empty_body"),
         ("{oops", "application/json", {}, 400, "malformed_json"),
         ("<xml/>", "application/xml", {}, 415, "unsupported_media_type"),
@@ -243,3 +244,21 @@ def test_an_ingest_key_in_the_url_is_not_read(
     )
     assert response.status_code == 401
     assert error_of(response)["code"] == "missing_key"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/ingest/logs/nginx?tag=" + "t" * 257, {}),
+        ("/ingest/logs?tag=nginx", {"X-Fluent-Tag": "t" * 257}),
+    ],
+)
+def test_every_tag_sent_is_checked_not_only_the_one_used(
+    logs_client: tuple[FlaskClient, Callable[[], int]], path: str, headers: dict[str, str]
+) -> None:
+    client, _ = logs_client
+    response = post(
+        client, json.dumps({"log": "x"}), "application/json", path=path, headers=headers
+    )
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "invalid_tag"

@@ -217,6 +217,17 @@ def test_queries_need_a_read_key_and_name_bad_fields(
     assert regex.status_code == 422
 
 
+def test_the_format_in_the_url_wins_but_the_body_is_checked_too(client: FlaskClient) -> None:
+    body = {"site": "shop", "metrics": ["count"], "format": "json"}
+    as_csv = client.post("/api/v1/query?format=csv", json=body, headers=AUTH)
+    assert (as_csv.status_code, as_csv.mimetype) == (200, "text/csv")
+    # a body the schema refuses is refused, even when the URL names another format
+    bad = client.post("/api/v1/query?format=csv", json={**body, "format": "pdf"}, headers=AUTH)
+    assert bad.status_code == 422 and "format" in bad.get_json()["error"]["message"]
+    in_url = client.post("/api/v1/query?format=pdf", json=body, headers=AUTH)
+    assert (in_url.status_code, in_url.get_json()["error"]["field"]) == (422, "format")
+
+
 @pytest.mark.parametrize(
     "content_type",
     [None, "application/x-www-form-urlencoded", "application/json; charset=utf-8"],

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from metronome.errors import ApiError
-from metronome.query.timerange import parse_instant, parse_tz
+from metronome.query.timerange import parse_instant, parse_tz, time_zone_names
 
 NOW = datetime(2026, 3, 31, 10, 15, 30, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
@@ -65,3 +65,43 @@ def test_unknown_time_zones_are_refused(name: str) -> None:
 
 def test_default_zone_is_utc() -> None:
     assert parse_tz(None).key == "UTC"
+
+
+@pytest.mark.parametrize(
+    "text", [" now", "now\n", "20150122", "2015-W04-1", "2015-01-22 13:05", "1" * 15, "\u0661" * 9]
+)
+def test_only_the_documented_grammar_is_read(text: str) -> None:
+    # /openapi.json states the grammar (INSTANT_SCHEMA): nothing outside it is taken
+    with pytest.raises(ApiError) as caught:
+        parse_instant(text, UTC_ZONE, NOW, "from")
+    assert (caught.value.status, caught.value.code) == (400, "invalid_date")
+
+
+def test_lower_case_t_and_z_of_rfc_3339_are_read() -> None:
+    moment = parse_instant("2015-01-22t10:00:00z", WARSAW, NOW, "from")
+    assert moment == datetime(2015, 1, 22, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "text", ["now-999999y", "now+999999M", "0001-01-01T00:00:00+23:59", "9999-06-01"]
+)
+def test_instants_outside_the_calendar_are_a_422(text: str) -> None:
+    # in the grammar, so not a 400; they used to escape as an OverflowError (a 500)
+    with pytest.raises(ApiError) as caught:
+        parse_instant(text, UTC_ZONE, NOW, "to")
+    assert (caught.value.status, caught.value.code, caught.value.field) == (
+        422,
+        "impossible_date",
+        "to",
+    )
+
+
+def test_an_empty_zone_is_refused_rather_than_read_as_utc() -> None:
+    with pytest.raises(ApiError) as caught:
+        parse_tz("")
+    assert caught.value.code == "invalid_tz"
+
+
+def test_every_documented_zone_is_accepted() -> None:
+    assert "Europe/Warsaw" in time_zone_names()
+    assert all(parse_tz(name).key == name for name in time_zone_names())

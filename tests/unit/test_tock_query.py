@@ -77,6 +77,9 @@ def test_result_zero_fills_and_keeps_the_original_shape() -> None:
         ({"tz": "Nowhere/City"}, 400, "invalid_tz"),
         ({"top": "0"}, 400, "invalid_top"),
         ({"top": "ten"}, 400, "invalid_top"),
+        ({"from": "now-999999y"}, 422, "impossible_date"),
+        ({"from": "0001-01-01", "to": "0001-02-01", "compare": "year"}, 422, "impossible_date"),
+        ({"tz": ""}, 400, "invalid_tz"),
     ],
 )
 def test_bad_parameters_are_refused(args: dict[str, str], status: int, code: str) -> None:

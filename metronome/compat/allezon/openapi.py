@@ -5,16 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from metronome.compat.allezon.model import AGGREGATES, DEFAULT_LIMIT, FILTERS, MAX_LIMIT
-from metronome.compat.allezon.parse import TIME_RANGE_EXAMPLE
+from metronome.compat.allezon.parse import TIME_RANGE_EXAMPLE, TIME_RANGE_PATTERN
 from metronome.compat.allezon.schema import UserTagSchema
-from metronome.compat.allezon.tag import ACTIONS
+from metronome.compat.allezon.tag import ACTIONS, MAX_TEXT
 
 
 def openapi_paths() -> dict[str, dict[str, Any]]:
     """The three paths as ``APISpec.path`` operations."""
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-    errors = {str(status): {"description": "An error", **error} for status in (400, 404, 422, 503)}
-    time_range = _param("time_range", {"type": "string", "example": TIME_RANGE_EXAMPLE}, True)
+    retry = {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}}
+
+    def errors(*statuses: int) -> dict[str, Any]:
+        return {
+            str(status): {
+                "description": "An error",
+                **error,
+                **({"headers": retry} if status in (429, 503) else {}),
+            }
+            for status in statuses
+        }
+
+    time_range = _param(
+        "time_range",
+        {"type": "string", "pattern": f"^{TIME_RANGE_PATTERN}$", "example": TIME_RANGE_EXAMPLE},
+        True,
+        "<from>_<to> in UTC, from earlier than to (else 422 invalid_range); for /aggregates "
+        "whole minutes, at most 10 minutes apart (422 invalid_range, range_too_long).",
+    )
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT}
     ignored = {"description": "Ignored", "content": {"*/*": {"schema": {}}}}
     limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
     aggregates = {"type": "array", "items": {"type": "string", "enum": list(AGGREGATES)}}
@@ -24,19 +42,25 @@ def openapi_paths() -> dict[str, dict[str, Any]]:
             "post": {
                 "summary": "Store one Allezon user tag (durably, like a hit)",
                 "requestBody": {"required": True, "content": tag},
-                "responses": {"204": {"description": "Stored durably"}, **errors},
+                "responses": {
+                    "204": {"description": "Stored durably"},
+                    **errors(400, 404, 413, 415, 422, 429, 503),
+                },
             }
         },
         "/user_profiles/{cookie}": {
             "post": {
                 "summary": "A cookie's latest VIEW and BUY tags, newest first, as received",
                 "parameters": [
-                    {**_param("cookie", {"type": "string"}, True), "in": "path"},
+                    {**_param("cookie", text, True), "in": "path"},
                     time_range,
                     _param("limit", limit),
                 ],
                 "requestBody": ignored,
-                "responses": {"200": {"description": "{cookie, views, buys}"}, **errors},
+                "responses": {
+                    "200": {"description": "{cookie, views, buys}"},
+                    **errors(400, 404, 422, 503),
+                },
             }
         },
         "/aggregates": {
@@ -46,14 +70,20 @@ def openapi_paths() -> dict[str, dict[str, Any]]:
                     time_range,
                     _param("action", {"type": "string", "enum": list(ACTIONS)}, True),
                     _param("aggregates", aggregates, True),
-                    *(_param(name, {"type": "string"}) for name in FILTERS),
+                    *(_param(name, text) for name in FILTERS),
                 ],
                 "requestBody": ignored,
-                "responses": {"200": {"description": "{columns, rows}, all strings"}, **errors},
+                "responses": {
+                    "200": {"description": "{columns, rows}, all strings"},
+                    **errors(400, 404, 422, 503),
+                },
             }
         },
     }
 
 
-def _param(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
-    return {"in": "query", "name": name, "required": required, "schema": schema}
+def _param(
+    name: str, schema: dict[str, Any], required: bool = False, description: str = ""
+) -> dict[str, Any]:
+    parameter = {"in": "query", "name": name, "required": required, "schema": schema}
+    return {**parameter, "description": description} if description else parameter

@@ -20,8 +20,19 @@ from metronome.compat.allezon.model import (
 from metronome.compat.allezon.tag import ACTIONS, MAX_TEXT
 from metronome.errors import ApiError
 
-RANGE_TIME = r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{3})?)Z?"
-TIME_RANGE = re.compile(rf"{RANGE_TIME}_{RANGE_TIME}\Z")
+# A UTC time to the second or millisecond, Z optional, years 0001 to 9999. TIME_RANGE_PATTERN
+# (in /openapi.json) names only days every year has; the service also takes February 29, which
+# it refuses (400) in a year without one.
+_YEAR = r"(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])"
+_MONTH_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_CLOCK = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{3})?"
+RANGE_TIME = rf"({_YEAR}-(?:{_MONTH_DAY}|02-29)T{_CLOCK})Z?"
+TIME_RANGE_PATTERN = rf"{_YEAR}-{_MONTH_DAY}T{_CLOCK}Z?_{_YEAR}-{_MONTH_DAY}T{_CLOCK}Z?"
+TIME_RANGE = re.compile(rf"{RANGE_TIME}_{RANGE_TIME}")
 TIME_RANGE_EXAMPLE = "2022-03-22T12:15:00.000_2022-03-22T12:30:00.000"
 
 
@@ -42,7 +53,7 @@ def parse_time_range(text: str | None) -> tuple[datetime, datetime]:
             f"time_range is required: <from>_<to> in UTC, e.g. {TIME_RANGE_EXAMPLE}.",
             "time_range",
         )
-    match = TIME_RANGE.match(text)
+    match = TIME_RANGE.fullmatch(text)
     try:
         if match is None:
             raise ValueError

@@ -33,9 +33,11 @@ def ingest_logs(tag: str | None = None) -> Response:
     settings = services.settings
     site = find_site(settings, request.args.get("site") or settings.logs.site)
     check_ingest_key(site, _ingest_key())
-    tag = tag or request.args.get("tag") or request.headers.get(TAG_HEADER) or "http"
-    if len(tag) > MAX_TAG_CHARS:
+    # The first tag given wins; each one given is checked, so none is silently ignored.
+    given = (tag, request.args.get("tag"), request.headers.get(TAG_HEADER))
+    if any(value and len(value) > MAX_TAG_CHARS for value in given):
         raise ApiError(400, "invalid_tag", f"A tag has at most {MAX_TAG_CHARS} characters.", "tag")
+    tag = next((value for value in given if value), "http")
     data = request.get_data(cache=False)
     records = decode_log_body(
         request.headers.get("Content-Type"),
@@ -43,6 +45,8 @@ def ingest_logs(tag: str | None = None) -> Response:
         request.headers.get("Content-Encoding"),
         services.budgets.logs,
     )
+    if not records:
+        raise ApiError(422, "empty_batch", "The body holds no log records.")
     digest = hashlib.sha256(data).hexdigest()[:24]  # a retried body gets the same ids
     events, rejected = log_events(records, tag, datetime.now(UTC), f"http:{digest}")
     if not events:

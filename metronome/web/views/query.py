@@ -22,7 +22,7 @@ from metronome.es.naming import indices_for_range
 from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.model import TimeRange
-from metronome.query.parse import parse_query
+from metronome.query.parse import output_format, parse_query
 from metronome.query.public_cache import Answer, cache_key
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
@@ -117,14 +117,14 @@ def _answer_of(response: Response) -> Answer:
 def general_query() -> Response:
     services = current_services()
     body = query_body(request.mimetype, request.get_data(cache=True))
-    if isinstance(body, dict) and "format" in request.args:
-        body = {**body, "format": request.args["format"]}
     site = _reader_site(public_ok=False, name=body.get("site") if isinstance(body, dict) else None)
     stream = body.get("stream", "hits") if isinstance(body, dict) else "hits"
     fields = call_elasticsearch(
         lambda: services.catalog.fields(stream) if isinstance(stream, str) else {}
     )
     query, output = parse_query(body, site.name, fields, now=datetime.now(UTC))
+    if "format" in request.args:
+        output = output_format(request.args["format"])
     prefix = services.settings.elasticsearch.index_prefix
     outcome = call_elasticsearch(lambda: run_query(services.es, prefix, query))
     if output == "json":
