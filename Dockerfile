@@ -25,8 +25,8 @@ USER metronome
 # The spool (acknowledged hits not yet in Elasticsearch) must outlive the container.
 VOLUME /app/var
 
-# Every interface: the start refuses while a site is open without keys (README "Secure
-# defaults"); docker-compose.yml gives the default site the keys of your .env.
+# Every interface: the start refuses while a site is open without keys (SECURITY.md,
+# docs/operations.md); docker-compose.yml gives the default site the keys of your .env.
 ENV METRONOME_SERVER__HOST=0.0.0.0 METRONOME_SERVER__PORT=8080
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz')"

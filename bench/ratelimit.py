@@ -1,4 +1,4 @@
-"""CPU per request of the rate limits (metronome.ratelimit), in-process.
+"""CPU per request of the rate limits (metronome.web.ratelimit), in-process.
 
 The real app (``create_app``, spool on disk, as ``hit_path.py`` runs it) is
 called with ``POST /tick`` (one hit, the fast path) from a client that is not exempt, so

@@ -5,8 +5,8 @@
 
 `metronome serve` passes the same settings from config/metronome.yml itself: threaded workers
 (server.workers x server.threads), each with a listening socket of its own (see
-metronome/listeners.py), that read slow requests without holding a thread (see
-metronome/slowclients.py). Unlike `serve`, gunicorn started this way does not first check
+metronome/web/sockets.py), that read slow requests without holding a thread (see
+metronome/web/slowclients.py). Unlike `serve`, gunicorn started this way does not first check
 that nothing else listens on the address.
 """
 
@@ -37,7 +37,7 @@ if listeners.balanced(workers):
 else:
     bind = [_address]
     worker_class = listeners.SINGLE_WORKER_CLASS
-# Slow clients hold no thread (metronome/slowclients.py); server.request_timeout bounds them.
+# Slow clients hold no thread (metronome/web/slowclients.py); server.request_timeout bounds them.
 keepalive = _settings.server.keepalive
 worker_connections = _settings.server.worker_connections
 graceful_timeout = 20
