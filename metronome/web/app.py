@@ -18,6 +18,7 @@ from metronome.logs.context import log_context
 from metronome.logs.sink import SpoolEventSink
 from metronome.query.catalog import FieldCatalog
 from metronome.query.public_cache import PublicCache
+from metronome.sources.registry import check_source_options
 from metronome.spool.writer import SpoolWriter
 from metronome.web import errors, security_headers
 from metronome.web.fastpath import FastPath
@@ -38,7 +39,9 @@ from metronome.web.views.webhooks import bp as webhooks_bp
 
 
 def create_app(settings: Settings | None = None, es: Elasticsearch | None = None) -> Flask:
-    settings = settings or load_settings()
+    if settings is None:
+        settings = load_settings()
+        check_source_options(settings)  # the configuration keeps them as given
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
     settings, _ = with_generated_read_keys(settings, spool.dir.parent)
