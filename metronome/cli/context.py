@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import click
 
-from metronome.config import ConfigError, Settings, load_settings
+from metronome.config import ConfigError, Settings, config_origin, load_settings
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.sources.registry import check_source_options
 
@@ -27,7 +27,7 @@ class Context:
         if self._settings is None:
             try:
                 settings = load_settings(self.config_file)
-                check_source_options(settings)
+                check_source_options(settings, config_origin(self.config_file))
             except ConfigError as error:
                 raise click.ClickException(str(error)) from None
             self._settings = settings

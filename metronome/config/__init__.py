@@ -14,6 +14,7 @@ from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettin
 from metronome.config.load import (
     DEFAULT_CONFIG_FILE,
     ConfigError,
+    config_origin,
     deep_merge,
     describe,
     env_overrides,
@@ -64,6 +65,7 @@ __all__ = [
     "SourceSettings",
     "SpoolSettings",
     "WebhookSettings",
+    "config_origin",
     "deep_merge",
     "describe",
     "env_overrides",

@@ -51,6 +51,14 @@ def load_settings(
     return settings_from_mapping(raw, source=str(path) if path else "defaults")
 
 
+def config_origin(
+    config_file: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> str:
+    """Where ``load_settings`` reads the settings from, as its messages name it."""
+    path = _choose_config_file(config_file, os.environ if environ is None else environ)
+    return str(path) if path else "defaults"
+
+
 def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> Settings:
     try:
         settings = _schema().load(raw)

@@ -83,9 +83,9 @@ def load_options(settings: SourceSettings) -> Mapping[str, Any]:
     return loaded
 
 
-def check_source_options(settings: Settings) -> None:
+def check_source_options(settings: Settings, origin: str = "settings") -> None:
     """``ConfigError`` naming each wrong option of each source (``sources.<name>.<option>:
-    message``), or an unknown type."""
+    message``), or an unknown type; ``origin`` says where the settings came from."""
     errors: dict[str, Any] = {}
     for name, source in settings.sources.items():
         try:
@@ -94,7 +94,7 @@ def check_source_options(settings: Settings) -> None:
             errors[name] = error.messages
     if errors:
         reasons = describe(ValidationError({"sources": errors}))
-        raise ConfigError(f"invalid configuration (source options): {reasons}")
+        raise ConfigError(f"invalid configuration ({origin}): {reasons}")
 
 
 def build_source(settings: SourceSettings, default_site: str) -> Source:

@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from metronome.access.readkeys import with_generated_read_keys
-from metronome.config import Settings, load_settings
+from metronome.config import Settings, config_origin, load_settings
 from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import build_client
 from metronome.fsutil import load_or_create_secret
@@ -41,7 +41,7 @@ from metronome.web.views.webhooks import bp as webhooks_bp
 def create_app(settings: Settings | None = None, es: Elasticsearch | None = None) -> Flask:
     if settings is None:
         settings = load_settings()
-        check_source_options(settings)  # the configuration keeps them as given
+        check_source_options(settings, config_origin())  # config keeps them as given
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
     settings, _ = with_generated_read_keys(settings, spool.dir.parent)

@@ -29,9 +29,10 @@ def config_file(tmp_path: Path, **extra: object) -> Path:
 
 
 def test_a_command_stops_at_a_wrong_source_option(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["--config", str(config_file(tmp_path)), "sources", "list"])
+    path = config_file(tmp_path)
+    result = CliRunner().invoke(cli, ["--config", str(path), "sources", "list"])
     assert result.exit_code == 1
-    assert "Error: invalid configuration (source options): " + WRONG in result.output
+    assert f"Error: invalid configuration ({path}): {WRONG}" in result.output
 
 
 def test_serve_stops_at_a_wrong_source_option_before_its_own_checks(tmp_path: Path) -> None:
@@ -48,6 +49,8 @@ def test_serve_stops_at_a_wrong_source_option_before_its_own_checks(tmp_path: Pa
 def test_the_app_factory_stops_at_a_wrong_source_option(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("METRONOME_CONFIG", str(config_file(tmp_path)))
-    with pytest.raises(ConfigError, match=WRONG):
+    path = config_file(tmp_path)
+    monkeypatch.setenv("METRONOME_CONFIG", str(path))
+    with pytest.raises(ConfigError) as raised:
         create_app()
+    assert str(raised.value) == f"invalid configuration ({path}): {WRONG}"

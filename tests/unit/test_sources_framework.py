@@ -134,7 +134,7 @@ def test_the_configuration_alone_keeps_a_sources_options_for_its_type_to_check()
     with pytest.raises(ConfigError) as raised:
         check_source_options(settings)
     assert str(raised.value) == (
-        "invalid configuration (source options): sources.api.type: Unknown source type 'nope'; "
+        "invalid configuration (settings): sources.api.type: Unknown source type 'nope'; "
         f"the known types are {', '.join(type_names())}.; "
         "sources.ok.url: Missing data for required field.; "
         "sources.ok.token: Missing data for required field."
