@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, KeepParams, clean_url, url_field, url_parts
+from metronome.config import DEFAULT_KEEP_PARAMS
+from metronome.enrich.urls import KeepParams, clean_url, url_field, url_parts
 from metronome.enrich.useragent import parse_user_agent, user_agent_text
 
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus, urlsplit
 
+from metronome.config import DEFAULT_KEEP_PARAMS  # ("utm_*", "ref"): the snippet's default too
+
 # Query parameter names kept in stored URLs; "utm_*" names every name starting "utm_", "*" all.
 KeepParams = tuple[str, ...]
-DEFAULT_KEEP_PARAMS: KeepParams = ("utm_*", "ref")  # campaign tags, the snippet's default too
 
 
 def clean_url(raw: str, keep: KeepParams) -> str:

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from metronome.config import DEFAULT_KEEP_PARAMS
 from metronome.enrich.ips import IpMode, anonymise_ip
 from metronome.enrich.times import iso_millis
-from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, KeepParams, clean_url, url_parts
+from metronome.enrich.urls import KeepParams, clean_url, url_parts
 from metronome.enrich.useragent import UserAgent, parse_user_agent, user_agent_text
 from metronome.enrich.visitors import visitor_id
 

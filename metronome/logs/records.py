@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from metronome.config import DEFAULT_KEEP_PARAMS
 from metronome.enrich.ips import IpMode, anonymise_ip
 from metronome.enrich.requests import web_request_fields
 from metronome.enrich.times import iso_millis
-from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, KeepParams, clean_url
+from metronome.enrich.urls import KeepParams, clean_url
 from metronome.enrich.visitors import DailySalts, visitor_id
 from metronome.logs.access_log import WebRequest, from_parser_record, parse_line
 from metronome.logs.events import LogEvent

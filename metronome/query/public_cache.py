@@ -20,31 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from marshmallow import RAISE, Schema, fields, post_load, validate
+from metronome.config import PublicCacheSettings
 
 WAIT_FOR_LEADER = 30.0  # seconds a follower waits for the first request's answer at most
-
-
-@dataclass(frozen=True)
-class PublicCacheSettings:
-    ttl: float = 10.0
-    max_entries: int = 1000
-    max_bytes: int = 16_777_216
-
-
-class PublicCacheSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    ttl = fields.Float(validate=validate.Range(min=0, max=3600))
-    max_entries = fields.Integer(validate=validate.Range(min=1, max=1_000_000))
-    max_bytes = fields.Integer(validate=validate.Range(min=1024))
-
-    @post_load
-    def make(self, data: dict[str, Any], **_: Any) -> PublicCacheSettings:
-        return PublicCacheSettings(**data)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ A source is a small class: class attributes say what it is, ``fetch`` says how t
         def fetch(self, context: FetchContext) -> Iterator[Page]:
             ...  # yield Page(documents, cursor) per remote page, oldest first
 
-The run loop (``Source.run``, final) stores each page with deterministic ids and only then
-saves the page's cursor, so a crash between the two re-reads a page (stored once: the ids
-repeat) and never skips one.
+The run loop (``metronome.sources.runner.run_source``) stores each page with deterministic ids
+and only then saves the page's cursor, so a crash between the two re-reads a page (stored once:
+the ids repeat) and never skips one.
 """
 
 from __future__ import annotations
@@ -23,20 +23,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, final
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from marshmallow import Schema
 
+from metronome.sources.errors import SourceError
+
 if TYPE_CHECKING:
     from metronome.sources.http import HttpClient
-    from metronome.sources.runner import RunReport, RunServices
 
 Cursor = dict[str, Any]  # JSON-serialisable; stored in Elasticsearch between runs
 Progress = Callable[[str], None]
-
-
-class SourceError(Exception):
-    """A run failed for a reason worth recording (remote error, bad answer, rate limit)."""
 
 
 @dataclass(frozen=True)
@@ -156,14 +153,6 @@ class Source(ABC):
         """Headers sent with every request of this source (authentication, API version)."""
         return {}
 
-    @final
-    def run(self, services: RunServices, backfill: Window | None = None) -> RunReport:
-        """The one run loop (``metronome.sources.runner``); not to be overridden."""
-        # runner imports this module, so it is imported here, when a run starts
-        from metronome.sources.runner import run_source  # noqa: PLC0415
-
-        return run_source(self, services, backfill)
-
     @classmethod
     def secret_options(cls) -> frozenset[str]:
         schema_fields = cls.options_schema().fields
@@ -182,3 +171,20 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+__all__ = [
+    "Cursor",
+    "Document",
+    "FetchContext",
+    "Page",
+    "PartOutcome",
+    "Progress",
+    "Refusal",
+    "Removal",
+    "Source",
+    "SourceError",
+    "Window",
+    "document_id",
+    "iso",
+]

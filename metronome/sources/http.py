@@ -19,7 +19,7 @@ from typing import Any
 
 import requests
 
-from metronome.sources.base import SourceError
+from metronome.sources.errors import SourceError
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = "Metronome-Ingester/1 (+https://github.com/metronome-analytics/metronome)"

@@ -5,16 +5,22 @@ registers under the ``metronome.sources`` entry point group:
     metronome.sources =
         jira = metronome_jira:JiraSource
 
-A type is imported only when a configured source uses it.
+A type is imported only when a configured source uses it. The configuration keeps a source's
+own options as given; its type's ``options_schema`` checks them here: ``check_source_options``
+(the entry points call it right after loading the settings) and ``build_source``.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from importlib.metadata import entry_points
+from typing import Any
 
+from marshmallow import ValidationError
+
+from metronome.config import ConfigError, Settings, SourceSettings, describe
 from metronome.sources.base import Source
-from metronome.sources.settings import SourceSettings
 
 ENTRY_POINT_GROUP = "metronome.sources"
 BUILTIN = {
@@ -66,6 +72,32 @@ def source_type(name: str) -> type[Source]:
     return loaded
 
 
+def load_options(settings: SourceSettings) -> Mapping[str, Any]:
+    """The source's options as its type's ``options_schema`` loads them; ``ValidationError``
+    names what is wrong (an unknown type under ``type``)."""
+    try:
+        kind = source_type(settings.type)
+    except UnknownSourceType as error:
+        raise ValidationError({"type": [str(error)]}) from None
+    loaded: Mapping[str, Any] = kind.options_schema().load(settings.options)
+    return loaded
+
+
+def check_source_options(settings: Settings, origin: str = "settings") -> None:
+    """``ConfigError`` naming each wrong option of each source (``sources.<name>.<option>:
+    message``), or an unknown type; ``origin`` says where the settings came from."""
+    errors: dict[str, Any] = {}
+    for name, source in settings.sources.items():
+        try:
+            load_options(source)
+        except ValidationError as error:
+            errors[name] = error.messages
+    if errors:
+        reasons = describe(ValidationError({"sources": errors}))
+        raise ConfigError(f"invalid configuration ({origin}): {reasons}")
+
+
 def build_source(settings: SourceSettings, default_site: str) -> Source:
+    """The source, with its options loaded (``check_source_options`` has checked them)."""
     kind = source_type(settings.type)
-    return kind(settings.name, settings.site or default_site, settings.options)
+    return kind(settings.name, settings.site or default_site, load_options(settings))

@@ -23,10 +23,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from metronome.config import SourceSettings
 from metronome.sources.lease import LeaseStore
 from metronome.sources.registry import build_source, source_type
-from metronome.sources.runner import RunReport, RunServices
-from metronome.sources.settings import SourceSettings
+from metronome.sources.runner import RunReport, RunServices, run_source
 from metronome.sources.status import refusals
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Scheduler:
 
     def run_one(self, name: str) -> RunReport:
         source = build_source(self.sources[name], self.default_site)
-        report = source.run(self.services)
+        report = run_source(source, self.services)
         self.say(describe_report(report))
         return report
 

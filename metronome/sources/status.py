@@ -13,9 +13,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from metronome.config import Settings
+from metronome.config import Settings, SourceSettings
 from metronome.sources.registry import build_source, source_type
-from metronome.sources.settings import SourceSettings
 from metronome.sources.store import SourceState, StateStore
 
 CRON_STALE_SECONDS = 2 * 86_400.0  # a cron source counts as stale after two days without success

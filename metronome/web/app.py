@@ -8,7 +8,7 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from metronome.access.readkeys import with_generated_read_keys
-from metronome.config import Settings, load_settings
+from metronome.config import Settings, config_origin, load_settings
 from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import build_client
 from metronome.fsutil import load_or_create_secret
@@ -18,6 +18,7 @@ from metronome.logs.context import log_context
 from metronome.logs.sink import SpoolEventSink
 from metronome.query.catalog import FieldCatalog
 from metronome.query.public_cache import PublicCache
+from metronome.sources.registry import check_source_options
 from metronome.spool.writer import SpoolWriter
 from metronome.web import errors, security_headers
 from metronome.web.fastpath import FastPath
@@ -38,7 +39,9 @@ from metronome.web.views.webhooks import bp as webhooks_bp
 
 
 def create_app(settings: Settings | None = None, es: Elasticsearch | None = None) -> Flask:
-    settings = settings or load_settings()
+    if settings is None:
+        settings = load_settings()
+        check_source_options(settings, config_origin())  # config keeps them as given
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
     settings, _ = with_generated_read_keys(settings, spool.dir.parent)

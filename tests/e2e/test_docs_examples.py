@@ -33,6 +33,7 @@ from ingesters.github import GitHubOptions, GitHubSource
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
 from metronome.sources.base import iso
+from metronome.sources.runner import run_source
 from tests.conftest import ROOT
 from tests.e2e.processes import Metronome, running, wait_for_count
 from tests.fakes.github import FakeGitHub
@@ -190,7 +191,7 @@ def seed(metronome: Metronome, es: Elasticsearch, prefix: str) -> None:
     with serving(fake.app) as url:
         options = {"repos": ["acme/widgets"], "token": "ghp_docs", "api_url": url}
         source = GitHubSource("metronome_repo", "default", GitHubOptions().load(options))
-        report = source.run(services(es, prefix))
+        report = run_source(source, services(es, prefix))
         assert report.ok, report.error
     now = datetime.now(UTC)
     download = {"@timestamp": iso(now), "site": "default", "kind": "request", "event": "download"}

@@ -15,10 +15,10 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from ingesters.github import GitHubOptions, GitHubSource
+from metronome.config import SourceSettings
 from metronome.sources.base import Window
 from metronome.sources.http import RetryPolicy
-from metronome.sources.runner import RunReport
-from metronome.sources.settings import SourceSettings
+from metronome.sources.runner import RunReport, run_source
 from metronome.sources.status import status_of
 from metronome.sources.store import SourceState, StateStore
 from tests.fakes.github import FakeGitHub
@@ -44,7 +44,7 @@ class Setup:
     def run(
         self, source: GitHubSource, backfill: Window | None = None, **changes: Any
     ) -> RunReport:
-        return source.run(services(self.es, self.prefix, **changes), backfill)
+        return run_source(source, services(self.es, self.prefix, **changes), backfill)
 
     def documents(self, source: GitHubSource, kind: str | None = None) -> list[dict[str, Any]]:
         found = stored_documents(self.es, self.prefix, source)

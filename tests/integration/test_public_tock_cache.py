@@ -13,8 +13,9 @@ import pytest
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
+from metronome.config import PublicCacheSettings
 from metronome.es.templates import install_templates
-from metronome.query.public_cache import Answer, PublicCache, PublicCacheSettings
+from metronome.query.public_cache import Answer, PublicCache
 from metronome.web.app import create_app
 from metronome.web.services import EXTENSION_KEY
 from tests.conftest import READ_KEY, WRITE_KEY, make_settings

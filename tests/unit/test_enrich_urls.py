@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metronome.enrich.urls import DEFAULT_KEEP_PARAMS, clean_url, url_field, url_parts
+from metronome.config import DEFAULT_KEEP_PARAMS
+from metronome.enrich.urls import clean_url, url_field, url_parts
 
 
 def test_referrer_is_split_into_host_path_and_page() -> None:

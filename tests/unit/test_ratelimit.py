@@ -6,10 +6,9 @@ import ipaddress
 
 import pytest
 
-from metronome.config import ConfigError, settings_from_mapping
+from metronome.config import ConfigError, Limit, settings_from_mapping
 from metronome.web.ratelimit.buckets import Buckets, retry_after
 from metronome.web.ratelimit.clients import client_address, client_key
-from metronome.web.ratelimit.settings import Limit
 
 PROXY = (ipaddress.ip_network("10.0.0.0/8"),)
 

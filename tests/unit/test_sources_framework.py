@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 from marshmallow import Schema, fields
 
-from metronome.config import ConfigError, load_settings, settings_from_mapping
+from metronome.cli.sources import _status_line
+from metronome.config import (
+    ConfigError,
+    Settings,
+    SourceSettings,
+    load_settings,
+    settings_from_mapping,
+)
 from metronome.es.bulk import ItemResult
 from metronome.sources.base import (
     Document,
@@ -23,12 +30,16 @@ from metronome.sources.base import (
     document_id,
     iso,
 )
-from metronome.sources.cli import _status_line
 from metronome.sources.lease import Lease, can_take
-from metronome.sources.registry import register, source_type, type_names
+from metronome.sources.registry import (
+    build_source,
+    check_source_options,
+    register,
+    source_type,
+    type_names,
+)
 from metronome.sources.runner import RunReport, build_document, tally
 from metronome.sources.scheduler import describe_report
-from metronome.sources.settings import SourceSettings
 from metronome.sources.status import SourcesCollector, status_of
 from metronome.sources.store import LastError, SourceState
 
@@ -51,8 +62,15 @@ class UnitSource(Source):
         yield Page([], {})
 
 
+def checked(raw: dict[str, object]) -> Settings:
+    """The settings as an entry point has them: loaded, then each source's options checked."""
+    settings = settings_from_mapping(raw)
+    check_source_options(settings)
+    return settings
+
+
 def test_a_source_is_configured_with_its_own_options_checked() -> None:
-    settings = settings_from_mapping(
+    settings = checked(
         {
             "sources": {
                 "api": {
@@ -65,8 +83,10 @@ def test_a_source_is_configured_with_its_own_options_checked() -> None:
         }
     )
     source = settings.sources["api"]
-    assert source.options == {"url": "http://x:1", "token": "t0ps3cret", "limit": 10}
+    assert source.options == {"url": "http://x:1", "token": "t0ps3cret"}  # as configured
     assert source.interval == 120.0 and source.enabled and source.site is None
+    built = build_source(source, "default")
+    assert built.options == {"url": "http://x:1", "token": "t0ps3cret", "limit": 10}
     assert "t0ps3cret" not in repr(settings)  # options (secrets) stay out of logs
     assert UnitSource.secret_options() == {"token"}
 
@@ -103,8 +123,22 @@ def test_a_source_is_configured_with_its_own_options_checked() -> None:
 )
 def test_a_bad_source_entry_is_named_in_the_error(entry: object, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        settings_from_mapping({"sources": {"api": entry}})
+        checked({"sources": {"api": entry}})
     assert message in str(raised.value)
+
+
+def test_the_configuration_alone_keeps_a_sources_options_for_its_type_to_check() -> None:
+    raw = {"type": "nope", "colour": "red", "interval": 60}
+    settings = settings_from_mapping({"sources": {"api": raw, "ok": {"type": "unit_test_source"}}})
+    assert settings.sources["api"].options == {"colour": "red"}
+    with pytest.raises(ConfigError) as raised:
+        check_source_options(settings)
+    assert str(raised.value) == (
+        "invalid configuration (settings): sources.api.type: Unknown source type 'nope'; "
+        f"the known types are {', '.join(type_names())}.; "
+        "sources.ok.url: Missing data for required field.; "
+        "sources.ok.token: Missing data for required field."
+    )
 
 
 def test_source_names_are_checked() -> None:
@@ -147,7 +181,7 @@ def test_a_third_party_type_registers_through_an_entry_point(
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "acme" in type_names()
     assert source_type("acme").__name__ == "AcmeSource"
-    settings = settings_from_mapping({"sources": {"a": {"type": "acme"}}})
+    settings = checked({"sources": {"a": {"type": "acme"}}})
     assert settings.sources["a"].type == "acme"
     sys.modules.pop("acme_source", None)
 

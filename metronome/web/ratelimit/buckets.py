@@ -9,7 +9,7 @@ import math
 import threading
 from collections.abc import Hashable
 
-from metronome.web.ratelimit.settings import Limit
+from metronome.config import Limit
 
 
 class Buckets:

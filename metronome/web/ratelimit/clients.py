@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from metronome.web.ratelimit.settings import Network
+from metronome.config import Network
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 

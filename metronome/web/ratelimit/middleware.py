@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 from metronome.access.sites import bearer_token
-from metronome.config import Settings
+from metronome.config import LimitPair, RateLimitSettings, Settings
 from metronome.errors import error_object
 from metronome.web.fastpath import json_answer
 from metronome.web.ratelimit.buckets import Buckets, retry_after
 from metronome.web.ratelimit.clients import client_address, client_key, within
-from metronome.web.ratelimit.settings import LimitPair, RateLimitSettings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -29,11 +29,11 @@ from typing import Any, Protocol
 from elasticsearch import Elasticsearch
 from marshmallow import Schema
 
+from metronome.config import SourceSettings
 from metronome.sources.base import Document, FetchContext, Page, Source, Window
 from metronome.sources.http import HttpClient, RetryPolicy
-from metronome.sources.registry import build_source, source_type
-from metronome.sources.runner import RunReport, RunServices
-from metronome.sources.settings import SourceSettings
+from metronome.sources.registry import build_source
+from metronome.sources.runner import RunReport, RunServices, run_source
 from tests.integration.sources import scenarios
 
 CONTRACT_SITE = "shop"  # the test settings' site with a read key (tests/conftest.py)
@@ -62,15 +62,9 @@ def make_source(scenario: Scenario, name: str | None = None) -> Source:
         name=name or f"contract-{scenario.source_type}",
         type=scenario.source_type,
         site=CONTRACT_SITE,
-        options=_load_options(scenario),
+        options=scenario.options,  # as configured: build_source loads them
     )
     return build_source(settings, default_site="default")
-
-
-def _load_options(scenario: Scenario) -> dict[str, Any]:
-    loaded = source_type(scenario.source_type).options_schema().load(scenario.options)
-    assert isinstance(loaded, dict)
-    return loaded
 
 
 def services(
@@ -87,7 +81,7 @@ def services(
 
 
 def run(source: Source, run_services: RunServices, backfill: Window | None = None) -> RunReport:
-    return source.run(run_services, backfill)
+    return run_source(source, run_services, backfill)
 
 
 def fetch_pages(

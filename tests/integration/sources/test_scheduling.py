@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 
+from metronome.config import SourceSettings
 from metronome.es.templates import install_templates
 from metronome.sources.lease import LeaseStore, holding
 from metronome.sources.registry import register
 from metronome.sources.scheduler import LEASE_NAME, Scheduler
-from metronome.sources.settings import SourceSettings
 from metronome.sources.store import SourceState, StateConflict, StateStore, Versioned
 from tests.integration.sources.contract import StaticSource, services, stored_documents
 

@@ -9,48 +9,27 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, ParamSpec, Protocol
+from typing import Any, ParamSpec
 
 import click
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 
-from metronome.config import Settings
+from metronome.cli.context import Context, pass_context, say
+from metronome.config import Settings, SourceSettings
 from metronome.es.client import build_client
 from metronome.es.templates import install_templates
 from metronome.sources.base import Window
 from metronome.sources.lease import LeaseStore, holder_id
 from metronome.sources.registry import build_source, source_type, type_names
-from metronome.sources.runner import RunReport, services_from_settings
+from metronome.sources.runner import RunReport, run_source, services_from_settings
 from metronome.sources.scheduler import LEASE_NAME, Scheduler, describe_report
-from metronome.sources.settings import SourceSettings
 from metronome.sources.status import statuses
 from metronome.sources.store import StateStore
 
 P = ParamSpec("P")
-
-
-class SourcesContext(Protocol):
-    """What the main CLI's context object offers these commands."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    def reachable_settings(self) -> Settings:
-        """The settings with the URL of a reachable Elasticsearch (embedded or configured)."""
-        ...
-
-
-def _reachable(ctx: click.Context) -> Settings:
-    obj: SourcesContext = ctx.obj
-    return obj.reachable_settings()
-
-
-def say(message: str) -> None:
-    click.echo(message)
-    sys.stdout.flush()
 
 
 def _elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
@@ -82,15 +61,15 @@ def sources() -> None:
 
 
 @sources.command("list")
-@click.pass_context
-def list_sources(ctx: click.Context) -> None:
+@pass_context
+def list_sources(ctx: Context) -> None:
     """The configured sources and the available source types (no Elasticsearch needed)."""
-    settings = ctx.obj.settings
+    settings = ctx.settings
     if not settings.sources:
         say("No sources are configured; add them under `sources:` in the config file.")
     for name, source in settings.sources.items():
         kind = source_type(source.type)
-        stream = build_source(source, settings.default_site).stream
+        built = build_source(source, settings.default_site)
         schedule = (
             f"cron {source.cron!r}"
             if source.cron
@@ -98,20 +77,20 @@ def list_sources(ctx: click.Context) -> None:
         )
         state = "" if source.enabled else " (disabled)"
         say(
-            f"{name}{state}: {source.type} -> stream {stream}, site "
+            f"{name}{state}: {source.type} -> stream {built.stream}, site "
             f"{source.site or settings.default_site}, {schedule}"
         )
-        say(f"    options: {_shown_options(source, kind.secret_options())}")
+        say(f"    options: {_shown_options(built.options, kind.secret_options())}")
     say(f"source types: {', '.join(type_names())}")
 
 
 @sources.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-@click.pass_context
+@pass_context
 @_elasticsearch_errors
-def status(ctx: click.Context, as_json: bool) -> None:
+def status(ctx: Context, as_json: bool) -> None:
     """Last run, last success, lag and last error of every configured source."""
-    settings = _reachable(ctx)
+    settings = ctx.reachable_settings()
     client = build_client(settings.elasticsearch)
     store = StateStore(client, settings.elasticsearch.index_prefix)
     rows = statuses(settings.sources, store, datetime.now(UTC), _default_intervals(settings))
@@ -134,11 +113,11 @@ def status(ctx: click.Context, as_json: bool) -> None:
 
 @sources.command()
 @click.argument("name")
-@click.pass_context
+@pass_context
 @_elasticsearch_errors
-def run(ctx: click.Context, name: str) -> None:
+def run(ctx: Context, name: str) -> None:
     """Run one source now, from its stored cursor (exit 1 if it fails)."""
-    settings = _ready(_reachable(ctx))
+    settings = _ready(ctx.reachable_settings())
     _exit_with(_run(settings, _configured(settings, name), None))
 
 
@@ -158,12 +137,12 @@ def run(ctx: click.Context, name: str) -> None:
     type=click.DateTime(["%Y-%m-%d"]),
     help="Last UTC day to read again, included.",
 )
-@click.pass_context
+@pass_context
 @_elasticsearch_errors
-def backfill(ctx: click.Context, name: str, first: datetime, last: datetime) -> None:
+def backfill(ctx: Context, name: str, first: datetime, last: datetime) -> None:
     """Read the days FROM..TO again (what the remote still offers); stored documents are
     not duplicated and the regular cursor does not move."""
-    settings = _ready(_reachable(ctx))
+    settings = _ready(ctx.reachable_settings())
     try:
         window = Window(first.date(), last.date())
     except ValueError as error:
@@ -176,12 +155,12 @@ def backfill(ctx: click.Context, name: str, first: datetime, last: datetime) -> 
 @sources.command()
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@click.pass_context
+@pass_context
 @_elasticsearch_errors
-def reset(ctx: click.Context, name: str, yes: bool) -> None:
+def reset(ctx: Context, name: str, yes: bool) -> None:
     """Forget a source's cursor: its next run reads everything again (nothing stored is
     duplicated; ids repeat)."""
-    settings = _reachable(ctx)
+    settings = ctx.reachable_settings()
     _configured(settings, name)
     if not yes:
         click.confirm(f"Forget the cursor and history of source {name!r}?", abort=True)
@@ -190,12 +169,12 @@ def reset(ctx: click.Context, name: str, yes: bool) -> None:
 
 
 @click.command()
-@click.pass_context
+@pass_context
 @_elasticsearch_errors
-def scheduler(ctx: click.Context) -> None:
+def scheduler(ctx: Context) -> None:
     """Run the configured sources on their schedules (one scheduler per cluster holds a
     lease in Elasticsearch; others wait to take over)."""
-    settings = _ready(_reachable(ctx))
+    settings = _ready(ctx.reachable_settings())
     logging.basicConfig(level=logging.INFO, format="scheduler: %(levelname)s %(message)s")
     for chatty in ("elastic_transport", "apscheduler"):  # a line per request / per job run
         logging.getLogger(chatty).setLevel(logging.WARNING)
@@ -230,7 +209,7 @@ def _run(settings: Settings, source_settings: SourceSettings, window: Window | N
     signals = (signal.SIGINT, signal.SIGTERM)
     previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in signals}
     try:
-        return source.run(services, window)
+        return run_source(source, services, window)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -245,9 +224,9 @@ def _default_intervals(settings: Settings) -> dict[str, float]:
     return {s.type: source_type(s.type).default_interval for s in settings.sources.values()}
 
 
-def _shown_options(source: SourceSettings, secrets: frozenset[str]) -> str:
+def _shown_options(options: Mapping[str, Any], secrets: frozenset[str]) -> str:
     shown: dict[str, Any] = {
-        key: ("***" if key in secrets and value else value) for key, value in source.options.items()
+        key: ("***" if key in secrets and value else value) for key, value in options.items()
     }
     return json.dumps(shown, default=str, sort_keys=True)
 

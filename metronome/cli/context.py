@@ -1,0 +1,75 @@
+"""What the commands share: the settings (read once, a source's options checked by its type),
+an Elasticsearch that answers, printing, and stopping on signals."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+
+import click
+
+from metronome.config import ConfigError, Settings, config_origin, load_settings
+from metronome.es.embedded import EmbeddedElasticsearch
+from metronome.sources.registry import check_source_options
+
+
+class Context:
+    def __init__(self, config_file: str | None) -> None:
+        self.config_file = config_file
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                settings = load_settings(self.config_file)
+                check_source_options(settings, config_origin(self.config_file))
+            except ConfigError as error:
+                raise click.ClickException(str(error)) from None
+            self._settings = settings
+        return self._settings
+
+    def reachable_settings(self) -> Settings:
+        """The settings with the URL of a reachable Elasticsearch (embedded or configured)."""
+        return with_reachable_es(self.settings)
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def with_reachable_es(settings: Settings) -> Settings:
+    if settings.elasticsearch.url:
+        return settings
+    node = EmbeddedElasticsearch(settings.elasticsearch.embedded, say=say)
+    if not node.status().running:
+        raise click.ClickException(
+            "no elasticsearch.url is set and the embedded node is not running: "
+            "start it with `metronome es start` or set METRONOME_ES_URL"
+        )
+    return dataclasses.replace(
+        settings, elasticsearch=dataclasses.replace(settings.elasticsearch, url=node.url)
+    )
+
+
+def say(message: str) -> None:
+    click.echo(message, err=False)
+    sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set the event (work stops at the next safe point) while inside."""
+    stop = threading.Event()
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set())
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,75 @@
+"""Typed, validated settings: built-in defaults < YAML config file < METRONOME_* environment.
+
+Settings are read once at start-up. A wrong value stops start-up with a message that names
+the setting (``elasticsearch.url: Not a valid URL.``), never a traceback from deep inside.
+
+Each section is declared once, as a frozen dataclass that says what a valid value is
+(``declare``); one module per section or group of sections, ``settings`` puts them together
+and ``load`` reads them. This package imports no other part of Metronome.
+"""
+
+from metronome.config.archive import ArchiveSettings
+from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
+from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
+from metronome.config.load import (
+    DEFAULT_CONFIG_FILE,
+    ConfigError,
+    config_origin,
+    deep_merge,
+    describe,
+    env_overrides,
+    load_settings,
+    read_config_file,
+    settings_from_mapping,
+)
+from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
+from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
+from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
+from metronome.config.server import TRACKER_SCRIPT, PublicCacheSettings, ServerSettings
+from metronome.config.settings import Settings
+from metronome.config.sites import AllezonSettings, HitLimits, SiteSettings
+from metronome.config.sources import (
+    GitHubWebhookSettings,
+    SchedulerSettings,
+    SourceSettings,
+    WebhookSettings,
+)
+
+__all__ = [
+    "DEFAULT_CONFIG_FILE",
+    "DEFAULT_KEEP_PARAMS",
+    "TRACKER_SCRIPT",
+    "AllezonSettings",
+    "ArchiveSettings",
+    "ConfigError",
+    "ElasticsearchSettings",
+    "EmbeddedSettings",
+    "ForwardSettings",
+    "ForwardTlsSettings",
+    "GitHubWebhookSettings",
+    "HitLimits",
+    "IngestSettings",
+    "ItemPattern",
+    "Limit",
+    "LimitPair",
+    "LogsSettings",
+    "Network",
+    "PrivacySettings",
+    "PublicCacheSettings",
+    "RateLimitSettings",
+    "SchedulerSettings",
+    "ServerSettings",
+    "Settings",
+    "ShipperSettings",
+    "SiteSettings",
+    "SourceSettings",
+    "SpoolSettings",
+    "WebhookSettings",
+    "config_origin",
+    "deep_merge",
+    "describe",
+    "env_overrides",
+    "load_settings",
+    "read_config_file",
+    "settings_from_mapping",
+]

@@ -1,0 +1,78 @@
+"""``Settings``: every section, the sites, and what must hold between sections (each site a
+setting names is one of the sites)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from marshmallow import ValidationError
+
+from metronome.config.archive import ArchiveSettings
+from metronome.config.declare import Loader
+from metronome.config.elasticsearch import ElasticsearchSettings
+from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
+from metronome.config.logs import LogsSettings
+from metronome.config.privacy import PrivacySettings
+from metronome.config.ratelimits import RateLimitSettings
+from metronome.config.server import PublicCacheSettings, ServerSettings
+from metronome.config.sites import (
+    AT_LEAST_ONE,
+    DEFAULT_SITES,
+    NAMED,
+    SITES,
+    AllezonSettings,
+    SiteSettings,
+)
+from metronome.config.sources import SchedulerSettings, Sources, SourceSettings, WebhookSettings
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    elasticsearch: ElasticsearchSettings = field(default_factory=ElasticsearchSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    spool: SpoolSettings = field(default_factory=SpoolSettings)
+    shipper: ShipperSettings = field(default_factory=ShipperSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    allezon: AllezonSettings = field(default_factory=AllezonSettings)
+    logs: LogsSettings = field(default_factory=LogsSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    # Scheduled sources (metronome.sources, ingesters/): instance name -> settings.
+    sources: Annotated[Mapping[str, SourceSettings], Loader(Sources)] = field(default_factory=dict)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
+    sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
+        default_factory=lambda: dict(DEFAULT_SITES)
+    )
+    default_site: str = "default"
+    # Whose read keys open the admin endpoints (/api/v1/sources...); None: default_site.
+    admin_site: str | None = None
+
+    def site(self, name: str) -> SiteSettings | None:
+        return self.sites.get(name)
+
+    def check(self) -> None:
+        """Every site a setting names is one of the sites (the Allezon endpoints' only when
+        they are on)."""
+        named: dict[tuple[str, ...], str | None] = {
+            ("admin_site",): self.admin_site,
+            ("allezon", "site"): self.allezon.site if self.allezon.enabled else None,
+            ("default_site",): self.default_site,
+            ("logs", "site"): self.logs.site,
+            **{("sources", name, "site"): s.site for name, s in self.sources.items()},
+            ("webhooks", "github", "site"): self.webhooks.github.site,
+        }
+        known = ", ".join(sorted(self.sites))
+        errors: dict[str, Any] = {}
+        for path, site in named.items():
+            if site is not None and site not in self.sites:
+                node = errors
+                for part in path[:-1]:
+                    node = node.setdefault(part, {})
+                node[path[-1]] = [f"{site!r} is not one of the sites ({known})."]
+        if errors:
+            raise ValidationError(errors)
