@@ -9,10 +9,10 @@ A *fast handler* gets the WSGI environ and the body and returns the finished ans
 anything but the plain success (a bad tag, a refused hit, a body too large...), so every error
 is answered by the one code that answers it through Flask, and reads exactly the same.
 
-A handler must decline *before* it changes anything (a spool append): the view then does the
-rest of the request again. What the handler decoded from the body, or the error decoding it
-raised, it leaves in the environ (``remember``) for the view (``decoded_once``): a body is
-parsed once, whoever answers it.
+A handler must decline *before* it changes anything (a spool append). What the handler made
+of the request (the refusal of a write endpoint's core, ``metronome.hits.ingest``), it leaves
+in the environ (``remember``) for the view (``decoded_once``), which answers it without
+deciding, or parsing the body, again: a body is parsed once, whoever answers it.
 """
 
 from __future__ import annotations
@@ -66,16 +66,19 @@ Handler = Callable[["WSGIEnvironment", bytes], FastAnswer | None]
 _JSON = json.JSONEncoder(separators=(",", ":"))
 DECODED = "metronome.decoded_body"  # the environ key of what a fast handler decoded
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def remember(environ: WSGIEnvironment, decoded: object) -> None:
-    """Leave the decoded body, or the ``ApiError`` that refused it, for the view."""
+    """Leave what the handler made of the request (its refusal; or an ``ApiError``, raised
+    by the view) for the view."""
     environ[DECODED] = decoded
 
 
-def decoded_once(environ: WSGIEnvironment, kind: type[T], decode: Callable[[], T]) -> T:
-    """What the fast handler decoded for this request (raising the error it met), else
-    ``decode()``: the view of a declined request does not parse the body a second time."""
+def decoded_once(environ: WSGIEnvironment, kind: type[T], decode: Callable[[], R]) -> T | R:
+    """What the fast handler left of the ``kind`` for this request (raising it if it is an
+    error), else ``decode()``: the view of a declined request does not parse the body, nor
+    decide the request, a second time."""
     found = environ.pop(DECODED, None)
     if isinstance(found, Exception):
         raise found

@@ -1,0 +1,169 @@
+"""When an event happened, as a sender writes it: the one rule every ingest time is read by.
+
+**Text** is ISO 8601: ``YYYY-MM-DD``, optionally followed by ``T`` (or a space) and ``hh:mm``,
+``hh:mm:ss`` or ``hh:mm:ss.fff`` (1 to 9 digits of fraction, after a dot or a comma), then
+optionally ``Z`` or an offset ``+hh:mm``, ``+hhmm`` or ``+hh`` (or ``-``). No offset means
+UTC. The year is 1970 to 9999.
+
+**Numbers** (JSON numbers, and the digits of a form or query value) are epoch times, and the
+unit is told by the size, because the same instant is about 1.4e9 in seconds and 1.4e12 in
+milliseconds:
+
+- below 1e11 (which, in seconds, is the year 5138): epoch **seconds**;
+- from 1e11 up to, not including, 1e14 (the year 5138 in milliseconds): epoch **milliseconds**;
+- either way the instant must be in 2000 or later.
+
+Every other number is refused (``EventTimeError("epoch")``, which names this rule): a
+negative one, 1e14 and more (microseconds, nanoseconds), and one that lands before 2000. The
+two readings overlap only there: a number below 1e11 read as milliseconds would be before
+March 1973, and one from 1e11 read as seconds after the year 5138, so no plausible time is
+read in the wrong unit, while a small number (42, a counter, a duration in ms) is refused
+rather than stored in 1970. Times before 2000 can still be sent as text.
+
+How far ahead of or behind the server clock a time may be is a site's limit
+(``HitLimits``), checked by the payload that holds the time, not here. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+SECONDS_BELOW = 100_000_000_000  # 1e11: smaller numbers are epoch seconds
+MILLIS_BELOW = 100_000_000_000_000  # 1e14: from SECONDS_BELOW up to this, epoch milliseconds
+FIRST_SECOND = 946_684_800  # 2000-01-01T00:00:00Z: no epoch number may be earlier
+FIRST_MILLI = FIRST_SECOND * 1000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+EPOCH_RULE = (
+    "a number is epoch seconds below 1e11 and epoch milliseconds from 1e11 to below 1e14, "
+    "and must be a time in 2000 or later"
+)
+MESSAGES = {
+    "invalid": "Use an ISO-8601 date-time, or epoch seconds or milliseconds.",
+    "range": "The time is before 1970 or after 9999.",
+    "epoch": f"Not an epoch time: {EPOCH_RULE}. Send ISO-8601 text when in doubt.",
+}
+
+
+class EventTimeError(ValueError):
+    """``kind`` is a key of ``MESSAGES``."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(MESSAGES[kind])
+        self.kind = kind
+
+
+# --- the text grammar, in pieces: the check and the OpenAPI pattern are built from them ----
+
+MONTH = "(?:0[1-9]|1[0-2])"
+DAY = "(?:0[1-9]|[12][0-9]|3[01])"
+HOUR = "(?:[01][0-9]|2[0-3])"
+MINUTE = "[0-5][0-9]"
+OFFSET = f"(?:[Zz]|[+-]{HOUR}(?::?{MINUTE})?)"
+CLOCK = f"{HOUR}:{MINUTE}(?::{MINUTE}(?:[.,][0-9]{{1,9}})?)?"
+ANY_YEAR = "[0-9]{4}"
+FROM_1970 = "(?:19[7-9][0-9]|[2-9][0-9]{3})"
+# ``$`` is written ``(?![\s\S])`` ("nothing follows") in patterns: in Python's ``re``, which
+# JSON Schema validators in Python use, ``$`` also matches before a final newline.
+END = r"(?![\s\S])"
+
+
+def iso_text(year: str = ANY_YEAR) -> str:
+    """The text grammar as a regular expression (ECMA and Python alike), without anchors."""
+    return f"{year}-{MONTH}-{DAY}(?:[Tt ]{CLOCK}{OFFSET}?)?"
+
+
+def anchored(expression: str) -> str:
+    return f"^{expression}{END}"
+
+
+_ISO_TEXT = re.compile(iso_text())  # any year: 1969 is refused as out of range, not as invalid
+EVENT_TEXT_PATTERN = anchored(iso_text(FROM_1970))
+
+
+def parse_event_time(value: Any) -> datetime:
+    """An event time in UTC, or ``EventTimeError``: ISO text or an epoch number, as above."""
+    if isinstance(value, str):
+        return parse_iso_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return epoch_time(value)
+    raise EventTimeError("invalid")
+
+
+def parse_iso_text(value: str) -> datetime:
+    if _ISO_TEXT.fullmatch(value) is None:
+        raise EventTimeError("invalid")
+    try:  # the grammar holds the shape; this, the calendar (no 30 February)
+        moment = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        raise EventTimeError("invalid") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment.year < 1970:
+        raise EventTimeError("range")
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is later than any datetime in UTC
+        raise EventTimeError("range") from None
+    if moment.year < 1970:  # 1970-01-01T00:30:00+01:00
+        raise EventTimeError("range")
+    return moment
+
+
+def epoch_time(number: float) -> datetime:
+    """The instant of an epoch number by the rule above, or ``EventTimeError("epoch")``."""
+    if not math.isfinite(number):
+        raise EventTimeError("invalid")
+    # timedelta is exact to the microsecond: number / 1000 as a float is not, near 1e14.
+    if FIRST_SECOND <= number < SECONDS_BELOW:
+        return EPOCH + timedelta(seconds=number)
+    if FIRST_MILLI <= number < MILLIS_BELOW:
+        return EPOCH + timedelta(milliseconds=number)
+    raise EventTimeError("epoch")
+
+
+def epoch_schemas() -> list[dict[str, Any]]:
+    """The numbers the rule reads, as OpenAPI 3.0 schemas: seconds, then milliseconds."""
+    return [
+        {
+            "type": "number",
+            "minimum": low,
+            "maximum": below,
+            "exclusiveMaximum": True,
+            "description": f"epoch {unit} ({EPOCH_RULE})",
+            "example": example,
+        }
+        for low, below, unit, example in (
+            (FIRST_SECOND, SECONDS_BELOW, "seconds", 1445900000),
+            (FIRST_MILLI, MILLIS_BELOW, "milliseconds", 1445900000123),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class TimeFormat:
+    """How a payload's time field may be written: the check and the schema come from it."""
+
+    parse: Callable[[Any], datetime]  # raises EventTimeError
+    schema: dict[str, Any]
+
+
+EVENT_TIME = TimeFormat(
+    parse=parse_event_time,
+    schema={
+        "oneOf": [
+            {
+                "type": "string",
+                "pattern": EVENT_TEXT_PATTERN,
+                "description": "ISO 8601 from 1970 on; no offset means UTC",
+                "example": "2015-10-26T22:53:20Z",
+            },
+            *epoch_schemas(),
+        ]
+    },
+)
