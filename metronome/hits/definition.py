@@ -111,9 +111,9 @@ def load_hit(
         limits = _DEFAULT_LIMITS
     if not isinstance(raw, dict):
         raise not_an_object(raw)
-    raw = without_empty_optional_text(raw)
-    check_text_encodable(raw)
-    check_param_count(raw, limits.max_params)
+    if "" in raw.values():
+        raw = without_empty_optional_text(raw)
+    check_param_count(raw, limits.max_params, nested_keys(raw))
     hit = check_fields(raw, _RESERVED_CHECKS, HitError)
     if "time" in hit:
         check_time_bounds(hit["time"], limits, now or datetime.now(UTC))
@@ -122,7 +122,11 @@ def load_hit(
         if name in _RESERVED_SET:
             continue
         check_param_name(name)
-        hit[name] = check_param_value(name, value, max_chars, nested_ok=True)
+        kind = type(value)
+        if (kind is str and len(value) <= max_chars) or kind is bool or value is None:
+            hit[name] = value  # the common values, without a call
+        else:
+            hit[name] = check_param_value(name, value, max_chars, nested_ok=True)
     return hit
 
 
@@ -134,27 +138,41 @@ def without_empty_optional_text(raw: dict[Any, Any]) -> dict[Any, Any]:
     return {k: v for k, v in raw.items() if not (v == "" and k in OPTIONAL_TEXT)}
 
 
-def check_text_encodable(raw: dict[Any, Any]) -> None:
-    """JSON may escape a lone UTF-16 surrogate (\\ud800) that no UTF-8 text can hold."""
+def nested_keys(raw: dict[Any, Any]) -> int:
+    """The keys of the hit's nested objects, once its text is known to be valid Unicode.
+
+    JSON may escape a lone UTF-16 surrogate (\\ud800) that no UTF-8 text can hold: such a key
+    or value, at either level, is refused here, before any other rule.
+    """
+    nested = 0
     for key, value in raw.items():
-        for text in (key, value):
-            if isinstance(text, str) and not encodable(text):
-                raise HitError(
-                    "Text holds an unpaired surrogate (not valid Unicode).", safe_name(key)
-                )
-        if isinstance(value, dict):
+        _check_encodable(key, key)
+        kind = type(value)
+        if kind is str:
+            _check_encodable(value, key)
+        elif kind is dict:
+            nested += len(value)
             for inner_key, inner in value.items():
-                for text in (inner_key, inner):
-                    if isinstance(text, str) and not encodable(text):
-                        raise HitError(
-                            "Text holds an unpaired surrogate (not valid Unicode).",
-                            f"{safe_name(key)}.{safe_name(inner_key)}",
-                        )
+                _check_encodable(inner_key, key, inner_key)
+                if type(inner) is str:
+                    _check_encodable(inner, key, inner_key)
+    return nested
 
 
-def check_param_count(raw: dict[Any, Any], max_params: int) -> None:
+_TOP = object()
+
+
+def _check_encodable(text: Any, key: Any, inner_key: Any = _TOP) -> None:
+    if type(text) is str and not text.isascii() and not encodable(text):
+        where = safe_name(key)
+        if inner_key is not _TOP:
+            where = f"{where}.{safe_name(inner_key)}"
+        raise HitError("Text holds an unpaired surrogate (not valid Unicode).", where)
+
+
+def check_param_count(raw: dict[Any, Any], max_params: int, nested: int) -> None:
     # Nested keys count too: each one is a field in the Elasticsearch mapping.
-    count = len(raw) + sum(len(value) for value in raw.values() if isinstance(value, dict))
+    count = len(raw) + nested
     if count > max_params:
         raise HitError(
             f"A hit may have at most {max_params} parameters (nested keys included), "

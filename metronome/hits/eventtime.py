@@ -21,7 +21,10 @@ read in the wrong unit, while a small number (42, a counter, a duration in ms) i
 rather than stored in 1970. Times before 2000 can still be sent as text.
 
 How far ahead of or behind the server clock a time may be is a site's limit
-(``HitLimits``), checked by the payload that holds the time, not here. Nothing here does I/O.
+(``HitLimits``), checked by the payload that holds the time, not here. Hits (JSON, batches,
+beacons, forms, the pixel) are read by this rule through their definition
+(``metronome.hits.definition``), and the numeric times of log records by ``epoch_time``
+(``metronome.logs.bodies``). Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -64,55 +67,58 @@ MONTH = "(?:0[1-9]|1[0-2])"
 DAY = "(?:0[1-9]|[12][0-9]|3[01])"
 HOUR = "(?:[01][0-9]|2[0-3])"
 MINUTE = "[0-5][0-9]"
-OFFSET = f"(?:[Zz]|[+-]{HOUR}(?::?{MINUTE})?)"
-CLOCK = f"{HOUR}:{MINUTE}(?::{MINUTE}(?:[.,][0-9]{{1,9}})?)?"
-ANY_YEAR = "[0-9]{4}"
 FROM_1970 = "(?:19[7-9][0-9]|[2-9][0-9]{3})"
 # ``$`` is written ``(?![\s\S])`` ("nothing follows") in patterns: in Python's ``re``, which
 # JSON Schema validators in Python use, ``$`` also matches before a final newline.
 END = r"(?![\s\S])"
 
 
-def iso_text(year: str = ANY_YEAR) -> str:
-    """The text grammar as a regular expression (ECMA and Python alike), without anchors."""
-    return f"{year}-{MONTH}-{DAY}(?:[Tt ]{CLOCK}{OFFSET}?)?"
+def iso_text(exact: bool) -> str:
+    """The text grammar as a regular expression (ECMA and Python alike), without anchors.
+
+    ``exact``: with the ranges of every part (a month 01-12, a year from 1970...), for the
+    schema. Else the shape alone, for the check, which leaves the ranges and the calendar to
+    ``datetime.fromisoformat`` and words a year before 1970 as out of range.
+    """
+    two = "[0-9]{2}"
+    year, month, day, hour, minute = (
+        (FROM_1970, MONTH, DAY, HOUR, MINUTE) if exact else ("[0-9]{4}", two, two, two, two)
+    )
+    offset = f"(?:[Zz]|[+-]{hour}(?::?{minute})?)"
+    clock = f"{hour}:{minute}(?::{minute}(?:[.,][0-9]{{1,9}})?)?"
+    return f"{year}-{month}-{day}(?:[Tt ]{clock}{offset}?)?"
 
 
 def anchored(expression: str) -> str:
     return f"^{expression}{END}"
 
 
-_ISO_TEXT = re.compile(iso_text())  # any year: 1969 is refused as out of range, not as invalid
-EVENT_TEXT_PATTERN = anchored(iso_text(FROM_1970))
+_ISO_SHAPE = re.compile(iso_text(exact=False))  # fullmatch
+EVENT_TEXT_PATTERN = anchored(iso_text(exact=True))
 
 
 def parse_event_time(value: Any) -> datetime:
     """An event time in UTC, or ``EventTimeError``: ISO text or an epoch number, as above."""
-    if isinstance(value, str):
-        return parse_iso_text(value)
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    kind = type(value)
+    if kind is str:
+        if _ISO_SHAPE.fullmatch(value) is None:
+            raise EventTimeError("invalid")
+        try:  # the grammar holds the shape; this, the ranges and the calendar (no 30 February)
+            moment = datetime.fromisoformat(value.replace("z", "Z"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            elif moment.tzinfo is not UTC:
+                moment = moment.astimezone(UTC)
+        except ValueError:
+            raise EventTimeError("invalid") from None
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is later than any UTC datetime
+            raise EventTimeError("range") from None
+        if moment.year < 1970:  # 1970-01-01T00:30:00+01:00 too
+            raise EventTimeError("range")
+        return moment
+    if kind is int or kind is float:  # not a bool
         return epoch_time(value)
     raise EventTimeError("invalid")
-
-
-def parse_iso_text(value: str) -> datetime:
-    if _ISO_TEXT.fullmatch(value) is None:
-        raise EventTimeError("invalid")
-    try:  # the grammar holds the shape; this, the calendar (no 30 February)
-        moment = datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        raise EventTimeError("invalid") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.year < 1970:
-        raise EventTimeError("range")
-    try:
-        moment = moment.astimezone(UTC)
-    except OverflowError:  # 9999-12-31T23:59:59-01:00 is later than any datetime in UTC
-        raise EventTimeError("range") from None
-    if moment.year < 1970:  # 1970-01-01T00:30:00+01:00
-        raise EventTimeError("range")
-    return moment
 
 
 def epoch_time(number: float) -> datetime:

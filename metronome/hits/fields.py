@@ -126,24 +126,28 @@ class Text:
         if self.invalid is not None:
             return self._one_sentence_checker(error, path, f"{path}: {self.invalid}")
         null, not_text = f"{path}: {NULL}", f"{path}: {NOT_TEXT}"
-        if self.chars is not None:
-            shape = re.compile(f"[{self.chars.pattern}]{{{low},{high}}}")
-            wrong = f"{path}: Use {low}-{high} {self.chars.words}"
-        else:
-            shape = None
+        if self.chars is None:
             wrong = f"{path}: Length must be between {low} and {high}."
 
-        def check(value: Any) -> str:
-            if type(value) is not str:
-                raise error(null if value is None else not_text, path)
-            if shape is None:
+            def check_length(value: Any) -> str:
+                if type(value) is not str:
+                    raise error(null if value is None else not_text, path)
                 if not low <= len(value) <= high:
                     raise error(wrong, path)
-            elif shape.fullmatch(value) is None:
-                raise error(wrong, path)
+                return value
+
+            return check_length
+        shape = re.compile(f"[{self.chars.pattern}]{{{low},{high}}}")
+        unlike = f"{path}: Use {low}-{high} {self.chars.words}"
+
+        def check_shape(value: Any) -> str:
+            if type(value) is not str:
+                raise error(null if value is None else not_text, path)
+            if shape.fullmatch(value) is None:
+                raise error(unlike, path)
             return value
 
-        return check
+        return check_shape
 
     def _one_sentence_checker(self, error: type[Refusal], path: str, message: str) -> Check:
         low, high = self.min_chars, self.max_chars
@@ -246,11 +250,12 @@ class IntegerOrText:
         message = f"{path}: {self.invalid}"
 
         def check(value: Any) -> int | str:
-            kind = type(value)
-            if kind is int:
-                return int(value)
-            if kind is str:
-                return str(text(value))
+            if type(value) is int:
+                number: int = value
+                return number
+            if type(value) is str:
+                checked: str = text(value)
+                return checked
             raise error(message, path)
 
         return check
@@ -264,7 +269,8 @@ class Time:
     """An instant written as ``format`` allows (``metronome.hits.eventtime``): a UTC datetime.
 
     A number the epoch rule cannot read is refused with status 400 and code
-    ``ambiguous_time``; ``invalid`` replaces every other sentence when given.
+    ``ambiguous_time``, in the words of the rule; ``invalid`` replaces every other sentence
+    when given.
     """
 
     name: str
@@ -278,6 +284,7 @@ class Time:
         parse = self.format.parse
         null = f"{path}: {self.invalid or NULL}"
         messages = {kind: f"{path}: {self.invalid or text}" for kind, text in MESSAGES.items()}
+        messages["epoch"] = f"{path}: {MESSAGES['epoch']}"
 
         def check(value: Any) -> datetime:
             if value is None:

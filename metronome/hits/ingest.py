@@ -49,7 +49,7 @@ class IngestServices(Protocol):
     def budgets(self) -> BodyBudgets: ...
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every request, and frozen costs ten times more
 class IngestRequest:
     """What a write request says, as the cores read it: the adapters fill it from the WSGI
     environ. ``query`` gives one query value (the query string is parsed when first asked);
@@ -65,7 +65,7 @@ class IngestRequest:
     body: Callable[[], bytes]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Accepted:
     """Stored durably. ``answer``: the JSON answer, if the endpoint gives one."""
 
@@ -73,7 +73,7 @@ class Accepted:
     origin_allowed: bool | None = None  # for the CORS headers: as ``Outcome.origin_allowed``
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Refused:
     """Nothing stored; ``error`` is the answer."""
 

@@ -28,8 +28,6 @@ from metronome.hits.ingest import (
     spool_documents,
 )
 
-STORED = Accepted()
-
 
 def ingest_user_tag(
     services: IngestServices, request: IngestRequest, now: datetime | None = None
@@ -65,7 +63,7 @@ def ingest_user_tag(
     except ApiError as error:  # the spool is full or failing: nothing was appended
         return Refused(error)
     metrics.accepted_counter(site.name).inc()
-    return STORED
+    return Accepted()
 
 
 def allezon_site(settings: Settings) -> SiteSettings:
