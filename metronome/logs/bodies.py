@@ -86,6 +86,14 @@ def _record(value: Any) -> dict[str, Any] | BadRecord:
     return value
 
 
+class UnreadableTime(ValueError):
+    """A record's time is a number the epoch rule refuses; ``key`` is where it is."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def log_events(
     records: list[dict[str, Any] | BadRecord], tag: str, received_at: datetime, key_prefix: str
 ) -> tuple[list[LogEvent], list[dict[str, Any]]]:
@@ -117,14 +125,6 @@ def log_events(
             )
         )
     return events, rejected
-
-
-class UnreadableTime(ValueError):
-    """A record's time is a number the epoch rule refuses; ``key`` is where it is."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
 
 
 def record_time(record: dict[str, Any]) -> tuple[datetime | None, str | None]:

@@ -5,14 +5,16 @@ is the same small success. Flask's request context, routing, ``Response`` object
 about a sixth of the web workers' Python time for them (py-spy under ``bench/allezon.py``).
 
 A *fast handler* gets the WSGI environ and the body and returns the finished answer, or
-``None``: then the request goes to the Flask view unchanged, body included. Handlers decline
-anything but the plain success (a bad tag, a refused hit, a body too large...), so every error
-is answered by the one code that answers it through Flask, and reads exactly the same.
+``None``: then the request goes to the Flask view unchanged, body included. A handler and its
+view are two thin adapters over the endpoint's one core (``metronome.hits.ingest``,
+``metronome.compat.allezon.ingest``), which accepts or refuses the request: the handler
+answers what was accepted and declines every refusal, so every error is answered through
+Flask, by the view raising the core's ``ApiError``, and reads exactly the same.
 
-A handler must decline *before* it changes anything (a spool append). What the handler made
-of the request (the refusal of a write endpoint's core, ``metronome.hits.ingest``), it leaves
-in the environ (``remember``) for the view (``decoded_once``), which answers it without
-deciding, or parsing the body, again: a body is parsed once, whoever answers it.
+A handler declines only when nothing was changed (a refusal appends nothing to the spool).
+What the core made of the request it leaves in the environ (``remember``) for the view
+(``decoded_once``), which answers it without deciding, or parsing the body, again: a body is
+parsed once, whoever answers it.
 """
 
 from __future__ import annotations
