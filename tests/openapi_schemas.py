@@ -1,8 +1,7 @@
-"""Values checked against a schema of /openapi.json as an OpenAPI 3.0 client checks them.
+"""Values checked against a schema of /openapi.json as an OpenAPI 3.1 client checks them.
 
-OpenAPI 3.0 schema objects follow JSON Schema draft 4 (draft 5 is its wording): a number with
-a fraction is no integer, ``exclusiveMaximum`` is a boolean; references point into the spec's
-components. ``jsonschema``'s draft 4 validator reads them so.
+OpenAPI 3.1 schema objects are JSON Schema 2020-12 (its ``example`` keyword is an annotation);
+references point into the spec's components.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft4Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError
 
 from metronome.web.openapi import build_spec
 
@@ -21,13 +20,13 @@ def spec() -> dict[str, Any]:
     return build_spec("test")
 
 
-def validator(schema: dict[str, Any]) -> Draft4Validator:
+def validator(schema: dict[str, Any]) -> Draft202012Validator:
     """A validator of ``schema``, whose ``$ref`` resolve in the spec's components."""
-    Draft4Validator.check_schema(schema)
-    return Draft4Validator({**schema, "components": spec()["components"]})
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator({**schema, "components": spec()["components"]})
 
 
-def component(name: str) -> Draft4Validator:
+def component(name: str) -> Draft202012Validator:
     return validator({"$ref": f"#/components/schemas/{name}"})
 
 

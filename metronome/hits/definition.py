@@ -13,9 +13,9 @@ A hit is a JSON object of:
 - within the site's ``HitLimits``: parameters (nested keys counted), characters of a free
   text value, and how far ``time`` may be from the server clock.
 
-The schema says all of this but what JSON Schema in OpenAPI 3.0 cannot: it lists those
-rules in its description (``BEYOND_THE_SCHEMA``), and a unit test checks that the schema and
-``load_hit`` agree on every example but the ones these rules decide.
+The schema (JSON Schema, as OpenAPI 3.1 has it) says all of this but what JSON Schema cannot:
+it lists those rules in its description (``BEYOND_THE_SCHEMA``), and a unit test checks that
+the schema and ``load_hit`` agree on every example but the ones these rules decide.
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from metronome.config import HitLimits
-from metronome.hits.eventtime import EVENT_TIME
+from metronome.hits.eventtime import END, EVENT_TIME
 from metronome.hits.fields import (
+    INTEGRAL_FLOATS,
     CharSet,
     Field,
     Refusal,
@@ -84,13 +85,14 @@ SERVER_FIELDS = frozenset(
     {"type", "received_at", "user_agent", "bot", "ip", "client_ip", "geo", "version", "timestamp"}
 )
 BEYOND_THE_SCHEMA = (
-    "parameter names: a letter, then at most 63 letters, digits, _ or - (nested keys too)",
     "the parameter limit counts nested keys and not empty optional fields "
     "(a site may set another limit than this schema's maxProperties)",
     "a site may allow longer or shorter free text values than this schema's maxLength",
     "time: at most the site's max_future_seconds (default a day) ahead of the server clock, "
-    "and no older than its max_age_days if set; a real calendar date, in 1970-9999 in UTC",
+    "and no older than its max_age_days if set; in 1970-9999 in UTC (an offset may move a "
+    "time on the first or the last day past either end)",
     "text is valid Unicode (no unpaired surrogate)",
+    f"for the ±2^53 limit of integers, {INTEGRAL_FLOATS}",
 )
 
 _DEFAULT_LIMITS = HitLimits()
@@ -257,11 +259,14 @@ def json_type(value: Any) -> str:
 # --- the OpenAPI schema ----------------------------------------------------------------------
 
 
-def hit_schema(limits: HitLimits = _DEFAULT_LIMITS) -> dict[str, Any]:
-    """The hit as an OpenAPI 3.0 schema, with ``limits`` (a site's; default: the defaults)."""
+def hit_schema(limits: HitLimits = _DEFAULT_LIMITS, nested_ok: bool = True) -> dict[str, Any]:
+    """The hit as JSON Schema (OpenAPI 3.1), with ``limits`` (a site's; default: the
+    defaults). Without ``nested_ok``, the flat hit of a form body, where free values are text
+    (``a.b=1`` nests them, which no OpenAPI form encoding describes)."""
     schema = object_schema(HIT_FIELDS)
     schema["maxProperties"] = limits.max_params
-    schema["additionalProperties"] = _free_value(limits.max_value_chars, nested_ok=True)
+    schema["propertyNames"] = _NAME_SCHEMA
+    schema["additionalProperties"] = _free_value(limits.max_value_chars, nested_ok)
     # The names the server writes: the schema refuses them, whatever the value.
     schema["not"] = {"anyOf": [{"required": [name]} for name in sorted(SERVER_FIELDS)]}
     schema["description"] = (
@@ -274,8 +279,7 @@ def hit_schema(limits: HitLimits = _DEFAULT_LIMITS) -> dict[str, Any]:
 
 def _free_value(max_chars: int, nested_ok: bool) -> dict[str, Any]:
     """A free parameter's value: no array (nor, nested, an object), text of at most
-    ``max_chars``, integers within ±2^53 (JSON Schema types a number without a fraction as an
-    integer, as the JSON decoder does)."""
+    ``max_chars``, integers within ±2^53; a nested object's keys are names too."""
     refused: list[dict[str, Any]] = [{"type": "array"}]
     if not nested_ok:
         refused.append({"type": "object"})
@@ -290,8 +294,15 @@ def _free_value(max_chars: int, nested_ok: bool) -> dict[str, Any]:
         ],
     }
     if nested_ok:
+        value["propertyNames"] = _NAME_SCHEMA
         value["additionalProperties"] = _free_value(max_chars, nested_ok=False)
     return value
+
+
+_NAME_SCHEMA = {
+    "pattern": f"^{PARAM_NAME.pattern}{END}",
+    "description": "A letter, then at most 63 letters, digits, _ or -",
+}
 
 
 def hit_query_parameters() -> list[dict[str, Any]]:

@@ -63,11 +63,21 @@ class EventTimeError(ValueError):
 
 # --- the text grammar, in pieces: the check and the OpenAPI pattern are built from them ----
 
-MONTH = "(?:0[1-9]|1[0-2])"
-DAY = "(?:0[1-9]|[12][0-9]|3[01])"
 HOUR = "(?:[01][0-9]|2[0-3])"
 MINUTE = "[0-5][0-9]"
 FROM_1970 = "(?:19[7-9][0-9]|[2-9][0-9]{3})"
+# The leap years from 1970: every fourth, but of the centuries only every fourth.
+LEAP_FROM_1970 = (
+    "(?:19(?:7[26]|8[048]|9[26])|[2-9][0-9](?:0[48]|[2468][048]|[13579][26])"
+    "|(?:[2468][048]|[3579][26])00)"
+)
+# A day of the calendar from 1970 on: every month has 1-28, all but February 29 and 30, seven
+# months 31, and February 29 only in a leap year.
+DATE = (
+    f"(?:{FROM_1970}-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|(?:0[13-9]|1[0-2])-(?:29|30)|(?:0[13578]|1[02])-31)"
+    f"|{LEAP_FROM_1970}-02-29)"
+)
 # ``$`` is written ``(?![\s\S])`` ("nothing follows") in patterns: in Python's ``re``, which
 # JSON Schema validators in Python use, ``$`` also matches before a final newline.
 END = r"(?![\s\S])"
@@ -76,17 +86,15 @@ END = r"(?![\s\S])"
 def iso_text(exact: bool) -> str:
     """The text grammar as a regular expression (ECMA and Python alike), without anchors.
 
-    ``exact``: with the ranges of every part (a month 01-12, a year from 1970...), for the
-    schema. Else the shape alone, for the check, which leaves the ranges and the calendar to
-    ``datetime.fromisoformat`` and words a year before 1970 as out of range.
+    ``exact``: every part in its range (a real calendar day from 1970, an hour 00-23...), for
+    the schema. Else the shape alone, for the check, which leaves the ranges and the calendar
+    to ``datetime.fromisoformat`` and words a year before 1970 as out of range.
     """
     two = "[0-9]{2}"
-    year, month, day, hour, minute = (
-        (FROM_1970, MONTH, DAY, HOUR, MINUTE) if exact else ("[0-9]{4}", two, two, two, two)
-    )
+    date, hour, minute = (DATE, HOUR, MINUTE) if exact else (f"[0-9]{{4}}-{two}-{two}", two, two)
     offset = f"(?:[Zz]|[+-]{hour}(?::?{minute})?)"
     clock = f"{hour}:{minute}(?::{minute}(?:[.,][0-9]{{1,9}})?)?"
-    return f"{year}-{month}-{day}(?:[Tt ]{clock}{offset}?)?"
+    return f"{date}(?:[Tt ]{clock}{offset}?)?"
 
 
 def anchored(expression: str) -> str:
@@ -134,13 +142,12 @@ def epoch_time(number: float) -> datetime:
 
 
 def epoch_schemas() -> list[dict[str, Any]]:
-    """The numbers the rule reads, as OpenAPI 3.0 schemas: seconds, then milliseconds."""
+    """The numbers the rule reads, as JSON Schema (OpenAPI 3.1): seconds, then milliseconds."""
     return [
         {
             "type": "number",
             "minimum": low,
-            "maximum": below,
-            "exclusiveMaximum": True,
+            "exclusiveMaximum": below,
             "description": f"epoch {unit} ({EPOCH_RULE})",
             "example": example,
         }

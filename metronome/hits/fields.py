@@ -7,8 +7,11 @@ field come:
 - ``checker(error, path)``: the check of one value, built once into a closure for the hot
   path; it returns the clean value or raises ``error`` (the payload's ``Refusal``) with the
   sentence and the field it names;
-- ``schema()``: the OpenAPI 3.0 schema of exactly the values the check accepts, so
-  /openapi.json is derived from the same table as the validator and its messages.
+- ``schema()``: the JSON Schema (OpenAPI 3.1) of exactly the values the check accepts, so
+  /openapi.json is derived from the same table as the validator and its messages. One thing
+  JSON Schema cannot say: a number written with a fraction or an exponent (2.0, 1e300) is an
+  integer to it when its value is whole, while the check, like the JSON decoder, reads it as
+  a float (``INTEGRAL_FLOATS``).
 
 Patterns are written for ECMA and Python regular expressions alike (see ``eventtime.END``).
 Nothing here does I/O.
@@ -34,6 +37,10 @@ NOT_TEXT = "Not a valid string."
 UNKNOWN = "Unknown field."
 NOT_A_MAPPING = "Not a valid mapping type."
 NOT_AN_INTEGER = "Not a valid integer."
+INTEGRAL_FLOATS = (
+    "a number written with a fraction or an exponent (2.0, 1e300) is not an integer here, "
+    "though JSON Schema counts it as one when its value is whole"
+)
 
 
 class Refusal(Exception):

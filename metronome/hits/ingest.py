@@ -23,12 +23,12 @@ from typing import Any, Protocol
 
 from metronome import metrics
 from metronome.config import Settings
+from metronome.enrich.visitors import DailySalts
 from metronome.errors import ApiError, error_object
 from metronome.hits.accept import Outcome, RequestFacts, accept_hits
 from metronome.hits.bodies import decode_body, hit_from_pairs
 from metronome.hits.budget import BodyBudgets
 from metronome.hits.pipeline import Document
-from metronome.hits.privacy import DailySalts
 from metronome.hits.sink import HitSink
 from metronome.spool.http_errors import durable_append
 

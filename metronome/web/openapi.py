@@ -5,7 +5,8 @@ The hit and user tag schemas come from the one definition each payload is checke
 are the very classes the endpoints load requests with, and the parameters' grammars come from
 the modules that enforce them, so the description cannot drift from the behaviour; a test
 checks that every route the app serves is described here, and a schemathesis run
-(tests/integration/test_openapi_conformance.py) that the service answers as described. OpenAPI 3.1: its JSON Schema states tuples ([operator, field, values]).
+(tests/integration/test_openapi_conformance.py) that the service answers as described.
+OpenAPI 3.1: its JSON Schema states tuples ([operator, field, values]).
 
 Status codes: 400 a request outside the grammar; 422 one in it that cannot be served (its code
 says why); 413 a body over the limit; 415 a media type not read; 429 over a rate limit and 503
@@ -115,6 +116,7 @@ def build_spec(version: str) -> dict[str, Any]:
         info={"description": "Self-hosted usage analytics on Elasticsearch."},
     )
     spec.components.schema("Hit", hit_schema())
+    spec.components.schema("FormHit", hit_schema(nested_ok=False))
     spec.components.schema("Query", schema=QuerySchema)
     spec.components.schema(
         "Error",
@@ -175,6 +177,7 @@ def build_spec(version: str) -> dict[str, Any]:
         "rejected while the others are stored",
     }
     hits = {"oneOf": [hit, batch]}
+    ndjson = {**batch, "description": "One hit a line (a line that is not JSON is refused alone)"}
     accepted = {
         "type": "object",
         "properties": {
@@ -193,8 +196,10 @@ def build_spec(version: str) -> dict[str, Any]:
                     "content": {
                         "application/json": {"schema": hits},
                         "text/plain": {"schema": hits},
-                        "application/x-ndjson": {"schema": {"type": "string"}},
-                        "application/x-www-form-urlencoded": {"schema": hit},
+                        "application/x-ndjson": {"schema": ndjson},
+                        "application/x-www-form-urlencoded": {
+                            "schema": {"$ref": "#/components/schemas/FormHit"}
+                        },
                     },
                 },
                 "responses": {

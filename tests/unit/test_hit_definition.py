@@ -21,14 +21,19 @@ from metronome.hits.definition import (
     BEYOND_THE_SCHEMA,
     HIT_FIELDS,
     OPTIONAL_TEXT,
-    PARAM_NAME,
     RESERVED,
     SERVER_FIELDS,
     HitError,
     hit_schema,
     load_hit,
 )
-from metronome.hits.eventtime import EVENT_TEXT_PATTERN, EventTimeError, parse_event_time
+from metronome.hits.eventtime import (
+    EVENT_TEXT_PATTERN,
+    EventTimeError,
+    anchored,
+    iso_text,
+    parse_event_time,
+)
 from metronome.hits.fields import Text, encodable
 from tests.integration.test_bad_input_corpus import (
     BAD_PARAMETERS,
@@ -133,6 +138,7 @@ TIMES: list[Any] = [
     "2015-01-22T13:05:00.123456789-08:00", "2015-01-22T13:05:00,5+0100", "2015-01-22T13:05+01",
     "2015-01-22T13:05:00", "2015-01-22", "2015-01-22 13:05", "20150122T130500Z", "2015-W04-4",
     "2015-01-22T13", "2015-01-22T24:00:00", "2015-13-01", "2015-01-22T13:05:00Z\n",
+    "2016-02-29", "2000-02-29T12:00Z", "2015-02-29", "2100-02-29", "2015-04-31", "2015-02-30",
     "1970-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z",
     "9999-12-31T23:59:59Z", "tomorrow", "", "1445900000",
     0, 1, -1, 42, 946684799, 946684800, 946684800.5, 1445900000, 1445900000.25,
@@ -216,6 +222,8 @@ def corpus() -> Iterator[tuple[Any, HitLimits]]:
         yield raw, LIMITS[0]
     for name in ("event", "hit_id"):  # "$" would let a final newline through
         yield {"id": "x", name: "view\n"}, LIMITS[0]
+    for day in ("2016-02-29", "2015-02-29", "2100-02-29", "2015-04-31", "2015-04-30"):
+        yield {"id": "x", "time": day}, LIMITS[0]  # the calendar is in the schema
     yield {"id": "x", **{f"p{n}": n for n in range(99)}}, LIMITS[0]  # 100: the limit
     yield {"id": "x", **{f"p{n}": n for n in range(100)}}, LIMITS[0]
 
@@ -227,30 +235,31 @@ def beyond_the_schema(raw: Any, limits: HitLimits) -> str | None:
     """Which rule of ``BEYOND_THE_SCHEMA`` decides this hit, if one may."""
     if not isinstance(raw, dict):
         return None
-    free = {name: value for name, value in raw.items() if name not in RESERVED}
-    nested_keys = [key for value in free.values() if isinstance(value, dict) for key in value]
-    if any(
-        isinstance(name, str) and PARAM_NAME.fullmatch(name) is None and name not in SERVER_FIELDS
-        for name in [*free, *nested_keys]
-    ):
-        return BEYOND_THE_SCHEMA[0]
+    free = [value for name, value in raw.items() if name not in RESERVED]
+    nested = [inner for value in free if isinstance(value, dict) for inner in value.values()]
     counted = {k: v for k, v in raw.items() if not (v == "" and k in OPTIONAL_TEXT)}
-    if len(raw) > limits.max_params or len(counted) + len(nested_keys) > limits.max_params:
-        return BEYOND_THE_SCHEMA[1]
+    nested_keys = sum(len(value) for value in free if isinstance(value, dict))
+    if len(raw) > limits.max_params or len(counted) + nested_keys > limits.max_params:
+        return BEYOND_THE_SCHEMA[0]
     try:
         moment = parse_event_time(raw["time"]) if "time" in raw else None
     except EventTimeError:
         moment = None
         if isinstance(raw["time"], str) and re.search(EVENT_TEXT_PATTERN, raw["time"]):
-            return BEYOND_THE_SCHEMA[3]  # no such calendar date, or out of UTC's 1970-9999
+            return BEYOND_THE_SCHEMA[2]  # an offset moves it out of UTC's 1970-9999
     if moment is not None and moment > NOW.replace(day=23):
-        return BEYOND_THE_SCHEMA[3]
+        return BEYOND_THE_SCHEMA[2]
     texts = [
         text
         for key, value in raw.items()
         for text in (key, value, *(value.items() if isinstance(value, dict) else ()))
     ]
     if any(isinstance(t, str) and not encodable(t) for t in _flat(texts)):
+        return BEYOND_THE_SCHEMA[3]
+    if any(
+        isinstance(value, float) and value.is_integer() and abs(value) > 2**53
+        for value in [*free, *nested]
+    ):
         return BEYOND_THE_SCHEMA[4]
     return None
 
@@ -316,13 +325,25 @@ def test_the_corpus_reaches_both_outcomes_every_field_and_every_rule_beyond_the_
             fields.add(error.field)
     assert set(RESERVED) <= fields
     beyond = Counter(beyond_the_schema(raw, limits) for raw, limits in CASES)
-    assert set(BEYOND_THE_SCHEMA) - {BEYOND_THE_SCHEMA[2]} <= set(beyond)
+    assert set(BEYOND_THE_SCHEMA) - {BEYOND_THE_SCHEMA[1]} <= set(beyond)
     assert beyond[None] > len(CASES) // 2  # most hits are judged by the schema alone
 
 
 def _without_server_fields(limits: HitLimits) -> dict[str, Any]:
     schema = hit_schema(limits)
     del schema["not"]
+    return schema
+
+
+def _without_the_name_rule(limits: HitLimits) -> dict[str, Any]:
+    schema = hit_schema(limits)
+    del schema["propertyNames"]
+    return schema
+
+
+def _without_the_calendar(limits: HitLimits) -> dict[str, Any]:
+    schema = copy.deepcopy(hit_schema(limits))
+    schema["properties"]["time"]["oneOf"][0]["pattern"] = anchored(iso_text(exact=False))
     return schema
 
 
@@ -346,6 +367,8 @@ def _without_the_integer_bound(limits: HitLimits) -> dict[str, Any]:
     "broken",
     [
         _without_server_fields,
+        _without_the_name_rule,
+        _without_the_calendar,
         _with_a_dollar_anchor,
         _with_the_default_text_limit,
         _without_the_integer_bound,

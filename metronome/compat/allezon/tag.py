@@ -19,16 +19,23 @@ from typing import Any
 from metronome.config import HitLimits
 from metronome.enrich.times import iso_millis
 from metronome.hits.eventtime import (
-    DAY,
-    FROM_1970,
+    DATE,
     HOUR,
     MINUTE,
-    MONTH,
     EventTimeError,
     TimeFormat,
     anchored,
 )
-from metronome.hits.fields import Choice, Integer, IntegerOrText, Record, Refusal, Text, Time
+from metronome.hits.fields import (
+    INTEGRAL_FLOATS,
+    Choice,
+    Integer,
+    IntegerOrText,
+    Record,
+    Refusal,
+    Text,
+    Time,
+)
 from metronome.hits.pipeline import STREAM, Document
 
 TAG_FIELD = "allezon_tag"  # the tag as received; not indexed (es_templates/index/hits.json)
@@ -37,7 +44,7 @@ ACTIONS = ("VIEW", "BUY")
 MAX_TEXT = 1024  # the keyword fields' ignore_above: a longer value could not be found again
 MAX_PRICE = 2**53  # every integer up to this is exact in the double the price is indexed as
 # Like every hit, no time before 1970; milliseconds (or up to microseconds) and Z.
-TAG_TIME_TEXT = f"{FROM_1970}-{MONTH}-{DAY}T{HOUR}:{MINUTE}:{MINUTE}(?:\\.[0-9]{{1,6}})?Z"
+TAG_TIME_TEXT = f"{DATE}T{HOUR}:{MINUTE}:{MINUTE}(?:\\.[0-9]{{1,6}})?Z"
 TAG_TIME = re.compile(TAG_TIME_TEXT)  # fullmatch
 TAG_TIME_EXAMPLE = "2022-03-22T12:15:00.000Z"
 
@@ -47,8 +54,8 @@ class TagError(Refusal):
 
 
 def parse_tag_time(value: Any) -> datetime:
-    """A tag's time (UTC), or ``EventTimeError``: the grammar holds the shape, ``fromisoformat``
-    the calendar (no 30 February)."""
+    """A tag's time (UTC), or ``EventTimeError``: the grammar (a real calendar day from 1970,
+    the schema's pattern too) decides, ``fromisoformat`` reads."""
     if isinstance(value, str) and TAG_TIME.fullmatch(value):
         try:
             return datetime.fromisoformat(value)
@@ -101,9 +108,9 @@ TAG = Record(
     not_an_object="A user tag is a JSON object.",
     description=(
         "One user tag; no other field is accepted. Not said by this schema: text is valid "
-        "Unicode (no unpaired surrogate); the time is a real calendar date, at most the site's "
-        "max_future_seconds (default a day) ahead of the server clock and no older than its "
-        "max_age_days if set."
+        "Unicode (no unpaired surrogate); the time is at most the site's max_future_seconds "
+        "(default a day) ahead of the server clock and no older than its max_age_days if set; "
+        f"for the price and the ids, {INTEGRAL_FLOATS}."
     ),
 )
 _CHECK = TAG.checker(TagError, "")
