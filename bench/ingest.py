@@ -70,8 +70,8 @@ from metronome.enrich.visitors import DailySalts
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
+from metronome.hits.definition import load_hit
 from metronome.hits.pipeline import Document, HitContext, enrich
-from metronome.hits.schema import load_hit
 
 ACCEPT_TARGET = 0.6
 E2E_TARGET = 0.8

@@ -4,7 +4,7 @@ Formats: JSON (an object or an array), ``text/plain`` holding JSON (``sendBeacon
 (one hit per line) and form bodies (one flat hit), optionally gzip-compressed. The pixel
 ``GET /tick.gif`` builds its hit from query parameters with the same rules as form bodies.
 Whatever is wrong with the body as a whole is an ``ApiError``; what is wrong with one hit is
-left to ``schema.load_hit`` so the other hits of a batch are still accepted.
+left to ``definition.load_hit`` so the other hits of a batch are still accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from metronome.hits.budget import (
     parsing_slot,
     tick_budget,
 )
+from metronome.hits.definition import TEXT_FIELDS
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})  # text/plain: what sendBeacon sends
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonlines"})
@@ -44,12 +45,11 @@ GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})
 NO_ENCODING = frozenset({"", "identity"})
 
 # Flat (form and query) values stay text for these: an id of "0042" must not become 42.
-STRING_FIELDS = frozenset(
-    {"id", "event", "hit_id", "url", "referrer", "format", "visitor", "session", "site", "key"}
-)
+STRING_FIELDS = TEXT_FIELDS
 NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
-# Bounded so int() never meets a number of thousands of digits (it refuses them).
-EPOCH_MILLIS = re.compile(r"[0-9]{1,18}")
+# An epoch time (eventtime says which unit): digits, and a fraction, as a number. Bounded so
+# int() never meets a number of thousands of digits (it refuses them).
+EPOCH_NUMBER = re.compile(r"[0-9]{1,18}(\.[0-9]{1,9})?")
 MAX_SAFE_INTEGER = 2**53
 MAX_INT_DIGITS = 4000
 # A form body is one flat hit: more pairs than this exceed any site's parameter limit.
@@ -151,6 +151,13 @@ def hit_from_pairs(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
 
 
 @functools.lru_cache(maxsize=64)  # clients send a handful of distinct Content-Type headers
+def mimetype(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower-cased, as werkzeug's ``mimetype`` reads
+    it: "" for none. Unlike ``media_type``, it refuses nothing."""
+    return parse_options_header(content_type or "")[0].lower()
+
+
+@functools.lru_cache(maxsize=64)
 def media_type(content_type: str | None) -> str:
     """The body's media type, lower-cased; ``ApiError`` 415 for a type no ingest reads."""
     kind, options = parse_options_header(content_type or "")
@@ -267,7 +274,10 @@ def _flat_value(name: str, text: str) -> str | int | float:
     if name in STRING_FIELDS:
         return text
     if name == "time":
-        return int(text) if EPOCH_MILLIS.fullmatch(text) else text
+        epoch = EPOCH_NUMBER.fullmatch(text)
+        if epoch is None:
+            return text  # ISO text, or refused as neither
+        return int(text) if epoch.group(1) is None else float(text)
     return _number_or_text(text)
 
 

@@ -5,7 +5,9 @@ array (``json_array true``, ``application/json``). Fluent Bit ``http``: a JSON a
 (``json``), NDJSON (``json_lines``, sent as ``application/x-ndjson`` or, by older builds,
 ``application/json``). Either may gzip the body. Each record may carry its time under
 ``date`` (Fluent Bit: epoch seconds as a double, epoch, epoch_ms, ISO 8601) or ``time`` /
-``@timestamp`` / ``timestamp`` (Fluentd's ``<inject>``).
+``@timestamp`` / ``timestamp`` (Fluentd's ``<inject>``). A number there is read by the epoch
+rule of every ingest time (``metronome.hits.eventtime``): a record whose time is a number that
+rule refuses is rejected, naming its key, rather than stored at a guessed time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from werkzeug.http import parse_options_header
 from metronome.errors import ApiError, error_object
 from metronome.hits.bodies import UndecodableLine, decompress, loads_json, ndjson_values
 from metronome.hits.budget import BodyBudget, check_json_values, check_lines, parsing_slot
+from metronome.hits.eventtime import MESSAGES, EventTimeError, epoch_time
 from metronome.logs.events import LogEvent
 
 JSON_TYPES = frozenset({"application/json", "text/plain"})
@@ -26,7 +29,6 @@ NDJSON_TYPES = frozenset(
     {"application/x-ndjson", "application/jsonlines", "application/json-lines"}
 )
 TIME_KEYS = ("date", "time", "@timestamp", "timestamp")
-EPOCH_MILLIS_ABOVE = 100_000_000_000  # a number this large is milliseconds (year 5138 in s)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ def _record(value: Any) -> dict[str, Any] | BadRecord:
     return value
 
 
+class UnreadableTime(ValueError):
+    """A record's time is a number the epoch rule refuses; ``key`` is where it is."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def log_events(
     records: list[dict[str, Any] | BadRecord], tag: str, received_at: datetime, key_prefix: str
 ) -> tuple[list[LogEvent], list[dict[str, Any]]]:
@@ -96,7 +106,14 @@ def log_events(
             error = error_object("invalid_record", record.message)
             rejected.append({"index": index, "error": error})
             continue
-        moment, time_key = record_time(record)
+        try:
+            moment, time_key = record_time(record)
+        except UnreadableTime as error:
+            message = f"{error.key}: {MESSAGES['epoch']}"
+            rejected.append(
+                {"index": index, "error": error_object("ambiguous_time", message, error.key)}
+            )
+            continue
         fields = {name: value for name, value in record.items() if name != time_key}
         events.append(
             LogEvent(
@@ -111,23 +128,30 @@ def log_events(
 
 
 def record_time(record: dict[str, Any]) -> tuple[datetime | None, str | None]:
-    """The record's own time and the key it was under, or (None, None)."""
+    """The record's own time and the key it was under, or (None, None); ``UnreadableTime``
+    when it is a number the epoch rule refuses."""
     for key in TIME_KEYS:
         if key in record:
-            moment = parse_time(record[key])
+            try:
+                moment = parse_time(record[key])
+            except EventTimeError:
+                raise UnreadableTime(key) from None
             if moment is not None:
                 return moment, key
     return None, None
 
 
 def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 text or an epoch number (``EventTimeError`` when the epoch rule refuses
+    it); ``None`` for anything else."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        seconds = value / 1000 if value > EPOCH_MILLIS_ABOVE else float(value)
         try:
-            return datetime.fromtimestamp(seconds, UTC)
-        except (OverflowError, OSError, ValueError):
+            return epoch_time(value)
+        except EventTimeError as error:
+            if error.kind == "epoch":
+                raise
             return None
     if isinstance(value, str) and 0 < len(value) <= 64:
         try:

@@ -5,13 +5,15 @@ is the same small success. Flask's request context, routing, ``Response`` object
 about a sixth of the web workers' Python time for them (py-spy under ``bench/allezon.py``).
 
 A *fast handler* gets the WSGI environ and the body and returns the finished answer, or
-``None``: then the request goes to the Flask view unchanged, body included. Handlers decline
-anything but the plain success (a bad tag, a refused hit, a body too large...), so every error
-is answered by the one code that answers it through Flask, and reads exactly the same.
+``None``: then the request goes to the Flask view unchanged, body included. A handler and its
+view are two thin adapters over the endpoint's one core (``metronome.hits.ingest``,
+``metronome.compat.allezon.ingest``), which accepts or refuses the request: the handler
+answers what was accepted and declines every refusal, so every error is answered through
+Flask, by the view raising the core's ``ApiError``, and reads exactly the same.
 
-A handler must decline *before* it changes anything (a spool append): the view then does the
-rest of the request again. What the handler decoded from the body, or the error decoding it
-raised, it leaves in the environ (``remember``) for the view (``decoded_once``): a body is
+A handler declines only when nothing was changed (a refusal appends nothing to the spool).
+What the core made of the request it leaves in the environ (``remember``) for the view
+(``decoded_once``), which answers it without deciding, or parsing the body, again: a body is
 parsed once, whoever answers it.
 """
 
@@ -66,16 +68,19 @@ Handler = Callable[["WSGIEnvironment", bytes], FastAnswer | None]
 _JSON = json.JSONEncoder(separators=(",", ":"))
 DECODED = "metronome.decoded_body"  # the environ key of what a fast handler decoded
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def remember(environ: WSGIEnvironment, decoded: object) -> None:
-    """Leave the decoded body, or the ``ApiError`` that refused it, for the view."""
+    """Leave what the handler made of the request (its refusal; or an ``ApiError``, raised
+    by the view) for the view."""
     environ[DECODED] = decoded
 
 
-def decoded_once(environ: WSGIEnvironment, kind: type[T], decode: Callable[[], T]) -> T:
-    """What the fast handler decoded for this request (raising the error it met), else
-    ``decode()``: the view of a declined request does not parse the body a second time."""
+def decoded_once(environ: WSGIEnvironment, kind: type[T], decode: Callable[[], R]) -> T | R:
+    """What the fast handler left of the ``kind`` for this request (raising it if it is an
+    error), else ``decode()``: the view of a declined request does not parse the body, nor
+    decide the request, a second time."""
     found = environ.pop(DECODED, None)
     if isinstance(found, Exception):
         raise found

@@ -1,10 +1,12 @@
 """``GET /openapi.json``: the public API described from the schemas that validate requests.
 
-The hit, /tock and query schemas below are the very classes the endpoints load requests
-with, and the parameters' grammars come from the modules that enforce them, so the description
-cannot drift from the behaviour; a test checks that every route the app serves is described
-here, and a schemathesis run (tests/integration/test_openapi_conformance.py) that the service
-answers as described. OpenAPI 3.1: its JSON Schema states tuples ([operator, field, values]).
+The hit and user tag schemas come from the one definition each payload is checked by
+(``metronome.hits.definition``, ``metronome.compat.allezon.tag``), the /tock and query schemas
+are the very classes the endpoints load requests with, and the parameters' grammars come from
+the modules that enforce them, so the description cannot drift from the behaviour; a test
+checks that every route the app serves is described here, and a schemathesis run
+(tests/integration/test_openapi_conformance.py) that the service answers as described.
+OpenAPI 3.1: its JSON Schema states tuples ([operator, field, values]).
 
 Status codes: 400 a request outside the grammar; 422 one in it that cannot be served (its code
 says why); 413 a body over the limit; 415 a media type not read; 429 over a rate limit and 503
@@ -19,8 +21,10 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, current_app, jsonify
 
+from metronome.compat.allezon import openapi_components as allezon_components
 from metronome.compat.allezon import openapi_paths as allezon_paths
-from metronome.hits.schema import HitSchema
+from metronome.config import IngestSettings
+from metronome.hits.definition import hit_query_parameters, hit_schema
 from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
@@ -111,7 +115,8 @@ def build_spec(version: str) -> dict[str, Any]:
         plugins=[MarshmallowPlugin()],
         info={"description": "Self-hosted usage analytics on Elasticsearch."},
     )
-    spec.components.schema("Hit", schema=HitSchema)
+    spec.components.schema("Hit", hit_schema())
+    spec.components.schema("FormHit", hit_schema(nested_ok=False))
     spec.components.schema("Query", schema=QuerySchema)
     spec.components.schema(
         "Error",
@@ -163,7 +168,16 @@ def build_spec(version: str) -> dict[str, Any]:
         },
     )
     hit = {"$ref": "#/components/schemas/Hit"}
-    hits = {"oneOf": [hit, {"type": "array", "items": hit}]}
+    batch = {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": IngestSettings().max_batch,
+        "items": hit,
+        "description": "A batch (the default limit of hits); an invalid hit is listed in "
+        "rejected while the others are stored",
+    }
+    hits = {"oneOf": [hit, batch]}
+    ndjson = {**batch, "description": "One hit a line (a line that is not JSON is refused alone)"}
     accepted = {
         "type": "object",
         "properties": {
@@ -178,12 +192,15 @@ def build_spec(version: str) -> dict[str, Any]:
                 "summary": "Send one hit or a batch",
                 "security": WRITE_KEY,
                 "requestBody": {
+                    "required": True,
                     "content": {
                         "application/json": {"schema": hits},
                         "text/plain": {"schema": hits},
-                        "application/x-ndjson": {"schema": {"type": "string"}},
-                        "application/x-www-form-urlencoded": {"schema": hit},
-                    }
+                        "application/x-ndjson": {"schema": ndjson},
+                        "application/x-www-form-urlencoded": {
+                            "schema": {"$ref": "#/components/schemas/FormHit"}
+                        },
+                    },
                 },
                 "responses": {
                     "202": _json(accepted, "Stored durably (invalid hits of a batch listed)."),
@@ -197,8 +214,10 @@ def build_spec(version: str) -> dict[str, Any]:
         path="/tick.gif",
         operations={
             "get": {
-                "summary": "The tracking pixel: a hit as query parameters",
-                "parameters": [{"in": "query", "schema": HitSchema}],
+                "summary": "The tracking pixel: a hit as query parameters (any other parameter "
+                "is a free one; a.b names b of the object a; a name starting with _ is a "
+                "cache-buster and ignored)",
+                "parameters": hit_query_parameters(),
                 "responses": {
                     "200": {
                         "description": "A 1x1 transparent GIF",
@@ -471,6 +490,8 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    for name, component in allezon_components().items():
+        spec.components.schema(name, component)
     for path, operations in allezon_paths().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

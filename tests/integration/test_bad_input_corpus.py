@@ -482,7 +482,7 @@ def test_rejections_in_a_batch_name_the_index_and_the_field(client: FlaskClient)
     assert [item["index"] for item in rejected] == list(range(1, 2 * len(WRONG_TYPES), 2))
     assert [item["error"]["field"] for item in rejected] == [name for name, _ in WRONG_TYPES]
     for item in rejected:
-        assert item["error"]["code"] in ("invalid_hit", "unknown_site")
+        assert item["error"]["code"] in ("invalid_hit", "unknown_site", "ambiguous_time")
         assert item["error"]["message"]
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from metronome.config import settings_from_mapping
 from metronome.hits.accept import RequestFacts, accept_hits
+from metronome.hits.bodies import UndecodableLine
+from metronome.hits.definition import load_hit
 from metronome.hits.pipeline import HitContext, enrich, new_hit_id
-from metronome.hits.schema import load_hit, load_hit_with_schema
 
 NOW = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
 CHROME = (
@@ -86,12 +87,33 @@ def test_the_origin_is_unknown_when_no_hit_named_a_site() -> None:
     assert closed.origin_allowed is False
 
 
-def test_the_marshmallow_reference_gives_the_same_documents() -> None:
-    hits = [{"id": "a", "hit_id": "h-1", "time": "2026-11-21T08:00:00+01:00", "price": 3.5}]
-    fast = accept_hits(SETTINGS, FACTS, hits, validate=load_hit).documents
-    reference = accept_hits(SETTINGS, FACTS, hits, validate=load_hit_with_schema).documents
-    assert fast == reference
-    assert fast[0]["@timestamp"] == "2026-11-21T07:00:00.000Z"
+def test_the_event_time_becomes_the_timestamp_in_utc() -> None:
+    hits = [
+        {"id": "a", "hit_id": "h-1", "time": "2026-11-21T08:00:00+01:00", "price": 3.5},
+        {"id": "b", "time": 1_795_244_400},  # epoch seconds: the same instant
+        {"id": "c", "time": 1_795_244_400_000},  # epoch milliseconds
+    ]
+    documents = accept_hits(SETTINGS, FACTS, hits).documents
+    assert [doc["@timestamp"] for doc in documents] == ["2026-11-21T07:00:00.000Z"] * 3
+
+
+def test_a_time_the_epoch_rule_cannot_read_is_a_400_naming_the_field() -> None:
+    outcome = accept_hits(SETTINGS, FACTS, [{"id": "a", "time": 1445}, {"id": "b"}])
+    assert [doc["id"] for doc in outcome.documents] == ["b"]
+    [rejected] = outcome.rejected
+    assert (rejected["index"], rejected["error"]["code"]) == (0, "ambiguous_time")
+    assert rejected["error"]["field"] == "time"
+    assert "epoch seconds below 1e11" in rejected["error"]["message"]
+    assert outcome.statuses == [400]
+
+
+def test_an_undecodable_ndjson_line_is_refused_with_its_own_message() -> None:
+    line = UndecodableLine(3, "Line 3 is not valid JSON: Expecting value (column 1).")
+    outcome = accept_hits(SETTINGS, FACTS, [{"id": "a"}, line])
+    assert outcome.rejected == [
+        {"index": 1, "error": {"code": "invalid_hit", "message": line.message}}
+    ]
+    assert outcome.statuses == [422]
 
 
 def test_context_values_are_worked_out_once_per_context() -> None:

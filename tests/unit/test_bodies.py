@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from metronome.errors import ApiError
 from metronome.hits.bodies import DEFAULT_BUDGET, UndecodableLine, decode_body, hit_from_query
 from metronome.hits.budget import BodyBudget
-from metronome.hits.schema import HitError, load_hit
+from metronome.hits.definition import load_hit
 
 NDJSON = "application/x-ndjson"
 FORM = "application/x-www-form-urlencoded"
@@ -138,8 +138,6 @@ def test_one_bad_ndjson_line_is_rejected_alone_and_the_good_lines_are_kept() -> 
     assert isinstance(bad, UndecodableLine)
     assert bad.line_number == 3  # counts the blank line: the number a user finds in an editor
     assert bad.message.startswith("Line 3 is not valid JSON: Expecting value")
-    with pytest.raises(HitError, match="Line 3 is not valid JSON"):
-        load_hit(bad)
 
 
 @pytest.mark.parametrize(
@@ -221,9 +219,14 @@ def test_free_form_values_become_numbers_only_when_plain_decimals(text: str, exp
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("1421931900000", 1421931900000), ("2015-01-22T13:05:00Z", "2015-01-22T13:05:00Z")],
+    [
+        ("1421931900000", 1421931900000),
+        ("1421931900", 1421931900),
+        ("1421931900.5", 1421931900.5),
+        ("2015-01-22T13:05:00Z", "2015-01-22T13:05:00Z"),
+    ],
 )
-def test_form_time_of_digits_is_epoch_millis_and_other_text_stays_iso(
+def test_form_time_of_digits_is_an_epoch_number_and_other_text_stays_iso(
     text: str, expected: Any
 ) -> None:
     hit = hit_from_query({"id": "x", "time": text})

@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from metronome.enrich.visitors import DailySalts
+from metronome.hits.eventtime import EventTimeError
 from metronome.logs.bodies import BadRecord, log_events, parse_time
 from metronome.logs.events import LogEvent
 from metronome.logs.forward import ForwardCounters
@@ -146,11 +147,24 @@ def test_without_a_key_identical_lines_are_distinct_requests() -> None:
         ("2018-05-30T11:39:52+02:00", datetime(2018, 5, 30, 9, 39, 52, tzinfo=UTC)),
         ("yesterday", None),
         (True, None),
-        (10**30, None),
     ],
 )
 def test_fluent_bit_and_fluentd_time_values(value: object, expected: datetime | None) -> None:
     assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("value", [10**30, 1398282091500000, 42, -1398282091, 0])
+def test_a_number_the_epoch_rule_cannot_read_rejects_its_record_naming_the_key(
+    value: int,
+) -> None:
+    with pytest.raises(EventTimeError):
+        parse_time(value)
+    events, rejected = log_events([{"log": "x", "time": value}, {"log": "y"}], "app", NOW, "k")
+    assert [e.record for e in events] == [{"log": "y"}]
+    [refused] = rejected
+    assert refused["index"] == 0
+    assert (refused["error"]["code"], refused["error"]["field"]) == ("ambiguous_time", "time")
+    assert "epoch seconds below 1e11" in refused["error"]["message"]
 
 
 def test_the_time_key_sets_the_event_time_and_leaves_the_record() -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from metronome.hits.definition import load_hit
 from metronome.hits.pipeline import (
     STEPS,
     HitContext,
@@ -16,7 +17,6 @@ from metronome.hits.pipeline import (
     put_user_agent,
     put_visitor,
 )
-from metronome.hits.schema import load_hit
 
 RECEIVED = datetime(2026, 11, 22, 10, 0, 0, 123000, tzinfo=UTC)
 CTX = HitContext(site="default", received_at=RECEIVED)

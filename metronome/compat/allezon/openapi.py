@@ -1,4 +1,5 @@
-"""The three paths for /openapi.json (``metronome.web.openapi`` adds them to the spec)."""
+"""The three paths for /openapi.json, and the tag's schemas (``metronome.web.openapi`` adds
+them to the spec); the tag's come from its one definition, ``tag.TAG``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ from typing import Any
 
 from metronome.compat.allezon.model import AGGREGATES, DEFAULT_LIMIT, FILTERS, MAX_LIMIT
 from metronome.compat.allezon.parse import TIME_RANGE_EXAMPLE, TIME_RANGE_PATTERN
-from metronome.compat.allezon.schema import UserTagSchema
-from metronome.compat.allezon.tag import ACTIONS, MAX_TEXT
+from metronome.compat.allezon.tag import ACTIONS, MAX_TEXT, PRODUCT_INFO, TAG
+
+
+def openapi_components() -> dict[str, dict[str, Any]]:
+    """``UserTag`` and the ``ProductInfo`` it refers to, as derived from ``TAG``."""
+    tag = TAG.schema()
+    tag["properties"][PRODUCT_INFO.name] = {"$ref": "#/components/schemas/ProductInfo"}
+    return {"UserTag": tag, "ProductInfo": PRODUCT_INFO.schema()}
 
 
 def openapi_paths() -> dict[str, dict[str, Any]]:
@@ -36,7 +43,8 @@ def openapi_paths() -> dict[str, dict[str, Any]]:
     ignored = {"description": "Ignored", "content": {"*/*": {"schema": {}}}}
     limit = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT}
     aggregates = {"type": "array", "items": {"type": "string", "enum": list(AGGREGATES)}}
-    tag = {"application/json": {"schema": UserTagSchema}}
+    tag_schema = {"schema": {"$ref": "#/components/schemas/UserTag"}}
+    tag = {"application/json": tag_schema, "text/plain": tag_schema}
     return {
         "/user_tags": {
             "post": {
@@ -44,7 +52,7 @@ def openapi_paths() -> dict[str, dict[str, Any]]:
                 "requestBody": {"required": True, "content": tag},
                 "responses": {
                     "204": {"description": "Stored durably"},
-                    **errors(400, 404, 413, 415, 422, 429, 503),
+                    **errors(400, 401, 404, 413, 415, 422, 429, 503),
                 },
             }
         },

@@ -1,27 +1,31 @@
-"""``POST /tick``, ``GET /tick.gif`` and the CORS preflight: validate, enrich, spool, answer.
+"""``POST /tick``, ``GET /tick.gif`` and the CORS preflight: thin adapters over the ingest core.
 
-The flow reads top to bottom: decode the body -> per hit (``accept.accept_hits``): site, key,
-origin, validation -> enrichment pipeline -> one durable spool append for the request -> 202.
+``metronome.hits.ingest`` decides every request (validate, enrich, spool; or refuse). Here:
+``fast_tick``, the fast handler (``metronome.web.fastpath``), answers what the core accepted
+and hands every refusal to ``tick``, the Flask view, which raises it; the view runs the core
+itself for the requests the fast path does not see (a body without a length, too large).
 """
 
 from __future__ import annotations
 
 import base64
-from collections import Counter
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, g, request
 from werkzeug.wrappers import Request
 
-from metronome import metrics
 from metronome.access.cors import add_cors_headers, cors_headers, origin_allowed
 from metronome.config import Settings
-from metronome.errors import ApiError, error_object
-from metronome.hits.accept import Outcome, RequestFacts, accept_hits
-from metronome.hits.bodies import DecodedBody, decode_body, hit_from_pairs
-from metronome.hits.pipeline import Document
-from metronome.spool.http_errors import durable_append
+from metronome.errors import ApiError
+from metronome.hits.ingest import (
+    Accepted,
+    Ingested,
+    IngestRequest,
+    Refused,
+    ingest_pixel,
+    ingest_tick,
+)
 from metronome.web.fastpath import (
     FastAnswer,
     Handler,
@@ -88,69 +92,30 @@ def _origin_allowed_somewhere(settings: Settings, origin: str | None, named: str
 @bp.post("/tick")
 def tick() -> Response:
     services = current_services()
-    ingest = services.settings.ingest
-    body = decoded_once(
-        request.environ,
-        DecodedBody,
-        lambda: decode_body(
-            _environ(CONTENT_TYPE),
-            request.get_data(cache=False),
-            _environ(CONTENT_ENCODING),
-            services.budgets.tick,
+    environ = request.environ
+    outcome = decoded_once(
+        environ,
+        Refused,
+        lambda: ingest_tick(
+            services, ingest_request(environ, lambda: request.get_data(cache=False))
         ),
     )
-    if body.batch and not body.hits:
-        raise ApiError(422, "empty_batch", "The batch holds no hits.")
-    if len(body.hits) > ingest.max_batch:
-        raise ApiError(
-            413,
-            "batch_too_large",
-            f"A batch may hold at most {ingest.max_batch} hits, this one has {len(body.hits)}.",
-        )
-    outcome = _accept(services, body.hits)
-    if not outcome.documents:
-        raise _nothing_accepted(outcome, body.batch)
-    answer: dict[str, Any] = {"accepted": len(outcome.documents)}
-    if outcome.rejected:
-        answer["rejected"] = outcome.rejected
-    return _answer(answer, 202)
+    answer = _accepted(outcome).answer
+    return Response(json_text(answer), status=202, mimetype="application/json")
 
 
 def fast_tick(services: Services) -> Handler:
-    """``POST /tick`` without Flask (``metronome.web.fastpath``) when every hit is accepted: the
-    same decoding, checks, enrichment and one durable append as ``tick``, and the same answer
-    and CORS headers. A body, batch or hit that is refused is left to ``tick``, which answers
-    it (and counts it) as it always has."""
-    settings = services.settings
-    ingest = settings.ingest
-    budget = services.budgets.tick
+    """``POST /tick`` without Flask (``metronome.web.fastpath``): the core's accepted outcome,
+    answered with the bytes and CORS headers ``tick`` gives it. A refusal is left, as the core
+    decided it, to ``tick``, which answers it."""
 
     def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
-        try:
-            body = decode_body(
-                environ.get(CONTENT_TYPE), data, environ.get(CONTENT_ENCODING), budget
-            )
-        except ApiError as error:
-            remember(environ, error)  # the view answers it, without decoding the body again
+        outcome = ingest_tick(services, ingest_request(environ, lambda: data))
+        if isinstance(outcome, Refused):
+            remember(environ, outcome)  # the view raises it, without running the core again
             return None
-        remember(environ, body)
-        if not body.hits or len(body.hits) > ingest.max_batch:
-            return None
-        args = Request(environ).args if environ.get("QUERY_STRING") else None
-        named = args.get("site") if args is not None else None
-        key = args.get("key") if args is not None else None
-        outcome = accept_hits(settings, _facts(services, environ, key, named), body.hits)
-        if outcome.rejected or not outcome.documents:
-            return None
-        cors = cors_headers(
-            _answer_origin(services, environ.get(ORIGIN), named, outcome.origin_allowed)
-        )
-        try:
-            spool_documents(services, outcome.documents)
-        except ApiError as error:  # the spool is full or failing: nothing was appended
-            return json_answer(error.status, error.body(), [*error.headers.items(), *cors])
-        _count_accepted(outcome.documents)
-        return json_answer(202, {"accepted": len(outcome.documents)}, cors)
+        origin = environ.get(ORIGIN) if outcome.origin_allowed else None
+        return json_answer(202, outcome.answer, cors_headers(origin))
 
     return handle
 
@@ -159,58 +124,69 @@ def fast_tick(services: Services) -> Handler:
 def pixel() -> Response:
     if request.method == "HEAD":  # link checkers and prefetchers look; they are not visits
         return Response(status=200, mimetype="image/gif")
-    # Parameters starting with "_" are cache-busters (?_=1700000000), not data.
-    pairs = [(k, v) for k, v in request.args.items(multi=True) if not k.startswith("_")]
-    outcome = _accept(current_services(), [hit_from_pairs(pairs)])
-    if not outcome.documents:
-        raise _nothing_accepted(outcome, batch=False)
+    args = request.args
+    incoming = ingest_request(request.environ, _no_body, args.get)
+    _accepted(ingest_pixel(current_services(), incoming, args.items(multi=True)))
     response = Response(PIXEL, status=200, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, max-age=0"
     return response
 
 
-def _accept(services: Services, raw_hits: list[Any]) -> Outcome:
-    """Validate and enrich every hit, then spool the valid ones in one durable append."""
-    facts = _facts(services, request.environ, _query("key"), _query("site"))
-    outcome = accept_hits(services.settings, facts, raw_hits)
+def _accepted(outcome: Ingested) -> Accepted:
+    """The accepted outcome; a refusal is raised (answered through Flask, CORS headers by
+    ``cors`` from what the hits said about the origin)."""
     if outcome.origin_allowed is not None:
         g.origin_allowed = outcome.origin_allowed
-    for rejection in outcome.rejected:
-        metrics.REJECTED.labels(rejection["error"]["code"]).inc()
-    if outcome.documents:
-        spool_documents(services, outcome.documents)
-        _count_accepted(outcome.documents)
+    if isinstance(outcome, Refused):
+        raise outcome.error
     return outcome
 
 
-def _facts(
-    services: Services, environ: WSGIEnvironment, key: str | None, site: str | None
-) -> RequestFacts:
-    """What the request says about its hits: the key header (else ``?key=``), ``?site=``..."""
-    received_at = datetime.now(UTC)
-    return RequestFacts(
-        received_at=received_at,
-        salt=services.salts.for_day(received_at.date()),
-        key=environ.get(KEY) or key,
-        site=site,
-        origin=environ.get(ORIGIN),
-        user_agent=environ.get(USER_AGENT),
-        client_ip=environ.get(REMOTE_ADDR),
+def ingest_request(
+    environ: WSGIEnvironment,
+    body: Callable[[], bytes],
+    query: Callable[[str], str | None] | None = None,
+) -> IngestRequest:
+    """What the core reads of a request, straight from the WSGI environ (werkzeug's header
+    view costs several times more), for both adapters alike; ``query``: the query values when
+    they are parsed already."""
+    get = environ.get
+    return IngestRequest(  # by position: this runs for every request
+        get(CONTENT_TYPE),
+        get(CONTENT_ENCODING),
+        get(KEY),
+        get(ORIGIN),
+        get(USER_AGENT),
+        get(REMOTE_ADDR),
+        query or query_reader(environ),
+        body,
     )
 
 
-def _count_accepted(documents: list[Document]) -> None:
-    if len(documents) == 1:  # most requests: no Counter
-        metrics.accepted_counter(documents[0]["site"]).inc()
-        return
-    for site_name, count in Counter(d["site"] for d in documents).items():
-        metrics.accepted_counter(site_name).inc(count)
+def query_reader(environ: WSGIEnvironment) -> Callable[[str], str | None]:
+    """``request.args.get``, parsing the query string on first use and an empty one never."""
+    if not environ.get("QUERY_STRING"):
+        return _no_value
+    parsed: list[Request] = []
+
+    def get(name: str) -> str | None:
+        if not parsed:
+            parsed.append(Request(environ))
+        return parsed[0].args.get(name)
+
+    return get
+
+
+def _no_value(name: str) -> None:
+    return None
+
+
+def _no_body() -> bytes:
+    return b""
 
 
 def _environ(environ_key: str) -> str | None:
-    """A request header (or the client address) as ``request.headers.get`` (``remote_addr``)
-    gives it, read straight from the WSGI environ: werkzeug's header view costs several times
-    more, and every ingest request reads five of them."""
+    """A request header (or the client address) as ``request.headers.get`` gives it."""
     value: str | None = request.environ.get(environ_key)
     return value
 
@@ -218,31 +194,3 @@ def _environ(environ_key: str) -> str | None:
 def _query(name: str) -> str | None:
     """``request.args.get(name)``, without parsing an empty query string into a MultiDict."""
     return request.args.get(name) if request.environ.get("QUERY_STRING") else None
-
-
-def _answer(body: dict[str, Any], status: int) -> Response:
-    return Response(json_text(body), status=status, mimetype="application/json")
-
-
-def spool_documents(services: Services, documents: list[Document]) -> None:
-    with durable_append("hits"):
-        services.sink.append(documents)
-
-
-def _nothing_accepted(outcome: Outcome, batch: bool) -> ApiError:
-    statuses = set(outcome.statuses)
-    status = statuses.pop() if len(statuses) == 1 else 422
-    if batch:
-        error = error_object(
-            "no_hit_accepted",
-            f"None of the {len(outcome.rejected)} hits was accepted; see rejected.",
-        )
-    else:
-        error = outcome.rejected[0]["error"]
-    return ApiError(
-        status,
-        error["code"],
-        error["message"],
-        field=error.get("field"),
-        extra={"accepted": 0, "rejected": outcome.rejected},
-    )
