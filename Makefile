@@ -47,10 +47,11 @@ test-tools:  ## Debian packages the tests use: chromium, nginx, docker-compose (
 run: es-resolve js  ## start the embedded Elasticsearch and Metronome on 127.0.0.1:8080
 	$(BIN)/metronome serve
 
-lint: install  ## ruff and mypy
+lint: install  ## ruff, mypy and the package's layering (.importlinter)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -2,12 +2,11 @@
 
 A site with no ``allowed_origins`` accepts hits from any page (write keys are public anyway);
 otherwise only from the listed origins (``*`` allows all). ``text/plain`` beacons need no
-preflight; ``application/json`` and a key header do, and get one here.
+preflight; ``application/json`` and a key header do. Pure: the web layer puts these headers on
+its answers.
 """
 
 from __future__ import annotations
-
-from flask import Response
 
 from metronome.config import SiteSettings
 
@@ -22,15 +21,6 @@ def origin_allowed(site: SiteSettings, origin: str | None) -> bool:
     return "*" in site.allowed_origins or origin.rstrip("/") in {
         allowed.rstrip("/") for allowed in site.allowed_origins
     }
-
-
-def add_cors_headers(response: Response, origin: str | None, preflight: bool = False) -> Response:
-    for name, value in cors_headers(origin, preflight):
-        if name == "Vary":
-            response.headers.add(name, value)
-        else:
-            response.headers[name] = value
-    return response
 
 
 def cors_headers(origin: str | None, preflight: bool = False) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from flask import Blueprint, Response, g, request
 from werkzeug.wrappers import Request
 
-from metronome.access.cors import add_cors_headers, cors_headers, origin_allowed
+from metronome.access.cors import cors_headers, origin_allowed
 from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.hits.ingest import (
@@ -57,7 +57,7 @@ def cors(response: Response) -> Response:
     """Every ingest answer, errors included, is readable by a page from an allowed origin."""
     origin = _environ(ORIGIN)
     allowed = _answer_origin(current_services(), origin, _query("site"), g.get("origin_allowed"))
-    return add_cors_headers(response, allowed, preflight=request.method == "OPTIONS")
+    return _with_cors_headers(response, allowed, preflight=request.method == "OPTIONS")
 
 
 @bp.route("/tick", methods=["OPTIONS"])
@@ -194,3 +194,12 @@ def _environ(environ_key: str) -> str | None:
 def _query(name: str) -> str | None:
     """``request.args.get(name)``, without parsing an empty query string into a MultiDict."""
     return request.args.get(name) if request.environ.get("QUERY_STRING") else None
+
+
+def _with_cors_headers(response: Response, origin: str | None, preflight: bool = False) -> Response:
+    for name, value in cors_headers(origin, preflight):
+        if name == "Vary":
+            response.headers.add(name, value)
+        else:
+            response.headers[name] = value
+    return response
