@@ -89,21 +89,25 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     remove_templates(es, prefix)
 
 
+# The tests' sites: ``default`` open (no keys, public /tock), ``shop`` with every kind of key.
+TEST_SITES: dict[str, dict[str, Any]] = {
+    "default": {"write_auth": "none", "public_tock": True},
+    "shop": {
+        "write_auth": "key",
+        "write_keys": [WRITE_KEY],
+        "read_keys": [READ_KEY],
+        "ingest_keys": [INGEST_KEY],
+    },
+}
+
+
 def make_settings(
     es_url: str, index_prefix: str, spool_dir: Path | None = None, **overrides: Any
 ) -> Settings:
     raw: dict[str, Any] = {
         "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
         "spool": {"dir": str(spool_dir or Path("/nonexistent/spool"))},
-        "sites": {
-            "default": {"write_auth": "none", "public_tock": True},
-            "shop": {
-                "write_auth": "key",
-                "write_keys": [WRITE_KEY],
-                "read_keys": [READ_KEY],
-                "ingest_keys": [INGEST_KEY],
-            },
-        },
+        "sites": TEST_SITES,
     }
     raw.update(overrides)
     return settings_from_mapping(raw)

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
     ClientError,
@@ -32,6 +30,7 @@ from ingesters.s3_access_logs.keys import (
     parse_key,
     start_after,
 )
+from metronome.s3.client import s3_client
 from metronome.s3.errors import MISSING_KEY_CODES, S3Location, describe_s3_error, error_code
 from metronome.sources.base import SourceError
 from metronome.sources.http import HttpClient, RetryPolicy
@@ -73,22 +72,13 @@ class ObjectGone(Exception):
 
 
 def build_client(settings: BucketSettings, policy: RetryPolicy) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id=settings.access_key_id,
-        aws_secret_access_key=settings.secret_access_key,
-        region_name=settings.region,
-    )
-    config = Config(
-        s3={"addressing_style": "path" if settings.path_style else "auto"},
-        retries={"mode": "standard", "total_max_attempts": max(1, policy.attempts)},
+    return s3_client(
+        settings,
+        total_attempts=policy.attempts,
         connect_timeout=policy.timeout,
         read_timeout=policy.timeout,
-        # S3-compatible servers (MinIO, Ceph, Garage) often refuse the newer default checksums.
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        user_agent_extra="metronome-ingester",
+        user_agent="metronome-ingester",
     )
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 
 def count_attempts(client: Any, http: HttpClient) -> None:

@@ -13,6 +13,7 @@ window, whatever the cursor says; the ids repeat, so only what was missed is add
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -162,18 +163,9 @@ class S3AccessLogsSource(Source):
         yield Chunk(documents, max(number, done), finished=True)
 
     def _bucket_settings(self) -> BucketSettings:
-        options = self.options
-        return BucketSettings(
-            bucket=options["bucket"],
-            prefix=options["prefix"],
-            key_format=options["key_format"],
-            endpoint_url=options["endpoint_url"],
-            region=options["region"],
-            access_key_id=options["access_key_id"],
-            secret_access_key=options["secret_access_key"],
-            path_style=options["path_style"],
-            list_page_size=options["list_page_size"],
-        )
+        """The bucket options (each setting of ``BucketSettings`` is an option of this source)."""
+        names = [item.name for item in dataclasses.fields(BucketSettings)]
+        return BucketSettings(**{name: self.options[name] for name in names})
 
     def _mapping(self) -> RecordMapping:
         return RecordMapping(

@@ -1,10 +1,7 @@
 """The bucket: a small S3 client wrapper whose every failure is a one-line ``ArchiveError``.
 
-Works with AWS and any S3-compatible endpoint (MinIO, Ceph, Garage, moto...): the endpoint,
-region, credentials and path-style addressing come from ``archive.*``; credentials that are
-not set come from the standard AWS chain (environment, ``~/.aws``, instance role). Checksums
-are only sent where S3 requires them, as many S3-compatible servers reject the newer ones.
-Messages never contain the secret key.
+The client is ``metronome.s3.client``'s, built from ``archive.*``. Messages never contain the
+secret key.
 """
 
 from __future__ import annotations
@@ -14,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import (  # type: ignore[import-untyped]
     BotoCoreError,
     ClientError,
@@ -24,11 +19,12 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from metronome.archive.errors import ArchiveError
 from metronome.archive.parts import copy_hashed
 from metronome.config import ArchiveSettings
+from metronome.s3.client import s3_client
 from metronome.s3.errors import MISSING_KEY_CODES, S3Location, describe_s3_error, error_code
 
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
-MAX_ATTEMPTS = 3
+RETRIES = 3  # after the first request
 
 
 @dataclass(frozen=True)
@@ -38,21 +34,13 @@ class StoredObject:
 
 
 def build_s3_client(settings: ArchiveSettings) -> Any:
-    session = boto3.session.Session(
-        aws_access_key_id=settings.access_key_id,
-        aws_secret_access_key=settings.secret_access_key,
-        region_name=settings.region,
-    )
-    config = Config(
-        s3={"addressing_style": "path" if settings.path_style else "auto"},
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    return s3_client(
+        settings,
+        total_attempts=1 + RETRIES,
         connect_timeout=CONNECT_TIMEOUT,
         read_timeout=READ_TIMEOUT,
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-        user_agent_extra="metronome-archive",
+        user_agent="metronome-archive",
     )
-    return session.client("s3", endpoint_url=settings.endpoint_url, config=config)
 
 
 def location(settings: ArchiveSettings) -> S3Location:

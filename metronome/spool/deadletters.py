@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,10 @@ class DeadLetter:
     error_type: str
     error_reason: str
     document: dict[str, Any]
+
+
+# What a dead letter document holds: every field of DeadLetter but its id (the document's _id).
+STORED_FIELDS = tuple(item.name for item in fields(DeadLetter) if item.name != "letter_id")
 
 
 @dataclass(frozen=True)
@@ -102,16 +106,7 @@ class DeadLetterStore:
         )
         for hit in response["hits"]["hits"]:
             source = hit["_source"]
-            yield DeadLetter(
-                letter_id=hit["_id"],
-                failed_at=source["failed_at"],
-                stream=source["stream"],
-                target_index=source["target_index"],
-                doc_id=source["doc_id"],
-                error_type=source["error_type"],
-                error_reason=source["error_reason"],
-                document=source["document"],
-            )
+            yield DeadLetter(hit["_id"], **{name: source[name] for name in STORED_FIELDS})
 
 
 def letter_id(target_index: str, doc_id: str) -> str:

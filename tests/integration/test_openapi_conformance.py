@@ -38,7 +38,7 @@ from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.web.app import create_app
 from metronome.webhooks.github import SIGNATURE_HEADER, signature_of
-from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, make_settings
+from tests.conftest import INGEST_KEY, READ_KEY, TEST_SITES, WRITE_KEY, make_settings
 from tests.fakes.server import serving
 
 SEED = 20_240_611
@@ -141,16 +141,7 @@ def conformance_settings(es_url: str, index_prefix: str, tmp_path: Path) -> Sett
         tmp_path / "spool",
         default_site="shop",
         admin_site="shop",
-        sites={
-            "default": {"write_auth": "none", "public_tock": True},
-            "shop": {
-                "write_auth": "key",
-                "write_keys": [WRITE_KEY],
-                "read_keys": [READ_KEY],
-                "ingest_keys": [INGEST_KEY],
-            },
-            "allezon": {"write_auth": "none"},
-        },
+        sites={**TEST_SITES, "allezon": {"write_auth": "none"}},
         allezon={"enabled": True},
         webhooks={"github": {"secret": WEBHOOK_SECRET}},
         sources={  # never run here: its status is read from Elasticsearch

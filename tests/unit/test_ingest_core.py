@@ -26,9 +26,10 @@ from metronome.hits.ingest import Accepted, Refused, ingest_tick
 from metronome.spool.writer import spool_bytes
 from metronome.web.app import create_app
 from metronome.web.fastpath import DECODED, FastPath
+from metronome.web.ingest import ingest_request
 from metronome.web.services import EXTENSION_KEY, Services
 from metronome.web.views.allezon import fast_user_tags
-from metronome.web.views.hits import fast_tick, ingest_request
+from metronome.web.views.hits import fast_tick
 from tests.conftest import WRITE_KEY, flask_calls, make_settings
 from tests.unit.test_allezon import TAG, changed
 

@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import fields
 from types import TracebackType
 from typing import Any
 
@@ -91,12 +92,9 @@ Report = Callable[[ForwardCounters], None]
 def server_options(settings: ForwardSettings) -> dict[str, Any]:
     """The ``ForwardServer`` keyword arguments that ``logs.forward`` sets (not host and port).
     Reads the TLS files: ``OSError`` or ``ssl.SSLError`` when they cannot be used."""
+    # Each decoding limit is a forward setting of the same name.
     limits = DecodeLimits(
-        max_message_bytes=settings.max_message_bytes,
-        max_decompressed_bytes=settings.max_decompressed_bytes,
-        max_array_length=settings.max_array_length,
-        max_map_length=settings.max_map_length,
-        max_string_bytes=settings.max_string_bytes,
+        **{item.name: getattr(settings, item.name) for item in fields(DecodeLimits)}
     )
     tls = settings.tls
     return {

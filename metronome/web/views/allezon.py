@@ -20,15 +20,14 @@ from metronome.compat.allezon.parse import parse_aggregates, parse_profile
 from metronome.compat.allezon.profiles import fetch_profile
 from metronome.compat.allezon.result import aggregates_result, profile_result
 from metronome.config import SiteSettings
-from metronome.hits.ingest import Refused
+from metronome.query.reads import call_elasticsearch, store_unavailable
 from metronome.web.fastjson import json_response
-from metronome.web.fastpath import FastAnswer, Handler, decoded_once, remember
+from metronome.web.fastpath import FastAnswer, Handler
+from metronome.web.ingest import decided_in_view, fast_handler
 from metronome.web.services import Services, current_services
-from metronome.web.views.hits import ingest_request
-from metronome.web.views.query import call_elasticsearch, store_unavailable
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    pass
 
 bp = Blueprint("allezon", __name__)
 log = logging.getLogger(__name__)
@@ -38,17 +37,7 @@ NO_CONTENT_TYPE = get_content_type(Response.default_mimetype or "text/plain", "u
 
 @bp.post("/user_tags")
 def user_tags() -> Response:
-    services = current_services()
-    environ = request.environ
-    outcome = decoded_once(
-        environ,
-        Refused,
-        lambda: ingest_user_tag(
-            services, ingest_request(environ, lambda: request.get_data(cache=False))
-        ),
-    )
-    if isinstance(outcome, Refused):
-        raise outcome.error
+    decided_in_view(ingest_user_tag)
     return Response(status=204, content_type=NO_CONTENT_TYPE)
 
 
@@ -58,14 +47,7 @@ def fast_user_tags(services: Services) -> Handler:
     ``user_tags``."""
     no_content = FastAnswer(204, [("Content-Type", NO_CONTENT_TYPE)])
 
-    def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
-        outcome = ingest_user_tag(services, ingest_request(environ, lambda: data))
-        if isinstance(outcome, Refused):
-            remember(environ, outcome)  # the view raises it, without running the core again
-            return None
-        return no_content
-
-    return handle
+    return fast_handler(ingest_user_tag, services, lambda environ, outcome: no_content)
 
 
 @bp.post("/user_profiles/<path:cookie>")

@@ -34,9 +34,9 @@ from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.query.events import events_query, flatten, iter_events, mapped_fields, pick
 from metronome.query.export import ndjson_line, rows_to_csv
+from metronome.query.reads import store_unavailable
 from metronome.query.timerange import parse_instant, parse_tz
 from metronome.web.services import current_services
-from metronome.web.views.query import store_unavailable
 
 log = logging.getLogger(__name__)
 

@@ -9,31 +9,25 @@ itself for the requests the fast path does not see (a body without a length, too
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, g, request
-from werkzeug.wrappers import Request
 
 from metronome.access.cors import cors_headers, origin_allowed
 from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.hits.ingest import (
     Accepted,
-    Ingested,
-    IngestRequest,
-    Refused,
     ingest_pixel,
     ingest_tick,
 )
 from metronome.web.fastpath import (
     FastAnswer,
     Handler,
-    decoded_once,
     json_answer,
     json_text,
-    remember,
 )
+from metronome.web.ingest import ORIGIN, accepted, decided_in_view, fast_handler, ingest_request
 from metronome.web.services import Services, current_services
 
 if TYPE_CHECKING:
@@ -42,13 +36,6 @@ if TYPE_CHECKING:
 bp = Blueprint("hits", __name__)
 
 # WSGI environ keys of the request headers and address ingest reads.
-CONTENT_TYPE = "CONTENT_TYPE"
-CONTENT_ENCODING = "HTTP_CONTENT_ENCODING"
-KEY = "HTTP_X_METRONOME_KEY"
-ORIGIN = "HTTP_ORIGIN"
-USER_AGENT = "HTTP_USER_AGENT"
-REMOTE_ADDR = "REMOTE_ADDR"
-
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
@@ -91,16 +78,7 @@ def _origin_allowed_somewhere(settings: Settings, origin: str | None, named: str
 
 @bp.post("/tick")
 def tick() -> Response:
-    services = current_services()
-    environ = request.environ
-    outcome = decoded_once(
-        environ,
-        Refused,
-        lambda: ingest_tick(
-            services, ingest_request(environ, lambda: request.get_data(cache=False))
-        ),
-    )
-    answer = _accepted(outcome).answer
+    answer = decided_in_view(ingest_tick).answer
     return Response(json_text(answer), status=202, mimetype="application/json")
 
 
@@ -109,15 +87,11 @@ def fast_tick(services: Services) -> Handler:
     answered with the bytes and CORS headers ``tick`` gives it. A refusal is left, as the core
     decided it, to ``tick``, which answers it."""
 
-    def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
-        outcome = ingest_tick(services, ingest_request(environ, lambda: data))
-        if isinstance(outcome, Refused):
-            remember(environ, outcome)  # the view raises it, without running the core again
-            return None
+    def answer(environ: WSGIEnvironment, outcome: Accepted) -> FastAnswer:
         origin = environ.get(ORIGIN) if outcome.origin_allowed else None
         return json_answer(202, outcome.answer, cors_headers(origin))
 
-    return handle
+    return fast_handler(ingest_tick, services, answer)
 
 
 @bp.get("/tick.gif")
@@ -126,59 +100,10 @@ def pixel() -> Response:
         return Response(status=200, mimetype="image/gif")
     args = request.args
     incoming = ingest_request(request.environ, _no_body, args.get)
-    _accepted(ingest_pixel(current_services(), incoming, args.items(multi=True)))
+    accepted(ingest_pixel(current_services(), incoming, args.items(multi=True)))
     response = Response(PIXEL, status=200, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, max-age=0"
     return response
-
-
-def _accepted(outcome: Ingested) -> Accepted:
-    """The accepted outcome; a refusal is raised (answered through Flask, CORS headers by
-    ``cors`` from what the hits said about the origin)."""
-    if outcome.origin_allowed is not None:
-        g.origin_allowed = outcome.origin_allowed
-    if isinstance(outcome, Refused):
-        raise outcome.error
-    return outcome
-
-
-def ingest_request(
-    environ: WSGIEnvironment,
-    body: Callable[[], bytes],
-    query: Callable[[str], str | None] | None = None,
-) -> IngestRequest:
-    """What the core reads of a request, straight from the WSGI environ (werkzeug's header
-    view costs several times more), for both adapters alike; ``query``: the query values when
-    they are parsed already."""
-    get = environ.get
-    return IngestRequest(  # by position: this runs for every request
-        get(CONTENT_TYPE),
-        get(CONTENT_ENCODING),
-        get(KEY),
-        get(ORIGIN),
-        get(USER_AGENT),
-        get(REMOTE_ADDR),
-        query or query_reader(environ),
-        body,
-    )
-
-
-def query_reader(environ: WSGIEnvironment) -> Callable[[str], str | None]:
-    """``request.args.get``, parsing the query string on first use and an empty one never."""
-    if not environ.get("QUERY_STRING"):
-        return _no_value
-    parsed: list[Request] = []
-
-    def get(name: str) -> str | None:
-        if not parsed:
-            parsed.append(Request(environ))
-        return parsed[0].args.get(name)
-
-    return get
-
-
-def _no_value(name: str) -> None:
-    return None
 
 
 def _no_body() -> bytes:

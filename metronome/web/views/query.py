@@ -4,13 +4,9 @@ NDJSON). Each one: auth -> parse -> build -> run -> shape."""
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import BadRequestError, TransportError
 from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
@@ -24,6 +20,7 @@ from metronome.query.body import query_body
 from metronome.query.model import TimeRange
 from metronome.query.parse import output_format, parse_query
 from metronome.query.public_cache import Answer, cache_key
+from metronome.query.reads import call_elasticsearch
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
@@ -46,8 +43,6 @@ def _register_converter(state: BlueprintSetupState) -> None:
 
 
 MAX_ID_LENGTH = 1024
-SHARD_RETRIES = 3
-T = TypeVar("T")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "ndjson": "application/x-ndjson",
@@ -161,40 +156,3 @@ def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
 def _request_key() -> str | None:
     """The read key of the request (``Authorization: Bearer``); a ``?key=`` is refused."""
     return read_key(request.headers.get("Authorization"), request.args)
-
-
-def call_elasticsearch(call: Callable[[], T]) -> T:
-    for attempt in range(SHARD_RETRIES + 1):
-        try:
-            return call()
-        except BadRequestError as error:
-            raise ApiError(
-                422, "invalid_query", f"Elasticsearch refused the query: {_reason(error)}"
-            ) from None
-        except EsApiError as error:
-            # A daily index created a moment ago has no started shard yet: wait a little.
-            if error.meta.status == 503 and attempt < SHARD_RETRIES:
-                time.sleep(0.2 * (attempt + 1))
-                continue
-            log.warning("Elasticsearch failed a read: %r", error)
-            raise store_unavailable() from None
-        except TransportError as error:
-            log.warning("Elasticsearch failed a read: %r", error)
-            raise store_unavailable() from None
-    raise AssertionError("unreachable")
-
-
-def store_unavailable() -> ApiError:
-    """The 503 of every read Elasticsearch cannot answer now."""
-    return ApiError(
-        503,
-        "store_unavailable",
-        "Elasticsearch cannot answer right now; retry shortly.",
-        headers={"Retry-After": "5"},
-    )
-
-
-def _reason(error: BadRequestError) -> str:
-    body = error.body if isinstance(error.body, dict) else {}
-    root = (body.get("error", {}).get("root_cause") or [{}])[0]
-    return str(root.get("reason", error.message))[:300]

@@ -1,0 +1,56 @@
+"""Reads from Elasticsearch as the read endpoints answer their failures: a query Elasticsearch
+refuses is a 422 naming its reason; an unavailable cluster (or a daily index whose shard has not
+started yet, after a few short waits) is a 503 with Retry-After."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import BadRequestError, TransportError
+
+from metronome.errors import ApiError
+
+log = logging.getLogger(__name__)
+SHARD_RETRIES = 3
+T = TypeVar("T")
+
+
+def call_elasticsearch(call: Callable[[], T]) -> T:
+    for attempt in range(SHARD_RETRIES + 1):
+        try:
+            return call()
+        except BadRequestError as error:
+            raise ApiError(
+                422, "invalid_query", f"Elasticsearch refused the query: {_reason(error)}"
+            ) from None
+        except EsApiError as error:
+            # A daily index created a moment ago has no started shard yet: wait a little.
+            if error.meta.status == 503 and attempt < SHARD_RETRIES:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            log.warning("Elasticsearch failed a read: %r", error)
+            raise store_unavailable() from None
+        except TransportError as error:
+            log.warning("Elasticsearch failed a read: %r", error)
+            raise store_unavailable() from None
+    raise AssertionError("unreachable")
+
+
+def store_unavailable() -> ApiError:
+    """The 503 of every read Elasticsearch cannot answer now."""
+    return ApiError(
+        503,
+        "store_unavailable",
+        "Elasticsearch cannot answer right now; retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def _reason(error: BadRequestError) -> str:
+    body = error.body if isinstance(error.body, dict) else {}
+    root = (body.get("error", {}).get("root_cause") or [{}])[0]
+    return str(root.get("reason", error.message))[:300]
