@@ -4,35 +4,20 @@
 asyncio server (its ``counters`` are the figures to export); ``ForwardServerThread`` runs one
 in a background thread. Every event goes to an ``EventSink`` and is acknowledged only once
 ``sink.accept`` has returned (the events are durable). ``DecodeLimits`` bounds what a message
-may make the decoder hold; ``server_options`` turns ``logs.forward`` into server arguments.
+may make the decoder hold; ``server_options`` turns ``logs.forward`` into server arguments. The
+wire format itself (frames, modes, acks) is ``protocol``'s.
 """
 
 from metronome.logs.forward.limits import DecodeLimits
-from metronome.logs.forward.protocol import (
-    Format,
-    FrameDecoder,
-    Mode,
-    ProtocolError,
-    Request,
-    encode_ack,
-    parse_request,
-)
 from metronome.logs.forward.runner import ForwardServerThread, run_forward_server, server_options
 from metronome.logs.forward.server import DEFAULT_PORT, ForwardCounters, ForwardServer
 
 __all__ = [
     "DEFAULT_PORT",
     "DecodeLimits",
-    "Format",
     "ForwardCounters",
     "ForwardServer",
     "ForwardServerThread",
-    "FrameDecoder",
-    "Mode",
-    "ProtocolError",
-    "Request",
-    "encode_ack",
-    "parse_request",
     "run_forward_server",
     "server_options",
 ]
