@@ -14,7 +14,6 @@ import click
 
 from metronome.config import ConfigError, Settings, config_origin, load_settings
 from metronome.es.embedded import EmbeddedElasticsearch
-from metronome.sources.registry import check_source_options
 
 
 class Context:
@@ -27,7 +26,10 @@ class Context:
         if self._settings is None:
             try:
                 settings = load_settings(self.config_file)
-                check_source_options(settings, config_origin(self.config_file))
+                if settings.sources:  # the registry imports every source type: only when needed
+                    from metronome.sources.registry import check_source_options  # noqa: PLC0415
+
+                    check_source_options(settings, config_origin(self.config_file))
             except ConfigError as error:
                 raise click.ClickException(str(error)) from None
             self._settings = settings

@@ -42,3 +42,12 @@ def test_a_child_command_starts_without_the_web_framework(command: str) -> None:
     loaded = imported("-m", "metronome.cli", command, "--help")
     assert "metronome.cli" in loaded
     assert "flask" not in loaded
+
+
+@pytest.mark.parametrize("command", ["shipper", "forward"])
+def test_the_shipper_and_forward_listener_load_no_other_subsystem(command: str) -> None:
+    """The CLI imports a command's module when it runs: the shipper and the forward listener
+    load neither the source types nor the archive's S3 client."""
+    loaded = imported("-m", "metronome.cli", command, "--help")
+    assert not {name for name in loaded if name.split(".")[0] in {"ingesters", "boto3"}}
+    assert "metronome.archive" not in loaded
