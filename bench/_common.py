@@ -1,6 +1,6 @@
-"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling, the
-cluster of a run, and running a bench (signals, the printed report). The processes a bench
-starts are ``bench.harness``'s."""
+"""Helpers shared by the benchmark scripts: percentiles, hits to send, /proc sampling, and
+running a bench (signals, the printed report). The processes a bench starts are in
+``bench.harness``, its Elasticsearch in ``bench.elastic``, its options in ``bench.options``."""
 
 from __future__ import annotations
 
@@ -18,13 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from elasticsearch import Elasticsearch
-from elasticsearch.helpers import bulk
-
-from metronome.config import EmbeddedSettings
-from metronome.es.embedded import EmbeddedElasticsearch
-from metronome.es.templates import remove_templates
-
 ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = 1024.0
@@ -40,6 +33,11 @@ USER_AGENTS = (
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
 )
 DISTINCT_IDS = 100
+
+
+class BenchError(RuntimeError):
+    """The bench cannot go on (a process failed, a figure cannot be had): ``report_main``
+    says why and exits with 1."""
 
 
 def hit(number: int) -> dict[str, Any]:
@@ -338,144 +336,6 @@ def flatten(values: Iterable[Sequence[float]]) -> list[float]:
     return [value for chunk in values for value in chunk]
 
 
-def start_elasticsearch(
-    es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any, *, nice: int = 0
-) -> tuple[str, EmbeddedElasticsearch | None]:
-    """The URL of the cluster a bench uses: ``es_url`` as given, or a new embedded node under
-    ``workdir`` at CPU priority ``nice`` (watched by ``monitor``; the caller stops the returned
-    node)."""
-    if es_url:
-        say(f"using Elasticsearch at {es_url} (not started here)")
-        return es_url.rstrip("/"), None
-    node = EmbeddedElasticsearch(
-        EmbeddedSettings(
-            home=ROOT / "var" / "es-dist",
-            data_dir=workdir / "es",
-            http_port=free_port(),
-            heap=heap,
-            nice=nice,
-        ),
-        say=say,
-    )
-    node.start()
-    pid = node.status().pid
-    if pid is not None:
-        monitor.watch("elasticsearch", pid)
-    return node.url, node
-
-
-WARMUP_WINDOW_SECONDS = 20.0
-
-
-def es_cpu_ms(client: Elasticsearch) -> int:
-    """CPU the node's process has used so far (``_nodes/_local/stats/process``), in ms."""
-    stats = client.nodes.stats(node_id="_local", metric="process").body
-    node = next(iter(stats["nodes"].values()))
-    return int(node["process"]["cpu"]["total_in_millis"])
-
-
-def warm_up_elasticsearch(
-    client: Elasticsearch,
-    actions: Iterator[dict[str, Any]],
-    *,
-    seconds: float,
-    rate: float,
-    chunk: int,
-    say: Callable[[str], None],
-) -> dict[str, Any]:
-    """Bulk ``actions`` at about ``rate`` documents/s in bulks of ``chunk`` for ``seconds``.
-
-    A freshly started node runs its indexing code interpreted or half-compiled for minutes: on
-    this 2-core machine its CPU per document fell about threefold over the first two minutes of
-    steady ingest. A bench that measures a cold node measures the JIT, not the product. The
-    figures returned (Elasticsearch CPU per document over the first and the last
-    ``WARMUP_WINDOW_SECONDS``, or half the warm-up if shorter) show how far it got.
-    """
-    say(f"warming Elasticsearch up: {seconds:.0f} s of bulks of {chunk} at {rate:.0f} docs/s...")
-    window_s = min(WARMUP_WINDOW_SECONDS, seconds / 2)
-    started = time.monotonic()
-    windows: list[tuple[int, int]] = []  # (documents, cpu ms) per window
-    window_docs, window_cpu, window_start = 0, es_cpu_ms(client), started
-    documents = 0
-    while time.monotonic() - started < seconds:
-        batch = [action for _, action in zip(range(chunk), actions, strict=False)]
-        if not batch:
-            break
-        bulk(client, batch, chunk_size=chunk, stats_only=True, raise_on_error=False)
-        documents += len(batch)
-        window_docs += len(batch)
-        now = time.monotonic()
-        if now - window_start >= window_s:
-            cpu = es_cpu_ms(client)
-            windows.append((window_docs, cpu - window_cpu))
-            window_docs, window_cpu, window_start = 0, cpu, now
-        due = started + documents / rate
-        if due > now:
-            time.sleep(due - now)
-
-    def per_doc(window: tuple[int, int]) -> float | None:
-        return round(window[1] / window[0], 3) if window[0] else None
-
-    return {
-        "seconds": seconds,
-        "documents": documents,
-        "es_cpu_ms_per_doc_first_window": per_doc(windows[0]) if windows else None,
-        "es_cpu_ms_per_doc_last_window": per_doc(windows[-1]) if windows else None,
-        "window_s": window_s,
-    }
-
-
-def add_es_nice_option(parser: Any) -> None:
-    """``--es-nice``: the embedded node's ``elasticsearch.embedded.nice`` in this run."""
-    parser.add_argument(
-        "--es-nice",
-        type=int,
-        choices=range(20),
-        default=EmbeddedSettings().nice,
-        metavar="0-19",
-        help="CPU priority of the embedded node, as elasticsearch.embedded.nice (default: its "
-        "default)",
-    )
-
-
-def add_warm_up_options(parser: Any, what: str) -> None:
-    """``--es-warmup-seconds`` and ``--es-warmup-rate``, for ``warm_up_elasticsearch``."""
-    parser.add_argument(
-        "--es-warmup-seconds",
-        type=float,
-        default=120.0,
-        help=f"{what} indexed at a steady rate before measuring, so no phase meets a cold JVM "
-        "(0: none)",
-    )
-    parser.add_argument(
-        "--es-warmup-rate", type=float, default=1000.0, help=f"{what}/s during the warm-up"
-    )
-
-
-class Cluster:
-    """The Elasticsearch of one bench run and a client to it: ``start_elasticsearch``'s node
-    (or the one at ``es_url``). ``close`` stops a node started here; on someone else's node it
-    removes the indices and templates of the prefixes the bench ``owns`` instead."""
-
-    def __init__(
-        self, es_url: str | None, workdir: Path, heap: str, monitor: Monitor, say: Any
-    ) -> None:
-        self.url, self.node = start_elasticsearch(es_url, workdir, heap, monitor, say)
-        self.client = Elasticsearch(self.url, request_timeout=120)
-        self.owned: list[str] = []
-
-    def close(self) -> None:
-        if self.node is None:
-            for prefix in self.owned:
-                found = self.client.indices.get(index=f"{prefix}-*", expand_wildcards="all")
-                if found.body:
-                    self.client.indices.delete(index=",".join(found.body))
-                remove_templates(self.client, prefix)
-        self.client.close()
-        if self.node is not None:
-            self.node.stop()
-
-
 # --- running a bench -----------------------------------------------------------------------
 
 
@@ -540,5 +400,10 @@ def report_main(
     except failures as error:
         say(f"failed: {error}")
         return 1
+    return print_report(report)
+
+
+def print_report(report: dict[str, Any]) -> int:
+    """A bench's report on stdout, as JSON: its exit status 0."""
     print(json.dumps(report, indent=2))
     return 0

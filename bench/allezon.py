@@ -43,15 +43,11 @@ from __future__ import annotations
 import argparse
 import bisect
 import contextlib
-import http.client
 import itertools
 import json
 import math
-import os
 import random
 import resource
-import selectors
-import socket
 import sys
 import threading
 import time
@@ -71,34 +67,18 @@ from elasticsearch import Elasticsearch
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (
-    Monitor,
-    add_es_nice_option,
-    add_warm_up_options,
-    free_port,
-    machine,
-    percentiles,
-    ratio,
-    report_main,
-    run_in_workdir,
-    start_elasticsearch,
-    warm_up_elasticsearch,
-)
+from bench import keepalive
+from bench._common import BenchError, percentiles, ratio
 from bench.allezon_model import ReferenceModel, Tag, TagShape, format_range, generate_tags
-from bench.harness import BenchError, Harness
-from bench.ingest import count, delete_indices
-from bench.loadgen import Pacer, ProtocolError, parse_response
+from bench.elastic import count, create_action, delete_indices, warm_up_elasticsearch
+from bench.limits import CpuUse, shared_cores_note
+from bench.options import add_run_options, bench_parser
+from bench.server_bench import ServerBench, run_bench
 from metronome.compat.allezon.builder import ANSWER_PARTS, aggregates_body, indices_for
 from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
 from metronome.compat.allezon.profiles import Search, fetch_profile
 from metronome.compat.allezon.tag import tag_document
-from metronome.config import (
-    ElasticsearchSettings,
-    ServerSettings,
-    Settings,
-    SpoolSettings,
-)
-from metronome.es.embedded import EmbeddedElasticsearch
+from metronome.config import Settings
 from metronome.es.naming import index_for, stream_pattern
 from metronome.es.templates import install_templates, remove_templates
 
@@ -113,8 +93,6 @@ MINUTE_MS = 60_000
 WARMUP_CHUNK = 250  # tags per warm-up bulk: about what the shipper sends at 1000 tags/s
 WARMUP_QUERY_SECONDS = 30.0  # then a profile and an aggregate per warm-up tag, this long
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
-READ_BYTES = 262_144
 DRAIN_SECONDS = 60.0  # after the last request was due, how long answers may take
 SETTLE_S = 2.0  # the service's accepted count unchanged this long: nothing is still running
 ACTIONS = ("VIEW", "BUY")
@@ -168,60 +146,56 @@ def aggregates_url(
 # --- the load generator (its own process: python -m bench.allezon --loadgen SPEC) ----------
 
 
+# The files of one load-generator run, in its folder: it reads the tags (one per line, exactly
+# the body to send) and writes every profile / aggregate request and its answer, the HTTP status
+# of every tag sent (array of uint16, 0 = none), when each tag got its good answer (unix time,
+# array of double), and per tag the attempts whose outcome is unknown because no answer came
+# (array of uint8: a resend after the connection closed before any answer, or no answer at
+# all; such an attempt may have been stored).
+TAGS_FILE = "tags.ndjson"
+ANSWERS_FILE = "answers.bin"
+STATUS_FILE = "statuses.bin"
+ACK_FILE = "acked.bin"
+UNSURE_FILE = "unsure.bin"
+STREAMS = ("tags", "profiles", "aggregates")
+
+
 @dataclass
 class LoadSpec:
     """What one load-generator run does; written as JSON by the driver."""
 
     port: int
-    tags_file: str  # one tag per line, exactly the body to send
-    answers_file: str  # written: every profile / aggregate request and its answer
-    status_file: str  # written: the HTTP status of every tag sent (array of uint16, 0 = none)
-    ack_file: str  # written: when each tag got its good answer (unix time, array of double)
-    # written: per tag, attempts whose outcome is unknown because no answer came (array of
-    # uint8): a resend after the connection closed before any answer, or no answer at all.
-    # Such an attempt may have been stored.
-    unsure_file: str
-    tag_rate: float
-    profile_rate: float
-    aggregate_rate: float
+    folder: str  # where its files are (TAGS_FILE ...)
+    rates: dict[str, float]  # requests per second of each stream (STREAMS; none: not sent)
+    connections: dict[str, int]  # of each stream
     duration: float
     warmup: float
-    tag_connections: int
-    profile_connections: int
-    aggregate_connections: int
-    profile_limit: int
-    profile_range_s: float
-    profile_lag_s: float
-    aggregate_lag_s: float
     seed: int
+    profile_limit: int = 200
+    profile_range_s: float = 300.0
     tag_path: str = "/user_tags"
     tag_status: int = 204  # what a stored tag answers (the bare baseline answers 202)
 
+    def file(self, name: str) -> str:
+        return str(Path(self.folder) / name)
+
 
 @dataclass(eq=False)
-class Stream:
+class Stream(keepalive.Counts):
     """One endpoint's open-loop schedule, its connections and its figures."""
 
-    kind: str  # tags / profiles / aggregates
+    kind: str  # one of STREAMS
     rate: float
     connections: int
     expect: int  # the status of a good answer
-    pacer: Pacer | None = None
+    pacer: keepalive.Pacer | None = None
     idle: deque[Conn] = field(default_factory=deque)
     backlog: deque[float] = field(default_factory=deque)  # due times waiting for a connection
-    latencies: list[float] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
     window_scheduled: int = 0
     window_ok: int = 0
     sent: int = 0
-    answered: int = 0
     retries: int = 0
-    reconnects: int = 0
     max_backlog: int = 0
-
-    def error(self, kind: str) -> None:
-        self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def report(self, duration: float) -> dict[str, Any]:
         scheduled = self.pacer.scheduled if self.pacer is not None else 0
@@ -232,7 +206,7 @@ class Stream:
             "scheduled": scheduled,
             "measured_requests": self.window_scheduled,
             "sent": self.sent,
-            "answered": self.answered,
+            "answered": sum(self.statuses.values()),
             "statuses": self.statuses,
             "errors": self.errors,
             "error_count": sum(self.errors.values()),
@@ -244,22 +218,14 @@ class Stream:
 
 
 @dataclass(eq=False)
-class Conn:
-    stream: Stream
-    sock: socket.socket
-    inbox: bytearray = field(default_factory=bytearray)
-    outbox: memoryview = field(default_factory=lambda: memoryview(b""))
-    request: bytes = b""
+class Conn(keepalive.Connection):
+    stream: Stream = field(kw_only=True)
     meta: Any = None  # a tag's index, or the parameters of a query
-    scheduled: float = 0.0
     sent_at: float = 0.0
     last_used: float = 0.0
-    busy: bool = False
-    answered_bytes: bool = False
-    retried: bool = False
 
 
-class AllezonLoad:
+class AllezonLoad(keepalive.Loop[Conn]):
     """Three paced streams over keep-alive connections, driven by one epoll loop.
 
     Tags are sent in order; each answer *settles* its tag. ``watermark(t)`` is the index of the
@@ -268,6 +234,7 @@ class AllezonLoad:
     """
 
     def __init__(self, spec: LoadSpec) -> None:
+        super().__init__()
         self.spec = spec
         self.rng = random.Random(spec.seed + 1)
         self.requests: list[bytes] = []
@@ -284,28 +251,20 @@ class AllezonLoad:
         self.history_t: list[float] = []  # when the settled prefix grew ...
         self.history_k: list[int] = []  # ... and to what
         self.next_tag = 0
-        self.in_flight = 0
-        self.selector = selectors.DefaultSelector()
-        self.answers = open(spec.answers_file, "wb", buffering=1 << 20)  # noqa: SIM115
+        self.answers = open(spec.file(ANSWERS_FILE), "wb", buffering=1 << 20)  # noqa: SIM115
         self.window_start = self.stop_at = 0.0
         self.wall_offset = 0.0
-        self.streams: list[Stream] = [
-            Stream("tags", spec.tag_rate, spec.tag_connections, spec.tag_status),
+        self.streams = [
+            Stream(kind, rate, spec.connections[kind], spec.tag_status if kind == "tags" else 200)
+            for kind, rate in spec.rates.items()
+            if rate > 0
         ]
-        if spec.profile_rate > 0:
-            self.streams.append(
-                Stream("profiles", spec.profile_rate, spec.profile_connections, 200)
-            )
-        if spec.aggregate_rate > 0:
-            self.streams.append(
-                Stream("aggregates", spec.aggregate_rate, spec.aggregate_connections, 200)
-            )
 
     def _load_tags(self) -> None:
         spec = self.spec
         head = f"POST {spec.tag_path} HTTP/1.1\r\nHost: 127.0.0.1:{spec.port}\r\n"
         head += "Content-Type: application/json\r\nContent-Length: "
-        with open(spec.tags_file, "rb") as lines:
+        with open(spec.file(TAGS_FILE), "rb") as lines:
             for line in lines:
                 body = line.rstrip(b"\n")
                 tag = json.loads(body)
@@ -365,7 +324,7 @@ class AllezonLoad:
             self.next_tag += 1
             return self.requests[self.next_tag - 1], self.next_tag - 1
         if stream.kind == "profiles":
-            settled = self.watermark(now - spec.profile_lag_s)
+            settled = self.watermark(now - PROFILE_LAG_S)
             range_ms = max(1000, int(spec.profile_range_s * 1000))
             cookie = self.cookies[self._pick(settled, range_ms)]  # 1 tag per logical ms
             end = self._time_of(settled)
@@ -373,7 +332,7 @@ class AllezonLoad:
             path = profile_url(cookie, start, end, spec.profile_limit)
             meta = {"cookie": cookie, "start_ms": start, "end_ms": end, "limit": spec.profile_limit}
             return self._query(path), {"kind": "profile", "url": path, "params": meta}
-        settled = self.watermark(now - spec.aggregate_lag_s)
+        settled = self.watermark(now - AGGREGATE_LAG_S)
         end = self._time_of(settled) // MINUTE_MS * MINUTE_MS
         minutes = rng.randint(1, 10)
         start = end - minutes * MINUTE_MS
@@ -396,24 +355,17 @@ class AllezonLoad:
 
     # --- connections ---------------------------------------------------------------------
 
-    def _socket(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.spec.port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        return sock
-
     def _connect(self, stream: Stream) -> Conn:
-        conn = Conn(stream, self._socket())
-        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
-        return conn
+        return self._register(
+            Conn(keepalive.open_socket("127.0.0.1", self.spec.port), stream=stream)
+        )
 
-    def _reopen(self, conn: Conn) -> None:
-        self.selector.unregister(conn.sock)
-        conn.sock.close()
-        conn.sock = self._socket()
+    def _reconnect(self, conn: Conn) -> Conn:
+        self._unregister(conn)
+        conn.sock = keepalive.open_socket("127.0.0.1", self.spec.port)
         conn.inbox = bytearray()
         conn.stream.reconnects += 1
-        self.selector.register(conn.sock, selectors.EVENT_READ, conn)
+        return self._register(conn)
 
     # --- sending and receiving -----------------------------------------------------------
 
@@ -421,8 +373,8 @@ class AllezonLoad:
         now = time.perf_counter()
         stream = conn.stream
         if not again:
-            if conn.last_used and now - conn.last_used > KEEPALIVE_REUSE_S:
-                self._reopen(conn)  # gunicorn may be closing it: never race its keep-alive
+            if conn.last_used and now - conn.last_used > keepalive.KEEPALIVE_REUSE_S:
+                self._reconnect(conn)  # gunicorn may be closing it: never race its keep-alive
             built = self._build(stream, now)
             if built is None:  # every tag prepared was sent
                 stream.error("no_tag_left")
@@ -431,63 +383,22 @@ class AllezonLoad:
             conn.request, conn.meta = built
             conn.retried = False
             stream.sent += 1
-        conn.scheduled = scheduled
         conn.sent_at = now
-        conn.busy = True
-        conn.answered_bytes = False
-        conn.outbox = memoryview(conn.request)
-        self.in_flight += 1
+        self._begin(conn, scheduled)
         self._flush(conn)
 
-    def _flush(self, conn: Conn) -> None:
-        try:
-            written = conn.sock.send(conn.outbox)
-        except (BlockingIOError, InterruptedError):
-            written = 0
-        except OSError:
-            self._closed(conn)
-            return
-        conn.outbox = conn.outbox[written:]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbox else 0)
-        self.selector.modify(conn.sock, events, conn)
-
-    def _readable(self, conn: Conn) -> None:
-        try:
-            data = conn.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._closed(conn)
-            return
-        conn.answered_bytes = True
-        conn.inbox += data
-        while conn.busy:
-            try:
-                parsed = parse_response(conn.inbox)
-            except ProtocolError:
-                self._failed(conn, "bad_response")
-                self._reopen(conn)
-                self._became_idle(conn)
-                return
-            if parsed is None:
-                return
-            status, body, closes = parsed
-            self._answered(conn, status, body)
-            if closes:
-                self._reopen(conn)
-            self._became_idle(conn)
+    def _unreadable(self, conn: Conn, error: keepalive.ProtocolError) -> None:
+        self._failed(conn, "bad_response")
+        self._reconnect(conn)
+        self._became_idle(conn)
 
     def _closed(self, conn: Conn) -> None:
         """The server closed the connection: resend once if nothing of the answer came."""
-        busy = conn.busy
-        retry = busy and not conn.answered_bytes and not conn.retried
-        self._reopen(conn)
+        busy, retry = conn.busy, conn.resendable
+        self._reconnect(conn)
         if not busy:
             return
-        self.in_flight -= 1
-        conn.busy = False
+        self._finish(conn)
         if retry:
             conn.retried = True
             conn.stream.retries += 1
@@ -501,19 +412,14 @@ class AllezonLoad:
     def _failed(self, conn: Conn, kind: str, counted: bool = False) -> None:
         """A request that got no answer: an error, recorded like an answer with status 0."""
         if not counted:
-            self.in_flight -= 1
-            conn.busy = False
+            self._finish(conn)
         conn.stream.error(kind)
         self._record(conn, 0, b"", time.perf_counter(), False)
 
     def _answered(self, conn: Conn, status: int, body: bytes) -> None:
-        now = time.perf_counter()
-        conn.busy = False
-        self.in_flight -= 1
+        now = self._finish(conn)
         stream = conn.stream
-        stream.answered += 1
-        key = str(status)
-        stream.statuses[key] = stream.statuses.get(key, 0) + 1
+        key = stream.status(status)
         in_window = self.window_start <= conn.scheduled < self.stop_at
         if in_window:
             stream.latencies.append(now - conn.scheduled)
@@ -560,15 +466,6 @@ class AllezonLoad:
             return 0.5  # busy connections, or only answers to wait for: an answer wakes the loop
         return max(0.0, min(0.5, stream.pacer.next_due() - now))
 
-    def _poll(self, timeout: float) -> None:
-        for key, events in self.selector.select(timeout):
-            conn = key.data
-            assert isinstance(conn, Conn)
-            if events & selectors.EVENT_WRITE and conn.outbox:
-                self._flush(conn)
-            if events & selectors.EVENT_READ:
-                self._readable(conn)
-
     def _give_up(self) -> None:
         for key in list(self.selector.get_map().values()):
             conn = key.data
@@ -591,7 +488,7 @@ class AllezonLoad:
         self.window_start = start + spec.warmup
         self.stop_at = self.window_start + spec.duration
         for stream in self.streams:
-            stream.pacer = Pacer(start, stream.rate)
+            stream.pacer = keepalive.Pacer(start, stream.rate)
         give_up_at = self.stop_at + DRAIN_SECONDS
         while True:
             now = time.perf_counter()
@@ -604,15 +501,15 @@ class AllezonLoad:
                 break
             self._poll(timeout)
         finished = time.perf_counter()
-        for key in list(self.selector.get_map().values()):
-            key.fileobj.close()  # type: ignore[union-attr]
+        self._close_all()
         self.answers.close()
-        with open(spec.status_file, "wb") as out:
-            self.statuses[: self.next_tag].tofile(out)
-        with open(spec.ack_file, "wb") as out:
-            self.acked[: self.next_tag].tofile(out)
-        with open(spec.unsure_file, "wb") as out:
-            self.unsure[: self.next_tag].tofile(out)
+        for name, figures in (
+            (STATUS_FILE, self.statuses),
+            (ACK_FILE, self.acked),
+            (UNSURE_FILE, self.unsure),
+        ):
+            with open(spec.file(name), "wb") as out:
+                figures[: self.next_tag].tofile(out)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "streams": {stream.kind: stream.report(spec.duration) for stream in self.streams},
@@ -994,12 +891,12 @@ class Tally:
     answers: int = 0  # 200 answers compared
     matched: int = 0
     non_empty: int = 0  # the expected answer holds tags or non-zero figures
-    errors: int = 0  # no 200 answer: nothing to compare (counted as errors per endpoint)
-    stale: int = 0  # wrong answers that only lack tags (not searchable yet)
+    examples: list[dict[str, Any]] = field(default_factory=list)  # of wrong answers
     unknown: int = 0  # differ from the model only by tags whose outcome was unknown
-    missing_age: float = 0.0  # the oldest 204 of a tag missing from an answer, when sent
-    examples: list[dict[str, Any]] = field(default_factory=list)
     unknown_examples: list[dict[str, Any]] = field(default_factory=list)
+    stale: int = 0  # wrong answers that only lack tags (not searchable yet)
+    missing_age: float = 0.0  # the oldest 204 of a tag missing from an answer, when sent
+    errors: int = 0  # no 200 answer: nothing to compare (counted as errors per endpoint)
 
     def add(
         self, matched: bool, empty: bool, stale: bool, unknown: bool, example: dict[str, Any]
@@ -1129,40 +1026,52 @@ def correctness_report(tallies: dict[str, Tally], crosscheck: Crosscheck) -> dic
     }
 
 
-def check_answers(
-    path: Path,
-    expected: Expected,
-    model: ReferenceModel,
-    *,
-    total: int,
-    sample: int,
-    acked: dict[str, float],
-    uncertain: Uncertain,
-) -> dict[str, Any]:
-    """Every 200 answer of a run against the model (``sample`` of them also the slow way)."""
-    tallies = {"profile": Tally(), "aggregate": Tally()}
-    crosscheck = Crosscheck()
-    every = max(1, total // sample) if sample > 0 else 0
-    for number, (meta, body) in enumerate(read_answers(path)):
-        if meta["status"] != 200:
-            tallies[meta["kind"]].errors += 1
-            continue
+class Judge:
+    """The answers of a round (or of the final pass) against the model of its tags answered
+    204: a ``Tally`` per kind; every ``every``-th answer of ``total`` also against
+    ``ReferenceModel`` itself, ``sample`` of them in all (``crosscheck``). ``acked``: when
+    each tag (by time) got its 204."""
+
+    def __init__(
+        self,
+        plan: Round,
+        *,
+        total: int,
+        sample: int,
+        acked: dict[str, float] | None = None,
+    ) -> None:
+        accepted = plan.accepted
+        self.expected = Expected(accepted)
+        self.model = ReferenceModel(accepted)
+        self.uncertain = Uncertain(plan.uncertain)
+        self.acked = acked
+        self.every = max(1, total // sample) if sample > 0 else 0
+        self.tallies = {"profile": Tally(), "aggregate": Tally()}
+        self.crosscheck = Crosscheck()
+
+    def judge(self, number: int, meta: dict[str, Any], status: int, body: bytes) -> None:
+        """The ``number``-th answer: a 200 is compared, anything else counted as an error."""
+        if status != 200:
+            self.tallies[meta["kind"]].errors += 1
+            return
         try:
             got = json.loads(body)
         except ValueError:
             got = {"unreadable": body[:200].decode(errors="replace")}
-        check_with = model if every and number % every == 0 else None
+        check_with = self.model if self.every and number % self.every == 0 else None
         compare(
             meta,
             got,
-            expected=expected,
+            expected=self.expected,
             model=check_with,
-            tallies=tallies,
-            crosscheck=crosscheck,
-            uncertain=uncertain,
-            acked=acked,
+            tallies=self.tallies,
+            crosscheck=self.crosscheck,
+            uncertain=self.uncertain,
+            acked=self.acked,
         )
-    return correctness_report(tallies, crosscheck)
+
+    def report(self) -> dict[str, Any]:
+        return correctness_report(self.tallies, self.crosscheck)
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -1298,54 +1207,13 @@ def metric_values(text: str) -> dict[str, float]:
     return values
 
 
-class HttpClient:
-    """One keep-alive connection, sequential requests (the final pass)."""
+class AllezonBench(ServerBench):
+    name = "allezon"
 
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.connection: http.client.HTTPConnection | None = None
-        self.last_used = 0.0
-
-    def post(self, path: str) -> tuple[int, bytes, float]:
-        """(status, body, seconds); a fresh connection when gunicorn may have closed it."""
-        for attempt in range(2):
-            if self.connection is None or time.monotonic() - self.last_used > KEEPALIVE_REUSE_S:
-                self.close()
-                self.connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
-                self.connection.connect()
-                self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            started = time.perf_counter()
-            try:
-                self.connection.request("POST", path, headers={"Content-Length": "0"})
-                response = self.connection.getresponse()
-                body = response.read()
-            except (http.client.HTTPException, ConnectionError) as error:
-                self.close()
-                if attempt:
-                    raise BenchError(f"POST {path} failed: {error!r}") from None
-                continue
-            elapsed = time.perf_counter() - started
-            self.last_used = time.monotonic()
-            return response.status, body, elapsed
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-
-class AllezonBench:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir, say)
         self.prefix = f"bench-{uuid.uuid4().hex[:8]}-allezon"
         self.pattern = stream_pattern(self.prefix, "hits")
-        self.monitor = Monitor()
-        self.harness = Harness(workdir / "logs", self.monitor)
-        self.node: EmbeddedElasticsearch | None = None
-        self.url = ""
-        self._client: Elasticsearch | None = None
         self.stored = 0  # tags answered 204 so far, over every round
         self.shape = TagShape(
             cookies=args.cookies,
@@ -1354,39 +1222,23 @@ class AllezonBench:
             quiet_minutes=args.quiet_minutes,
         )
 
-    @property
-    def client(self) -> Elasticsearch:
-        assert self._client is not None, "Elasticsearch is not started"
-        return self._client
-
     def _searcher(self, index: str) -> Search:
-        """A search of ``index`` as Metronome's profile endpoint sends it."""
+        """A search of ``index`` as Metronome's Allezon endpoints send it (their own, in
+        ``metronome.web.views.allezon``, is private to the view and also refuses an answer with
+        a failed shard)."""
+        options: dict[str, Any] = {"ignore_unavailable": True, "allow_no_indices": True}
 
         def search(body: dict[str, Any]) -> dict[str, Any]:
-            return dict(
-                self.client.search(
-                    index=index,
-                    body=body,
-                    ignore_unavailable=True,
-                    allow_no_indices=True,
-                    filter_path=ANSWER_PARTS,
-                ).body
-            )
+            found = self.client.search(index=index, body=body, filter_path=ANSWER_PARTS, **options)
+            return dict(found.body)
 
         return search
 
-    # --- processes -------------------------------------------------------------------------
-
-    def start_elasticsearch(self) -> None:
-        args = self.args
-        self.url, self.node = start_elasticsearch(
-            args.es_url, self.workdir, args.es_heap, self.monitor, say, nice=args.es_nice
-        )
-        self._client = Elasticsearch(self.url, request_timeout=120)
+    # --- Elasticsearch ---------------------------------------------------------------------
 
     def warm_up_elasticsearch(self) -> dict[str, Any] | None:
         """Index tags under a throw-away prefix at a steady rate for ``--es-warmup-seconds``
-        (the JIT: see ``bench._common.warm_up_elasticsearch``), then query them (the search
+        (the JIT: see ``bench.elastic.warm_up_elasticsearch``), then query them (the search
         paths), then delete them."""
         seconds, rate = self.args.es_warmup_seconds, self.args.es_warmup_rate
         if seconds <= 0:
@@ -1402,12 +1254,8 @@ class AllezonBench:
             for tag in tags:
                 moment = from_ms(tag_ms(tag))
                 document = tag_document(tag, moment, SITE, now)
-                yield {
-                    "_op_type": "create",
-                    "_index": index_for(prefix, "hits", moment),
-                    "_id": document["hit_id"],
-                    "_source": document,
-                }
+                index = index_for(prefix, "hits", moment)
+                yield create_action(index, document["hit_id"], document)
 
         figures = warm_up_elasticsearch(
             self.client, actions(), seconds=seconds, rate=rate, chunk=WARMUP_CHUNK, say=say
@@ -1439,40 +1287,6 @@ class AllezonBench:
         remove_templates(self.client, prefix)
         return {**figures, "queries": queried, "query_seconds": WARMUP_QUERY_SECONDS}
 
-    def _server(self, port: int) -> ServerSettings:
-        return ServerSettings(
-            host="127.0.0.1", port=port, workers=self.args.workers, threads=self.args.threads
-        )
-
-    def start_bare(self) -> int:
-        port = free_port()
-        self.harness.start_bare(self._server(port), self.workdir / "bare")
-        return port
-
-    def start_metronome(self) -> int:
-        """gunicorn + shipper with the commands and environment ``metronome serve`` uses."""
-        port = free_port()
-        settings = Settings(
-            server=self._server(port),
-            elasticsearch=ElasticsearchSettings(url=self.url, index_prefix=self.prefix),
-            spool=SpoolSettings(dir=self.workdir / "metronome" / "spool"),
-        )
-        install_templates(self.client, self.prefix)  # as serve() does before the children
-        self.harness.start_metronome(settings)
-        return port
-
-    def close(self) -> None:
-        self.harness.stop_all()
-        if self._client is not None:
-            if self.args.es_url:  # someone else's node: leave nothing behind
-                with contextlib.suppress(Exception):
-                    delete_indices(self._client, self.prefix)
-                    remove_templates(self._client, self.prefix)
-            self._client.close()
-        if self.node is not None:
-            self.node.stop()
-        self.monitor.close()
-
     # --- one round -------------------------------------------------------------------------
 
     def run_round(
@@ -1484,30 +1298,28 @@ class AllezonBench:
         planned = math.ceil(plan.tag_rate * (plan.warmup + plan.duration)) + 1
         say(f"{plan.name}: generating {planned} tags...")
         plan.tags = generate_tags(plan.seed, planned, plan.start, self.shape)
-        tags_file = folder / "tags.ndjson"
-        with open(tags_file, "wb") as out:
+        with open(folder / TAGS_FILE, "wb") as out:
             for tag in plan.tags:
                 out.write(json.dumps(tag, separators=(",", ":")).encode() + b"\n")
+        every = {"tags": 1.0, "profiles": args.profile_every, "aggregates": args.aggregate_every}
+        connections = {
+            "tags": args.tag_connections,
+            "profiles": args.profile_connections,
+            "aggregates": args.aggregate_connections,
+        }
         spec = LoadSpec(
             port=port,
-            tags_file=str(tags_file),
-            answers_file=str(folder / "answers.bin"),
-            status_file=str(folder / "statuses.bin"),
-            ack_file=str(folder / "acked.bin"),
-            unsure_file=str(folder / "unsure.bin"),
-            tag_rate=plan.tag_rate,
-            profile_rate=plan.tag_rate / args.profile_every if queries else 0.0,
-            aggregate_rate=plan.tag_rate / args.aggregate_every if queries else 0.0,
+            folder=str(folder),
+            rates={
+                kind: plan.tag_rate / every[kind] if queries or kind == "tags" else 0.0
+                for kind in STREAMS
+            },
+            connections=connections,
             duration=plan.duration,
             warmup=plan.warmup,
-            tag_connections=args.tag_connections,
-            profile_connections=args.profile_connections,
-            aggregate_connections=args.aggregate_connections,
+            seed=plan.seed,
             profile_limit=args.profile_limit,
             profile_range_s=args.profile_range,
-            profile_lag_s=PROFILE_LAG_S,
-            aggregate_lag_s=AGGREGATE_LAG_S,
-            seed=plan.seed,
             tag_path="/user_tags" if metronome else "/tick",
             tag_status=204 if metronome else 202,
         )
@@ -1519,10 +1331,11 @@ class AllezonBench:
         if process.stdout.readline().strip() != b"ready":
             process.wait()
             raise BenchError(f"the load generator failed:\n{self.harness.log_tail('loadgen')}")
+        rates = spec.rates
         say(
             f"{plan.name}: {plan.tag_rate:g} tags/s for {plan.warmup:g} + {plan.duration:g} s"
             + (
-                f", profiles {spec.profile_rate:g}/s, aggregates {spec.aggregate_rate:g}/s..."
+                f", profiles {rates['profiles']:g}/s, aggregates {rates['aggregates']:g}/s..."
                 if queries
                 else "..."
             )
@@ -1534,11 +1347,11 @@ class AllezonBench:
         try:
             load, resources = self._finish_loadgen(plan)
             plan.statuses = array("H")
-            plan.statuses.frombytes((folder / "statuses.bin").read_bytes())
+            plan.statuses.frombytes((folder / STATUS_FILE).read_bytes())
             plan.unsure = array("B")
-            plan.unsure.frombytes((folder / "unsure.bin").read_bytes())
+            plan.unsure.frombytes((folder / UNSURE_FILE).read_bytes())
             acked = array("d")
-            acked.frombytes((folder / "acked.bin").read_bytes())
+            acked.frombytes((folder / ACK_FILE).read_bytes())
             stored = sum(1 for status in plan.statuses if status == 204)
             before = self.stored
             drained = self.drain(port, stored) if metronome else {}
@@ -1574,20 +1387,13 @@ class AllezonBench:
         self, plan: Round, folder: Path, acked: array[float], sent: int
     ) -> dict[str, Any]:
         """Every answer of the round against the model of its tags answered 204."""
-        accepted = plan.accepted
-        return check_answers(
-            folder / "answers.bin",
-            Expected(accepted),
-            ReferenceModel(accepted),
-            total=sent,
-            sample=self.args.crosscheck,
-            acked={
-                tag["time"]: moment
-                for tag, moment in zip(plan.tags, acked, strict=False)
-                if moment > 0
-            },
-            uncertain=Uncertain(plan.uncertain),
-        )
+        answered = {
+            tag["time"]: moment for tag, moment in zip(plan.tags, acked, strict=False) if moment > 0
+        }
+        judge = Judge(plan, total=sent, sample=self.args.crosscheck, acked=answered)
+        for number, (meta, body) in enumerate(read_answers(folder / ANSWERS_FILE)):
+            judge.judge(number, meta, meta["status"], body)
+        return judge.report()
 
     def _finish_loadgen(self, plan: Round) -> tuple[dict[str, Any], dict[str, Any]]:
         """The load generator's report, and the resources used while it ran."""
@@ -1772,42 +1578,24 @@ class AllezonBench:
     def final_pass(self, plan: Round, port: int) -> dict[str, Any]:
         queries = self.final_queries(plan)
         say(f"final pass: {len(queries)} queries over the whole data, Metronome and direct...")
-        accepted = plan.accepted
-        expected = Expected(accepted)
-        model = ReferenceModel(accepted)
-        uncertain = Uncertain(plan.uncertain)
-        every = max(1, len(queries) // self.args.crosscheck) if self.args.crosscheck > 0 else 0
-        tallies = {"profile": Tally(), "aggregate": Tally()}
-        crosscheck = Crosscheck()
+        judge = Judge(plan, total=len(queries), sample=self.args.crosscheck)
         timings: dict[str, dict[str, list[float]]] = {
             kind: {"metronome": [], "direct": []} for kind in ("profile", "aggregate")
         }
         statuses: dict[str, int] = {}
-        client = HttpClient(port)
+        client = keepalive.HttpClient(port)
         self.monitor.begin("final pass")
         try:
             for number, query in enumerate(queries):
                 kind = query["kind"]
                 if number % 2:  # alternate which goes first: noise hits both alike
                     timings[kind]["direct"].append(self.direct(query))
-                status, body, seconds = client.post(query["url"])
+                status, body, seconds = client.exchange("POST", query["url"])
                 if number % 2 == 0:
                     timings[kind]["direct"].append(self.direct(query))
                 timings[kind]["metronome"].append(seconds)
                 statuses[str(status)] = statuses.get(str(status), 0) + 1
-                if status != 200:
-                    tallies[kind].errors += 1
-                    continue
-                check_with = model if every and number % every == 0 else None
-                compare(
-                    query,
-                    json.loads(body),
-                    expected=expected,
-                    model=check_with,
-                    tallies=tallies,
-                    crosscheck=crosscheck,
-                    uncertain=uncertain,
-                )
+                judge.judge(number, query, status, body)
         finally:
             client.close()
         resources = self.monitor.end()
@@ -1824,7 +1612,7 @@ class AllezonBench:
         return {
             "what": "sequential queries (concurrency 1) after the load, every tag searchable",
             "statuses": statuses,
-            "correctness": correctness_report(tallies, crosscheck),
+            "correctness": judge.report(),
             "latency_vs_direct_es": latency,
             "resources": resources,
         }
@@ -1884,10 +1672,9 @@ class AllezonBench:
 
     def run(self) -> dict[str, Any]:
         args = self.args
-        at_start = machine()
-        self.monitor.start()
-        self.monitor.watch("bench_driver", os.getpid())
-        self.start_elasticsearch()
+        self.begin()
+        self.start_elasticsearch(nice=args.es_nice)
+        self.es.owned.append(self.prefix)  # on someone else's node: leave nothing behind
         warm_up = self.warm_up_elasticsearch()
         baseline: dict[str, Any] | None = None
         if args.baseline_duration > 0:
@@ -1907,7 +1694,9 @@ class AllezonBench:
                 "user_tags": bare["user_tags"],
                 "resources": bare["resources"],
             }
-        port = self.start_metronome()
+        settings = self.metronome_settings(self.prefix)
+        self.start_metronome(settings)  # gunicorn + shipper, as ``metronome serve`` runs them
+        port = settings.server.port
         main = self.run_round(
             Round("main run", args.tag_rate, args.duration, args.warmup, args.seed, args.start),
             port,
@@ -1933,17 +1722,8 @@ class AllezonBench:
             if run["meets_targets"]["sustained"]
             else (search or {}).get("highest_sustained_tag_rate_per_s")
         )
-        report: dict[str, Any] = {
-            "benchmark": "allezon",
-            "short_run": args.duration < 300,
-            "machine": at_start,
+        figures = {
             "elasticsearch_warm_up": warm_up,
-            "settings": {
-                **{k: v for k, v in vars(args).items() if k not in ("es_url", "loadgen")},
-                "start": args.start.isoformat(),
-                "external_es": bool(args.es_url),
-                "index_prefix": self.prefix,
-            },
             "targets": {
                 "user_tags": f"{args.tag_rate:g}/s sustained, p99 < {TAG_P99_TARGET_MS:g} ms, "
                 "no errors",
@@ -1957,10 +1737,15 @@ class AllezonBench:
             "baseline": baseline,
             "final_pass": final,
             "search": search,
-            "peak_rss_mb": self.monitor.summary(),
         }
-        report["limits"] = limits_note(report)
-        return report
+        return self.report(
+            figures,
+            short_run=args.duration < 300,
+            limits=limits_note,
+            start=args.start.isoformat(),
+            external_es=bool(args.es_url),
+            index_prefix=self.prefix,
+        )
 
 
 def rated_streams(streams: dict[str, Any]) -> dict[str, Any]:
@@ -2077,16 +1862,10 @@ def unknown_outcome_note(run: dict[str, Any], final: dict[str, Any] | None) -> l
 def limits_note(report: dict[str, Any]) -> str:
     """What limited the rate, from the CPU per process, the latencies and the shipping lag."""
     run = report["run"]
-    cpus = os.cpu_count() or 1
-    res = run["resources"]
-    cores: dict[str, float] = res["cpu_cores"]
-    busy = float(res["cpu_cores_busy_total"])
-    other = float(res["cpu_cores_other_processes"])
-    used = ", ".join(f"{k} {v:.2f}" for k, v in sorted(cores.items(), key=lambda i: -i[1]))
-    rate = run["tag_rate_per_s"]
+    cpu = CpuUse.of(run["resources"])
     notes = [
-        f"Main run at {rate:g} tags/s: {busy:.2f} of {cpus} cores busy ({used}, other "
-        f"processes {other:.2f})."
+        f"Main run at {run['tag_rate_per_s']:g} tags/s: {cpu.busy_text()} ({cpu.listing()}, other "
+        f"processes {cpu.other:.2f})."
     ]
     met = run["meets_targets"]
     missed = [name for name in ("user_tags", "user_profiles", "aggregates") if met[name] is False]
@@ -2098,11 +1877,10 @@ def limits_note(report: dict[str, Any]) -> str:
         notes.append(f"Missed: {figures}.")
     else:
         notes.append("Every latency target met.")
-    if busy >= 0.9 * cpus:
-        top = max(cores, key=lambda name: cores[name]) if cores else "?"
+    if cpu.saturated:
         notes.append(
-            f"The machine is CPU-saturated, most of it in {top}: the processes queue for the "
-            "cores, so the rate is limited by CPU per request (all on one machine)."
+            f"The machine is CPU-saturated, most of it in {cpu.busiest}: the processes queue for "
+            "the cores, so the rate is limited by CPU per request (all on one machine)."
         )
     elif missed:
         notes.append(
@@ -2110,11 +1888,10 @@ def limits_note(report: dict[str, Any]) -> str:
             "refresh and merges, the gunicorn thread pool)."
         )
     notes += [
-        f"{name} used {cores[name]:.2f} cores: its single Python thread is near its limit."
-        for name in SINGLE_THREADED
-        if cores.get(name, 0.0) >= 0.85
+        f"{name} used {cpu.cores[name]:.2f} cores: its single Python thread is near its limit."
+        for name in cpu.at_one_core(SINGLE_THREADED)
     ]
-    if other >= 0.25 * cpus:
+    if cpu.noisy:
         notes.append(
             "Much CPU outside the bench's processes: kernel time (loopback networking, fsync) "
             "or other programs; if load_average_at_start was high, rerun on an idle host."
@@ -2136,20 +1913,11 @@ def limits_note(report: dict[str, Any]) -> str:
         )
     if report["settings"].get("external_es"):
         notes.append("Elasticsearch was not started here: its CPU counts as other processes.")
-    notes.append(
-        "Elasticsearch, gunicorn, the shipper and the load generator share the machine's cores; "
-        "figures are a floor for a deployment with Elasticsearch on its own machine."
-    )
+    notes.append(shared_cores_note("gunicorn, the shipper and the load generator", "tag"))
     return " ".join(notes)
 
 
-# --- running -------------------------------------------------------------------------------
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    return run_in_workdir(
-        "metronome-allezon-bench-", lambda workdir: AllezonBench(args, workdir), args.keep, say
-    )
+# --- command line --------------------------------------------------------------------------
 
 
 def _moment(text: str) -> datetime:
@@ -2158,17 +1926,13 @@ def _moment(text: str) -> datetime:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = ServerSettings()
-    parser = argparse.ArgumentParser(
-        description="Allezon endpoints benchmark (prints one JSON object)"
-    )
-    add = parser.add_argument
+    parser, add = bench_parser("Allezon endpoints benchmark")
     add("--tag-rate", type=float, default=1000.0, help="user tags per second")
     add("--duration", type=float, default=300.0, help="seconds measured in the main run")
     add("--warmup", type=float, default=10.0, help="seconds of load before measuring")
     add("--profile-every", type=float, default=10.0, help="one profile per N tags")
     add("--aggregate-every", type=float, default=1000.0, help="one aggregate per N tags")
-    add("--profile-limit", type=int, default=200)
+    add("--profile-limit", type=int, default=200, help="the limit of every profile")
     add("--profile-range", type=float, default=300.0, help="longest profile time_range, s")
     add("--tag-connections", type=int, default=64)
     add("--profile-connections", type=int, default=32)
@@ -2186,22 +1950,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--search-steps", type=int, default=5)
     add("--search-duration", type=float, default=60.0, help="seconds measured per search step")
     add("--drain-timeout", type=float, default=600.0)
-    add("--es-heap", default="1g")
-    add_es_nice_option(parser)
-    add_warm_up_options(parser, "tags")
-    add("--es-url", help="use this Elasticsearch instead of starting one (development)")
-    add("--workers", type=int, default=defaults.workers)
-    add("--threads", type=int, default=defaults.threads)
-    add("--keep", action="store_true", help="keep the temporary directory (logs, answers)")
-    add("--loadgen", help=argparse.SUPPRESS)  # internal: run as the load generator
+    add_run_options(
+        parser, heap="1g", keep="logs, answers", nice=True, warm_up="tags", loadgen=True
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.loadgen:
-        return loadgen_main(args.loadgen)
-    return report_main(lambda: run(args), say, (BenchError,))
+    return run_bench(AllezonBench, parse_args(argv), say, loadgen=loadgen_main)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,6 @@ import resource
 import shutil
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -53,33 +52,22 @@ from pathlib import Path
 from typing import Any
 
 import msgpack  # type: ignore[import-untyped]
-from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (
-    ROOT,
-    Cluster,
-    Monitor,
-    filesystem_of,
-    free_port,
-    machine,
-    percentiles,
-    ratio,
-    report_main,
-    run_in_workdir,
-)
-from bench.harness import ROLES, BenchError, Harness
-from bench.ingest import COUNT_POLL_SECONDS, count, delete_indices, wait_for_count
-from bench.loadgen import parse_response
+from bench import elastic
+from bench._common import ROOT, BenchError, filesystem_of, free_port, percentiles, ratio
+from bench.harness import ROLES, Process
+from bench.keepalive import parse_response
+from bench.limits import CpuUse, shared_cores_note
+from bench.options import add_run_options, bench_parser, int_list, name_list
+from bench.server_bench import ServerBench, run_bench
 from metronome.config import (
     DEFAULT_CONFIG_FILE,
-    ElasticsearchSettings,
     ForwardSettings,
     LogsSettings,
-    ServerSettings,
     Settings,
     SpoolSettings,
     load_settings,
@@ -97,7 +85,6 @@ HTTP_PATH = f"/ingest/logs/{TAG}"
 SPOOL_MAX_BYTES = 16 * 1024**3  # no 503 because a run without a shipper filled the spool
 LOG_SPAN_SECONDS = 600.0  # the lines' times cover the 10 minutes before the run
 SINGLE_PROCESS = ("forward", "shipper", "bench_driver", "loadgen")  # one Python process each
-Process = subprocess.Popen[bytes]
 STARTED = time.monotonic()
 
 
@@ -564,12 +551,7 @@ def spooled_documents(messages: Sequence[Message]) -> list[tuple[str, str, bytes
 
 def bulk_actions(documents: Iterable[tuple[str, str, bytes]], prefix: str) -> Iterator[Any]:
     for suffix, doc_id, source in documents:
-        yield {
-            "_op_type": "create",
-            "_index": f"{prefix}-{suffix}",
-            "_id": doc_id,
-            "_source": source,
-        }
+        yield elastic.create_action(f"{prefix}-{suffix}", doc_id, source)
 
 
 # --- the run -------------------------------------------------------------------------------
@@ -587,26 +569,15 @@ class Stack:
     http_port: int = 0
 
 
-class ForwardBench:
+class ForwardBench(ServerBench):
+    name = "forward"
+
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir, say)
         self.run_prefix = f"bench-{uuid.uuid4().hex[:8]}"
-        self.monitor = Monitor()
-        self.harness = Harness(workdir / "logs", self.monitor)
-        self.cluster: Cluster | None = None
         self.messages: list[Message] = []
         self.documents: list[tuple[str, str, bytes]] = []
         self.payloads: dict[str, Path] = {}
-
-    @property
-    def es(self) -> Cluster:
-        assert self.cluster is not None, "Elasticsearch is not started"
-        return self.cluster
-
-    @property
-    def client(self) -> Elasticsearch:
-        return self.es.client
 
     @property
     def records(self) -> int:
@@ -642,31 +613,18 @@ class ForwardBench:
             "example_line": records[0][1],
         }
 
-    def close(self) -> None:
-        self.harness.stop_all()
-        if self.cluster is not None:
-            self.cluster.close()
-        self.monitor.close()
-
     def start_stack(self, name: str, protocol: str, shipper: bool) -> Stack:
         """``metronome forward`` or gunicorn (as ``metronome serve`` starts them), and the
         shipper if asked, with a fresh spool and index prefix."""
-        args = self.args
         stack = Stack(name, f"{self.run_prefix}-{name}", self.workdir / name)
-        settings = Settings(
-            server=ServerSettings(
-                host="127.0.0.1", port=free_port(), workers=args.workers, threads=args.threads
-            ),
-            elasticsearch=ElasticsearchSettings(url=self.es.url, index_prefix=stack.prefix),
-            spool=SpoolSettings(dir=stack.directory / "spool", max_bytes=SPOOL_MAX_BYTES),
+        settings = self.metronome_settings(
+            stack.prefix,
+            SpoolSettings(dir=stack.directory / "spool", max_bytes=SPOOL_MAX_BYTES),
             logs=LogsSettings(forward=ForwardSettings(host="127.0.0.1", port=free_port())),
         )
         self.es.owned.append(stack.prefix)
-        install_templates(self.client, stack.prefix)  # as serve() does before the children
         listener = FORWARD if protocol == "forward" else WEB
-        started = self.harness.start_metronome(
-            settings, only=(SHIPPER, listener) if shipper else (listener,)
-        )
+        started = self.start_metronome(settings, (SHIPPER, listener) if shipper else (listener,))
         stack.roles = [ROLES[name] for name in started]
         if protocol == "forward":
             stack.forward_port = settings.logs.forward.port
@@ -749,19 +707,15 @@ class ForwardBench:
         return report
 
     def _until_searchable(self, process: Process, pattern: str) -> tuple[dict[str, Any], float]:
-        expected = self.records
-        report: dict[str, Any] | None = None
-        started = time.time()
-        while (seen := count(self.client, pattern)) < expected:
-            if report is None and process.poll() is not None:
-                report = self._loadgen_report(process)
-                expected = int(report["records"])  # refused records never arrive
-            if time.time() - started > self.args.timeout:
-                raise BenchError(f"only {seen} of {expected} records became searchable in time")
-            time.sleep(COUNT_POLL_SECONDS)
-        done = time.time()
-        if report is None:
-            report = self._loadgen_report(process)
+        report, _, done = elastic.searchable_while(
+            self.client,
+            pattern,
+            process,
+            lambda: self._loadgen_report(process),
+            expected=self.records,
+            sent="records",
+            timeout=self.args.timeout,
+        )
         return report, done
 
     # --- the phases ------------------------------------------------------------------------
@@ -773,8 +727,8 @@ class ForwardBench:
         documents = self.documents[: self.args.es_warmup_docs]
         say(f"warming Elasticsearch up with {len(documents)} documents...")
         bulk(self.client, bulk_actions(documents, prefix), chunk_size=self.args.batch)
-        wait_for_count(self.client, f"{prefix}-logs-*", len(documents), self.args.timeout)
-        delete_indices(self.client, prefix)
+        elastic.wait_for_count(self.client, f"{prefix}-logs-*", len(documents), self.args.timeout)
+        elastic.delete_indices(self.client, prefix)
 
     def accept(self, protocol: str, connections: int) -> dict[str, Any]:
         loadgen = self.start_loadgen(protocol, connections, self.args.warmup_messages)
@@ -795,26 +749,17 @@ class ForwardBench:
         install_templates(self.client, prefix)
         say(f"end to end, baseline: helpers.bulk of {len(self.documents)} documents...")
         self.monitor.begin("end to end, bulk")
-        started = time.time()
-        stored, failed = bulk(
+        figures = elastic.timed_bulk(
             self.client,
             bulk_actions(self.documents, prefix),
-            chunk_size=self.args.batch,
-            stats_only=True,
-            raise_on_error=False,
+            chunk=self.args.batch,
+            pattern=f"{prefix}-logs-*",
+            timeout=self.args.timeout,
+            rate="records_per_s",
         )
-        sent = time.time()
-        searchable = wait_for_count(self.client, f"{prefix}-logs-*", int(stored), self.args.timeout)
-        resources = self.monitor.end()
-        delete_indices(self.client, prefix)
-        return {
-            "documents": int(stored),
-            "failed": failed,
-            "bulk_s": round(sent - started, 3),
-            "searchable_s": round(searchable - started, 3),
-            "records_per_s": round(int(stored) / max(searchable - started, 1e-9), 1),
-            "resources": resources,
-        }
+        figures["resources"] = self.monitor.end()
+        elastic.delete_indices(self.client, prefix)
+        return figures
 
     def end_to_end(self, protocol: str) -> dict[str, Any]:
         connections = self.args.e2e_connections
@@ -825,10 +770,10 @@ class ForwardBench:
         try:
             run = self.drive(f"end to end, {protocol}", loadgen, port, pattern)
             time.sleep(2.5)  # a duplicate would be searchable by now (refresh interval 2 s)
-            documents = count(self.client, pattern)
+            documents = elastic.count(self.client, pattern)
         finally:
             counters = self.stop_stack(stack)
-        delete_indices(self.client, stack.prefix)
+        elastic.delete_indices(self.client, stack.prefix)
         first = float(run["first_send_unix"])
         searchable_s = float(run["searchable_unix"]) - first
         figures = {
@@ -849,11 +794,9 @@ class ForwardBench:
 
     def run(self) -> dict[str, Any]:
         args = self.args
-        at_start = {**machine(), "filesystem": filesystem_of(self.workdir)}
-        self.monitor.start()
-        self.monitor.watch("bench_driver", os.getpid())
+        self.begin(filesystem=filesystem_of(self.workdir))
         data = self.prepare()
-        self.cluster = Cluster(args.es_url, self.workdir, args.es_heap, self.monitor, say)
+        self.start_elasticsearch()
         if args.es_warmup_docs:
             self.warm_up_elasticsearch()
         accept: dict[str, Any] = {}
@@ -872,18 +815,9 @@ class ForwardBench:
                     e2e[protocol]["records_per_s"], e2e["baseline_bulk"]["records_per_s"]
                 )
             e2e["ratio"] = e2e["forward"]["ratio_to_bulk"]
-        report: dict[str, Any] = {
-            "benchmark": "forward",
-            "short_run": args.quick or args.records < 100_000,
-            "machine": at_start,
-            "settings": {k: v for k, v in vars(args).items() if k not in ("es_url", "loadgen")},
-            "data": data,
-            "accept": accept or None,
-            "end_to_end": e2e or None,
-            "peak_rss_mb": self.monitor.summary(),
-        }
-        report["limits"] = limits_note(report)
-        return report
+        figures = {"data": data, "accept": accept or None, "end_to_end": e2e or None}
+        short_run = args.quick or args.records < 100_000
+        return self.report(figures, short_run=short_run, limits=limits_note)
 
 
 def _accept_figures(run: dict[str, Any]) -> dict[str, Any]:
@@ -914,34 +848,28 @@ def _accept_summary(runs: dict[str, dict[str, dict[str, Any]]]) -> dict[str, Any
 
 
 def _phase_limit(label: str, resources: dict[str, Any]) -> str:
-    cpus = os.cpu_count() or 1
-    cores: dict[str, float] = resources["cpu_cores"]
-    busy = float(resources["cpu_cores_busy_total"])
-    other = float(resources["cpu_cores_other_processes"])
-    ranked = sorted(cores.items(), key=lambda item: -item[1])
-    spent = ", ".join(f"{name} {value:.2f}" for name, value in ranked)
+    cpu = CpuUse.of(resources)
     findings = [
         f"{name} is near one full core (one Python process: its GIL is the ceiling)"
-        for name in SINGLE_PROCESS
-        if cores.get(name, 0.0) >= 0.85
+        for name in cpu.at_one_core(SINGLE_PROCESS)
     ]
-    workers = cores.get("gunicorn_metronome", 0.0)
-    if workers >= 0.85:
+    if cpu.at_one_core(["gunicorn_metronome"]):
+        workers = cpu.cores["gunicorn_metronome"]
         findings.append(
             f"gunicorn's workers used {workers:.2f} cores: a request is parsed by one thread "
             "under its worker's GIL, so requests in flight use at most one core per worker "
             "they reached"
         )
-    if busy >= 0.9 * cpus:
-        findings.insert(0, f"the machine is CPU-saturated, most of it in {ranked[0][0]}")
-    if other >= 0.25 * cpus:
+    if cpu.saturated:
+        findings.insert(0, f"the machine is CPU-saturated, most of it in {cpu.busiest}")
+    if cpu.noisy:
         findings.append("other programs took a large share: noisy, rerun on an idle machine")
     if not findings:
         findings.append(
             "CPU not saturated: the rest is waiting (one request in flight per sender, "
             "fsync, refresh)"
         )
-    return f"{label}: {busy:.2f} of {cpus} cores busy ({spent}; other {other:.2f}): " + (
+    return f"{label}: {cpu.busy_text()} ({cpu.listing()}; other {cpu.other:.2f}): " + (
         "; ".join(findings) + "."
     )
 
@@ -958,22 +886,13 @@ def limits_note(report: dict[str, Any]) -> str:
         if name in e2e:
             notes.append(_phase_limit(f"end to end {name}", e2e[name]["resources"]))
     notes.append(
-        "Elasticsearch, Metronome's processes and the load generator share the machine's "
-        "cores: end to end, Elasticsearch indexes while the listener or the web workers parse, "
-        "so on a saturated machine the ratios compare CPU per record, a floor for a deployment "
-        "with Elasticsearch elsewhere."
+        shared_cores_note(
+            "Metronome's processes and the load generator",
+            "record",
+            ": end to end, Elasticsearch indexes while the listener or the web workers parse",
+        )
     )
     return " ".join(notes)
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    return run_in_workdir(
-        "metronome-forward-bench-",
-        lambda workdir: ForwardBench(args, workdir),
-        args.keep,
-        say,
-        args.dir,
-    )
 
 
 # --- command line --------------------------------------------------------------------------
@@ -983,20 +902,13 @@ FULL = {"records": 200_000, "connections": [1, 4], "warmup_messages": 5, "es_war
 QUICK = {"records": 2_000, "connections": [2], "warmup_messages": 1, "es_warmup_docs": 0}
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = ServerSettings()
-    parser = argparse.ArgumentParser(
-        description="Server-logs benchmark: forward protocol vs POST /ingest/logs vs _bulk "
-        "(prints one JSON object)"
+    parser, add = bench_parser(
+        "Server-logs benchmark: forward protocol vs POST /ingest/logs vs _bulk"
     )
-    add = parser.add_argument
     add("--records", type=int, help="records sent in every run (200,000; --quick 2,000)")
     add("--batch", type=int, default=1000, help="records per forward message / HTTP body")
-    add("--connections", type=_int_list, help="accept runs, e.g. 1,4 (--quick: 2)")
+    add("--connections", type=int_list, help="accept runs, e.g. 1,4 (--quick: 2)")
     add("--e2e-connections", type=int, default=4)
     add(
         "--keepalive",
@@ -1004,19 +916,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="reuse each connection (default: a new one per message, Fluentd's default)",
     )
     add("--warmup-messages", type=int, help="sent before each accept run (5; --quick 1)")
-    add("--phases", type=lambda t: [p for p in t.split(",") if p], default=["accept", "e2e"])
+    add("--phases", type=name_list, default=["accept", "e2e"])
     add("--seed", type=int, default=8)
     add("--timeout", type=float, default=1800.0, help="seconds any one run may take")
     add("--write-key", help="X-Metronome-Key for POST /ingest/logs, if the site needs one")
-    add("--es-heap", default="1g")
-    add("--es-url", help="use this Elasticsearch instead of starting one (development)")
     add("--es-warmup-docs", type=int, help="bulk-loaded and deleted first (20,000; --quick 0)")
-    add("--workers", type=int, default=defaults.workers)
-    add("--threads", type=int, default=defaults.threads)
     add("--dir", help="where the temporary directory goes (spools: must be a real disk)")
-    add("--keep", action="store_true", help="keep the temporary directory (logs, spools)")
     add("--quick", action="store_true", help="a smoke run, under a minute: not figures")
-    add("--loadgen", help=argparse.SUPPRESS)  # internal: run as the load generator
+    add_run_options(parser, heap="1g", keep="logs, spools", loadgen=True)
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:  # what was given on the command line stays
@@ -1026,9 +933,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.loadgen:
-        return loadgen_main(args.loadgen)
-    return report_main(lambda: run(args), say, (BenchError,))
+    return run_bench(ForwardBench, args, say, parent=args.dir, loadgen=loadgen_main)
 
 
 if __name__ == "__main__":

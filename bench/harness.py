@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from bench._common import ROOT, Monitor
+from bench._common import ROOT, BenchError, Monitor
 from metronome.config import ServerSettings, Settings
 from metronome.serve.plan import (
     CONFIG_ENV,
@@ -40,10 +40,6 @@ BARE_SINK_ENV = "BENCH_BARE_SINK"  # read by bench/bare_app.py
 STARTUP_TIMEOUT_S = 60.0
 # The bench's name (its role in the reports) of each process of the plan it may start.
 ROLES = {WEB: "gunicorn_metronome", SHIPPER: "shipper", FORWARD: "forward"}
-
-
-class BenchError(RuntimeError):
-    pass
 
 
 class Harness:

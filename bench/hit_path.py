@@ -40,7 +40,8 @@ from elasticsearch import Elasticsearch
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import USER_AGENTS, hit, machine, ratio
+from bench._common import USER_AGENTS, hit, machine, print_report, ratio
+from bench.options import add_subset_option
 from metronome.config import HitLimits, settings_from_mapping
 from metronome.enrich.visitors import DailySalts
 from metronome.hits.accept import RequestFacts, Validator, accept_hits
@@ -291,15 +292,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "baseline": f"{BASELINE}: load_hit, the hit's one definition",
         "ratios": "vs_baseline = median CPU us of the case / the baseline's (lower is cheaper)",
     }
-    phases: dict[str, Callable[[int, float], dict[str, Any]]] = {
-        "validate": bench_validate,
-        "accept": bench_accept,
-        "request": bench_request,
-    }
     for name in args.phases:
         say(f"{name}...")
-        report[name] = phases[name](args.rounds, args.scale)
+        report[name] = PHASES[name](args.rounds, args.scale)
     return report
+
+
+PHASES: dict[str, Callable[[int, float], dict[str, Any]]] = {
+    "validate": bench_validate,
+    "accept": bench_accept,
+    "request": bench_request,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -308,23 +311,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--scale", type=float, default=1.0, help="work per round (0.2: a fifth, for a quick look)"
     )
-    parser.add_argument(
-        "--phases",
-        type=lambda text: [p for p in text.split(",") if p],
-        default=["validate", "accept", "request"],
-        help="comma-separated subset of validate,accept,request",
-    )
-    args = parser.parse_args(argv)
-    unknown = set(args.phases) - {"validate", "accept", "request"}
-    if unknown:
-        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
-    return args
+    add_subset_option(parser, "phases", list(PHASES))
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(json.dumps(run(args), indent=2))
-    return 0
+    return print_report(run(parse_args(argv)))
 
 
 if __name__ == "__main__":

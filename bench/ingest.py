@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -35,39 +34,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import Elasticsearch, TransportError
-from elasticsearch.helpers import bulk
-
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (
-    DISTINCT_IDS,
-    USER_AGENTS,
-    Monitor,
-    add_es_nice_option,
-    add_warm_up_options,
-    free_port,
-    hit,
-    machine,
-    ratio,
-    report_main,
-    run_in_workdir,
-    start_elasticsearch,
-    warm_up_elasticsearch,
-)
-from bench.harness import BenchError, Harness
-from metronome.config import (
-    ElasticsearchSettings,
-    HitLimits,
-    PrivacySettings,
-    ServerSettings,
-    Settings,
-    SpoolSettings,
-)
+from bench import elastic
+from bench._common import DISTINCT_IDS, USER_AGENTS, BenchError, hit, ratio
+from bench.harness import Process
+from bench.limits import CpuUse, shared_cores_note
+from bench.options import add_run_options, bench_parser, int_list, name_list
+from bench.server_bench import ServerBench, run_bench
+from metronome.config import HitLimits, PrivacySettings, Settings
 from metronome.enrich.visitors import DailySalts
-from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
 from metronome.hits.definition import load_hit
@@ -77,9 +54,7 @@ ACCEPT_TARGET = 0.6
 E2E_TARGET = 0.8
 P99_TARGET_MS = 50.0
 WARMUP_CHUNK = 250  # documents per warm-up bulk: about what the shipper sends at 1000 hits/s
-COUNT_POLL_SECONDS = 0.25
 SINGLE_THREADED = ("shipper", "bench_driver", "loadgen")  # Python, one busy thread each
-Process = subprocess.Popen[bytes]
 
 
 def say(message: str) -> None:
@@ -89,8 +64,11 @@ def say(message: str) -> None:
 # --- the load generator --------------------------------------------------------------------
 
 
-def loadgen_command(port: int, *options: str) -> list[str]:
-    return [sys.executable, "-m", "bench.loadgen", "--port", str(port), *options]
+def loadgen_command(port: int, **options: object) -> list[str]:
+    """``bench/loadgen.py`` against ``port`` with ``options`` (``batch_size=500``:
+    ``--batch-size=500``)."""
+    flags = [f"--{name.replace('_', '-')}={value}" for name, value in options.items()]
+    return [sys.executable, "-m", "bench.loadgen", "--port", str(port), *flags]
 
 
 def _non_202(report: dict[str, Any]) -> dict[str, int]:
@@ -99,24 +77,6 @@ def _non_202(report: dict[str, Any]) -> dict[str, int]:
 
 
 # --- Elasticsearch -------------------------------------------------------------------------
-
-
-def count(client: Elasticsearch, pattern: str) -> int:
-    """Searchable documents; -1 while Elasticsearch cannot say (a new index starting up)."""
-    try:
-        return int(client.count(index=pattern, allow_no_indices=True)["count"])
-    except (EsApiError, TransportError):
-        return -1
-
-
-def wait_for_count(client: Elasticsearch, pattern: str, expected: int, timeout: float) -> float:
-    """The time (epoch seconds) when ``_count`` reached ``expected``; raises after ``timeout``."""
-    started = time.time()
-    while count(client, pattern) < expected:
-        if time.time() - started > timeout:
-            raise BenchError(f"{pattern} did not reach {expected} documents in {timeout:.0f}s")
-        time.sleep(COUNT_POLL_SECONDS)
-    return time.time()
 
 
 class PipelineDocuments:
@@ -153,100 +113,40 @@ class PipelineDocuments:
             document = dict(self.templates[(number % DISTINCT_IDS, agent)])
             document["hit_id"] = uuid.uuid4().hex
             if same_ids:  # what the shipper does: create with the hit's own id
-                yield {
-                    "_op_type": "create",
-                    "_index": index,
-                    "_id": document["hit_id"],
-                    "_source": document,
-                }
+                yield elastic.create_action(index, document["hit_id"], document)
             else:
                 yield {"_index": index, "_source": document}
-
-
-def delete_indices(client: Elasticsearch, prefix: str) -> None:
-    names = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
-    if names:
-        client.indices.delete(index=",".join(names))
 
 
 # --- the run -------------------------------------------------------------------------------
 
 
-class IngestBench:
+class IngestBench(ServerBench):
     """One run: the processes it started, the monitor, Elasticsearch, and the figures."""
 
+    name = "ingest"
+
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir, say)
         run_id = uuid.uuid4().hex[:8]
         self.prefixes = {name: f"bench-{run_id}-{name}" for name in ("warm", "raw", "app")}
         self.pattern = f"{self.prefixes['app']}-hits-*"
-        self.monitor = Monitor()
-        self.harness = Harness(workdir / "logs", self.monitor)
-        self.node: EmbeddedElasticsearch | None = None
-        self.url = ""
-        self._client: Elasticsearch | None = None
         self.e2e_hits = math.ceil(args.e2e_hits / args.e2e_batch) * args.e2e_batch
-
-    @property
-    def client(self) -> Elasticsearch:
-        assert self._client is not None, "Elasticsearch is not started"
-        return self._client
-
-    # --- lifecycle -------------------------------------------------------------------------
-
-    def start_elasticsearch(self) -> None:
-        args = self.args
-        self.url, self.node = start_elasticsearch(
-            args.es_url, self.workdir, args.es_heap, self.monitor, say, nice=args.es_nice
-        )
-        self._client = Elasticsearch(self.url, request_timeout=120)
-
-    def close(self) -> None:
-        self.harness.stop_all()
-        if self._client is not None:
-            self._client.close()
-        if self.node is not None:
-            self.node.stop()
-        self.monitor.close()
-
-    def _server_settings(self, port: int) -> ServerSettings:
-        return ServerSettings(
-            host="127.0.0.1", port=port, workers=self.args.workers, threads=self.args.threads
-        )
-
-    def start_bare(self) -> int:
-        port = free_port()
-        self.harness.start_bare(self._server_settings(port), self.workdir / "bare")
-        return port
-
-    def start_metronome(self) -> int:
-        """gunicorn + shipper with the commands and environment ``metronome serve`` uses."""
-        port = free_port()
-        prefix = self.prefixes["app"]
-        settings = Settings(
-            server=self._server_settings(port),
-            elasticsearch=ElasticsearchSettings(url=self.url, index_prefix=prefix),
-            spool=SpoolSettings(dir=self.workdir / "metronome" / "spool"),
-        )
-        install_templates(self.client, prefix)  # as serve() does before starting the children
-        self.harness.start_metronome(settings)
-        return port
 
     # --- the load generator ----------------------------------------------------------------
 
-    def start_loadgen(self, port: int, options: list[str]) -> Process:
-        return self.harness.start("loadgen", loadgen_command(port, *options), capture=True)
+    def start_loadgen(self, port: int, **options: object) -> Process:
+        return self.harness.start("loadgen", loadgen_command(port, **options), capture=True)
 
     def finish_loadgen(self, timeout: float) -> dict[str, Any]:
         report: dict[str, Any] = json.loads(self.harness.collect("loadgen", timeout))
         return report
 
-    def measured(self, phase: str, port: int, options: list[str]) -> dict[str, Any]:
+    def measured(self, phase: str, port: int, **options: object) -> dict[str, Any]:
         """One load-generator run inside a monitored phase: its report and the resources."""
         say(f"{phase}...")
         self.monitor.begin(phase)
-        self.start_loadgen(port, options)
+        self.start_loadgen(port, **options)
         report = self.finish_loadgen(self.args.duration + self.args.warmup + 180)
         report["resources"] = self.monitor.end({"loadgen": float(report["cpu_seconds"])})
         return report
@@ -256,15 +156,14 @@ class IngestBench:
         args = self.args
         runs: dict[str, Any] = {}
         for connections in args.connections:
-            options = [
-                "--mode=closed",
-                "--kind=single",
-                f"--connections={connections}",
-                f"--duration={args.duration}",
-                f"--warmup={args.warmup}",
-            ]
             runs[str(connections)] = self.measured(
-                f"{phase} ({connections} connections)", port, options
+                f"{phase} ({connections} connections)",
+                port,
+                mode="closed",
+                kind="single",
+                connections=connections,
+                duration=args.duration,
+                warmup=args.warmup,
             )
         best = max(runs.values(), key=lambda run: float(run["requests_per_s"]))
         return {
@@ -286,15 +185,16 @@ class IngestBench:
         rate = round(float(peak["requests_per_s"]) * args.paced_fraction, 1)
         if rate <= 0:
             return None
-        options = [
-            "--mode=paced",
-            "--kind=single",
-            f"--rate={rate}",
-            f"--connections={args.paced_connections}",
-            f"--duration={args.duration}",
-            f"--warmup={args.warmup}",
-        ]
-        run = self.measured(f"paced at {rate}/s, {label}", port, options)
+        run = self.measured(
+            f"paced at {rate}/s, {label}",
+            port,
+            mode="paced",
+            kind="single",
+            rate=rate,
+            connections=args.paced_connections,
+            duration=args.duration,
+            warmup=args.warmup,
+        )
         return {
             "fraction_of_peak": args.paced_fraction,
             "target_rate_per_s": rate,
@@ -311,61 +211,46 @@ class IngestBench:
     def bulk_load(self, documents: PipelineDocuments, prefix: str, total: int) -> dict[str, Any]:
         """helpers.bulk into a fresh prefix (Metronome's templates), timed until searchable."""
         install_templates(self.client, prefix)
-        started = time.time()
-        stored, failed = bulk(
+        return elastic.timed_bulk(
             self.client,
             documents.actions(prefix, total, self.args.baseline_ids == "same"),
-            chunk_size=self.args.bulk_chunk,
-            stats_only=True,
-            raise_on_error=False,
+            chunk=self.args.bulk_chunk,
+            pattern=f"{prefix}-hits-*",
+            timeout=self.args.e2e_timeout,
+            rate="hits_per_s",
         )
-        sent = time.time()
-        searchable = wait_for_count(
-            self.client, f"{prefix}-hits-*", int(stored), self.args.e2e_timeout
-        )
-        return {
-            "documents": int(stored),
-            "failed": failed,
-            "bulk_s": round(sent - started, 3),
-            "searchable_s": round(searchable - started, 3),
-            "hits_per_s": round(int(stored) / max(searchable - started, 1e-9), 1),
-        }
 
     def baseline_end_to_end(self, documents: PipelineDocuments) -> dict[str, Any]:
         say(f"end-to-end, baseline: helpers.bulk of {self.e2e_hits} documents...")
         self.monitor.begin("end-to-end, baseline")
         result = self.bulk_load(documents, self.prefixes["raw"], self.e2e_hits)
         result["resources"] = self.monitor.end()
-        delete_indices(self.client, self.prefixes["raw"])
+        elastic.delete_indices(self.client, self.prefixes["raw"])
         return result
 
     def metronome_end_to_end(self, port: int) -> dict[str, Any]:
         """N hits in batches via POST /tick; hits/s from the first send until all searchable."""
         args = self.args
-        options = [
-            "--mode=count",
-            "--kind=batch",
-            f"--batch-size={args.e2e_batch}",
-            f"--requests={self.e2e_hits // args.e2e_batch}",
-            f"--connections={args.e2e_connections}",
-            f"--timeout={args.e2e_timeout}",
-        ]
         say(f"end-to-end, Metronome: {self.e2e_hits} hits in batches of {args.e2e_batch}...")
         self.monitor.begin("end-to-end, Metronome")
-        process = self.start_loadgen(port, options)
-        report: dict[str, Any] | None = None
-        expected = self.e2e_hits
-        started = time.time()
-        while (seen := count(self.client, self.pattern)) < expected:
-            if report is None and process.poll() is not None:
-                report = self.finish_loadgen(10)
-                expected = int(report["accepted_hits"])  # refused hits never arrive
-            if time.time() - started > args.e2e_timeout:
-                raise BenchError(f"only {seen} of {expected} hits became searchable in time")
-            time.sleep(COUNT_POLL_SECONDS)
-        done = time.time()
-        if report is None:
-            report = self.finish_loadgen(args.e2e_timeout)
+        process = self.start_loadgen(
+            port,
+            mode="count",
+            kind="batch",
+            batch_size=args.e2e_batch,
+            requests=self.e2e_hits // args.e2e_batch,
+            connections=args.e2e_connections,
+            timeout=args.e2e_timeout,
+        )
+        report, seen, done = elastic.searchable_while(
+            self.client,
+            self.pattern,
+            process,
+            lambda: self.finish_loadgen(args.e2e_timeout),
+            expected=self.e2e_hits,
+            sent="accepted_hits",
+            timeout=args.e2e_timeout,
+        )
         resources = self.monitor.end({"loadgen": float(report["cpu_seconds"])})
         first_send = float(report["first_send_unix"])
         return {
@@ -389,7 +274,9 @@ class IngestBench:
         drain_started = time.time()
         try:
             expected = already_stored + int(peak["accepted_hits"])
-            drained = wait_for_count(self.client, self.pattern, expected, args.drain_timeout)
+            drained = elastic.wait_for_count(
+                self.client, self.pattern, expected, args.drain_timeout
+            )
             result["spool_drain_s"] = round(drained - drain_started, 2)
         except BenchError:
             result["spool_drain_s"] = None  # not drained in time; the paced run starts anyway
@@ -403,17 +290,15 @@ class IngestBench:
 
     def run(self) -> dict[str, Any]:
         args = self.args
-        at_start = machine()
-        self.monitor.start()
-        self.monitor.watch("bench_driver", os.getpid())
-        self.start_elasticsearch()
+        self.begin()
+        self.start_elasticsearch(nice=args.es_nice)
         documents = PipelineDocuments(args.e2e_batch)
         warm_up: dict[str, Any] | None = None
         if args.es_warmup_seconds > 0:
             prefix = self.prefixes["warm"]
             install_templates(self.client, prefix)
             planned = math.ceil(args.es_warmup_seconds * args.es_warmup_rate) + 1000
-            warm_up = warm_up_elasticsearch(
+            warm_up = elastic.warm_up_elasticsearch(
                 self.client,
                 documents.actions(prefix, planned, args.baseline_ids == "same"),
                 seconds=args.es_warmup_seconds,
@@ -421,7 +306,7 @@ class IngestBench:
                 chunk=WARMUP_CHUNK,
                 say=say,
             )
-            delete_indices(self.client, prefix)
+            elastic.delete_indices(self.client, prefix)
         accept: dict[str, Any] = {}
         e2e: dict[str, Any] = {}
         if "accept" in args.phases:
@@ -433,7 +318,9 @@ class IngestBench:
             self.harness.stop("gunicorn_bare")
         if "e2e" in args.phases:
             e2e["baseline_bulk"] = self.baseline_end_to_end(documents)
-        port = self.start_metronome()
+        settings = self.metronome_settings(self.prefixes["app"])
+        self.start_metronome(settings)  # gunicorn + shipper, as ``metronome serve`` runs them
+        port = settings.server.port
         if "e2e" in args.phases:
             e2e["metronome"] = self.metronome_end_to_end(port)
             e2e["ratio"] = ratio(e2e["metronome"]["hits_per_s"], e2e["baseline_bulk"]["hits_per_s"])
@@ -456,51 +343,33 @@ class IngestBench:
             accept["meets_target"] = ratio_ is not None and ratio_ >= ACCEPT_TARGET
         self.harness.stop("gunicorn_metronome")
         self.harness.stop("shipper")
-        report: dict[str, Any] = {
-            "benchmark": "ingest",
-            "short_run": args.duration < 30 or args.e2e_hits < 100_000,
-            "machine": at_start,
-            "settings": {k: v for k, v in vars(args).items() if k != "es_url"},
+        figures = {
             "elasticsearch_warm_up": warm_up,
             "accept": accept or None,
             "end_to_end": e2e or None,
-            "peak_rss_mb": self.monitor.summary(),
         }
-        report["limits"] = limits_note(report)
-        return report
-
-
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    return run_in_workdir(
-        "metronome-ingest-bench-", lambda workdir: IngestBench(args, workdir), args.keep, say
-    )
+        short_run = args.duration < 30 or args.e2e_hits < 100_000
+        return self.report(figures, short_run=short_run, limits=limits_note)
 
 
 def _phase_note(label: str, resources: dict[str, Any] | None) -> str:
     """One phase: where the CPU went and what that says about the limit."""
     if not resources:
         return f"{label}: n/a."
-    cpus = os.cpu_count() or 1
-    cores: dict[str, float] = resources["cpu_cores"]
-    busy = float(resources["cpu_cores_busy_total"])
-    other = float(resources["cpu_cores_other_processes"])
-    parts = [f"{name} {value:.2f}" for name, value in sorted(cores.items(), key=lambda i: -i[1])]
-    parts.append(f"other processes {other:.2f}")
-    text = f"{label}: {busy:.2f} of {cpus} cores busy ({', '.join(parts)})"
+    cpu = CpuUse.of(resources)
+    used = ", ".join(part for part in (cpu.listing(), f"other processes {cpu.other:.2f}") if part)
     findings = []
-    if busy >= 0.9 * cpus:
-        top = max(cores, key=lambda name: cores[name]) if cores else "?"
-        findings.append(f"CPU-saturated, most of it in {top}")
+    if cpu.saturated:
+        findings.append(f"CPU-saturated, most of it in {cpu.busiest}")
     findings += [
         f"{name} near one full core (its single Python thread is the limit)"
-        for name in SINGLE_THREADED
-        if cores.get(name, 0.0) >= 0.85
+        for name in cpu.at_one_core(SINGLE_THREADED)
     ]
-    if other >= 0.25 * cpus:
+    if cpu.noisy:
         findings.append("other programs took a large share: noisy, rerun on an idle machine")
     if not findings:
         findings.append("CPU not saturated: waiting (fsync, Elasticsearch refresh, polling)")
-    return f"{text}; {'; '.join(findings)}."
+    return f"{label}: {cpu.busy_text()} ({used}); {'; '.join(findings)}."
 
 
 def limits_note(report: dict[str, Any]) -> str:
@@ -517,10 +386,12 @@ def limits_note(report: dict[str, Any]) -> str:
     ]
     notes = [_phase_note(label, phase["resources"]) for label, phase in phases if phase]
     notes.append(
-        "Elasticsearch, the gunicorn workers, the shipper and the load generator share the "
-        "machine's cores; in the Metronome phases Elasticsearch also indexes what the shipper "
-        "sends, CPU the bare-Flask baseline never pays. On a saturated machine the ratios "
-        "compare CPU per hit and are a floor for a deployment with Elasticsearch elsewhere."
+        shared_cores_note(
+            "the gunicorn workers, the shipper and the load generator",
+            "hit",
+            "; in the Metronome phases Elasticsearch also indexes what the shipper sends, CPU "
+            "the bare-Flask baseline never pays",
+        )
     )
     return " ".join(notes)
 
@@ -528,19 +399,11 @@ def limits_note(report: dict[str, Any]) -> str:
 # --- command line --------------------------------------------------------------------------
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = ServerSettings()
-    parser = argparse.ArgumentParser(
-        description="Metronome ingestion benchmark (prints one JSON object)"
-    )
-    add = parser.add_argument
+    parser, add = bench_parser("Metronome ingestion benchmark")
     add("--duration", type=float, default=60.0, help="seconds measured per accept run")
     add("--warmup", type=float, default=5.0, help="seconds before measuring each accept run")
-    add("--connections", type=_int_list, default=[32], help="peak: connection counts, e.g. 16,64")
+    add("--connections", type=int_list, default=[32], help="peak: connection counts, e.g. 16,64")
     add("--paced-fraction", type=float, default=0.8, help="paced rate as a fraction of the peak")
     add("--paced-connections", type=int, default=64)
     add(
@@ -561,25 +424,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="baseline bulk: create with the hit's id, as the shipper does (same) or auto ids",
     )
     add("--drain-timeout", type=float, default=600.0)
-    add("--es-heap", default="1g")
-    add_es_nice_option(parser)
-    add("--es-url", help="use this Elasticsearch instead of starting one (development)")
-    add_warm_up_options(parser, "documents")
-    add("--workers", type=int, default=defaults.workers)
-    add("--threads", type=int, default=defaults.threads)
-    add(
-        "--phases",
-        type=lambda text: [p for p in text.split(",") if p],
-        default=["accept", "e2e"],
-        help="accept,e2e (default both)",
-    )
-    add("--keep", action="store_true", help="keep the temporary directory (logs, spool)")
+    add("--phases", type=name_list, default=["accept", "e2e"], help="accept,e2e (default both)")
+    add_run_options(parser, heap="1g", keep="logs, spool", nice=True, warm_up="documents")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return report_main(lambda: run(args), say, (BenchError,))
+    return run_bench(IngestBench, parse_args(argv), say)
 
 
 if __name__ == "__main__":

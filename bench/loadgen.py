@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import selectors
-import socket
 import statistics
 import sys
 import time
@@ -33,8 +31,8 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import USER_AGENTS, batch_body, hit_body, percentiles
+from bench.keepalive import Connection, Counts, Loop, Pacer, open_socket
 
-READ_BYTES = 262_144
 DRAIN_SECONDS = 60.0  # after the last send, how long answers may take before giving up
 
 
@@ -56,84 +54,17 @@ def build_requests(host: str, port: int, kind: str, batch_size: int) -> list[byt
     return requests
 
 
-class ProtocolError(Exception):
-    pass
-
-
-def parse_response(buffer: bytearray) -> tuple[int, bytes, bool] | None:
-    """(status, body, server closes) of the first whole response in ``buffer``, consumed."""
-    head_end = buffer.find(b"\r\n\r\n")
-    if head_end < 0:
-        return None
-    head = bytes(buffer[:head_end]).lower()
-    try:
-        status = int(head[9:12])
-    except ValueError:
-        raise ProtocolError(f"not an HTTP status line: {head[:40]!r}") from None
-    length = 0
-    at = head.find(b"\r\ncontent-length:")
-    if at >= 0:
-        line_end = head.find(b"\r\n", at + 2)
-        length = int(head[at + 17 : line_end if line_end >= 0 else len(head)])
-    elif b"\r\ntransfer-encoding:" in head:
-        raise ProtocolError("chunked responses are not supported")
-    total = head_end + 4 + length
-    if len(buffer) < total:
-        return None
-    body = bytes(buffer[head_end + 4 : total])
-    del buffer[:total]
-    return status, body, b"\r\nconnection: close" in head
-
-
-@dataclass(eq=False)
-class Connection:
-    sock: socket.socket
-    inbox: bytearray = field(default_factory=bytearray)
-    outbox: memoryview = field(default_factory=lambda: memoryview(b""))
-    request: bytes = b""
-    scheduled: float = 0.0  # when the request in flight was due (closed loop: when sent)
-    busy: bool = False
-    answered_bytes: bool = False
-    retried: bool = False
-
-
 @dataclass
-class Tally:
+class Tally(Counts):
     window_start: float
     window_end: float
-    latencies: list[float] = field(default_factory=list)
     scheduled_at: list[float] = field(default_factory=list)  # per latency: when it was due
     send_lags: list[float] = field(default_factory=list)  # paced: sent this long after due
-    statuses: dict[str, int] = field(default_factory=dict)
     completed: int = 0  # every answer, in the window or not
     in_window: int = 0
     accepted_hits: int = 0
-    errors: dict[str, int] = field(default_factory=dict)
-    reconnects: int = 0
     first_send: float | None = None
     last_answer: float | None = None
-
-    def error(self, kind: str) -> None:
-        self.errors[kind] = self.errors.get(kind, 0) + 1
-
-
-class Pacer:
-    """Open-loop schedule: request ``i`` is due at ``start + i / rate``."""
-
-    def __init__(self, start: float, rate: float) -> None:
-        self.start = start
-        self.interval = 1.0 / rate
-        self.scheduled = 0
-
-    def next_due(self) -> float:
-        return self.start + self.scheduled * self.interval
-
-    def due(self, now: float, until: float) -> list[float]:
-        times = []
-        while (when := self.next_due()) <= now and when < until:
-            times.append(when)
-            self.scheduled += 1
-        return times
 
 
 def _by_second(
@@ -190,32 +121,25 @@ def tail_by_second(
     }
 
 
-class LoadGenerator:
+class LoadGenerator(Loop[Connection]):
     def __init__(self, args: argparse.Namespace) -> None:
+        super().__init__()
         self.args = args
         self.requests = build_requests(args.host, args.port, args.kind, args.batch_size)
         self.next_request = 0
-        self.selector = selectors.DefaultSelector()
         self.idle: deque[Connection] = deque()
         self.backlog: deque[float] = deque()  # paced: due times waiting for a free connection
         self.sent = 0
-        self.in_flight = 0
         self.stop_sending_at = 0.0
         self.tally = Tally(0.0, 0.0)
 
     # --- connections ---------------------------------------------------------------------
 
     def _connect(self) -> Connection:
-        sock = socket.create_connection((self.args.host, self.args.port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setblocking(False)
-        connection = Connection(sock)
-        self.selector.register(sock, selectors.EVENT_READ, connection)
-        return connection
+        return self._register(Connection(open_socket(self.args.host, self.args.port)))
 
     def _reconnect(self, connection: Connection) -> Connection:
-        self.selector.unregister(connection.sock)
-        connection.sock.close()
+        self._unregister(connection)
         self.tally.reconnects += 1
         fresh = self._connect()
         fresh.retried = connection.retried
@@ -230,55 +154,17 @@ class LoadGenerator:
             self.sent += 1
             connection.retried = False
         connection.request = request
-        connection.scheduled = scheduled
-        connection.busy = True
-        connection.answered_bytes = False
-        connection.outbox = memoryview(request)
-        self.in_flight += 1
+        self._begin(connection, scheduled)
         if self.args.mode == "paced" and scheduled >= self.tally.window_start:
             self.tally.send_lags.append(time.perf_counter() - scheduled)
         if self.tally.first_send is None:
             self.tally.first_send = time.perf_counter()
         self._flush(connection)
 
-    def _flush(self, connection: Connection) -> None:
-        try:
-            written = connection.sock.send(connection.outbox)
-        except (BlockingIOError, InterruptedError):
-            written = 0
-        except OSError:
-            self._closed(connection)
-            return
-        connection.outbox = connection.outbox[written:]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if connection.outbox else 0)
-        self.selector.modify(connection.sock, events, connection)
-
-    def _readable(self, connection: Connection) -> None:
-        try:
-            data = connection.sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self._closed(connection)
-            return
-        connection.answered_bytes = True
-        connection.inbox += data
-        while connection.busy:
-            parsed = parse_response(connection.inbox)
-            if parsed is None:
-                return
-            status, body, closes = parsed
-            self._answered(connection, status, body)
-            if closes:
-                connection = self._reconnect(connection)
-            self._became_idle(connection)
-
     def _closed(self, connection: Connection) -> None:
         """The server closed the connection; resend once if it had not answered at all."""
         was_busy, request, scheduled = connection.busy, connection.request, connection.scheduled
-        retry = was_busy and not connection.answered_bytes and not connection.retried
+        retry = connection.resendable
         fresh = self._reconnect(connection)
         if was_busy:
             self.in_flight -= 1
@@ -291,14 +177,11 @@ class LoadGenerator:
         self._became_idle(fresh)
 
     def _answered(self, connection: Connection, status: int, body: bytes) -> None:
-        now = time.perf_counter()
-        connection.busy = False
-        self.in_flight -= 1
+        now = self._finish(connection)
         tally = self.tally
         tally.completed += 1
         tally.last_answer = now
-        key = str(status)
-        tally.statuses[key] = tally.statuses.get(key, 0) + 1
+        tally.status(status)
         if self.args.kind == "batch" and status == 202:
             try:
                 tally.accepted_hits += int(json.loads(body)["accepted"])
@@ -354,8 +237,7 @@ class LoadGenerator:
                 self.tally.error("timed_out_waiting")
                 break
             self._poll(timeout)
-        for key in list(self.selector.get_map().values()):
-            key.fileobj.close()  # type: ignore[union-attr]
+        self._close_all()
         return self._report(start, wall_offset, pacer.scheduled if pacer else 0)
 
     def _pace(self, pacer: Pacer, now: float) -> float:
@@ -366,15 +248,6 @@ class LoadGenerator:
         if self.backlog:
             return 0.5  # every connection is busy: wait for an answer
         return max(0.0, min(0.5, pacer.next_due() - now))
-
-    def _poll(self, timeout: float) -> None:
-        for key, events in self.selector.select(timeout):
-            connection = key.data
-            assert isinstance(connection, Connection)
-            if events & selectors.EVENT_WRITE and connection.outbox:
-                self._flush(connection)
-            if events & selectors.EVENT_READ:
-                self._readable(connection)
 
     def _finished(self, now: float) -> bool:
         if self.in_flight or self.backlog:

@@ -34,9 +34,7 @@ import gc
 import http.client
 import json
 import math
-import os
 import random
-import socket
 import sys
 import time
 import uuid
@@ -51,32 +49,23 @@ from urllib.parse import quote, urlencode
 
 import yaml
 from elasticsearch import ApiError as EsApiError
-from elasticsearch import Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
 from elasticsearch.helpers import parallel_bulk
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import (
-    USER_AGENTS,
-    Monitor,
-    free_port,
-    machine,
-    memory_kb,
-    percentiles,
-    process_tree,
-    ratio,
-    report_main,
-    run_in_workdir,
-    start_elasticsearch,
-)
-from bench.harness import BenchError, Harness
-from metronome.config import ServerSettings, Settings, load_settings
+from bench._common import USER_AGENTS, BenchError, memory_kb, percentiles, process_tree, ratio
+from bench.elastic import create_action
+from bench.keepalive import HttpClient
+from bench.limits import CpuUse
+from bench.options import add_run_options, add_subset_option, bench_parser
+from bench.server_bench import ServerBench, run_bench
+from metronome.config import load_settings
 from metronome.enrich.urls import url_parts
 from metronome.enrich.useragent import parse_user_agent
-from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for, indices_for_range, stream_pattern
-from metronome.es.templates import install_templates, load_templates, remove_templates
+from metronome.es.templates import install_templates, load_templates
 from metronome.query.catalog import FieldCatalog
 from metronome.query.events import events_query, iter_events
 from metronome.query.model import Query
@@ -97,8 +86,8 @@ STREAM = "hits"
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 MASK64 = (1 << 64) - 1
-DELETE_BATCH = 50  # index names per delete request
-KEEPALIVE_REUSE_S = 1.5  # gunicorn closes idle keep-alive connections after 2 s
+PHASES = ("tock", "query", "export")
+SERVER_KEYS = ("host", "port", "workers", "threads")  # what the run's YAML file sets
 
 # Seasonality. Hours are UTC: a European audience, busiest in the afternoon.
 HOUR_WEIGHTS = (0.25, 0.2, 0.18, 0.18, 0.2, 0.3, 0.5, 0.8, 1.1, 1.3, 1.4, 1.45,
@@ -316,12 +305,7 @@ class SyntheticHits:
             index = self.index_of(prefix, day)
             for document in self._documents(day):
                 if same_ids:
-                    yield {
-                        "_op_type": "create",
-                        "_index": index,
-                        "_id": document["hit_id"],
-                        "_source": document,
-                    }
+                    yield create_action(index, document["hit_id"], document)
                 else:
                     yield {"_index": index, "_source": document}
 
@@ -407,14 +391,6 @@ def template_index_settings(prefix: str) -> dict[str, Any]:
 Snapshot = dict[tuple[str, int], tuple[str, int]]  # (node, connection) -> (agent, requests)
 
 
-def delete_bench_indices(client: Elasticsearch, prefix: str) -> None:
-    """Every index of ``prefix``, by name (Elasticsearch refuses wildcard deletes by default),
-    a batch at a time: 365 daily names in one URL exceed its 4 kB request line."""
-    names = sorted(client.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
-    for first in range(0, len(names), DELETE_BATCH):
-        client.indices.delete(index=",".join(names[first : first + DELETE_BATCH]))
-
-
 class RequestCounter:
     """Requests Elasticsearch received per client User-Agent (its per-connection HTTP stats).
 
@@ -484,57 +460,6 @@ def describe_calls(query: Query, calls: list[dict[str, Any]]) -> list[str]:
     return labels
 
 
-# --- Metronome over HTTP -------------------------------------------------------------------
-
-
-class HttpClient:
-    """One keep-alive connection to gunicorn (sequential requests, concurrency 1)."""
-
-    def __init__(self, port: int, headers: dict[str, str], timeout: float = 120.0) -> None:
-        self.port = port
-        self.headers = headers
-        self.timeout = timeout
-        self.connection: http.client.HTTPConnection | None = None
-        self.last_used = 0.0
-
-    def fresh(self) -> None:
-        """Reconnect (untimed) before gunicorn's keep-alive timeout would close the connection."""
-        if self.connection is None or time.monotonic() - self.last_used > KEEPALIVE_REUSE_S:
-            self.close()
-            self.connection = http.client.HTTPConnection(
-                "127.0.0.1", self.port, timeout=self.timeout
-            )
-            self.connection.connect()
-            self.connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def request(self, method: str, path: str, body: bytes | None = None) -> bytes:
-        for attempt in range(2):
-            self.fresh()
-            assert self.connection is not None
-            headers = dict(self.headers)
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            try:
-                self.connection.request(method, path, body=body, headers=headers)
-                response = self.connection.getresponse()
-                data = response.read()
-            except (http.client.HTTPException, ConnectionError) as error:
-                self.close()
-                if attempt:
-                    raise BenchError(f"{method} {path} failed: {error!r}") from None
-                continue
-            self.last_used = time.monotonic()
-            if response.status != 200:
-                raise BenchError(f"{method} {path} answered {response.status}: {data[:300]!r}")
-            return data
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-
 # --- measuring -----------------------------------------------------------------------------
 
 
@@ -573,25 +498,19 @@ def _json_roundtrip(value: Any) -> Any:
 # --- the run -------------------------------------------------------------------------------
 
 
-class QueryBench:
+class QueryBench(ServerBench):
+    name = "query"
+
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        self.args = args
-        self.workdir = workdir
+        super().__init__(args, workdir, say, sample_every=0.25)
         self.prefix: str = args.prefix or f"bench-{uuid.uuid4().hex[:8]}-query"
         self.pattern = stream_pattern(self.prefix, STREAM)
-        self.monitor = Monitor(interval=0.25)
-        self.harness = Harness(workdir / "logs", self.monitor)
-        self.node: EmbeddedElasticsearch | None = None
-        self.url = ""
-        self._admin: Elasticsearch | None = None
         self._direct: Elasticsearch | None = None
         self.gunicorn_pid: int | None = None
-        self.created_indices = False
 
     @property
     def admin(self) -> Elasticsearch:
-        assert self._admin is not None, "Elasticsearch is not started"
-        return self._admin
+        return self.client
 
     @property
     def direct(self) -> Elasticsearch:
@@ -600,44 +519,25 @@ class QueryBench:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    def start_elasticsearch(self) -> None:
-        args = self.args
-        self.url, self.node = start_elasticsearch(
-            args.es_url, self.workdir, args.es_heap, self.monitor, say
-        )
-        self._admin = es_client(self.url, ADMIN_AGENT, 600.0)
-        self._direct = es_client(self.url, DIRECT_AGENT, args.es_timeout)
+    def start_clients(self) -> None:
+        """Elasticsearch with the bench's two clients: ``admin`` (loading, counting) and
+        ``direct`` (the requests timed against Metronome's), each with its own User-Agent."""
+        cluster = self.start_elasticsearch(client=lambda url: es_client(url, ADMIN_AGENT, 600.0))
+        self._direct = es_client(cluster.url, DIRECT_AGENT, self.args.es_timeout)
 
     def close(self) -> None:
-        self.harness.stop_all()
-        if self._admin is not None:
-            if self.node is None and self.created_indices and not self.args.keep_indices:
-                say(f"deleting the bench indices {self.prefix}-* and templates")
-                try:
-                    delete_bench_indices(self.admin, self.prefix)
-                    remove_templates(self.admin, self.prefix)
-                except (EsApiError, TransportError) as error:
-                    say(f"could not delete them, do it by hand: {error}")
-            self._admin.close()
         if self._direct is not None:
             self._direct.close()
-        if self.node is not None:
-            self.node.stop()
-        self.monitor.close()
+        super().close()
 
-    def start_metronome(self) -> tuple[int, Settings]:
-        """gunicorn ``metronome.web.wsgi:app`` as ``metronome serve`` runs it, from a YAML file."""
-        port = free_port()
-        spool_dir = self.workdir / "metronome" / "spool"
+    def start_web(self) -> int:
+        """gunicorn ``metronome.web.wsgi:app`` as ``metronome serve`` runs it, from a YAML file;
+        its port."""
+        chosen = self.metronome_settings(self.prefix)
         config = {
-            "server": {
-                "host": "127.0.0.1",
-                "port": port,
-                "workers": self.args.workers,
-                "threads": self.args.threads,
-            },
-            "elasticsearch": {"url": self.url, "index_prefix": self.prefix},
-            "spool": {"dir": str(spool_dir)},
+            "server": {key: getattr(chosen.server, key) for key in SERVER_KEYS},
+            "elasticsearch": {"url": self.es.url, "index_prefix": self.prefix},
+            "spool": {"dir": str(chosen.spool.dir)},
             "default_site": SITE,
             "sites": {SITE: {"write_auth": "none", "public_tock": False, "read_keys": [READ_KEY]}},
         }
@@ -647,7 +547,7 @@ class QueryBench:
         # The run is what the file says, whatever this shell exports.
         started = self.harness.start_metronome(settings, config_file=config_file, only=[WEB])
         self.gunicorn_pid = started[WEB].pid
-        return port, settings
+        return settings.server.port
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -659,7 +559,8 @@ class QueryBench:
         }  # fmt: skip
         say(f"creating {len(names)} daily indices (refresh off, no replicas while loading)...")
         started = time.monotonic()
-        self.created_indices = True
+        if not self.args.keep_indices:  # on someone else's node, deleted at the end
+            self.es.owned.append(self.prefix)
 
         def create(name: str) -> None:
             self.admin.indices.create(index=name, settings=during_load)
@@ -1044,10 +945,8 @@ class QueryBench:
 
     def run(self) -> dict[str, Any]:
         args = self.args
-        at_start = machine()
-        self.monitor.start()
-        self.monitor.watch("bench_driver", os.getpid())
-        self.start_elasticsearch()
+        self.begin()
+        self.start_clients()
         corpus: SyntheticHits | None = None
         load: dict[str, Any] | None = None
         if args.skip_load:
@@ -1069,7 +968,7 @@ class QueryBench:
         cache = {"index": {"requests.cache.enable": args.request_cache == "on"}}
         self.admin.indices.put_settings(index=self.pattern, settings=cache)
         data = self.data_facts(corpus)
-        port, _ = self.start_metronome()
+        port = self.start_web()
         auth = {"Authorization": f"Bearer {READ_KEY}"}
         http_client = HttpClient(port, auth, timeout=args.es_timeout + 30)
         counter = RequestCounter(self.admin)
@@ -1089,14 +988,7 @@ class QueryBench:
             http_client.close()
         export = self.export(port, start, end) if "export" in args.phases else None
         self.harness.stop("gunicorn_metronome")
-        report: dict[str, Any] = {
-            "benchmark": "query",
-            "short_run": data["documents"] < 1_000_000 or args.requests < 100,
-            "machine": at_start,
-            "settings": {
-                **{k: v for k, v in vars(args).items() if k != "es_url"},
-                "external_es": bool(args.es_url),
-            },
+        figures = {
             "data": data,
             "load": load,
             "queries": cases,
@@ -1106,10 +998,11 @@ class QueryBench:
                 "all_met": all(c["meets_target"] for c in cases.values()) if cases else None,
             },
             "export": export,
-            "peak_rss_mb": self.monitor.summary(),
         }
-        report["limits"] = limits_note(report)
-        return report
+        short_run = data["documents"] < 1_000_000 or args.requests < 100
+        return self.report(
+            figures, short_run=short_run, limits=limits_note, external_es=bool(args.es_url)
+        )
 
 
 def _mb(kb: int) -> float:
@@ -1136,18 +1029,15 @@ def _first_difference(got: Any, want: Any, path: str = "") -> str:
 def limits_note(report: dict[str, Any]) -> str:
     """What the figures say about where the time went, from the measured CPU and latencies."""
     notes: list[str] = []
-    cpus = os.cpu_count() or 1
     data = report["data"]
     for name, case in report["queries"].items():
-        res = case["resources"]
-        cores = res["cpu_cores"]
-        used = ", ".join(f"{role} {value:.2f}" for role, value in sorted(cores.items()))
+        cpu = CpuUse.of(case["resources"])
         notes.append(
             f"{name}: Metronome p50 {case['metronome_ms']['p50']} ms vs direct "
             f"{case['direct_ms']['p50']} ms ({case['added_ms_p50']:+} ms, "
             f"{case['es_requests_per_call']} Elasticsearch request(s) per call); "
-            f"CPU {res['cpu_cores_busy_total']:.2f} of {cpus} cores busy ({used}, "
-            f"other processes {res['cpu_cores_other_processes']:.2f})."
+            f"CPU {cpu.busy_text()} ({cpu.listing(by_name=True)}, "
+            f"other processes {cpu.other:.2f})."
         )
     notes.append(
         "Requests are sequential (concurrency 1), so the latencies are service times, not "
@@ -1175,8 +1065,8 @@ def limits_note(report: dict[str, Any]) -> str:
     )
     export = report.get("export")
     if export:
-        cores = export["resources"]["cpu_cores"]
-        top = max(cores, key=lambda k: cores[k]) if cores else "?"
+        cpu = CpuUse.of(export["resources"])
+        top, cores = cpu.busiest, cpu.cores
         text = (
             f"Export: {export['docs_per_s']} docs/s, {export['es_requests']} Elasticsearch "
             f"requests (a point-in-time search per {PAGE_SIZE} documents, each over every "
@@ -1194,8 +1084,7 @@ def limits_note(report: dict[str, Any]) -> str:
                 f"(Metronome / direct {export['ratio']})"
             )
         notes.append(text + ".")
-    busy = [c["resources"]["cpu_cores_other_processes"] for c in report["queries"].values()]
-    if any(value >= 0.25 * cpus for value in busy):
+    if any(CpuUse.of(case["resources"]).noisy for case in report["queries"].values()):
         notes.append(
             "Other programs used a large share of the CPU: noisy, rerun on an idle machine."
         )
@@ -1204,21 +1093,11 @@ def limits_note(report: dict[str, Any]) -> str:
     return " ".join(notes)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    return run_in_workdir(
-        "metronome-query-bench-", lambda workdir: QueryBench(args, workdir), args.keep, say
-    )
-
-
 # --- command line --------------------------------------------------------------------------
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    defaults = ServerSettings()
-    parser = argparse.ArgumentParser(
-        description="Metronome query benchmark (prints one JSON object)"
-    )
-    add = parser.add_argument
+    parser, add = bench_parser("Metronome query benchmark")
     add("--docs", type=int, default=5_000_000, help="synthetic hits to load")
     add("--days", type=int, default=365, help="days the hits span, ending now (one index each)")
     add("--items", type=int, default=10_000, help="distinct tracked ids (Zipf popularity)")
@@ -1235,21 +1114,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--tock-rank", type=int, default=1, help="popularity rank of the /tock id (1 = top)")
     add("--request-cache", choices=("on", "off"), default="on",
         help="Elasticsearch shard request cache of the bench indices")  # fmt: skip
-    add("--phases", type=lambda text: [p for p in text.split(",") if p],
-        default=["tock", "query", "export"], help="tock,query,export (default all)")  # fmt: skip
+    add_subset_option(parser, "phases", PHASES)
     add("--export-days", type=int, default=0, help="export the last N days (0: everything)")
     add("--export-timeout", type=float, default=7200.0)
     add("--export-baseline", action="store_true",
         help="also page through the same documents directly (as long again)")  # fmt: skip
-    add("--es-heap", default="2g")
     add("--es-timeout", type=float, default=10.0, help="request timeout of the direct client")
-    add("--es-url", help="use this Elasticsearch instead of starting one")
     add("--prefix", help="index prefix (default: a fresh bench-<id>-query)")
     add("--skip-load", action="store_true", help="measure data already under --prefix")
     add("--keep-indices", action="store_true", help="with --es-url: keep the loaded indices")
-    add("--workers", type=int, default=defaults.workers)
-    add("--threads", type=int, default=defaults.threads)
-    add("--keep", action="store_true", help="keep the temporary directory (logs, config)")
+    add_run_options(parser, heap="2g", keep="logs, config")
     args = parser.parse_args(argv)
     if args.skip_load and not (args.es_url and args.prefix):
         parser.error("--skip-load needs --es-url and the --prefix of the loaded data")
@@ -1257,15 +1131,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--requests must be at least 1 and --warmup at least 0")
     if not 1 <= args.tock_rank <= args.items:
         parser.error("--tock-rank must be between 1 and --items")
-    unknown = set(args.phases) - {"tock", "query", "export"}
-    if unknown:
-        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    return report_main(lambda: run(args), say, (BenchError,))
+    return run_bench(QueryBench, parse_args(argv), say)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ from typing import Any, Protocol
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import filesystem_of, flatten, machine, percentiles, ratio
+from bench._common import filesystem_of, flatten, machine, percentiles, print_report, ratio
+from bench.options import add_subset_option, int_list
 from metronome.config import SpoolSettings
 from metronome.spool.writer import SpoolWriter
 
@@ -420,40 +421,25 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _int_list(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part.strip()]
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per cell")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring")
-    parser.add_argument("--threads", type=_int_list, default=[1, 8, 32], help="e.g. 1,8,32")
+    parser.add_argument("--threads", type=int_list, default=[1, 8, 32], help="e.g. 1,8,32")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
-        "--process-threads", type=_int_list, default=[1, 8], help="threads per process, e.g. 1,8"
+        "--process-threads", type=int_list, default=[1, 8], help="threads per process, e.g. 1,8"
     )
     parser.add_argument("--record-bytes", type=int, default=RECORD_BYTES)
-    parser.add_argument(
-        "--mechanisms",
-        type=lambda text: [m for m in text.split(",") if m],
-        default=list(MECHANISMS),
-        help=f"comma-separated subset of {','.join(MECHANISMS)}",
-    )
+    add_subset_option(parser, "mechanisms", MECHANISMS)
     parser.add_argument(
         "--dir", help="where to write (default: a temporary directory; must not be tmpfs)"
     )
-    args = parser.parse_args(argv)
-    unknown = set(args.mechanisms) - set(MECHANISMS)
-    if unknown:
-        parser.error(f"unknown mechanisms: {', '.join(sorted(unknown))}")
-    return args
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    print(json.dumps(compare(args), indent=2))
-    return 0
+    return print_report(compare(parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.allezon import (
+    TAGS_FILE,
     AllezonLoad,
     Crosscheck,
     Expected,
@@ -179,28 +180,14 @@ def test_a_round_knows_which_tags_may_be_stored() -> None:
 
 
 def test_the_load_generator_counts_attempts_without_an_answer(tmp_path: Path) -> None:
-    tags_file = tmp_path / "tags.ndjson"
-    tags_file.write_text("".join(json.dumps(tag) + "\n" for tag in TAGS[:3]))
-    files = {name: str(tmp_path / name) for name in ("answers", "statuses", "acked", "unsure")}
+    (tmp_path / TAGS_FILE).write_text("".join(json.dumps(tag) + "\n" for tag in TAGS[:3]))
     spec = LoadSpec(
         port=1,
-        tags_file=str(tags_file),
-        answers_file=files["answers"],
-        status_file=files["statuses"],
-        ack_file=files["acked"],
-        unsure_file=files["unsure"],
-        tag_rate=1.0,
-        profile_rate=0.0,
-        aggregate_rate=0.0,
+        folder=str(tmp_path),
+        rates={"tags": 1.0},
+        connections={"tags": 1},
         duration=1.0,
         warmup=0.0,
-        tag_connections=1,
-        profile_connections=1,
-        aggregate_connections=1,
-        profile_limit=200,
-        profile_range_s=300.0,
-        profile_lag_s=10.0,
-        aggregate_lag_s=60.0,
         seed=1,
     )
     load = AllezonLoad(spec)
