@@ -46,6 +46,7 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}, {}]
 READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
 INGEST_KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestPassword": []}, {}]
+CORS_PREFLIGHT = {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}}
 
 
 def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -207,7 +208,7 @@ def build_spec(version: str) -> dict[str, Any]:
                     **_errors(400, 401, 403, 413, 415, 422, 429, 503),
                 },
             },
-            "options": {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}},
+            "options": CORS_PREFLIGHT,
         },
     )
     spec.path(
@@ -226,7 +227,7 @@ def build_spec(version: str) -> dict[str, Any]:
                     **_errors(400, 401, 403, 422, 429, 503),
                 },
             },
-            "options": {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}},
+            "options": CORS_PREFLIGHT,
         },
     )
     spec.path(
@@ -394,35 +395,22 @@ def build_spec(version: str) -> dict[str, Any]:
         "Configured scheduled sources with their schedule, last run, last success, lag, "
         "staleness, consecutive failures, last error and cursor; read key of the admin site"
     )
-    spec.path(
-        path="/api/v1/sources",
-        operations={
-            "get": {
-                "summary": source_summary,
-                "security": READ_KEY,
-                "responses": {
-                    "200": _json({"type": "object"}, "{scheduler, sources: [...]}"),
-                    **_errors(400, 401, 503),
-                },
-            }
-        },
-    )
-    spec.path(
-        path="/api/v1/sources/{name}",
-        operations={
-            "get": {
-                "summary": "One source's status (as in /api/v1/sources)",
-                "security": READ_KEY,
-                "parameters": [
-                    {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {
-                    "200": _json({"type": "object"}, "the source's status"),
-                    **_errors(400, 401, 404, 503),
-                },
-            }
-        },
-    )
+    source_name = {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
+    for path, summary, answer, parameters, statuses in (
+        ("/api/v1/sources", source_summary, "{scheduler, sources: [...]}", [], (400, 401, 503)),
+        (
+            "/api/v1/sources/{name}",
+            "One source's status (as in /api/v1/sources)",
+            "the source's status",
+            [source_name],
+            (400, 401, 404, 503),
+        ),
+    ):
+        get: dict[str, Any] = {"summary": summary, "security": READ_KEY}
+        if parameters:
+            get["parameters"] = parameters
+        get["responses"] = {"200": _json({"type": "object"}, answer), **_errors(*statuses)}
+        spec.path(path=path, operations={"get": get})
     spec.path(
         path="/webhooks/github",
         operations={

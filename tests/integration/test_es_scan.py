@@ -4,6 +4,7 @@ and the point-in-time closed however the scan ends."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -66,38 +67,41 @@ def test_documents_indexed_during_the_scan_are_not_read(es: Elasticsearch, index
     assert first["_source"]["n"] < 5
 
 
-def test_the_point_in_time_is_closed_when_the_scan_ends(es: Elasticsearch, index: str) -> None:
+@contextmanager
+def no_point_in_time_left(es: Elasticsearch) -> Iterator[int]:
+    """The block leaves as many open search contexts as it found (it yields that number)."""
     before = open_contexts(es)
-    assert sum(1 for _ in scan(es, index, page_size=PAGE)) == DOCS
+    yield before
     assert open_contexts(es) == before
+
+
+def test_the_point_in_time_is_closed_when_the_scan_ends(es: Elasticsearch, index: str) -> None:
+    with no_point_in_time_left(es):
+        assert sum(1 for _ in scan(es, index, page_size=PAGE)) == DOCS
 
 
 def test_the_point_in_time_is_closed_when_the_reader_stops_early(
     es: Elasticsearch, index: str
 ) -> None:
-    before = open_contexts(es)
-    hits = scan(es, index, page_size=PAGE)
-    for _ in range(PAGE + 1):  # into the second page
-        next(hits)
-    assert open_contexts(es) > before
-    hits.close()
-    assert open_contexts(es) == before
+    with no_point_in_time_left(es) as before:
+        hits = scan(es, index, page_size=PAGE)
+        for _ in range(PAGE + 1):  # into the second page
+            next(hits)
+        assert open_contexts(es) > before
+        hits.close()
 
 
 def test_the_point_in_time_is_closed_when_a_page_fails(es: Elasticsearch, index: str) -> None:
-    before = open_contexts(es)
     broken = {"range": {"@timestamp": {"gte": "not a date"}}}
-    with pytest.raises(BadRequestError):
+    with no_point_in_time_left(es), pytest.raises(BadRequestError):
         list(scan(es, index, broken, page_size=PAGE))
-    assert open_contexts(es) == before
 
 
 def test_nothing_is_asked_before_the_first_document_and_pages_need_a_size(
     es: Elasticsearch, index: str
 ) -> None:
-    before = open_contexts(es)
-    unread = scan(es, index, page_size=PAGE)
-    assert open_contexts(es) == before
+    with no_point_in_time_left(es):
+        unread = scan(es, index, page_size=PAGE)
     unread.close()
     with pytest.raises(ValueError, match="page_size"):
         next(scan(es, index, page_size=0))
