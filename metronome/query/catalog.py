@@ -2,7 +2,9 @@
 
 The catalog is the union of the stream's index mappings and its index template (so a field
 the template declares is known before the first document arrives). It is cached briefly:
-a field that appears with new data is queryable within ``TTL_SECONDS``.
+a field that appears with new data is queryable within ``TTL_SECONDS``. A name that is not a
+stream name never reaches Elasticsearch (it has no fields), and at most ``MAX_STREAMS`` streams
+are kept, so requests naming ever new streams cannot grow the cache without end.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
+from metronome.es.naming import is_valid_stream
+
 FieldKind = Literal["keyword", "number", "date", "boolean", "text", "other"]
 TTL_SECONDS = 30.0
+MAX_STREAMS = 256
 NUMERIC = frozenset(
     {"long", "integer", "short", "byte", "double", "float", "half_float", "scaled_float"}
 )
@@ -58,6 +63,8 @@ class FieldCatalog:
         self._reload = threading.Lock()  # one reload at a time; the others wait for it
 
     def fields(self, stream: str) -> dict[str, FieldKind]:
+        if not is_valid_stream(stream):
+            return {}  # the query's own check refuses the name
         cached = self._fresh(stream)
         if cached is not None:
             return cached
@@ -67,8 +74,15 @@ class FieldCatalog:
                 return cached
             kinds = self._load(stream)
             with self._lock:
+                if len(self._cache) >= MAX_STREAMS and stream not in self._cache:
+                    oldest = min(self._cache, key=lambda name: self._cache[name][0])
+                    del self._cache[oldest]
                 self._cache[stream] = (time.monotonic(), kinds)
             return kinds
+
+    def cached_streams(self) -> int:
+        with self._lock:
+            return len(self._cache)
 
     def _fresh(self, stream: str) -> dict[str, FieldKind] | None:
         with self._lock:

@@ -1,5 +1,6 @@
 """Reads from Elasticsearch as the read endpoints answer their failures: a query Elasticsearch
-refuses is a 422 naming its reason; an unavailable cluster (or a daily index whose shard has not
+refuses is a 422 (its reason is logged, not sent: it can name indices and internals); an
+unavailable cluster (or a daily index whose shard has not
 started yet, after a few short waits) is a 503 with Retry-After."""
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
         try:
             return call()
         except BadRequestError as error:
+            log.info("Elasticsearch refused a query: %s", _reason(error))
             raise ApiError(
-                422, "invalid_query", f"Elasticsearch refused the query: {_reason(error)}"
+                422,
+                "invalid_query",
+                "Elasticsearch refused the query. The usual cause is a matches filter whose "
+                "regular expression is not valid in Elasticsearch's regular-expression syntax.",
             ) from None
         except EsApiError as error:
             # A daily index created a moment ago has no started shard yet: wait a little.

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from metronome.query import builder
+from metronome.query import catalog as catalog_module
 from tests.conftest import READ_KEY, WRITE_KEY
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
@@ -264,3 +267,49 @@ def test_a_body_that_is_not_a_json_query_says_how_to_send_one(
     error = answer.get_json()["error"]
     assert complaint in error["message"] and "Content-Type: application/json" in error["message"]
     assert error["code"] == ("unsupported_media_type" if status == 415 else "malformed_json")
+
+
+def test_a_query_elasticsearch_refuses_is_a_422_without_elasticsearch_s_words(
+    client: FlaskClient, ship: Callable[[], int], caplog: pytest.LogCaptureFixture
+) -> None:
+    send(client, [{"id": "a", "event": "view"}])
+    ship()
+    caplog.set_level(logging.INFO, logger="metronome.query.reads")
+    answer = client.post(
+        "/api/v1/query",
+        json={"site": "shop", "metrics": ["count"], "filters": [["matches", "id", ["a{2,1}"]]]},
+        headers=AUTH,
+    )
+    assert answer.status_code == 422, answer.get_json()
+    error = answer.get_json()["error"]
+    assert error["code"] == "invalid_query"
+    assert "regular expression" in error["message"]
+    assert "exception" not in error["message"].lower()
+    assert "metronome-" not in error["message"]  # no index name
+    assert any("refused a query" in record.getMessage() for record in caplog.records)
+
+
+def test_a_query_of_a_name_that_is_no_stream_never_reaches_elasticsearch(
+    client: FlaskClient, app: Flask
+) -> None:
+    catalog = app.extensions["metronome"].catalog
+    before = catalog.cached_streams()
+    answer = client.post(
+        "/api/v1/query",
+        json={"site": "shop", "stream": "../_all?" + "x" * 300, "metrics": ["count"]},
+        headers=AUTH,
+    )
+    assert answer.status_code == 422
+    assert "is not a stream name" in answer.get_json()["error"]["message"]
+    assert catalog.cached_streams() == before
+
+
+def test_the_field_catalog_keeps_a_bounded_number_of_streams(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog_module, "MAX_STREAMS", 4)
+    catalog = app.extensions["metronome"].catalog
+    for number in range(6):
+        catalog.fields(f"never_sent_{number}")
+    assert catalog.cached_streams() == 4
+    assert "keyword" in catalog.fields("hits").values()  # the newest are kept, and still work
