@@ -28,6 +28,7 @@ from tests.integration.sources.scenarios.github import REPO, populate
 
 TOKEN = "ghp_test_token"
 TODAY = datetime.now(UTC).date()
+NOON_TODAY = datetime.combine(TODAY, datetime.min.time(), UTC) + timedelta(hours=12)
 
 
 @dataclass
@@ -44,6 +45,9 @@ class Setup:
     def run(
         self, source: GitHubSource, backfill: Window | None = None, **changes: Any
     ) -> RunReport:
+        # The runs' clock is on the day the fake GitHub serves (TODAY), whatever the wall
+        # clock says: a suite that runs over midnight UTC must not see two todays.
+        changes.setdefault("clock", clock_at(NOON_TODAY))
         return run_source(source, services(self.es, self.prefix, **changes), backfill)
 
     def documents(self, source: GitHubSource, kind: str | None = None) -> list[dict[str, Any]]:
@@ -327,7 +331,7 @@ def test_one_repository_without_push_access_leaves_the_source_healthy(setup: Set
     state = setup.state(source)
     assert state.consecutive_failures == 0 and state.last_success_at is not None
     settings = SourceSettings(name=source.name, type="github", interval=3600)
-    row = status_of(settings, state, datetime.now(UTC), 3600)
+    row = status_of(settings, state, NOON_TODAY, 3600)  # the runs' clock
     assert (row["failing"], row["stale"], row["partial"]) == (False, False, True)
     (refusal,) = row["refused"]
     assert (refusal["part"], refusal["reading"], refusal["permanent"]) == (
@@ -345,7 +349,7 @@ def test_one_repository_without_push_access_leaves_the_source_healthy(setup: Set
     asked = [logged.path for logged in setup.fake.log]
     assert not any(path.startswith("/repos/acme/upstream/traffic") for path in asked)
     assert any(path.startswith("/repos/acme/app/traffic") for path in asked)
-    row = status_of(settings, setup.state(quiet), datetime.now(UTC), 3600)
+    row = status_of(settings, setup.state(quiet), NOON_TODAY, 3600)
     assert (row["failing"], row["partial"]) == (False, False)
 
 
