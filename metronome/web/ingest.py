@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Core = Callable[[Services, IngestRequest], Ingested]
 Answer = Callable[["WSGIEnvironment", Accepted], FastAnswer]
 
+# WSGI environ keys of the request headers and address ingest reads.
 CONTENT_TYPE = "CONTENT_TYPE"
 CONTENT_ENCODING = "HTTP_CONTENT_ENCODING"
 KEY = "HTTP_X_METRONOME_KEY"

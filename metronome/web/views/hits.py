@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 bp = Blueprint("hits", __name__)
 
-# WSGI environ keys of the request headers and address ingest reads.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
