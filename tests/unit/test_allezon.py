@@ -257,7 +257,7 @@ def test_bad_time_ranges_are_refused(text: str | None, status: int) -> None:
 
 def test_limit_defaults_to_200_and_must_be_a_positive_integer() -> None:
     assert (parse_limit(None), parse_limit("1"), parse_limit("10000")) == (200, 1, 10_000)
-    for text in ("0", "-1", "", "abc", "1.5", "10001", " 5", "+5", "٣", "9" * 40):
+    for text in ("0", "-1", "", "abc", "1.5", "10001", " 5", "+5", "٣", "9" * 40, "0000000100000"):
         with pytest.raises(ApiError) as caught:
             parse_limit(text)
         assert (caught.value.status, caught.value.field) == (400, "limit")

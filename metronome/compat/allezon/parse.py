@@ -75,11 +75,19 @@ def parse_time_range(text: str | None) -> tuple[datetime, datetime]:
 def parse_limit(text: str | None) -> int:
     if text is None:
         return DEFAULT_LIMIT
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text[:8]) <= MAX_LIMIT:
+    # Leading zeros are dropped before the length check, so neither a long number nor a short
+    # one padded with zeros is converted whole.
+    digits = text.lstrip("0")
+    if (
+        not text.isascii()
+        or not text.isdigit()
+        or len(digits) > len(str(MAX_LIMIT))
+        or not 1 <= int(digits or "0") <= MAX_LIMIT
+    ):
         raise ApiError(
             400, "invalid_limit", f"limit must be an integer from 1 to {MAX_LIMIT}.", "limit"
         )
-    return int(text)
+    return int(digits)
 
 
 def parse_aggregates(args: MultiDict[str, str]) -> AggregatesQuery:
