@@ -1,11 +1,17 @@
 """Calendar arithmetic for time buckets, in any IANA time zone. Pure functions only.
 
-Bucket keys (docs/api.md section 4.1): minute ``2015-01-22T13:05``, hour ``2015-01-22T13``,
-day ``2015-01-22``, ISO week ``2015-W04`` (weeks start on Monday), month ``2015-01``,
-quarter ``2015-Q1``, year ``2015``.
+Bucket keys (docs/api.md section 4.1): minute ``2015-01-22T13:05+01:00``, hour
+``2015-01-22T13:00+01:00``, day ``2015-01-22``, ISO week ``2015-W04`` (weeks start on Monday),
+month ``2015-01``, quarter ``2015-Q1``, year ``2015``.
 
 Days and longer step through the local calendar (a day across a DST change is 23 or 25
-hours); minutes and hours step through absolute time, formatted in local time.
+hours); minutes and hours step through absolute time, labelled in local time with the UTC
+offset: the hour a zone repeats when it falls back is two buckets with two labels
+(``01:00-04:00`` then ``01:00-05:00``), and the hour it skips in spring is no bucket at all.
+
+Bucket starts are handed out in UTC. Two aware datetimes in the same zone compare by their
+wall-clock time, fold ignored, so the two starts of a repeated hour would be one dict key;
+in UTC they are two.
 """
 
 from __future__ import annotations
@@ -84,16 +90,14 @@ def iter_buckets(
     current = floor(start, interval, tz)
     end_utc = end.astimezone(UTC)
     while current.astimezone(UTC) < end_utc:
-        yield current
+        yield current.astimezone(UTC)
         current = step(current, interval, tz)
 
 
 def bucket_key(start: datetime, interval: Interval, tz: ZoneInfo) -> str:
     local = start.astimezone(tz)
-    if interval == "minute":
-        return local.strftime("%Y-%m-%dT%H:%M")
-    if interval == "hour":
-        return local.strftime("%Y-%m-%dT%H")
+    if interval in FIXED:
+        return local.isoformat(timespec="minutes")
     if interval == "day":
         return local.strftime("%Y-%m-%d")
     if interval == "week":

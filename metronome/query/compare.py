@@ -67,7 +67,10 @@ def bucket_pairs(
             bucket: compare_buckets[i] if i < len(compare_buckets) else None
             for i, bucket in enumerate(main_buckets)
         }
-    return {bucket: floor(shift(bucket, mode, tz), interval, tz) for bucket in main_buckets}
+    return {
+        bucket: floor(shift(bucket, mode, tz), interval, tz).astimezone(UTC)
+        for bucket in main_buckets
+    }
 
 
 def change_percent(current: float | None, previous: float | None) -> float | None:

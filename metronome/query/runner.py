@@ -120,7 +120,7 @@ def _fetch(client: Elasticsearch, prefix: str, query: Query, time_range: TimeRan
 
 def _key_value(query: Query, index: int, raw: Any) -> Any:
     if query.dimensions[index].is_time and raw is not None:
-        return datetime.fromtimestamp(raw / 1000, query.tz)
+        return datetime.fromtimestamp(raw / 1000, UTC)  # a bucket start: see calendar.py
     return raw
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -233,9 +233,7 @@ def tock_result(
         for start in query.buckets:
             key = bucket_key(start, query.interval, query.tz)
             matched = pairs.get(start)
-            compare_counts[key] = compare_counts.get(key, 0) + (
-                before.get(matched, 0) if matched else 0
-            )
+            compare_counts[key] = before.get(matched, 0) if matched else 0
         result["views_compare"] = compare_counts
         result["totals_compare"] = _totals(compare_aggs)
         result["compare"] = {
@@ -251,7 +249,7 @@ def _views_per_start(query: TockQuery, aggs: Mapping[str, Any]) -> dict[datetime
     for bucket in aggs.get("views", {}).get("per_bucket", {}).get("buckets", []):
         start = floor(
             datetime.fromtimestamp(bucket["key"] / 1000, query.tz), query.interval, query.tz
-        )
+        ).astimezone(UTC)  # bucket starts are in UTC: see calendar.py
         counts[start] = counts.get(start, 0) + int(bucket["doc_count"])
     return counts
 
@@ -260,9 +258,8 @@ def _keyed(
     query: TockQuery, starts: tuple[datetime, ...], counts: Mapping[datetime, int]
 ) -> dict[str, int]:
     keyed: dict[str, int] = {}
-    for start in starts:  # two starts share a key only in a repeated autumn hour: add them up
-        key = bucket_key(start, query.interval, query.tz)
-        keyed[key] = keyed.get(key, 0) + counts.get(start, 0)
+    for start in starts:
+        keyed[bucket_key(start, query.interval, query.tz)] = counts.get(start, 0)
     return keyed
 
 

@@ -71,7 +71,39 @@ def test_days_follow_a_zone_across_its_dst_change(
     assert rows(result) == [("2015-03-28", 0), ("2015-03-29", 2), ("2015-03-30", 1)]
     hours = query(client, metrics=["count"], dimensions=["time:hour"], tz="Europe/Warsaw",
                   date_range=["2015-03-29T01:00", "2015-03-29T04:00"])  # fmt: skip
-    assert [r[0] for r in rows(hours)] == ["2015-03-29T01", "2015-03-29T03"]  # 02:00 never was
+    assert [r[0] for r in rows(hours)] == [  # 02:00 never was
+        "2015-03-29T01:00+01:00",
+        "2015-03-29T03:00+02:00",
+    ]
+
+
+def test_the_hour_new_york_repeats_in_autumn_is_two_rows_with_their_own_counts(
+    client: FlaskClient, ship: Callable[[], int]
+) -> None:
+    # New York falls back on 2026-11-01 at 06:00Z: 01:30 EDT, then 01:10 and 01:20 EST.
+    times = ["2026-11-01T05:30:00Z", "2026-11-01T06:10:00Z", "2026-11-01T06:20:00Z"]
+    send(client, [{"id": "fall", "time": t} for t in times])
+    ship()
+    span = {"tz": "America/New_York", "date_range": ["2026-11-01T00:00", "2026-11-01T03:00"]}
+    alone = query(client, metrics=["count"], dimensions=["time:hour"], **span)
+    assert rows(alone) == [
+        ("2026-11-01T00:00-04:00", 0),
+        ("2026-11-01T01:00-04:00", 1),
+        ("2026-11-01T01:00-05:00", 2),
+        ("2026-11-01T02:00-05:00", 0),
+    ]
+    paired = query(client, metrics=["count"], dimensions=["time:hour", "id"], **span)
+    assert rows(paired) == [
+        ("2026-11-01T01:00-04:00", "fall", 1),
+        ("2026-11-01T01:00-05:00", "fall", 2),
+    ]
+    tock = client.get(
+        "/tock/fall.json?site=shop&interval=hour&tz=America/New_York"
+        "&from=2026-11-01T00:00&to=2026-11-01T03:00",
+        headers=AUTH,
+    ).get_json()
+    assert tock["views"] == dict(rows(alone))
+    assert sum(tock["views"].values()) == tock["totals"]["views"] == 3
 
 
 def test_sums_averages_and_percentiles_of_numeric_parameters(

@@ -93,7 +93,11 @@ def test_week_month_and_hour_intervals(client: FlaskClient, ship: Callable[[], i
     hours = client.get(
         "/tock/w?from=2015-02-02T11:00:00Z&to=2015-02-02T14:00:00Z&interval=hour"
     ).get_json()
-    assert hours["views"] == {"2015-02-02T11": 0, "2015-02-02T12": 1, "2015-02-02T13": 0}
+    assert hours["views"] == {
+        "2015-02-02T11:00+00:00": 0,
+        "2015-02-02T12:00+00:00": 1,
+        "2015-02-02T13:00+00:00": 0,
+    }
 
 
 def test_a_hit_lands_in_the_index_of_its_own_day(
