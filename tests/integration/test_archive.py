@@ -42,6 +42,7 @@ from metronome.es.templates import remove_templates
 from metronome.sources.lease import LeaseStore
 from tests.conftest import READ_KEY, ROOT, WRITE_KEY, free_port, make_settings
 from tests.fakes.s3 import moto_s3
+from tests.fakes.server import serving
 
 DAY1, DAY2, DAY3 = date(2024, 3, 1), date(2024, 3, 2), date(2024, 3, 3)
 S3_KEY_ID, S3_SECRET = "AKIDMETRONOMETEST", "metronome-test-secret"
@@ -524,10 +525,19 @@ def test_cli_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> No
         f"Error: the archive bucket 'no-such-bucket-here' does not exist at {endpoint} "
         "(archive.bucket)"
     )
+    with serving(_not_s3) as not_s3:  # a web server (a captive portal, a proxy's page)
+        unparsable = error_of("list", endpoint_url=not_s3)
+    assert unparsable.startswith("Error: "), unparsable
+    assert not_s3 in unparsable
     backwards = error_of(
         "restore", "--stream", "hits", "--from", "2024-03-02", "--to", "2024-03-01"
     )
     assert backwards == "Error: the range ends (2024-03-01) before it starts (2024-03-02)"
+
+
+def _not_s3(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/html")])
+    return [b"<html><body>Please sign in to the network<br></body></html>"]
 
 
 def test_wrong_credentials_are_a_clear_error(settings: Settings, tmp_path: Path) -> None:
