@@ -12,6 +12,7 @@ import threading
 import click
 
 from metronome.cli.context import Context, pass_context, with_reachable_es
+from metronome.es.bulk import GaveUp
 from metronome.es.client import build_client
 from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.shipper import Shipper, ShipperAlreadyRunning
@@ -69,7 +70,12 @@ def dead_letters_list(ctx: Context, limit: int, as_json: bool) -> None:
 @pass_context
 def dead_letters_replay(ctx: Context, limit: int) -> None:
     """Index dead letters again; those Elasticsearch now accepts are removed from the list."""
-    report = _dead_letter_store(ctx).replay(limit)
+    try:
+        report = _dead_letter_store(ctx).replay(limit)
+    except GaveUp as error:
+        raise click.ClickException(
+            f"{error}; no dead letter was removed: run the replay again later."
+        ) from None
     click.echo(f"replayed: {report.stored} stored, {report.still_failing} still refused")
 
 

@@ -3,7 +3,10 @@
 They are kept whole in ``<prefix>-deadletters`` (the document as an unindexed object), so
 nothing acknowledged is ever lost. ``metronome dead-letters list`` shows them and
 ``replay`` indexes them again (after the cause is fixed, e.g. the next day's index or a
-corrected template); a replayed letter that is stored is removed.
+corrected template); a replayed letter that is stored is removed. A replay meets the same
+transient refusals as shipping (429 while Elasticsearch is busy or its disk is nearly full,
+5xx, no connection): those are retried with the shared backoff (``REPLAY_RETRY``), so only a
+lasting refusal counts as still failing.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from metronome.es.bulk import BulkAction, bulk_create
+from metronome.es.bulk import BulkAction, bulk_create, bulk_until_settled
 from metronome.es.naming import index_for
+from metronome.es.retry import Retry
 from metronome.spool.entry import Entry
 
 
@@ -41,6 +45,10 @@ STORED_FIELDS = tuple(item.name for item in fields(DeadLetter) if item.name != "
 class ReplayReport:
     stored: int
     still_failing: int
+
+
+# A replay is run by hand: a few tries within about a minute, then the command says so.
+REPLAY_RETRY = Retry(cap=15.0, tries=6)
 
 
 class DeadLetterStore:
@@ -78,7 +86,9 @@ class DeadLetterStore:
             return 0
         return int(self.client.count(index=self.index)["count"])
 
-    def replay(self, limit: int = 10_000) -> ReplayReport:
+    def replay(self, limit: int = 10_000, retry: Retry = REPLAY_RETRY) -> ReplayReport:
+        """Index up to ``limit`` letters again. Raises ``metronome.es.bulk.GaveUp`` when
+        Elasticsearch still refuses some for a transient cause after ``retry``'s tries."""
         letters = self.list(limit)
         actions = [
             BulkAction(
@@ -92,7 +102,9 @@ class DeadLetterStore:
             )
             for letter in letters
         ]
-        results = bulk_create(self.client, actions, refresh="wait_for")
+        results = bulk_until_settled(
+            actions, lambda batch: bulk_create(self.client, batch, refresh="wait_for"), retry
+        )
         stored = [letter for letter, result in zip(letters, results, strict=True) if result.stored]
         for letter in stored:
             self.client.delete(index=self.index, id=letter.letter_id, refresh="wait_for")

@@ -12,6 +12,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from metronome.config import Settings, ShipperSettings
+from metronome.es.retry import Retry
 from metronome.es.templates import install_templates
 from metronome.spool.deadletters import DeadLetterStore
 from metronome.spool.entry import Entry, encode_entry
@@ -124,6 +125,40 @@ def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed
     assert (report.stored, report.still_failing) == (1, 0)
     assert store.count() == 0
     assert count(es, prefix) == 3
+
+
+def test_a_replay_refused_for_a_passing_cause_is_retried_and_then_stored(
+    settings: Settings, es: Elasticsearch, prefix: str, ship: Callable[[], int]
+) -> None:
+    spool_entries(settings.spool.dir, [hit(1, shape={"a": 1})])
+    ship()
+    spool_entries(settings.spool.dir, [hit(2, shape="flat")])
+    ship()
+    store = DeadLetterStore(es, prefix)
+    es.indices.refresh(index=store.index)
+    (letter,) = store.list()
+    moved = {**letter.document, "@timestamp": "2026-11-22T10:00:00.000Z"}
+    es.index(index=store.index, id=letter.letter_id, refresh="wait_for",
+             document={"failed_at": letter.failed_at, "stream": "hits", "doc_id": "h2",
+                       "target_index": letter.target_index, "error_type": letter.error_type,
+                       "error_reason": "", "attempts": 1, "document": moved})  # fmt: skip
+    # The day's index exists but refuses writes the way a nearly full disk makes it: 429.
+    target = f"{prefix}-hits-2026.11.22"
+    es.indices.create(index=target)
+    es.indices.put_settings(index=target, settings={"index.blocks.read_only_allow_delete": True})
+    waits: list[float] = []
+
+    def lift_the_block_while_waiting(seconds: float) -> None:
+        waits.append(seconds)
+        es.indices.put_settings(
+            index=target, settings={"index.blocks.read_only_allow_delete": None}
+        )
+
+    report = store.replay(retry=Retry(cap=0.01, tries=3, sleep=lift_the_block_while_waiting))
+    assert (report.stored, report.still_failing, len(waits)) == (1, 0, 1)
+    assert store.count() == 0
+    es.indices.refresh(index=target)
+    assert es.count(index=target)["count"] == 1
 
 
 def test_an_unreachable_elasticsearch_is_retried_until_it_answers(
