@@ -24,6 +24,11 @@ from metronome.config.settings import Settings
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
 ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
+# Settings that no longer exist, and what replaced them: a stronger message than "Unknown".
+RETIRED = {
+    "admin_site": "Removed: no site's read key opens the admin endpoints any more. They take an "
+    "admin key: set admin_keys, or use the one generated at first start (var/keys/admin.key).",
+}
 
 
 class ConfigError(Exception):
@@ -61,6 +66,9 @@ def config_origin(
 
 def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> Settings:
     try:
+        retired = {name: [why] for name, why in RETIRED.items() if name in raw}
+        if retired:
+            raise ValidationError(retired)
         settings = _schema().load(raw)
     except ValidationError as error:
         raise ConfigError(f"invalid configuration ({source}): " + describe(error)) from None
