@@ -3,7 +3,7 @@
 Environment overrides address any setting by its path, sections joined by a double
 underscore: ``METRONOME_ELASTICSEARCH__URL``, ``METRONOME_SERVER__PORT``,
 ``METRONOME_ELASTICSEARCH__EMBEDDED__HTTP_PORT``. ``METRONOME_ES_URL`` is a short alias of
-``METRONOME_ELASTICSEARCH__URL``. ``METRONOME_CONFIG`` names the YAML file.
+``METRONOME_ELASTICSEARCH__URL``; ``METRONOME_ADMIN_KEYS`` sets ``admin_keys``. ``METRONOME_CONFIG`` names the YAML file.
 """
 
 from __future__ import annotations
@@ -23,7 +23,10 @@ from metronome.config.settings import Settings
 
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
-ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
+ENV_ALIASES = {
+    "METRONOME_ES_URL": ("elasticsearch", "url"),
+    "METRONOME_ADMIN_KEYS": ("admin_keys",),  # a top-level setting: no double underscore
+}
 # Settings that no longer exist, and what replaced them: a stronger message than "Unknown".
 RETIRED = {
     "admin_site": "Removed: no site's read key opens the admin endpoints any more. They take an "
