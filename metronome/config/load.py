@@ -3,7 +3,8 @@
 Environment overrides address any setting by its path, sections joined by a double
 underscore: ``METRONOME_ELASTICSEARCH__URL``, ``METRONOME_SERVER__PORT``,
 ``METRONOME_ELASTICSEARCH__EMBEDDED__HTTP_PORT``. ``METRONOME_ES_URL`` is a short alias of
-``METRONOME_ELASTICSEARCH__URL``; ``METRONOME_ADMIN_KEYS`` sets ``admin_keys``. ``METRONOME_CONFIG`` names the YAML file.
+``METRONOME_ELASTICSEARCH__URL``; ``METRONOME_ADMIN_KEYS`` sets ``admin_keys``.
+``METRONOME_CONFIG`` names the YAML file.
 """
 
 from __future__ import annotations
