@@ -74,6 +74,7 @@ from bench.elastic import count, create_action, delete_indices, warm_up_elastics
 from bench.limits import CpuUse, shared_cores_note
 from bench.options import add_run_options, bench_parser
 from bench.server_bench import ServerBench, run_bench
+from metronome.access.opskeys import metrics_token_path
 from metronome.compat.allezon.builder import ANSWER_PARTS, aggregates_body, indices_for
 from metronome.compat.allezon.model import AggregatesQuery, ProfileQuery
 from metronome.compat.allezon.profiles import Search, fetch_profile
@@ -1119,9 +1120,10 @@ class ShippingSampler:
     """
 
     def __init__(
-        self, port: int, client: Elasticsearch, pattern: str, interval: float = 0.5
+        self, port: int, client: Elasticsearch, pattern: str, var_dir: Path, interval: float = 0.5
     ) -> None:
         self.url = f"http://127.0.0.1:{port}/metrics"
+        self.var_dir = var_dir  # where Metronome keeps its metrics token
         self.client = client
         self.pattern = pattern
         self.interval = interval
@@ -1158,8 +1160,8 @@ class ShippingSampler:
             if number % self.metrics_every:
                 continue
             try:
-                text = requests.get(self.url, timeout=5).text
-            except requests.RequestException:
+                text = get_metrics(self.url, self.var_dir)
+            except (requests.RequestException, OSError):
                 self.failures += 1
                 continue
             values = metric_values(text)
@@ -1168,6 +1170,14 @@ class ShippingSampler:
             self.max_backlog_docs = max(self.max_backlog_docs, accepted - shipped)
             self.max_spool_bytes = max(self.max_spool_bytes, values.get("metronome_spool_bytes", 0))
             self.metrics_samples += 1
+
+
+def get_metrics(url: str, var_dir: Path) -> str:
+    """``GET /metrics`` with the metrics token Metronome generated at its start."""
+    token = metrics_token_path(var_dir).read_text(encoding="ascii").strip()
+    response = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    response.raise_for_status()
+    return response.text
 
 
 def visibility_lag(
@@ -1287,6 +1297,11 @@ class AllezonBench(ServerBench):
         remove_templates(self.client, prefix)
         return {**figures, "queries": queried, "query_seconds": WARMUP_QUERY_SECONDS}
 
+    @property
+    def var_dir(self) -> Path:
+        """Where Metronome keeps the keys it generates (the metrics token among them)."""
+        return self.metronome_settings(self.prefix).spool.dir.parent
+
     # --- one round -------------------------------------------------------------------------
 
     def run_round(
@@ -1341,7 +1356,9 @@ class AllezonBench(ServerBench):
             )
         )
         self.monitor.begin(plan.name)
-        sampler = ShippingSampler(port, self.client, self.pattern) if metronome else None
+        sampler = (
+            ShippingSampler(port, self.client, self.pattern, self.var_dir) if metronome else None
+        )
         if sampler is not None:
             sampler.start()
         try:
@@ -1440,8 +1457,8 @@ class AllezonBench(ServerBench):
     def service_accepted(self, port: int) -> float | None:
         """Metronome's count of tags it stored, every round so far (None if unreadable)."""
         try:
-            text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        except requests.RequestException:
+            text = get_metrics(f"http://127.0.0.1:{port}/metrics", self.var_dir)
+        except (requests.RequestException, OSError):
             return None
         return metric_values(text).get(f'metronome_hits_accepted_total{{site="{SITE}"}}', 0.0)
 

@@ -42,7 +42,6 @@ privacy: {visitor_secret: bench-only-visitor-secret-0123456789}
 allezon: {enabled: true, site: allezon}
 scheduler: {enabled: false}
 default_site: default
-admin_site: default
 sites:
   default: {write_auth: none, public_tock: true}
   allezon: {write_auth: none}

@@ -17,8 +17,8 @@ requested as it is (GET) or with the same JSON body (POST): it is expected to ca
 A next URL is followed only on the configured ``url``'s origin (scheme, host and port): the
 source's headers (tokens) are sent with every request, so a next URL elsewhere ends the run with
 an error and nothing is sent there; redirects are not followed either, for the same reason.
-An answer larger than ``max_response_bytes`` (32 MiB; after decompression) is refused, read in
-chunks so that no more than that is ever held.
+An answer larger than ``max_response_bytes`` (16 MiB; after decompression) is refused, read in
+chunks so that no more than that is ever held (``metronome.sources.http``).
 
 Paths are dotted keys (``data.items``, ``customer.country``); a number picks from a list
 (``items.0.id``). A key that itself contains a dot cannot be reached.
@@ -61,10 +61,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from metronome.sources.base import Cursor, Document, FetchContext, Page, Source, SourceError
+from metronome.sources.http import MAX_RESPONSE_BYTES
 
 STREAM = r"^[a-z0-9_]{1,32}\Z"
 ENVELOPE = frozenset(
@@ -74,8 +74,6 @@ EPOCH_MILLIS_FROM = 100_000_000_000  # smaller epoch numbers are seconds (see th
 NUMBER = re.compile(r"^-?\d+(\.\d+)?\Z")
 
 
-MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-CHUNK_BYTES = 64 * 1024
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -286,30 +284,6 @@ def check_same_origin(following: str, configured: str) -> None:
         )
 
 
-def bounded_body(response: requests.Response, limit: int, url: str) -> bytes:
-    """The answer's body, read in chunks and refused past ``limit`` bytes."""
-    too_big = SourceError(
-        f"the answer from {url} is larger than max_response_bytes ({limit} bytes); raise it "
-        "if the API's pages really are that big, or ask for smaller pages"
-    )
-    try:
-        declared = int(response.headers.get("Content-Length", ""))
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        response.close()
-        raise too_big
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_content(CHUNK_BYTES):
-        total += len(chunk)
-        if total > limit:
-            response.close()
-            raise too_big
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def in_window(moment: datetime, first: date, last: date) -> bool:
     return first <= moment.astimezone(UTC).date() <= last
 
@@ -377,15 +351,16 @@ class HttpJsonSource(Source):
     def _answer(self, context: FetchContext, url: str, query: dict[str, Any], first: bool) -> Any:
         """GET with the query as parameters (a next URL carries its own), or POST it as the
         JSON body of every page."""
-        # streamed: the body is read within max_response_bytes; no redirect carries the
-        # source's headers to another origin
-        sending: dict[str, Any] = {"stream": True, "allow_redirects": False}
+        # the body is read within max_response_bytes; no redirect carries the source's
+        # headers to another origin
+        limit = self.options["max_response_bytes"]
+        sending: dict[str, Any] = {"max_bytes": limit, "allow_redirects": False}
         if self.options["method"] == "POST":
             response = context.http.post(url, json=query, **sending)
         else:
             params = {name: param_text(value) for name, value in query.items()} if first else None
             response = context.http.get(url, params=params, **sending)
-        body = bounded_body(response, self.options["max_response_bytes"], url)
+        body = response.content
         try:
             return json.loads(body)
         except ValueError:

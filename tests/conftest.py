@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 WRITE_KEY = "pk_shop_write_0001"
 READ_KEY = "sk_shop_read_0001"
 INGEST_KEY = "ik_shop_ingest_secret_0001"  # server-to-server intake (server logs)
+ADMIN_KEY = "ak_test_admin_key_0001"  # the admin endpoints (/api/v1/sources)
+METRICS_TOKEN = "mt_test_metrics_token_0001"  # GET /metrics
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 def error_of(response: TestResponse) -> dict[str, Any]:
@@ -108,6 +111,8 @@ def make_settings(
         "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
         "spool": {"dir": str(spool_dir or Path("/nonexistent/spool"))},
         "sites": TEST_SITES,
+        "admin_keys": [ADMIN_KEY],
+        "metrics": {"token": METRICS_TOKEN},
     }
     raw.update(overrides)
     return settings_from_mapping(raw)

@@ -93,7 +93,6 @@ def request_fields(record: AccessRecord, mapping: RecordMapping) -> dict[str, An
             target=record.target,
             referrer=record.referrer,
             user_agent=record.user_agent,
-            clean_referrer=False,  # this stream has always stored its referrers as logged
         )
     )
     fields.update(download_fields(record, mapping))

@@ -22,10 +22,15 @@ KEY_BYTES = 24
 
 @dataclass(frozen=True)
 class GeneratedKey:
-    site: str
+    site: str | None  # a read key's site; None for the operators' keys (metronome.access.opskeys)
     key: str
     path: Path
     created: bool  # made by this call: the one time it is shown
+    what: str = ""  # how the start-up banner names it; "": "Read key of site '<site>'"
+
+    @property
+    def label(self) -> str:
+        return self.what or f"Read key of site {self.site!r}"
 
 
 def key_path(var_dir: Path, site: str) -> Path:
@@ -58,10 +63,7 @@ def describe(keys: list[GeneratedKey]) -> list[str]:
     lines = []
     for key in keys:
         if key.created:
-            lines.append(
-                f"Read key of site {key.site!r} (generated now, shown once; kept in "
-                f"{key.path}): {key.key}"
-            )
+            lines.append(f"{key.label} (generated now, shown once; kept in {key.path}): {key.key}")
         else:
-            lines.append(f"Read key of site {key.site!r}: in {key.path}")
+            lines.append(f"{key.label}: in {key.path}")
     return lines

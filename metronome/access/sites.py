@@ -59,7 +59,10 @@ def check_ingest_key(site: SiteSettings, key: str | None) -> None:
 
 
 def check_read_key(site: SiteSettings, key: str | None, public_ok: bool = False) -> None:
-    if public_ok and site.public_tock:
+    """Pass with one of the site's read keys, or with no key at all where ``public_ok`` and the
+    site has ``public_tock``. A wrong key is refused even there: a client that sends a key
+    wants to know it does not work, not to be answered as anonymous."""
+    if public_ok and site.public_tock and key is None:
         return
     if not key:
         raise ApiError(

@@ -25,7 +25,12 @@ from metronome.config.load import (
 from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
-from metronome.config.server import TRACKER_SCRIPT, PublicCacheSettings, ServerSettings
+from metronome.config.server import (
+    TRACKER_SCRIPT,
+    MetricsSettings,
+    PublicCacheSettings,
+    ServerSettings,
+)
 from metronome.config.settings import Settings
 from metronome.config.sites import AllezonSettings, HitLimits, SiteSettings
 from metronome.config.sources import (
@@ -53,6 +58,7 @@ __all__ = [
     "Limit",
     "LimitPair",
     "LogsSettings",
+    "MetricsSettings",
     "Network",
     "PrivacySettings",
     "PublicCacheSettings",

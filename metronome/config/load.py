@@ -3,7 +3,8 @@
 Environment overrides address any setting by its path, sections joined by a double
 underscore: ``METRONOME_ELASTICSEARCH__URL``, ``METRONOME_SERVER__PORT``,
 ``METRONOME_ELASTICSEARCH__EMBEDDED__HTTP_PORT``. ``METRONOME_ES_URL`` is a short alias of
-``METRONOME_ELASTICSEARCH__URL``. ``METRONOME_CONFIG`` names the YAML file.
+``METRONOME_ELASTICSEARCH__URL``; ``METRONOME_ADMIN_KEYS`` sets ``admin_keys``.
+``METRONOME_CONFIG`` names the YAML file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from metronome.config.settings import Settings
 
 DEFAULT_CONFIG_FILE = Path("config/metronome.yml")
 ENV_PREFIX = "METRONOME_"
-ENV_ALIASES = {"METRONOME_ES_URL": ("elasticsearch", "url")}
+ENV_ALIASES = {
+    "METRONOME_ES_URL": ("elasticsearch", "url"),
+    "METRONOME_ADMIN_KEYS": ("admin_keys",),  # a top-level setting: no double underscore
+}
+# Settings that no longer exist, and what replaced them: a stronger message than "Unknown".
+RETIRED = {
+    "admin_site": "Removed: no site's read key opens the admin endpoints any more. They take an "
+    "admin key: set admin_keys, or use the one generated at first start (var/keys/admin.key).",
+}
 
 
 class ConfigError(Exception):
@@ -61,6 +70,9 @@ def config_origin(
 
 def settings_from_mapping(raw: Mapping[str, Any], source: str = "settings") -> Settings:
     try:
+        retired = {name: [why] for name, why in RETIRED.items() if name in raw}
+        if retired:
+            raise ValidationError(retired)
         settings = _schema().load(raw)
     except ValidationError as error:
         raise ConfigError(f"invalid configuration ({source}): " + describe(error)) from None

@@ -1,13 +1,16 @@
-"""``server:`` (the web server `metronome serve` starts) and ``public_tock_cache:``."""
+"""``server:`` (the web server `metronome serve` starts), ``metrics:`` (who may read
+``GET /metrics``) and ``public_tock_cache:``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from marshmallow import ValidationError
 from marshmallow.validate import Length, Range
+
+from metronome.config.sites import not_an_example_key
 
 TRACKER_SCRIPT = Path(__file__).resolve().parents[2] / "clients" / "js" / "dist" / "metronome.js"
 
@@ -37,6 +40,19 @@ class ServerSettings:
         if self.worker_connections <= self.threads:  # gunicorn keeps no connection alive then
             message = f"Must be more than server.threads ({self.threads})."
             raise ValidationError(message, "worker_connections")
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read ``GET /metrics`` (``metronome.access.admin``): the counters say how much
+    each site receives and which sources fail, so by default a bearer token is needed."""
+
+    # token: the metrics token or an admin key; none: anyone who reaches the port
+    auth: Literal["token", "none"] = "token"
+    # Unset: generated at first start into var/keys/metrics.token. A secret: not in repr().
+    token: Annotated[str | None, Length(min=16), not_an_example_key] = field(
+        default=None, repr=False
+    )
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from marshmallow import ValidationError
 
 from metronome.config.archive import ArchiveSettings
-from metronome.config.declare import Loader
+from metronome.config.declare import SPLIT, Loader
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.logs import LogsSettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
-from metronome.config.server import PublicCacheSettings, ServerSettings
+from metronome.config.server import MetricsSettings, PublicCacheSettings, ServerSettings
 from metronome.config.sites import (
     AT_LEAST_ONE,
     DEFAULT_SITES,
@@ -24,6 +24,7 @@ from metronome.config.sites import (
     SITES,
     AllezonSettings,
     SiteSettings,
+    keys,
 )
 from metronome.config.sources import SchedulerSettings, Sources, SourceSettings, WebhookSettings
 
@@ -49,8 +50,10 @@ class Settings:
         default_factory=lambda: dict(DEFAULT_SITES)
     )
     default_site: str = "default"
-    # Whose read keys open the admin endpoints (/api/v1/sources...); None: default_site.
-    admin_site: str | None = None
+    # Secret keys of the admin endpoints (/api/v1/sources...), which no site key opens. None
+    # configured: one is generated at first start (metronome.access.opskeys). Not in repr().
+    admin_keys: Annotated[tuple[str, ...], SPLIT, keys(16)] = field(default=(), repr=False)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -58,8 +61,8 @@ class Settings:
     def check(self) -> None:
         """Every site a setting names is one of the sites (the Allezon endpoints' only when
         they are on)."""
+        self._check_operator_keys()
         named: dict[tuple[str, ...], str | None] = {
-            ("admin_site",): self.admin_site,
             ("allezon", "site"): self.allezon.site if self.allezon.enabled else None,
             ("default_site",): self.default_site,
             ("logs", "site"): self.logs.site,
@@ -76,3 +79,18 @@ class Settings:
                 node[path[-1]] = [f"{site!r} is not one of the sites ({known})."]
         if errors:
             raise ValidationError(errors)
+
+    def _check_operator_keys(self) -> None:
+        """An admin key or the metrics token is no site's key: a key of one kind only."""
+        site_keys = {
+            key
+            for site in self.sites.values()
+            for key in (*site.write_keys, *site.read_keys, *site.ingest_keys)
+        }
+        if set(self.admin_keys) & site_keys:
+            message = "An admin key cannot also be a site's write, read or ingest key."
+            raise ValidationError(message, "admin_keys")
+        token = self.metrics.token
+        if token is not None and token in site_keys | set(self.admin_keys):
+            message = "The metrics token cannot also be a site's key or an admin key."
+            raise ValidationError({"metrics": {"token": [message]}})

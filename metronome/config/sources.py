@@ -106,6 +106,8 @@ class SchedulerSettings:
     # tries per request (429/5xx/connection errors are retried)
     attempts: Annotated[int, Range(min=1, max=20)] = 5
     max_wait: Annotated[float, Range(min=0)] = 120.0  # longest rate-limit wait slept in a run
+    # bytes of one answer from a remote API, once decompressed; a larger one fails the run
+    max_response_bytes: Annotated[int, Range(min=1024)] = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,9 @@ machine reaches them. On any other address they are open to whoever finds the po
 ``metronome serve`` (and ``config/gunicorn.conf.py``) refuse such an address unless
 ``server.public_without_keys`` says so explicitly, and then print a warning for every door.
 The forward listener on a public address without ``shared_key`` is treated the same way.
+
+``metrics.auth: none`` (``GET /metrics`` without a token) is a door its setting opens
+explicitly: on a public address it is not refused, only warned about at every start.
 """
 
 from __future__ import annotations
@@ -66,15 +69,21 @@ def check_exposure(settings: Settings) -> list[str]:
     """Warnings to print for the doors open to the network (empty when none are), or
     ``ExposureError`` naming them when the configuration has not accepted them."""
     public: list[str] = []
+    explicit: list[str] = []  # opened by their own setting: warned about, never refused
     if not is_loopback(settings.server.host):
         public += [f"{door}, on {settings.server.host}" for door in web_doors(settings)]
+        if settings.metrics.auth == "none":
+            explicit.append(
+                f"/metrics answers without a token (metrics.auth: none), on {settings.server.host}"
+            )
     forward = settings.logs.forward
     if forward.enabled and not is_loopback(forward.host):
         public += [f"{door}, on {forward.host}" for door in forward_doors(settings)]
+    warnings = [f"WARNING: open to the network: {door}." for door in explicit]
     if not public:
-        return []
+        return warnings
     if settings.server.public_without_keys:
-        return [f"WARNING: open to the network: {door}." for door in public]
+        return [f"WARNING: open to the network: {door}." for door in public] + warnings
     raise ExposureError(
         "Refusing to listen beyond this machine with doors open to anyone:\n"
         + "".join(f"  - {door}\n" for door in public)

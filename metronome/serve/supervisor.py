@@ -24,7 +24,8 @@ from types import FrameType
 
 import requests
 
-from metronome.access.readkeys import GeneratedKey, describe, with_generated_read_keys
+from metronome.access.opskeys import with_generated_keys
+from metronome.access.readkeys import GeneratedKey, describe
 from metronome.config import Settings
 from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
@@ -53,7 +54,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        settings, read_keys = _before_start(settings, say)
+        settings, generated = _before_start(settings, say)
         url = settings.elasticsearch.url
         if url is None:
             embedded = EmbeddedElasticsearch(settings.elasticsearch.embedded, say)
@@ -78,7 +79,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         base = f"http://{settings.server.host}:{settings.server.port}"
         _wait_for_http(f"{base}/healthz", children[WEB], lambda: stop_requested)
         say(_banner(settings, base))
-        for line in describe(read_keys):
+        for line in describe(generated):
             say(line)
         code = _supervise(children, plan, lambda: stop_requested, say)
         if code is not None:
@@ -95,7 +96,7 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
 
 def _before_start(settings: Settings, say: Say) -> tuple[Settings, list[GeneratedKey]]:
     """What is checked before minutes of start-up: what the configuration leaves open to the
-    network (refused or warned), the port; then the generated read keys."""
+    network (refused or warned), the port; then the generated keys."""
     try:
         warnings = check_exposure(settings)
     except ExposureError as error:
@@ -103,7 +104,7 @@ def _before_start(settings: Settings, say: Say) -> tuple[Settings, list[Generate
     for warning in warnings:
         say(warning)
     check_port_free(settings.server.host, settings.server.port)
-    return with_generated_read_keys(settings, settings.spool.dir.parent)
+    return with_generated_keys(settings, settings.spool.dir.parent)
 
 
 def _supervise(

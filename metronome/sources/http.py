@@ -5,6 +5,11 @@ the remote's rate limits honoured (``Retry-After``, ``X-RateLimit-Remaining: 0``
 What to wait after an answer is decided by ``wait_for`` (pure); the client only sleeps. A
 wait longer than ``max_wait`` is not slept through: the run stops with ``RateLimited`` (saying
 until when), its cursor intact, and the next scheduled run carries on.
+
+Every answer is read in chunks, after decompression, within a size limit
+(``max_response_bytes``: the ``scheduler:`` setting, or a source's own for one request): a
+larger answer ends the run with ``ResponseTooLarge`` without more than the limit ever being
+held. An error answer is read up to ``ERROR_BODY_BYTES`` only, for its message.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import requests
 from metronome.sources.errors import SourceError
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+ERROR_BODY_BYTES = 64 * 1024  # of an error answer: enough for any API's message
+CHUNK_BYTES = 64 * 1024
 USER_AGENT = "Metronome-Ingester/1 (+https://github.com/metronome-analytics/metronome)"
 
 
@@ -34,6 +42,16 @@ class RemoteError(SourceError):
         self.status = status
         self.url = url
         self.body = body  # the answer's text (up to 64 KiB), for sources that parse errors
+
+
+class ResponseTooLarge(SourceError):
+    """An answer larger than the limit: the run ends rather than hold it."""
+
+    def __init__(self, url: str, limit: int, setting: str) -> None:
+        super().__init__(
+            f"the answer from {url} is larger than max_response_bytes ({limit} bytes); raise "
+            f"{setting} if the API's answers really are that big, or ask for smaller pages"
+        )
 
 
 class RateLimited(SourceError):
@@ -51,6 +69,7 @@ class RetryPolicy:
     backoff: float = 1.0  # seconds before the first retry; doubles each time
     max_backoff: float = 60.0
     max_wait: float = 120.0  # longest rate-limit wait slept through within a run
+    max_response_bytes: int = MAX_RESPONSE_BYTES  # of one answer, once decompressed
 
 
 def wait_for(
@@ -130,15 +149,24 @@ class HttpClient:
         url: str,
         *,
         ok: frozenset[int] = frozenset({200}),
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> requests.Response:
-        """Send until an answer in ``ok`` (returned) or a final error (raised)."""
+        """Send until an answer in ``ok`` (returned, its body read within ``max_bytes``, by
+        default the policy's ``max_response_bytes``) or a final error (raised)."""
+        limit = max_bytes or self.policy.max_response_bytes
+        setting = "the source's max_response_bytes" if max_bytes else "scheduler.max_response_bytes"
+        kwargs["stream"] = True  # read below, within the limit
         attempt = 0
         while True:
             attempt += 1
             self.requests_made += 1
             try:
                 response = self.session.request(method, url, timeout=self.policy.timeout, **kwargs)
+                if response.status_code in ok:
+                    read_within(response, limit, lambda: ResponseTooLarge(url, limit, setting))
+                    return response
+                read_within(response, ERROR_BODY_BYTES, None)
             except requests.RequestException as error:
                 if attempt >= self.policy.attempts:
                     reason = no_answer_reason(error, self.policy.timeout)
@@ -147,8 +175,6 @@ class HttpClient:
                     ) from None
                 self.sleep(wait_for(503, {}, attempt, self.policy, now=self.clock()) or 0.0)
                 continue
-            if response.status_code in ok:
-                return response
             delay = wait_for(
                 response.status_code, response.headers, attempt, self.policy, now=self.clock()
             )
@@ -173,6 +199,35 @@ class HttpClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def read_within(
+    response: requests.Response, limit: int, too_big: Callable[[], Exception] | None
+) -> None:
+    """Read the body in chunks into the response (``.content``, ``.text``, ``.json()`` then
+    work as usual), never holding more than ``limit`` bytes: past it, raise ``too_big()``, or
+    with no ``too_big`` keep the first ``limit`` bytes (an error answer's message)."""
+    try:
+        declared = int(response.headers.get("Content-Length", ""))
+    except ValueError:
+        declared = 0
+    if declared > limit and too_big is not None:
+        response.close()
+        raise too_big()
+    chunks: list[bytes] = []
+    total = 0
+    try:
+        for chunk in response.iter_content(CHUNK_BYTES):
+            total += len(chunk)
+            if total > limit:
+                if too_big is not None:
+                    raise too_big()
+                chunks.append(chunk[: len(chunk) - (total - limit)])
+                break
+            chunks.append(chunk)
+    finally:
+        response.close()
+    response._content = b"".join(chunks)
 
 
 def no_answer_reason(error: requests.RequestException, timeout: float) -> str:

@@ -365,6 +365,7 @@ def services_from_settings(
             timeout=scheduler.request_timeout,
             attempts=scheduler.attempts,
             max_wait=scheduler.max_wait,
+            max_response_bytes=scheduler.max_response_bytes,
         ),
         lease_ttl=scheduler.run_lease_ttl,
         progress=progress or (lambda message: log.info("%s", message)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from elasticsearch import Elasticsearch
 from flask import Flask
 
-from metronome.access.readkeys import with_generated_read_keys
+from metronome.access.opskeys import with_generated_keys
 from metronome.config import Settings, config_origin, load_settings
 from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import build_client
@@ -44,7 +44,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         check_source_options(settings, config_origin())  # config keeps them as given
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
-    settings, _ = with_generated_read_keys(settings, spool.dir.parent)
+    settings, _ = with_generated_keys(settings, spool.dir.parent)
     secret = load_or_create_secret(settings.privacy.visitor_secret, spool.dir.parent / SECRET_FILE)
     salts = DailySalts(secret)
     writer = SpoolWriter(spool.dir, spool.segment_bytes, spool.max_bytes)

@@ -46,6 +46,8 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}, {}]
 READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
 INGEST_KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestPassword": []}, {}]
+ADMIN_KEY: list[dict[str, list[str]]] = [{"adminKey": []}]
+METRICS_TOKEN: list[dict[str, list[str]]] = [{"metricsToken": []}, {"adminKey": []}]
 CORS_PREFLIGHT = {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}}
 
 
@@ -166,6 +168,26 @@ def build_spec(version: str) -> dict[str, Any]:
             "scheme": "bearer",
             "description": "Authorization: Bearer <read key>. A key in the URL (?key=) is "
             "refused with 400 key_in_url: URLs end up in logs and browser history.",
+        },
+    )
+    spec.components.security_scheme(
+        "adminKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <admin key> (admin_keys, else the key "
+            "generated at first start into var/keys/admin.key). A site's key is refused with "
+            "403 admin_key_required.",
+        },
+    )
+    spec.components.security_scheme(
+        "metricsToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <metrics token> (metrics.token, else the "
+            "token generated at first start into var/keys/metrics.token); an admin key also "
+            "reads /metrics. None with metrics.auth: none.",
         },
     )
     hit = {"$ref": "#/components/schemas/Hit"}
@@ -393,20 +415,26 @@ def build_spec(version: str) -> dict[str, Any]:
     )
     source_summary = (
         "Configured scheduled sources with their schedule, last run, last success, lag, "
-        "staleness, consecutive failures, last error and cursor; read key of the admin site"
+        "staleness, consecutive failures, last error and cursor; an admin key"
     )
     source_name = {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
     for path, summary, answer, parameters, statuses in (
-        ("/api/v1/sources", source_summary, "{scheduler, sources: [...]}", [], (400, 401, 503)),
+        (
+            "/api/v1/sources",
+            source_summary,
+            "{scheduler, sources: [...]}",
+            [],
+            (400, 401, 403, 503),
+        ),
         (
             "/api/v1/sources/{name}",
             "One source's status (as in /api/v1/sources)",
             "the source's status",
             [source_name],
-            (400, 401, 404, 503),
+            (400, 401, 403, 404, 503),
         ),
     ):
-        get: dict[str, Any] = {"summary": summary, "security": READ_KEY}
+        get: dict[str, Any] = {"summary": summary, "security": ADMIN_KEY}
         if parameters:
             get["parameters"] = parameters
         get["responses"] = {"200": _json({"type": "object"}, answer), **_errors(*statuses)}
@@ -456,9 +484,21 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    spec.path(
+        path="/metrics",
+        operations={
+            "get": {
+                "summary": "Prometheus metrics (text format); the metrics token or an admin key",
+                "security": METRICS_TOKEN,
+                "responses": {
+                    "200": {"description": "OK", "content": {"text/plain": {}}},
+                    **_errors(400, 401, 403),
+                },
+            }
+        },
+    )
     for path, summary in (
         ("/healthz", "The process answers"),
-        ("/metrics", "Prometheus metrics (text format)"),
         ("/openapi.json", "This document"),
     ):
         spec.path(

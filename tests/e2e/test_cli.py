@@ -88,7 +88,10 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
                 break
             time.sleep(0.1)
         assert answer["downloads"] == {"csv": 1}
-        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        assert requests.get(f"{base}/metrics", timeout=5).status_code == 401  # not open
+        token = (tmp_path / "keys" / "metrics.token").read_text().strip()
+        scrape = {"Authorization": f"Bearer {token}"}  # as Prometheus's credentials_file
+        metrics = requests.get(f"{base}/metrics", headers=scrape, timeout=5).text
         assert 'metronome_hits_accepted_total{site="default"} 1.0' in metrics
         assert 'metronome_shipped_total{stream="hits"} 1.0' in metrics
         socket.create_connection(("127.0.0.1", forward_port), timeout=5).close()  # listening
@@ -96,7 +99,7 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         while 'metronome_forward_total{what="connections"} 1.0' not in metrics:
             assert time.monotonic() < deadline, metrics
             time.sleep(0.2)
-            metrics = requests.get(f"{base}/metrics", timeout=5).text
+            metrics = requests.get(f"{base}/metrics", headers=scrape, timeout=5).text
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
@@ -104,6 +107,13 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
     assert f"Using Elasticsearch at {es_url}" in output
     assert f"curl -s {base}/tock/dataset-42" in output
     assert f"Fluentd / Fluent Bit forward: 127.0.0.1:{forward_port}" in output
+    keys = tmp_path / "keys"
+    assert (
+        f"Metrics token (generated now, shown once; kept in {keys / 'metrics.token'}): {token}"
+        in output
+    )
+    admin = (keys / "admin.key").read_text().strip()
+    assert f"Admin key (generated now, shown once; kept in {keys / 'admin.key'}): {admin}" in output
     assert "exited" not in output  # the shipper and the forward listener ran the whole time
     assert "Starting Elasticsearch" not in output  # a configured URL never starts a node
     assert es.cluster.health()["status"] in ("green", "yellow")  # and is left running

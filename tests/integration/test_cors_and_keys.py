@@ -20,7 +20,7 @@ from metronome.spool.shipper import Shipper
 from metronome.spool.writer import spool_bytes
 from metronome.web.app import create_app
 from metronome.web.fastpath import FastPath
-from tests.conftest import error_of, flask_calls, make_settings
+from tests.conftest import METRICS_AUTH, error_of, flask_calls, make_settings
 
 WEB_WRITE = "pk_web_write_0001"
 WEB_READ = "sk_web_read_0001"
@@ -271,6 +271,21 @@ def test_a_write_key_cannot_read_and_a_read_key_can(stack: Stack) -> None:
     assert by_header.get_json()["id"] == "keyed"
 
 
+def test_a_wrong_key_on_a_public_site_is_refused_and_no_key_is_answered(stack: Stack) -> None:
+    path = "/tock/public-item"  # the default site: public_tock
+    for key in ("sk_unknown_0000", WEB_READ, WEB_WRITE):  # none of them reads this site
+        response = stack.client.get(path, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 401, key
+        error = error_of(response)
+        assert (error["code"], error["field"]) == ("invalid_key", "key"), key
+        assert key not in error["message"]
+    anonymous = stack.client.get(path)
+    assert anonymous.status_code == 200 and anonymous.get_json()["id"] == "public-item"
+    generated = stack.settings.spool.dir.parent / "keys" / "default.read-key"
+    own = {"Authorization": f"Bearer {generated.read_text().strip()}"}  # the site's own key
+    assert stack.client.get(path, headers=own).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -368,7 +383,7 @@ METRIC_LINE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>[^}]*)\})? (?P<valu
 
 def scrape(client: FlaskClient) -> dict[str, float]:
     """``/metrics`` as ``{'name{labels}': value}``."""
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=METRICS_AUTH)
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     samples: dict[str, float] = {}

@@ -23,7 +23,7 @@ from metronome.es.templates import install_templates
 from metronome.spool.shipper import Shipper
 from metronome.spool.writer import spool_bytes
 from metronome.webhooks.github import payload_digest, signature_of
-from tests.conftest import ClientWith, error_of, make_settings
+from tests.conftest import METRICS_AUTH, ClientWith, error_of, make_settings
 from tests.github_payloads import push
 
 SECRET = "It's a Secret to Everybody"
@@ -122,7 +122,7 @@ def test_a_signed_json_push_is_stored_with_its_summary(
     assert (doc["repo"], doc["sender"]) == ("acme/widgets", "octocat")
     assert doc["push"]["commits"] == 1 and doc["push"]["pusher"] == "octocat"
     assert doc["payload"] == PUSH
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert 'metronome_webhook_deliveries_total{event="push"}' in metrics
 
 

@@ -38,7 +38,15 @@ from metronome.config import Settings
 from metronome.es.templates import install_templates
 from metronome.web.app import create_app
 from metronome.webhooks.github import SIGNATURE_HEADER, signature_of
-from tests.conftest import INGEST_KEY, READ_KEY, TEST_SITES, WRITE_KEY, make_settings
+from tests.conftest import (
+    ADMIN_KEY,
+    INGEST_KEY,
+    METRICS_TOKEN,
+    READ_KEY,
+    TEST_SITES,
+    WRITE_KEY,
+    make_settings,
+)
 from tests.fakes.server import serving
 
 SEED = 20_240_611
@@ -140,7 +148,6 @@ def conformance_settings(es_url: str, index_prefix: str, tmp_path: Path) -> Sett
         index_prefix,
         tmp_path / "spool",
         default_site="shop",
-        admin_site="shop",
         sites={**TEST_SITES, "allezon": {"write_auth": "none"}},
         allezon={"enabled": True},
         webhooks={"github": {"secret": WEBHOOK_SECRET}},
@@ -172,6 +179,8 @@ def run_schemathesis(url: str) -> Outcome:
             "auth": {
                 "openapi": {
                     "readKey": {"bearer": READ_KEY},
+                    "adminKey": {"bearer": ADMIN_KEY},
+                    "metricsToken": {"bearer": METRICS_TOKEN},
                     "writeKey": {"api_key": WRITE_KEY},
                     "ingestKey": {"api_key": INGEST_KEY},
                     "ingestPassword": {"username": "fluent-bit", "password": INGEST_KEY},

@@ -140,7 +140,6 @@ def test_endpoint_budgets_follow_the_settings() -> None:
         {
             "ingest": {"max_batch": 10, "max_decompressed_bytes": 2 * MiB, "max_log_records": 7},
             "default_site": "a",
-            "admin_site": "a",
             "sites": {
                 "a": {"write_auth": "none", "limits": {"max_params": 5}},
                 "b": {"write_auth": "none", "limits": {"max_params": 20}},

@@ -192,6 +192,14 @@ def test_a_download_is_a_request_with_event_id_and_format() -> None:
     assert fields["remote_ip"] == "192.0.2.3" and "requester" not in fields
 
 
+def test_a_referrer_loses_its_secrets_as_a_hits_does() -> None:
+    referrer = "https://example.org/reset?token=s3cr3t&utm_source=mail&ref=news#access_token=x"
+    line = OLD_DOWNLOAD.replace("https://example.org/reports?y=2014", referrer)
+    fields = line_document(LOG, 1, line, RecordMapping()).fields
+    assert fields["referrer"]["full"] == "https://example.org/reset?utm_source=mail&ref=news"
+    assert "s3cr3t" not in str(fields) and "access_token" not in str(fields)
+
+
 @pytest.mark.parametrize(
     ("change", "download"),
     [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -9,7 +10,16 @@ from email.utils import format_datetime
 import pytest
 from flask import Flask, Response
 
-from metronome.sources.http import HttpClient, RateLimited, RemoteError, RetryPolicy, wait_for
+from metronome.config import settings_from_mapping
+from metronome.sources.http import (
+    HttpClient,
+    RateLimited,
+    RemoteError,
+    ResponseTooLarge,
+    RetryPolicy,
+    wait_for,
+)
+from metronome.sources.runner import services_from_settings
 from tests.fakes.server import serving
 
 POLICY = RetryPolicy(attempts=4, backoff=1.0, max_backoff=8.0, max_wait=60.0)
@@ -105,3 +115,88 @@ def test_no_answer_at_all_is_a_remote_error_naming_the_url() -> None:
         "http://127.0.0.1:9/nothing-listens-here: no answer after 2 tries (connection refused)"
     )
     assert client.requests_made == 2
+
+
+# --- the size of an answer ------------------------------------------------------------------
+
+KiB = 1024
+LIMIT = 64 * KiB
+
+
+@pytest.fixture
+def large() -> Iterator[str]:
+    """Answers larger than LIMIT: declared, streamed without a length, gzipped, and an error."""
+    app = Flask(__name__)
+    piece = b'{"pad": "' + b"x" * (8 * KiB) + b'"},'
+
+    @app.get("/declared")
+    def declared() -> Response:
+        return Response(b"[" + piece * 20 + b"{}]", content_type="application/json")
+
+    @app.get("/streamed")
+    def streamed() -> Response:
+        def chunks() -> Iterator[bytes]:
+            yield b"["
+            for _ in range(512):  # 4 MiB, sent without Content-Length
+                yield piece
+            yield b"{}]"
+
+        return Response(chunks(), content_type="application/json")
+
+    @app.get("/bomb")
+    def bomb() -> Response:  # ~10 KiB on the wire, 10 MiB once inflated
+        body = gzip.compress(b"[" + b"0," * (5 * 1024 * KiB) + b"0]", compresslevel=9)
+        headers = {"Content-Encoding": "gzip"}
+        return Response(body, content_type="application/json", headers=headers)
+
+    @app.get("/small")
+    def small() -> Response:
+        return Response(b"[" + piece * 4 + b"{}]", content_type="application/json")
+
+    @app.get("/failing")
+    def failing() -> Response:
+        return Response(b"e" * (1024 * KiB), status=400, content_type="text/plain")
+
+    with serving(app) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", ["/declared", "/streamed", "/bomb"])
+def test_an_answer_over_the_limit_ends_the_run_naming_the_limit(large: str, path: str) -> None:
+    client = HttpClient(RetryPolicy(max_response_bytes=LIMIT), sleep=lambda seconds: None)
+    with pytest.raises(ResponseTooLarge) as raised:
+        client.get(f"{large}{path}")
+    assert f"larger than max_response_bytes ({LIMIT} bytes)" in str(raised.value)
+    assert "scheduler.max_response_bytes" in str(raised.value)
+    assert client.requests_made == 1  # not retried: the next try would be as big
+
+
+def test_a_source_may_set_its_own_limit_for_a_request(large: str) -> None:
+    client = HttpClient(RetryPolicy(max_response_bytes=LIMIT), sleep=lambda seconds: None)
+    assert len(client.get(f"{large}/declared", max_bytes=4 * LIMIT).json()) == 21
+    with pytest.raises(ResponseTooLarge, match="the source's max_response_bytes"):
+        client.get(f"{large}/small", max_bytes=8 * KiB)
+
+
+def test_an_answer_within_the_limit_reads_as_usual(large: str) -> None:
+    client = HttpClient(RetryPolicy(max_response_bytes=LIMIT))
+    response = client.get(f"{large}/small")
+    assert len(response.json()) == 5 and len(response.content) < LIMIT
+
+
+def test_an_error_answer_is_read_only_as_far_as_its_message(large: str) -> None:
+    client = HttpClient(RetryPolicy(max_response_bytes=LIMIT), sleep=lambda seconds: None)
+    with pytest.raises(RemoteError) as raised:
+        client.get(f"{large}/failing")
+    assert raised.value.status == 400 and len(raised.value.body) == 64 * KiB
+
+
+def test_the_scheduler_setting_is_the_limit_of_every_source() -> None:
+    settings = settings_from_mapping(
+        {
+            "elasticsearch": {"url": "http://127.0.0.1:9"},
+            "scheduler": {"max_response_bytes": 123_456},
+        }
+    )
+    assert services_from_settings(settings, "test").policy.max_response_bytes == 123_456
+    assert RetryPolicy().max_response_bytes == 16 * 1024 * KiB

@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (Elasticsearch answers and the spool has
-room), ``/metrics`` (Prometheus text format)."""
+room), ``/metrics`` (Prometheus text format; the metrics token or an admin key, unless
+``metrics.auth: none``)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from prometheus_client.registry import Collector
 
 from metronome import metrics
+from metronome.access.admin import check_metrics_key
 from metronome.sources.status import SourcesCollector, source_rows
 from metronome.spool.gauges import SpoolCollector
 from metronome.spool.writer import spool_bytes
@@ -56,6 +58,7 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     settings = current_services().settings
+    check_metrics_key(settings, request.headers.get("Authorization"), request.args)
     collectors: list[Collector] = [SpoolCollector(settings.spool.dir, settings.spool.max_bytes)]
     if settings.sources:
         try:

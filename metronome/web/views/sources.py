@@ -1,6 +1,6 @@
 """``GET /api/v1/sources`` and ``GET /api/v1/sources/<name>``: the configured sources with
-their last run, last success, lag, failures and cursor (docs/api.md section 6; read key of the
-admin site). What the alerting issue will notify on."""
+their last run, last success, lag, failures and cursor (docs/api.md section 6; an admin key).
+What the alerting issue will notify on."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, jsonify, request
 
-from metronome.access.sites import check_read_key, find_site, read_key
+from metronome.access.admin import check_admin_key
 from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.sources.lease import LeaseStore
@@ -60,9 +60,7 @@ def _overview(settings: Settings, names: Any) -> dict[str, Any]:
 
 def _authorised() -> Settings:
     settings = current_services().settings
-    site = find_site(settings, settings.admin_site or settings.default_site)
-    key = read_key(request.headers.get("Authorization"), request.args)
-    check_read_key(site, key)
+    check_admin_key(settings, request.headers.get("Authorization"), request.args)
     return settings
 
 

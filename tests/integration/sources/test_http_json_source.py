@@ -177,4 +177,4 @@ def test_an_answer_over_the_size_limit_is_refused_with_a_clear_error(
     assert report.outcome == "failed" and report.error is not None
     assert "larger than max_response_bytes (4096 bytes)" in report.error
     assert stored_documents(es, index_prefix, orders) == []
-    assert HttpJsonOptions().load({"url": url, "id": "id"})["max_response_bytes"] == 32 << 20
+    assert HttpJsonOptions().load({"url": url, "id": "id"})["max_response_bytes"] == 16 << 20

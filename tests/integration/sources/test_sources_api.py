@@ -15,12 +15,12 @@ from metronome.es.templates import install_templates
 from metronome.sources.lease import LeaseStore
 from metronome.sources.registry import build_source, register
 from metronome.web.app import create_app
-from tests.conftest import READ_KEY, error_of, make_settings
+from tests.conftest import ADMIN_KEY, METRICS_AUTH, READ_KEY, error_of, make_settings
 from tests.integration.sources.contract import StaticSource, run, services
 from tests.integration.sources.scenarios.paged_example import scenario
 
 register(StaticSource)
-AUTH = {"Authorization": "Bearer sk_admin_read_0001"}
+AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 @pytest.fixture
@@ -37,7 +37,6 @@ def admin_app(
         es_url,
         index_prefix,
         tmp_path / "spool",
-        admin_site="ops",
         sites={
             "default": {"write_auth": "none"},
             "shop": {"write_auth": "none", "read_keys": [READ_KEY]},
@@ -57,11 +56,21 @@ def _run(app: Flask, es: Elasticsearch, index_prefix: str, name: str) -> None:
     run(build_source(settings.sources[name], "default"), services(es, index_prefix))
 
 
-def test_the_sources_need_a_read_key_of_the_admin_site(admin_app: Flask) -> None:
+def test_the_sources_need_an_admin_key_which_no_read_key_is(admin_app: Flask) -> None:
     client = admin_app.test_client()
-    assert error_of(client.get("/api/v1/sources"))["code"] == "missing_key"
-    answer = client.get("/api/v1/sources", headers={"Authorization": f"Bearer {READ_KEY}"})
-    assert answer.status_code == 401 and error_of(answer)["code"] == "invalid_key"
+    missing = client.get("/api/v1/sources")
+    assert missing.status_code == 401 and error_of(missing)["code"] == "missing_key"
+    assert "admin key" in error_of(missing)["message"]
+    for key in (READ_KEY, "sk_admin_read_0001"):  # a read key, even of the site named ops
+        answer = client.get("/api/v1/sources/static", headers={"Authorization": f"Bearer {key}"})
+        assert answer.status_code == 403, key
+        assert error_of(answer)["code"] == "admin_key_required"
+        assert "admin_keys" in error_of(answer)["message"] and key not in answer.text
+    wrong = client.get("/api/v1/sources", headers={"Authorization": "Bearer ak_not_the_one_0000"})
+    assert wrong.status_code == 401 and error_of(wrong)["code"] == "invalid_key"
+    in_url = client.get(f"/api/v1/sources?key={ADMIN_KEY}")
+    assert in_url.status_code == 400 and error_of(in_url)["code"] == "key_in_url"
+    assert client.get("/api/v1/sources", headers=AUTH).status_code == 200
     unknown = client.get("/api/v1/sources/nope", headers=AUTH)
     assert unknown.status_code == 404 and error_of(unknown)["code"] == "unknown_source"
 
@@ -95,7 +104,7 @@ def test_the_sources_report_runs_lag_and_failures(
     one = client.get("/api/v1/sources/remote", headers=AUTH).get_json()
     assert one["name"] == "remote" and one["failing"]
 
-    metrics = client.get("/metrics").get_data(as_text=True)
+    metrics = client.get("/metrics", headers=METRICS_AUTH).get_data(as_text=True)
     assert (
         'metronome_source_consecutive_failures{source="remote",type="paged_example"} 1.0' in metrics
     )
