@@ -78,7 +78,10 @@ def test_a_read_key_signs_in_and_the_cookie_reads_the_query_api(client: FlaskCli
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["results"] == [{"dimensions": [], "metrics": [0]}]
     assert client.get("/api/v1/events?site=shop").status_code == 200  # GET: no token needed
-    assert client.get("/tock/x?site=shop").status_code == 200
+    tock = client.get("/tock/x?site=shop")
+    assert tock.status_code == 200
+    assert tock.headers["Cache-Control"] == "private, no-store"  # the browser's own answer
+    assert "Cookie" in tock.headers["Vary"]
     assert client.get("/api/v1/session").get_json() == answer
 
 
