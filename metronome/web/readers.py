@@ -60,13 +60,8 @@ def reader_site(name: object = None, *, public_ok: bool = False) -> SiteSettings
             field="site",
         )
     check_csrf(claims)
-    setattr(g, _USED, claims)
+    mark_used(claims)
     return site
-
-
-def is_authenticated() -> bool:
-    """Whether this request carries a credential (a header, or a live session)."""
-    return request.headers.get("Authorization") is not None or session_of_request() is not None
 
 
 def session_of_request() -> Claims | None:
