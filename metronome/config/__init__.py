@@ -31,6 +31,7 @@ from metronome.config.server import (
     PublicCacheSettings,
     ServerSettings,
 )
+from metronome.config.sessions import SessionSettings
 from metronome.config.settings import Settings
 from metronome.config.sites import AllezonSettings, HitLimits, SiteSettings
 from metronome.config.sources import (
@@ -65,6 +66,7 @@ __all__ = [
     "RateLimitSettings",
     "SchedulerSettings",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "ShipperSettings",
     "SiteSettings",
