@@ -168,10 +168,10 @@ STEPS: tuple[Step, ...] = (
     put_logstash_fields,
     put_hit_id,
     put_url_parts,
+    put_geo,  # it looks up the raw address from ctx, as put_visitor hashes it
     put_user_agent,
     put_bot,
     put_visitor,  # before put_client_ip for the reader: it hashes the raw address from ctx
-    put_geo,  # likewise: it looks the raw address up
     put_client_ip,
 )
 
