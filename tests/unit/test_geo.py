@@ -4,6 +4,7 @@ city from a real city database (.mmdb written by the test), and where each strea
 from __future__ import annotations
 
 import ipaddress
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,11 +17,14 @@ from ingesters.s3_access_logs.keys import LogObject
 from metronome.cli import cli
 from metronome.config import GeoSettings
 from metronome.enrich.geo import (
+    NOT_PUBLIC_IPV4,
+    NOT_PUBLIC_IPV6,
     Geo,
     GeoDatabaseError,
     city_fields,
     country_name,
     geo_lookup,
+    public_address,
 )
 from metronome.enrich.visitors import DailySalts
 from metronome.hits.pipeline import HitContext, enrich
@@ -53,6 +57,8 @@ NOT_PUBLIC = [
     "192.0.2.1",  # documentation
     "0.0.0.0",
     "255.255.255.255",
+    "224.0.0.251",  # multicast
+    "ff02::1",
     "::1",
     "fe80::1",
     "fd12:3456::1",  # unique local
@@ -70,6 +76,54 @@ def test_public_addresses_get_their_registry_country(address: str, code: str, na
 @pytest.mark.parametrize("address", NOT_PUBLIC)
 def test_private_loopback_reserved_and_invalid_addresses_get_no_geo(address: str) -> None:
     assert BUILTIN.lookup(address) is None
+
+
+def test_the_fast_ipv4_check_agrees_with_the_standard_library() -> None:
+    """Every block's edges and 100,000 random addresses: public exactly when ``is_global``
+    and not multicast. 192.0.0.0/24 is left out: whether its two anycast addresses count as
+    global depends on the Python version; none of them is a client."""
+    chooser = random.Random(22)
+    samples = [ipaddress.IPv4Address(chooser.getrandbits(32)) for _ in range(100_000)]
+    for block in map(ipaddress.IPv4Network, NOT_PUBLIC_IPV4):
+        first, last = int(block.network_address), int(block.broadcast_address)
+        edges = (first - 1, first, first + 1, last - 1, last, last + 1)
+        samples += [ipaddress.IPv4Address(n) for n in edges if 0 <= n < 2**32]
+    special = ipaddress.IPv4Network("192.0.0.0/24")
+    for address in samples:
+        if address in special:
+            assert public_address(str(address)) is None
+            continue
+        expected = address.is_global and not address.is_multicast
+        assert (public_address(str(address)) is not None) is expected, address
+    assert public_address(" 8.8.8.8 ") == "8.8.8.8"
+    assert public_address("8.8.8.8\n") == "8.8.8.8"
+    assert public_address("::ffff:8.8.8.8") == "8.8.8.8"
+    assert public_address("010.1.2.3") is None  # leading zeros: refused, as ipaddress does
+
+
+def test_the_fast_ipv6_check_agrees_with_the_standard_library_in_global_unicast() -> None:
+    """In 2000::/3 (where every IPv6 client is) public exactly when ``is_global``, except
+    2001::/23 (IETF protocol assignments, whose few global exceptions vary with the Python
+    version: no client there) and 3fff::/20 (documentation since 2024, unknown to older
+    Pythons); outside 2000::/3 never (multicast, link-local, unique local, unassigned)."""
+    chooser = random.Random(23)
+    unicast = [ipaddress.IPv6Address((1 << 125) | chooser.getrandbits(125)) for _ in range(20_000)]
+    for block in map(ipaddress.IPv6Network, NOT_PUBLIC_IPV6):
+        first, last = int(block.network_address), int(block.broadcast_address)
+        unicast += [ipaddress.IPv6Address(n) for n in (first - 1, first, last, last + 1)]
+    unsure = [ipaddress.IPv6Network("2001::/23"), ipaddress.IPv6Network("3fff::/20")]
+    for address in unicast:
+        if any(address in block for block in unsure):
+            assert public_address(str(address)) is None
+        else:
+            assert (public_address(str(address)) is not None) is address.is_global, address
+    for _ in range(20_000):
+        other = ipaddress.IPv6Address(chooser.getrandbits(128))
+        if int(other) >> 125 != 1 and other.ipv4_mapped is None:
+            assert public_address(str(other)) is None, other
+    assert public_address("2001:4860:4860::8888") == "2001:4860:4860::8888"
+    assert public_address("::ffff:10.0.0.1") is None
+    assert public_address("fe80::1%eth0") is None
 
 
 def test_each_lookup_is_a_new_dict() -> None:
