@@ -21,6 +21,8 @@ CITY_NETWORKS: dict[str, dict[str, Any]] = {
     },
     # A record without a country: the registry's country (AU for Cloudflare's 1.1.1.0/24) stays.
     "1.1.1.0/24": {"city": {"names": {"en": "Sydney"}}},
+    # A code that is no country (Europe, as old databases had it): the registry's country (NL).
+    "193.0.14.0/24": {"country": {"iso_code": "EU"}, "city": {"names": {"en": "Amsterdam"}}},
     # IPv6: Google's resolver again.
     "2001:4860:4860::/48": {
         "country": {"iso_code": "US", "names": {"en": "United States"}},

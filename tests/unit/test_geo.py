@@ -175,6 +175,11 @@ def test_without_a_country_in_the_database_the_registry_country_stays(city: Geo)
         "country_name": "Australia",
         "city": "Sydney",
     }
+    assert city.lookup("193.0.14.129") == {
+        "country": "NL",
+        "country_name": "Netherlands",
+        "city": "Amsterdam",
+    }
     assert city.lookup("9.9.9.9") == {"country": "US", "country_name": "United States"}
     assert city.lookup("10.0.0.1") is None
 
