@@ -10,7 +10,13 @@ figures are CPU time (``time.process_time``) of Metronome's own code:
    batches of 500;
 3. ``request``: the whole WSGI app (``create_app``, no server, spool on disk without fsync):
    ``POST /tick`` with one hit and with 500, against ``GET /healthz`` of the same app
-   (Flask's own cost of a request, the floor).
+   (Flask's own cost of a request, the floor);
+4. ``geo``: what the location lookup (``enrich.geo``) adds to ``POST /tick`` with one hit: two
+   apps, geo off (the baseline) and on, fed the same requests from public client addresses,
+   alternating within each round; the ratio on / off of every round is kept, so the spread
+   shows. Clients that come back (100 addresses, the lookup cache answers) and a new address
+   every request (each one a lookup), with the built-in data and with a city database
+   (``.mmdb`` of 5,100 networks, written here with ``mmdb-writer``, a test dependency).
 
 Each figure is the median of ``--rounds`` rounds; the cases of a figure alternate within a
 round (the order flips every round), so a noisy machine disturbs them alike. Prints one JSON
@@ -24,8 +30,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import ipaddress
 import json
 import platform
+import random
 import statistics
 import sys
 import tempfile
@@ -192,11 +200,20 @@ def bench_accept(rounds: int, scale: float) -> dict[str, Any]:
 class InProcessApp:
     """The real app called as a WSGI server would, with the spool on disk but not fsynced."""
 
-    def __init__(self, workdir: Path, rate_limits: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        rate_limits: dict[str, Any] | None = None,
+        enrich: dict[str, Any] | None = None,
+    ) -> None:
         # The rate limits are off unless given: this measures the hit path (ratelimit.py, them).
         limits = rate_limits or {"enabled": False}
         settings = settings_from_mapping(
-            {"spool": {"dir": str(workdir / "spool")}, "rate_limits": limits}
+            {
+                "spool": {"dir": str(workdir / "spool")},
+                "rate_limits": limits,
+                "enrich": enrich or {},
+            }
         )
         self.app = create_app(settings, es=Elasticsearch("http://127.0.0.1:9"))  # never called
         # No fsync: the CPU is measured, not the disk. The app's own writer is changed, as the
@@ -207,7 +224,9 @@ class InProcessApp:
         self.writer = sink.writer
         self.statuses: list[str] = []
 
-    def call(self, method: str, path: str, body: bytes = b"", agent: str = "") -> str:
+    def call(
+        self, method: str, path: str, body: bytes = b"", agent: str = "", client: str = CLIENT_IP
+    ) -> str:
         environ = {
             "REQUEST_METHOD": method,
             "SCRIPT_NAME": "",
@@ -216,7 +235,7 @@ class InProcessApp:
             "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "8080",
             "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": CLIENT_IP,
+            "REMOTE_ADDR": client,
             "HTTP_HOST": "127.0.0.1:8080",
             "HTTP_USER_AGENT": agent,
             "CONTENT_TYPE": "application/json",
@@ -282,6 +301,115 @@ def bench_request(rounds: int, scale: float) -> dict[str, Any]:
     }
 
 
+# --- 4. geo on vs off ------------------------------------------------------------------------
+
+
+def public_addresses(count: int, seed: int) -> list[str]:
+    """``count`` distinct random public addresses (IPv4, three in four; IPv6 the rest)."""
+    chooser = random.Random(seed)
+    found: dict[str, None] = {}
+    while len(found) < count:
+        if chooser.random() < 0.75:
+            address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv4Address(
+                chooser.getrandbits(32)
+            )
+        else:  # inside 2000::/3, where the registries delegate
+            address = ipaddress.IPv6Address((0x2 << 124) | chooser.getrandbits(125))
+        if address.is_global:
+            found[str(address)] = None
+    return list(found)
+
+
+def city_database(path: Path, addresses: list[str]) -> Path | None:
+    """A city database in MaxMind's layout with the network of each of ``addresses`` (its /24
+    or /48), or None without ``mmdb-writer``."""
+    try:
+        from mmdb_writer import MMDBWriter  # noqa: PLC0415  # a test dependency
+        from netaddr import IPSet  # noqa: PLC0415
+    except ImportError:
+        return None
+    writer = MMDBWriter(ip_version=6, database_type="GeoLite2-City", ipv4_compatible=True)
+    for number, address in enumerate(addresses):
+        network = ipaddress.ip_network(f"{address}/{48 if ':' in address else 24}", strict=False)
+        record = {
+            "country": {"iso_code": "DE", "names": {"en": "Germany"}},
+            "subdivisions": [{"names": {"en": f"Region {number % 16}"}}],
+            "city": {"names": {"en": f"City {number}"}},
+        }
+        writer.insert_network(IPSet([str(network)]), record)
+    writer.to_db_file(str(path))
+    return path
+
+
+def bench_geo(rounds: int, scale: float) -> dict[str, Any]:
+    loops = max(1, int(10 * scale))
+    bodies = [json.dumps(raw).encode() for raw in hit_mix(100)]
+    with tempfile.TemporaryDirectory(prefix="metronome-hit-path-geo-") as directory:
+        work = Path(directory)
+        # Clients that come back: 100 addresses, each seen in every loop.
+        returning = public_addresses(len(bodies), seed=1)
+        # A new address for every request of every round and case: no lookup is cached.
+        fresh = iter(public_addresses(len(bodies) * loops * (rounds + 1) * 4, seed=2))
+        mmdb = city_database(work / "city.mmdb", [*returning, *public_addresses(5000, seed=3)])
+        apps = {
+            "off": InProcessApp(work / "off", enrich={"geo": {"enabled": False}}),
+            "on": InProcessApp(work / "on"),
+        }
+        if mmdb is not None:
+            apps["city"] = InProcessApp(work / "city", enrich={"geo": {"mmdb": str(mmdb)}})
+
+        def requests(app: InProcessApp, clients: Callable[[], list[str]]) -> Measure:
+            def run() -> None:
+                for number, (body, client) in enumerate(zip(bodies, clients(), strict=True)):
+                    agent = USER_AGENTS[number % len(USER_AGENTS)]
+                    status = app.call("POST", "/tick", body, agent, client)
+                    if not status.startswith("202"):
+                        raise RuntimeError(f"POST /tick answered {status}")
+
+            return run
+
+        def new_clients() -> list[str]:
+            return [next(fresh) for _ in bodies]
+
+        report: dict[str, Any] = {}
+        cases: dict[str, tuple[str, Callable[[], list[str]]]] = {
+            "returning_clients": ("on", lambda: returning),
+            "a_new_address_every_request": ("on", new_clients),
+        }
+        if mmdb is not None:
+            cases["city_database_returning_clients"] = ("city", lambda: returning)
+            cases["city_database_a_new_address_every_request"] = ("city", new_clients)
+        for name, (app_name, clients) in cases.items():
+            say(f"geo: {name}...")
+            off = requests(apps["off"], clients)
+            on = requests(apps[app_name], clients)
+            for warm in (off, on):  # the first lookups load the data; parse the agents once
+                warm()
+            report[name] = geo_rounds(off, on, loops, rounds, per=len(bodies))
+        for app in apps.values():
+            app.writer.close()
+    return report
+
+
+def geo_rounds(off: Measure, on: Measure, loops: int, rounds: int, per: int) -> dict[str, Any]:
+    """CPU µs per request with geo off and on, alternating (the order flips every round), and
+    the ratio on / off of each round: its median and range."""
+    samples: dict[str, list[float]] = {"off": [], "on": []}
+    for number in range(rounds):
+        order = (("off", off), ("on", on)) if number % 2 == 0 else (("on", on), ("off", off))
+        for name, measure in order:
+            samples[name].append(cpu_seconds(measure, loops) / (loops * per) * 1e6)
+    ratios = [on_us / off_us for on_us, off_us in zip(samples["on"], samples["off"], strict=True)]
+    return {
+        "us_per_request_off": round(statistics.median(samples["off"]), 2),
+        "us_per_request_on": round(statistics.median(samples["on"]), 2),
+        "us_added": round(statistics.median(samples["on"]) - statistics.median(samples["off"]), 2),
+        "on_vs_off_median": round(statistics.median(ratios), 3),
+        "on_vs_off_range": [round(min(ratios), 3), round(max(ratios), 3)],
+        "rounds": rounds,
+    }
+
+
 # --- the run -------------------------------------------------------------------------------
 
 
@@ -302,6 +430,7 @@ PHASES: dict[str, Callable[[int, float], dict[str, Any]]] = {
     "validate": bench_validate,
     "accept": bench_accept,
     "request": bench_request,
+    "geo": bench_geo,
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from ingesters.s3_access_logs.keys import LogObject
 from ingesters.s3_access_logs.parse import AccessRecord, UnparsableLine, parse_line
+from metronome.enrich.geo import Geo
 from metronome.enrich.ips import parse_ip, truncate_ip
 from metronome.enrich.requests import web_request_fields
 from metronome.sources.base import Document
@@ -41,6 +42,7 @@ class RecordMapping:
     download_operations: Collection[str] = DEFAULT_DOWNLOAD_OPERATIONS
     ip_mode: IpMode = "full"
     download_id: DownloadId = "stem"
+    geo: Geo | None = None  # the location lookups (enrich.geo) of remote_ip; None: no geo
 
 
 def line_document(log: LogObject, number: int, line: str, mapping: RecordMapping) -> Document:
@@ -96,6 +98,10 @@ def request_fields(record: AccessRecord, mapping: RecordMapping) -> dict[str, An
         )
     )
     fields.update(download_fields(record, mapping))
+    if mapping.geo is not None and record.remote_ip:
+        geo = mapping.geo.lookup(record.remote_ip)  # before ip_mode truncates or drops it
+        if geo is not None:
+            fields["geo"] = geo
     return fields
 
 

@@ -34,6 +34,7 @@ from ingesters.s3_access_logs.documents import (
     line_document,
 )
 from ingesters.s3_access_logs.keys import BadCursor, LogObject, ReadState
+from metronome.enrich.geo import Geo
 from metronome.sources.base import (
     Cursor,
     Document,
@@ -103,12 +104,13 @@ class S3AccessLogsSource(Source):
         client = build_client(settings, context.http.policy)
         count_attempts(client, context.http)
         bucket = LogBucket(client, settings)
+        mapping = self._mapping(context.geo)
         if context.backfill is not None:
-            yield from self._backfill(bucket, context.backfill, context.cursor)
+            yield from self._backfill(bucket, context.backfill, context.cursor, mapping)
         else:
-            yield from self._regular(bucket, context.cursor)
+            yield from self._regular(bucket, context.cursor, mapping)
 
-    def _regular(self, bucket: LogBucket, cursor: Cursor) -> Iterator[Page]:
+    def _regular(self, bucket: LogBucket, cursor: Cursor, mapping: RecordMapping) -> Iterator[Page]:
         """The objects not read yet, from the first day still watched."""
         try:
             state = ReadState.from_cursor(cursor, bucket.settings.prefix)
@@ -120,23 +122,27 @@ class S3AccessLogsSource(Source):
         for log_object in bucket.logs_since(state.since):
             if state.has_read(log_object):
                 continue
-            for chunk in self._chunks(bucket, log_object, state.lines_done(log_object)):
+            done = state.lines_done(log_object)
+            for chunk in self._chunks(bucket, log_object, done, mapping):
                 if chunk.finished:
                     state = state.with_read(log_object, lookback)
                 else:
                     state = state.with_partial(log_object, chunk.last_line)
                 yield Page(chunk.documents, state.to_cursor(), _progress(log_object, chunk))
 
-    def _backfill(self, bucket: LogBucket, window: Window, cursor: Cursor) -> Iterator[Page]:
+    def _backfill(
+        self, bucket: LogBucket, window: Window, cursor: Cursor, mapping: RecordMapping
+    ) -> Iterator[Page]:
         """Every object whose key day is in the window, read or not; the cursor stays."""
         for log_object in bucket.logs_between(window.first, window.last):
-            for chunk in self._chunks(bucket, log_object, 0):
+            for chunk in self._chunks(bucket, log_object, 0, mapping):
                 yield Page(chunk.documents, dict(cursor), _progress(log_object, chunk))
 
-    def _chunks(self, bucket: LogBucket, log_object: LogObject, done: int) -> Iterator[Chunk]:
+    def _chunks(
+        self, bucket: LogBucket, log_object: LogObject, done: int, mapping: RecordMapping
+    ) -> Iterator[Chunk]:
         """The object's documents after line ``done``, ``page_lines`` at a time."""
         page_lines = int(self.options["page_lines"])
-        mapping = self._mapping()
         documents: list[Document] = []
         number, unparsed = done, 0
         try:
@@ -167,8 +173,9 @@ class S3AccessLogsSource(Source):
         names = [item.name for item in dataclasses.fields(BucketSettings)]
         return BucketSettings(**{name: self.options[name] for name in names})
 
-    def _mapping(self) -> RecordMapping:
+    def _mapping(self, geo: Geo | None) -> RecordMapping:
         return RecordMapping(
+            geo=geo,
             download_operations=frozenset(self.options["download_operations"]),
             ip_mode=self.options["ip_mode"],
             download_id=self.options["download_id"],

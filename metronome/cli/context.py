@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import click
 
 from metronome.config import ConfigError, Settings, config_origin, load_settings
+from metronome.enrich.geo import GeoDatabaseError, geo_lookup
 from metronome.es.embedded import EmbeddedElasticsearch
 
 
@@ -30,7 +31,8 @@ class Context:
                     from metronome.sources.registry import check_source_options  # noqa: PLC0415
 
                     check_source_options(settings, config_origin(self.config_file))
-            except ConfigError as error:
+                geo_lookup(settings.enrich.geo)  # a city database it cannot read stops it here
+            except (ConfigError, GeoDatabaseError) as error:
                 raise click.ClickException(str(error)) from None
             self._settings = settings
         return self._settings

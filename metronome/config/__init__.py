@@ -10,6 +10,7 @@ and ``load`` reads them. This package imports no other part of Metronome.
 
 from metronome.config.archive import ArchiveSettings
 from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
+from metronome.config.enrich import EnrichSettings, GeoSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.load import (
     DEFAULT_CONFIG_FILE,
@@ -50,8 +51,10 @@ __all__ = [
     "ConfigError",
     "ElasticsearchSettings",
     "EmbeddedSettings",
+    "EnrichSettings",
     "ForwardSettings",
     "ForwardTlsSettings",
+    "GeoSettings",
     "GitHubWebhookSettings",
     "HitLimits",
     "IngestSettings",

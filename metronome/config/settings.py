@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from metronome.config.archive import ArchiveSettings
 from metronome.config.declare import SPLIT, Loader
 from metronome.config.elasticsearch import ElasticsearchSettings
+from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.logs import LogsSettings
 from metronome.config.privacy import PrivacySettings
@@ -38,6 +39,7 @@ class Settings:
     spool: SpoolSettings = field(default_factory=SpoolSettings)
     shipper: ShipperSettings = field(default_factory=ShipperSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    enrich: EnrichSettings = field(default_factory=EnrichSettings)
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)

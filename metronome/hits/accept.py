@@ -18,6 +18,7 @@ from typing import Any
 from metronome.access.cors import origin_allowed
 from metronome.access.sites import check_write_key
 from metronome.config import HitLimits, Settings, SiteSettings
+from metronome.enrich.geo import geo_lookup
 from metronome.errors import ApiError
 from metronome.hits.bodies import UndecodableLine
 from metronome.hits.definition import HitError, load_hit, not_an_object
@@ -109,6 +110,7 @@ def _target(settings: Settings, facts: RequestFacts, named: Any) -> _SiteTarget:
         ip_mode=settings.privacy.ip,
         salt=facts.salt,
         keep_query=settings.privacy.keep_query_params,
+        geo=geo_lookup(settings.enrich.geo),
     )
     return _SiteTarget(site, origin_allowed(site, facts.origin), context)
 

@@ -2,14 +2,16 @@
 
 Each step takes the document being built and the request context and returns the document;
 the order is ``STEPS``. Steps read the request (user agent, client IP, salt) from the context,
-never from the document, so the visitor id can use the IP that a later step anonymises.
+never from the document, so the visitor id and the location can use the IP that a later step
+anonymises.
 
 What depends on the request alone (the receive time as text, the parsed user agent, the
-visitor id, the stored IP) is worked out once when the context is built, not once per hit:
-every hit of a batch shares them, and one context serves every hit of a request to a site.
+visitor id, the location, the stored IP) is worked out once when the context is built, not
+once per hit: every hit of a batch shares them, and one context serves every hit of a request
+to a site.
 
-The work on user agents, URLs, IPs and visitor ids is shared with the other streams and lives
-in ``metronome.enrich``; the steps here compose it for hits.
+The work on user agents, URLs, IPs, locations and visitor ids is shared with the other streams
+and lives in ``metronome.enrich``; the steps here compose it for hits.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from metronome.config import DEFAULT_KEEP_PARAMS
+from metronome.enrich.geo import Geo, GeoField
 from metronome.enrich.ips import IpMode, anonymise_ip
 from metronome.enrich.times import iso_millis
 from metronome.enrich.urls import KeepParams, clean_url, url_parts
@@ -43,6 +46,7 @@ class HitContext:
     ip_mode: IpMode = "truncate"
     salt: bytes = b""  # the daily salt of this request's UTC day (enrich.visitors.DailySalts)
     keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # the privacy.keep_query_params setting
+    geo: Geo | None = None  # the deployment's location lookups (enrich.geo); None: off
 
     # Worked out once from the fields above, in __post_init__: every hit of the context
     # shares them. (functools.cached_property would take a lock on every first use.)
@@ -50,6 +54,7 @@ class HitContext:
     agent: UserAgent | None = field(init=False, repr=False, compare=False)
     user_agent_field: dict[str, str] | None = field(init=False, repr=False, compare=False)
     visitor: str | None = field(init=False, repr=False, compare=False)
+    geo_field: GeoField | None = field(init=False, repr=False, compare=False)
     stored_ip: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -60,6 +65,11 @@ class HitContext:
             "agent": agent,
             "user_agent_field": None if agent is None else agent.as_field(),
             "visitor": visitor_id(self.salt, self.site, self.client_ip, agent_text),
+            "geo_field": (
+                None
+                if self.geo is None or self.client_ip is None
+                else self.geo.lookup(self.client_ip)
+            ),
             "stored_ip": (
                 None
                 if self.client_ip is None
@@ -134,6 +144,15 @@ def put_visitor(doc: Document, ctx: HitContext) -> Document:
     return doc
 
 
+def put_geo(doc: Document, ctx: HitContext) -> Document:
+    """``geo``: the country (and region and city with a city database) of the client's address,
+    looked up before it is anonymised; nothing for a private or unknown address."""
+    geo = ctx.geo_field
+    if geo is not None:
+        doc["geo"] = dict(geo)  # a copy: documents share no objects
+    return doc
+
+
 def put_client_ip(doc: Document, ctx: HitContext) -> Document:
     """``client_ip`` as ``ip_mode`` allows: dropped, truncated, hashed or (only if "full") raw."""
     # The field is the server's: a client-sent value must not pass for the request's address.
@@ -149,6 +168,7 @@ STEPS: tuple[Step, ...] = (
     put_logstash_fields,
     put_hit_id,
     put_url_parts,
+    put_geo,  # it looks up the raw address from ctx, as put_visitor hashes it
     put_user_agent,
     put_bot,
     put_visitor,  # before put_client_ip for the reader: it hashes the raw address from ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metronome.config import Settings
+from metronome.enrich.geo import geo_lookup
 from metronome.enrich.visitors import DailySalts
 from metronome.logs.items import compile_rule
 from metronome.logs.records import LogContext
@@ -16,4 +17,5 @@ def log_context(settings: Settings, salts: DailySalts) -> LogContext:
         ip_mode=settings.privacy.ip,
         salts=salts,
         keep_query=settings.privacy.keep_query_params,
+        geo=geo_lookup(settings.enrich.geo),
     )

@@ -3,8 +3,8 @@
 The record's fields are kept as sent; an access-log line in ``message`` (or ``log``), or the
 fields of Fluentd's nginx/apache2 parsers, become a web request: ``http.*``, ``url.*``,
 ``referrer.*``, the parsed ``user_agent``, a ``bot`` flag, the client IP anonymised like a hit's,
-a cookieless ``visitor``, the event time from the line, and the tracked item (``id``, ``event``,
-``format``) when a configured path rule matches.
+a cookieless ``visitor``, the client's location (``geo``), the event time from the line, and
+the tracked item (``id``, ``event``, ``format``) when a configured path rule matches.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metronome.config import DEFAULT_KEEP_PARAMS
+from metronome.enrich.geo import Geo
 from metronome.enrich.ips import IpMode, anonymise_ip
 from metronome.enrich.requests import web_request_fields
 from metronome.enrich.times import iso_millis
@@ -33,6 +34,7 @@ MESSAGE_FIELDS = ("message", "log")  # Fluentd's default key, Fluent Bit's docke
 RESERVED = frozenset(
     {"@timestamp", "@version", "type", "tag", "input", "received_at", "site", "http", "url"}
     | {"referrer", "user_agent", "bot", "client_ip", "visitor", "id", "event", "format", "record"}
+    | {"geo"}
 )
 # The fields Fluentd's nginx/apache2 parsers produce: represented by http.* etc. instead.
 PARSER_FIELDS = frozenset(
@@ -47,6 +49,7 @@ class LogContext:
     ip_mode: IpMode
     salts: DailySalts
     keep_query: KeepParams = DEFAULT_KEEP_PARAMS  # the privacy.keep_query_params setting
+    geo: Geo | None = None  # the deployment's location lookups (enrich.geo); None: off
 
 
 def log_entry(event: LogEvent, ctx: LogContext, received_at: datetime) -> Entry:
@@ -110,6 +113,10 @@ def _request_fields(request: WebRequest, ctx: LogContext, moment: datetime) -> d
         keep=ctx.keep_query,
     )
     salt = ctx.salts.for_day(moment.date())
+    if request.client_ip and ctx.geo is not None:
+        geo = ctx.geo.lookup(request.client_ip)  # the address as logged, before it is anonymised
+        if geo is not None:
+            fields["geo"] = geo
     if request.client_ip:
         stored = anonymise_ip(request.client_ip, ctx.ip_mode, salt)
         if stored is not None:

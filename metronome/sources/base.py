@@ -30,6 +30,7 @@ from marshmallow import Schema
 from metronome.sources.errors import SourceError
 
 if TYPE_CHECKING:
+    from metronome.enrich.geo import Geo
     from metronome.sources.http import HttpClient
 
 Cursor = dict[str, Any]  # JSON-serialisable; stored in Elasticsearch between runs
@@ -121,6 +122,7 @@ class FetchContext:
     backfill: Window | None = None
     progress: Progress = field(default=lambda message: None)
     parts: dict[str, PartOutcome] = field(default_factory=dict)  # kept in the run's report
+    geo: Geo | None = None  # the deployment's location lookups (enrich.geo), for client addresses
 
     def part(self, name: str) -> PartOutcome:
         """The outcome of part ``name`` in this run, for a source with parts to fill in."""

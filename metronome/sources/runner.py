@@ -28,6 +28,7 @@ from elasticsearch import Elasticsearch
 
 from metronome import metrics
 from metronome.config import Settings
+from metronome.enrich.geo import Geo, geo_lookup
 from metronome.es.bulk import (
     BulkAction,
     ItemResult,
@@ -79,6 +80,7 @@ class RunServices:
     stop: threading.Event = field(default_factory=threading.Event)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
+    geo: Geo | None = None  # the location lookups sources with client addresses use
 
     @property
     def states(self) -> StateStore:
@@ -162,6 +164,7 @@ def _run_holding_lease(
         now=datetime.fromisoformat(report.started_at),
         backfill=backfill,
         progress=services.progress,
+        geo=services.geo,
     )
     latest = _Latest(versioned)
     try:
@@ -369,4 +372,5 @@ def services_from_settings(
         ),
         lease_ttl=scheduler.run_lease_ttl,
         progress=progress or (lambda message: log.info("%s", message)),
+        geo=geo_lookup(settings.enrich.geo),
     )

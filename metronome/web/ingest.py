@@ -11,14 +11,16 @@ written once, in the core.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from flask import g, request
 from werkzeug.wrappers import Request
 
+from metronome.config import Network
 from metronome.hits.ingest import Accepted, Ingested, IngestRequest, Refused
 from metronome.web.fastpath import FastAnswer, Handler, decoded_once, remember
+from metronome.web.ratelimit.clients import client_address
 from metronome.web.services import Services, current_services
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ KEY = "HTTP_X_METRONOME_KEY"
 ORIGIN = "HTTP_ORIGIN"
 USER_AGENT = "HTTP_USER_AGENT"
 REMOTE_ADDR = "REMOTE_ADDR"
+FORWARDED_FOR = "HTTP_X_FORWARDED_FOR"
 
 
 def fast_handler(core: Core, services: Services, answer: Answer) -> Handler:
@@ -41,7 +44,8 @@ def fast_handler(core: Core, services: Services, answer: Answer) -> Handler:
     ``None`` with the refusal left for the view."""
 
     def handle(environ: WSGIEnvironment, data: bytes) -> FastAnswer | None:
-        outcome = core(services, ingest_request(environ, lambda: data))
+        trusted = services.settings.rate_limits.trusted_proxies
+        outcome = core(services, ingest_request(environ, lambda: data, trusted=trusted))
         if isinstance(outcome, Refused):
             remember(environ, outcome)  # the view raises it, without running the core again
             return None
@@ -54,11 +58,14 @@ def decided_in_view(core: Core) -> Accepted:
     """In a Flask view: what the fast handler decided, else ``core``'s outcome; raised if a
     refusal."""
     environ = request.environ
+    services = current_services()
+    trusted = services.settings.rate_limits.trusted_proxies
     outcome = decoded_once(
         environ,
         Refused,
         lambda: core(
-            current_services(), ingest_request(environ, lambda: request.get_data(cache=False))
+            services,
+            ingest_request(environ, lambda: request.get_data(cache=False), trusted=trusted),
         ),
     )
     return accepted(outcome)
@@ -78,10 +85,12 @@ def ingest_request(
     environ: WSGIEnvironment,
     body: Callable[[], bytes],
     query: Callable[[str], str | None] | None = None,
+    trusted: Sequence[Network] = (),
 ) -> IngestRequest:
     """What the core reads of a request, straight from the WSGI environ (werkzeug's header
     view costs several times more), for both adapters alike; ``query``: the query values when
-    they are parsed already."""
+    they are parsed already; ``trusted``: the proxies whose ``X-Forwarded-For`` names the
+    client (``rate_limits.trusted_proxies``)."""
     get = environ.get
     return IngestRequest(  # by position: this runs for every request
         get(CONTENT_TYPE),
@@ -89,10 +98,22 @@ def ingest_request(
         get(KEY),
         get(ORIGIN),
         get(USER_AGENT),
-        get(REMOTE_ADDR),
+        client_ip(environ, trusted) if trusted else get(REMOTE_ADDR),
         query or query_reader(environ),
         body,
     )
+
+
+def client_ip(environ: WSGIEnvironment, trusted: Sequence[Network]) -> str | None:
+    """The client's address as the hit stores it (and looks its location up): the peer's, or,
+    when the peer is a trusted proxy, the one it forwarded for, read as the rate limits read it
+    (``metronome.web.ratelimit.clients``: from the right, past the trusted proxies)."""
+    peer: str | None = environ.get(REMOTE_ADDR)
+    forwarded = environ.get(FORWARDED_FOR)
+    if not peer or not forwarded:
+        return peer
+    address = client_address(peer, forwarded, trusted)
+    return peer if address is None else str(address)
 
 
 def query_reader(environ: WSGIEnvironment) -> Callable[[str], str | None]:

@@ -98,8 +98,10 @@ def pixel() -> Response:
     if request.method == "HEAD":  # link checkers and prefetchers look; they are not visits
         return Response(status=200, mimetype="image/gif")
     args = request.args
-    incoming = ingest_request(request.environ, _no_body, args.get)
-    accepted(ingest_pixel(current_services(), incoming, args.items(multi=True)))
+    services = current_services()
+    trusted = services.settings.rate_limits.trusted_proxies
+    incoming = ingest_request(request.environ, _no_body, args.get, trusted)
+    accepted(ingest_pixel(services, incoming, args.items(multi=True)))
     response = Response(PIXEL, status=200, mimetype="image/gif")
     response.headers["Cache-Control"] = "no-store, max-age=0"
     return response
