@@ -96,6 +96,12 @@ def export_kibana(
     f"Without it: {API_KEY_ENV}, or {USER_ENV} and {PASSWORD_ENV}.",
 )
 @click.option(
+    "--file",
+    "ndjson_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Import this NDJSON file (e.g. kibana/metronome.ndjson) instead of generating it.",
+)
+@click.option(
     "--ca-certs",
     type=click.Path(exists=True, dir_okay=False),
     help="CA bundle that signed Kibana's certificate (https).",
@@ -110,17 +116,24 @@ def import_kibana(
     space: str | None,
     overwrite: bool,
     user: str | None,
+    ndjson_file: Path | None,
     ca_certs: str | None,
     definitions: tuple[Path, ...],
     prefix: str | None,
 ) -> None:
     """Import the saved objects into a Kibana (its saved-objects import API)."""
+    if ndjson_file is not None and (definitions or prefix):
+        raise click.UsageError("--file imports a file as it is: no --definition or --prefix")
     credentials = _credentials(user)
-    chosen = _dashboards(definitions)
-    text = kibana_ndjson(chosen, _prefix_of(ctx, prefix))
+    if ndjson_file is not None:
+        text, origin = ndjson_file.read_text(encoding="utf-8"), str(ndjson_file)
+    else:
+        chosen = _dashboards(definitions)
+        text = kibana_ndjson(chosen, _prefix_of(ctx, prefix))
+        origin = f"{len(chosen)} dashboards"
     count = len(text.splitlines())
     where = f"space {space}" if space else "the default space"
-    say(f"Importing {count} saved objects ({len(chosen)} dashboards) into {url}, {where}...")
+    say(f"Importing {count} saved objects ({origin}) into {url}, {where}...")
     try:
         result = import_saved_objects(
             url,

@@ -118,7 +118,7 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def grid_pos(x: int, y: int, w: int, h: int) -> dict[str, int]:
+def grid_of(x: int, y: int, w: int, h: int) -> dict[str, int]:
     """Metronome's grid cell in Grafana's: columns doubled, row edges scaled and rounded (so
     panels that touch in Metronome touch in Grafana)."""
     top = round(y * ROW_SCALE)
@@ -137,7 +137,7 @@ def _panel(panel_id: int, plan: WidgetPlan, prefix: str) -> dict[str, Any]:
         "id": panel_id,
         "type": kind,
         "title": widget.title or widget.id,
-        "gridPos": grid_pos(layout.x, layout.y, layout.w, layout.h),
+        "gridPos": grid_of(layout.x, layout.y, layout.w, layout.h),
         "datasource": source,
         "targets": [_target(plan, source, over_time=kind in ("timeseries",))],
         "options": options,
