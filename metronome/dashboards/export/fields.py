@@ -2,8 +2,9 @@
 
 A stream's indices get the properties of its own index template (``<stream>.json``, or the
 catch-all ``streams.json`` when it has none) and of the components it is composed of. Fields
-not listed there are still mapped when a document brings them, by the dynamic templates (any
-string a ``keyword``, any number a ``double``): :func:`field_type` says which it is.
+not listed there are still mapped when a document brings them, by the components' dynamic
+templates (any string a ``keyword``, any number a ``double``), but the exporters' tests hold
+the dashboards to the fields the templates name.
 """
 
 from __future__ import annotations
@@ -12,13 +13,9 @@ import functools
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from metronome.es.templates import TEMPLATES_DIR
-
-Origin = Literal["explicit", "dynamic"]
-# What the components' dynamic templates map a value to, by the JSON type of the value.
-DYNAMIC_TYPES = {"string": "keyword", "long": "double", "double": "double"}
 
 
 @functools.cache
@@ -33,33 +30,6 @@ def stream_fields(stream: str, directory: Path = TEMPLATES_DIR) -> Mapping[str, 
             _flatten(_mappings(_read(component)).get("properties", {}), "", fields)
     _flatten(_mappings(template).get("properties", {}), "", fields)
     return fields
-
-
-@functools.cache
-def dynamic_types(stream: str, directory: Path = TEMPLATES_DIR) -> frozenset[str]:
-    """The mapping types the dynamic templates give new fields of ``stream`` (keyword, double)."""
-    own = directory / "index" / f"{stream}.json"
-    template = _read(own if own.is_file() else directory / "index" / "streams.json")
-    types: set[str] = set()
-    mappings = [_mappings(template)]
-    for name in template.get("composed_of", []):
-        component = directory / "component" / f"{name.split('-', 1)[1]}.json"
-        if component.is_file():
-            mappings.append(_mappings(_read(component)))
-    for mapping in mappings:
-        for entry in mapping.get("dynamic_templates", []):
-            for rule in entry.values():
-                if rule.get("match", "*") == "*" and "match_mapping_type" in rule:
-                    types.add(str(rule["mapping"]["type"]))
-    return frozenset(types)
-
-
-def field_type(stream: str, field: str) -> tuple[str, Origin] | None:
-    """The type of ``field`` in ``stream``'s indices and whether a template names it."""
-    explicit = stream_fields(stream).get(field)
-    if explicit is not None:
-        return explicit, "explicit"
-    return None
 
 
 def _flatten(properties: Mapping[str, Any], prefix: str, into: dict[str, str]) -> None:
