@@ -1,6 +1,6 @@
 """``metronome dashboards``: Kibana saved objects and Grafana provisioning generated from the
-dashboard definitions (the built-in ones, plus any ``--definition`` file), and the import of
-the saved objects into a Kibana."""
+dashboard definitions (the built-in ones, the files of ``dashboards.dir``, and any
+``--definition`` file), and the import of the saved objects into a Kibana."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from metronome.cli.context import Context, pass_context, say
+from metronome.config import ConfigError, config_origin
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.definition import Dashboard, parse_dashboard_json
 from metronome.dashboards.export import grafana
@@ -20,6 +21,7 @@ from metronome.dashboards.export.kibana_import import (
     KibanaImportError,
     import_saved_objects,
 )
+from metronome.dashboards.files import dashboards_dir, load_dashboard_files
 from metronome.errors import ApiError
 
 USER_ENV, PASSWORD_ENV, API_KEY_ENV = (
@@ -46,8 +48,13 @@ _prefix = click.option(
 )
 
 
-def _dashboards(definitions: Sequence[Path]) -> list[Dashboard]:
-    chosen = list(builtin_dashboards())
+def _dashboards(ctx: Context, definitions: Sequence[Path]) -> list[Dashboard]:
+    """The built-in dashboards, those of ``dashboards.dir``, then the ``--definition`` ones."""
+    try:
+        files = load_dashboard_files(dashboards_dir(ctx.settings, config_origin(ctx.config_file)))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+    chosen = [*builtin_dashboards(), *files]
     for path in definitions:
         try:
             dashboard = parse_dashboard_json(path.read_bytes(), lambda stream: None)
@@ -76,7 +83,7 @@ def export_kibana(
     ctx: Context, out: Path | None, definitions: tuple[Path, ...], prefix: str | None
 ) -> None:
     """Kibana saved objects (NDJSON): data views, Lens visualisations, dashboards."""
-    chosen = _dashboards(definitions)
+    chosen = _dashboards(ctx, definitions)
     text = kibana_ndjson(chosen, _prefix_of(ctx, prefix))
     if out is None:
         click.echo(text, nl=False)
@@ -128,7 +135,7 @@ def import_kibana(
     if ndjson_file is not None:
         text, origin = ndjson_file.read_text(encoding="utf-8"), str(ndjson_file)
     else:
-        chosen = _dashboards(definitions)
+        chosen = _dashboards(ctx, definitions)
         text = kibana_ndjson(chosen, _prefix_of(ctx, prefix))
         origin = f"{len(chosen)} dashboards"
     count = len(text.splitlines())
@@ -197,7 +204,7 @@ def export_grafana(
     prefix: str | None,
 ) -> None:
     """Grafana provisioning (data sources, dashboard provider) and dashboards (JSON)."""
-    chosen = _dashboards(definitions)
+    chosen = _dashboards(ctx, definitions)
     files = grafana_files(chosen, _prefix_of(ctx, prefix), es_url, dashboards_path)
     for relative, text in files.items():
         path = out / relative
