@@ -179,6 +179,9 @@ def test_metrics_and_dimensions_map_to_lens_operations(objects: list[dict[str, A
     }  # fmt: skip
     for widget, kind in kinds.items():
         assert lenses[f"{PREFIX}-{widget}"]["visualizationType"] == kind
+    series = columns("health-series")["term0"]["params"]  # ordered by metric_name, ascending
+    assert series["orderBy"] == {"type": "alphabetical", "fallback": False}
+    assert series["orderDirection"] == "asc"
     donut = lenses[f"{PREFIX}-web-bots"]["state"]["visualization"]
     assert donut["shape"] == "donut"
     stacked = lenses[f"{PREFIX}-logs-requests-over-time"]["state"]["visualization"]
@@ -325,6 +328,11 @@ def test_grafana_widget_types(grafana_docs: dict[str, dict[str, Any]]) -> None:
     stacked = panel("logs", "requests-over-time")
     assert stacked["fieldConfig"]["defaults"]["custom"]["stacking"]["mode"] == "normal"
     assert [b["type"] for b in stacked["targets"][0]["bucketAggs"]] == ["terms", "date_histogram"]
+    series = panel("health", "series")["targets"][0]["bucketAggs"][0]["settings"]
+    assert (series["orderBy"], series["order"]) == ("_term", "asc")
+    assert panel("web", "top-pages")["targets"][0]["bucketAggs"][0]["settings"]["orderBy"] == (
+        "_count"
+    )
     assert panel("allezon", "price")["type"] == "xychart"
     latency = panel("s3", "latency")
     assert latency["fieldConfig"]["defaults"]["unit"] == "ms"

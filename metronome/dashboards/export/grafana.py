@@ -183,7 +183,10 @@ def _panel(panel_id: int, plan: WidgetPlan, prefix: str) -> dict[str, Any]:
 
 def _target(plan: WidgetPlan, source: dict[str, str], over_time: bool) -> dict[str, Any]:
     metrics = [_metric(str(n + 1), metric) for n, metric in enumerate(plan.metrics)]
-    first = metrics[0]["id"] if plan.metrics[0].kind != "count" else "_count"
+    if plan.by_term:
+        first = "_term"
+    else:
+        first = metrics[0]["id"] if plan.metrics[0].kind != "count" else "_count"
     size = plan.limit if "limit" in plan.widget.query else SPLIT_SIZE
     buckets: list[dict[str, Any]] = []
     for dimension in plan.terms:

@@ -196,7 +196,9 @@ def _terms_column(
         "scale": "ordinal",
         "params": {
             "size": size,
-            "orderBy": {"type": "column", "columnId": order_column},
+            "orderBy": {"type": "alphabetical", "fallback": False}
+            if plan.by_term
+            else {"type": "column", "columnId": order_column},
             "orderDirection": "desc" if plan.descending else "asc",
             "otherBucket": False,
             "missingBucket": False,
@@ -269,7 +271,8 @@ def _visualization(plan: WidgetPlan, ids: _Ids) -> dict[str, Any]:
             "layerId": LAYER,
             "layerType": "data",
             "columns": [{"columnId": column} for column in shown],
-            "sorting": {"columnId": ids.metrics[0],
+            "sorting": {"columnId": (ids.terms or ids.metrics)[0] if plan.by_term
+                        else ids.metrics[0],
                         "direction": "desc" if plan.descending else "asc"},
         }  # fmt: skip
     return _xy(plan, ids)

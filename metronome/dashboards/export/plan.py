@@ -53,10 +53,11 @@ class WidgetPlan:
     widget: Widget
     stream: str
     metrics: tuple[Metric, ...]
-    dimensions: tuple[Dimension, ...]  # in the query's order; time as given (None = auto)
+    dimensions: tuple[Dimension, ...]  # in the query's order (a bare `time` reads as days)
     filters: tuple[Filter, ...]
     limit: int
-    descending: bool  # terms order of the first non-time dimension (by its first metric)
+    descending: bool  # the direction of the query's first order_by (default: descending)
+    by_term: bool  # its first order_by names a dimension: terms sort by value, not by metric
 
     @property
     def time(self) -> Dimension | None:
@@ -81,6 +82,7 @@ def plan_widget(dashboard: Dashboard, widget: Widget) -> WidgetPlan:
     body = check_body(widget.query, widget.options, dashboard.stream)
     parsed, _ = parse_query(body, "export", assumed_fields(body), CHECK_NOW)
     first = parsed.order_by[0] if parsed.order_by else None
+    dimension_names = {d.name for d in parsed.dimensions}
     return WidgetPlan(
         dashboard_id=dashboard.id,
         widget=widget,
@@ -90,6 +92,7 @@ def plan_widget(dashboard: Dashboard, widget: Widget) -> WidgetPlan:
         filters=parsed.filters,
         limit=parsed.limit,
         descending=first.descending if first else True,
+        by_term=first is not None and first.name in dimension_names,
     )
 
 
