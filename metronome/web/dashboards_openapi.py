@@ -17,6 +17,7 @@ from metronome.dashboards.definition import (
     MAX_WIDGETS,
     MIN_REFRESH,
     OPTION_KEYS,
+    RESERVED_IDS,
     UNITS,
     WIDGET_TYPES,
 )
@@ -32,7 +33,7 @@ from metronome.query.parse import (
 )
 from metronome.query.timerange import time_zone_schema
 
-ID = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+ID = {"type": "string", "pattern": f"^{ID_PATTERN}$", "not": {"enum": list(RESERVED_IDS)}}
 COMPARE = {"oneOf": [{"type": "null"}, {"type": "string", "enum": list(COMPARE_MODES)}]}
 FILTERS = {"type": "array", "items": FILTER_SCHEMA, "maxItems": 20}
 
@@ -186,12 +187,14 @@ SEMANTIC = (
     "invalid_dashboard: a widget's query names what its stream does not have, or its parts "
     "do not fit the widget type; invalid_range, too_many_buckets, impossible_date"
 )
-READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
+# A read key, or the session cookie of POST /api/v1/session (X-CSRF-Token on changes).
+READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}, {"sessionCookie": []}]
 ERROR = {"$ref": "#/components/schemas/Error"}
 STATUS = {
     400: "The body is not JSON, or not an object.",
     401: "A read key (or session) is missing or wrong.",
-    403: "Refused: a read-only dashboard, or a write through a shared link.",
+    403: "Refused: a read-only dashboard, a write through a shared link, a session without "
+    "the site or without X-CSRF-Token.",
     404: "No such site, dashboard, widget or share.",
     409: "The id is taken, or someone else saved the dashboard since its version was read.",
     413: "The body is larger than the limit.",
@@ -334,7 +337,7 @@ NEW_SHARE = {
 IF_MATCH = {
     "in": "header",
     "name": "If-Match",
-    "schema": {"type": "string"},
+    "schema": {"type": "string", "pattern": '^(?:W/)?"?[0-9]{1,19}[.][0-9]{1,19}"?$'},
     "description": 'The version the change starts from, as the ETag gave it: "12.1".',
 }
 DOWNLOAD = {
@@ -364,7 +367,6 @@ READONLY = {
 def write_paths() -> dict[str, dict[str, Any]]:
     """Creating, changing, deleting, exporting and importing dashboards."""
     new = {"$ref": "#/components/schemas/NewDashboard"}
-    dashboard = {"$ref": "#/components/schemas/Dashboard"}
     created = {
         **_json(ANSWER, "Stored; the answer holds its version (also in ETag)"),
         "headers": {"ETag": {"schema": {"type": "string"}}},
@@ -408,7 +410,9 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "security": READ_KEY,
                 "parameters": [_path("id"), _site()],
                 "responses": {
-                    "200": _json(dashboard, "Content-Disposition: attachment"),
+                    "200": _json(
+                        {"type": "object"}, "The definition; Content-Disposition: attachment"
+                    ),
                     **_errors(400, 401, 404, 503),
                 },
             },
