@@ -1,6 +1,7 @@
 """The ``metronome`` command. Each subsystem's commands are in their own module: ``serve``,
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
-(the forward listener), ``archive``, ``sources`` (sources and the scheduler); ``context``
+(the forward listener), ``archive``, ``sources`` (sources and the scheduler), ``dashboards``
+(Kibana and Grafana objects); ``context``
 holds what they share.
 
 A command's module is imported when the command runs, not before: ``metronome shipper`` (one of
@@ -28,6 +29,7 @@ COMMANDS = {
     "archive": ("archive", "archive"),
     "sources": ("sources", "sources"),
     "scheduler": ("sources", "scheduler"),
+    "dashboards": ("dashboards", "dashboards"),
 }
 
 

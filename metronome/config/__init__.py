@@ -9,6 +9,7 @@ and ``load`` reads them. This package imports no other part of Metronome.
 """
 
 from metronome.config.archive import ArchiveSettings
+from metronome.config.dashboards import DashboardSettings
 from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
 from metronome.config.enrich import EnrichSettings, GeoSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -49,6 +50,7 @@ __all__ = [
     "AllezonSettings",
     "ArchiveSettings",
     "ConfigError",
+    "DashboardSettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "EnrichSettings",

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from marshmallow import ValidationError
 
 from metronome.config.archive import ArchiveSettings
+from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import SPLIT, Loader
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
@@ -49,6 +50,7 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
+    dashboards: DashboardSettings = field(default_factory=DashboardSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
     sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
         default_factory=lambda: dict(DEFAULT_SITES)

@@ -1,11 +1,14 @@
 """The embedded Elasticsearch: a genuine single node on 127.0.0.1, resolved from Maven Central.
 
-``embedded-es/pom.xml`` resolves the Elasticsearch server jars and its netty module and lays
+``embedded-es/pom.xml`` resolves the Elasticsearch server jars and its netty module, builds
+the launcher and the small module that answers ``GET /``, and lays
 them out as an Elasticsearch home (``var/es-dist`` by default); a tiny Java launcher starts a
 node from them. This module resolves that home once (Maven caches the jars in ``~/.m2``),
 starts the JVM as a detached process, waits until the cluster is yellow or green, and stops it
 with SIGTERM (the node closes cleanly). A pid file under the data directory lets
-``metronome es stop`` and ``status`` find a node started by another command.
+``metronome es stop`` and ``status`` find a node started by another command. Before the JVM
+starts, the release that last ran on the data is checked (``metronome.es.data_version``): an
+upgrade is announced, a downgrade refused with a message saying what to do.
 """
 
 from __future__ import annotations
@@ -27,6 +30,13 @@ from typing import IO
 import requests
 
 from metronome.config import EmbeddedSettings
+from metronome.es.data_version import (
+    data_verdict,
+    has_node_data,
+    home_version,
+    record_version,
+    recorded_version,
+)
 
 EMBEDDED_PROJECT = Path(__file__).resolve().parents[2] / "embedded-es"
 MAIN_CLASS = "org.metronome.embedded.EmbeddedElasticsearch"
@@ -147,39 +157,23 @@ class EmbeddedElasticsearch:
             self.wait_until_ready()
             return False
         self.resolve()
+        release = self._check_data_version()
         if _port_in_use(self.settings.http_port):
             raise EmbeddedError(
                 f"port {self.settings.http_port} is already in use by another program; set "
                 "elasticsearch.embedded.http_port (METRONOME_ELASTICSEARCH__EMBEDDED__HTTP_PORT) "
                 "or elasticsearch.url to use a running cluster"
             )
-        java = _find_java()
+        java = find_java()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         (self.data_dir / "tmp").mkdir(parents=True, exist_ok=True)
-        command = [
+        command = node_command(
             java,
-            f"-Xms{self.settings.heap}",
-            f"-Xmx{self.settings.heap}",
-            "-XX:+UseG1GC",
-            f"-Djava.io.tmpdir={self.data_dir / 'tmp'}",
-            "-Dlog4j2.disable.jmx=true",
-            "-Dio.netty.noUnsafe=true",
-            "--module-path",
-            str(self.home / "lib"),
-            "--add-modules",
-            "ALL-MODULE-PATH",
-            "-cp",
-            str(self.home / LAUNCHER_JAR),
-            MAIN_CLASS,
-            "--home",
-            str(self.home),
-            "--data",
-            str(self.data_dir / "data"),
-            "--logs",
-            str(self.data_dir / "logs"),
-            "--http-port",
-            str(self.settings.http_port),
-        ]
+            self.home,
+            self.data_dir,
+            http_port=self.settings.http_port,
+            heap=self.settings.heap,
+        )
         priority = f", at nice {self.settings.nice}" if self.settings.nice else ""
         self.say(f"Starting Elasticsearch on {self.url} (data in {self.data_dir}{priority})...")
         with open(self.log_file, "ab") as log:
@@ -190,7 +184,23 @@ class EmbeddedElasticsearch:
         except EmbeddedError:
             self.stop()
             raise
+        if release is not None:
+            record_version(self.data_dir, release)
         return True
+
+    def _check_data_version(self) -> str | None:
+        """Refuse data a newer release wrote, say so when this start upgrades it; the release."""
+        release = home_version(self.home)
+        if release is None:
+            return None
+        verdict = data_verdict(
+            recorded_version(self.data_dir), has_node_data(self.data_dir), release, self.data_dir
+        )
+        if not verdict.allowed:
+            raise EmbeddedError(verdict.message or "the data directory cannot be opened")
+        if verdict.message:
+            self.say(verdict.message)
+        return release
 
     def wait_until_ready(self, process: subprocess.Popen[bytes] | None = None) -> None:
         deadline = time.monotonic() + self.settings.startup_timeout
@@ -266,6 +276,34 @@ class EmbeddedElasticsearch:
             return "(no log)"
 
 
+def node_command(java: str, home: Path, data_dir: Path, *, http_port: int, heap: str) -> list[str]:
+    """The JVM command line that runs the node of Elasticsearch home ``home`` on ``data_dir``."""
+    return [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-XX:+UseG1GC",
+        f"-Djava.io.tmpdir={data_dir / 'tmp'}",
+        "-Dlog4j2.disable.jmx=true",
+        "-Dio.netty.noUnsafe=true",
+        "--module-path",
+        str(home / "lib"),
+        "--add-modules",
+        "ALL-MODULE-PATH",
+        "-cp",
+        str(home / LAUNCHER_JAR),
+        MAIN_CLASS,
+        "--home",
+        str(home),
+        "--data",
+        str(data_dir / "data"),
+        "--logs",
+        str(data_dir / "logs"),
+        "--http-port",
+        str(http_port),
+    ]
+
+
 def _project_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted(EMBEDDED_PROJECT.rglob("*")):
@@ -275,7 +313,7 @@ def _project_digest() -> str:
     return digest.hexdigest()
 
 
-def _find_java() -> str:
+def find_java() -> str:
     java_home = os.environ.get("JAVA_HOME")
     if java_home and (Path(java_home) / "bin" / "java").is_file():
         return str(Path(java_home) / "bin" / "java")

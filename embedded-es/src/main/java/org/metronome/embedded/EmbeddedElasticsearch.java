@@ -12,13 +12,15 @@ import org.elasticsearch.common.settings.Settings;
 import org.elasticsearch.env.Environment;
 import org.elasticsearch.node.InternalSettingsPreparer;
 import org.elasticsearch.node.Node;
+import org.elasticsearch.plugins.PluginsLoader;
 
 /**
  * Runs one genuine Elasticsearch node in this JVM, bound to 127.0.0.1.
  *
  * <p>The server jars sit on the module path (as in Elasticsearch's own distribution), the
  * netty HTTP/transport layer is loaded from {@code <home>/modules/transport-netty4} by
- * Elasticsearch's own plugin loader. The official launcher is not used because it refuses
+ * Elasticsearch's own plugin loader, and so is Metronome's {@code metronome-root} module, which
+ * answers {@code GET /} (the distribution's own module for it is not on Maven Central). The official launcher is not used because it refuses
  * to run as root, which is how CI runs here. SIGTERM closes the node cleanly.
  *
  * <p>Usage: {@code --home DIR --data DIR --logs DIR --http-port N [--transport-port N]
@@ -28,6 +30,9 @@ public final class EmbeddedElasticsearch {
     private EmbeddedElasticsearch() {}
 
     public static void main(String[] args) throws Exception {
+        // What the distribution's launcher passes: the home is laid out as the tar archive's
+        // (lib/, modules/, config/), so `GET /` reports build_type "tar" as such a node does.
+        System.setProperty("es.distribution.type", "tar");
         Map<String, String> options = new HashMap<>();
         Settings.Builder extra = Settings.builder();
         for (int i = 0; i + 1 < args.length; i += 2) {
@@ -66,7 +71,13 @@ public final class EmbeddedElasticsearch {
         LogConfigurator.configureWithoutConfig(settings);
         Environment environment = InternalSettingsPreparer.prepareEnvironment(
             settings, Map.of(), home.resolve("config"), () -> "metronome-embedded");
-        Node node = new Node(environment);
+        // The modules (netty, the root endpoint) and plugins, loaded as Elasticsearch's own
+        // bootstrap loads them; no plugin asks for native access or extra entitlements.
+        PluginsLoader plugins = PluginsLoader.createPluginsLoader(
+            PluginsLoader.loadModulesBundles(environment.modulesDir()),
+            PluginsLoader.loadPluginsBundles(environment.pluginsDir()),
+            Map.of());
+        Node node = new Node(environment, plugins);
 
         CountDownLatch closed = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
