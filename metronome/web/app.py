@@ -27,6 +27,7 @@ from metronome.web.ratelimit import middleware as ratelimit
 from metronome.web.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.web.views.allezon import bp as allezon_bp
 from metronome.web.views.allezon import fast_user_tags
+from metronome.web.views.app import bp as app_bp
 from metronome.web.views.events import bp as events_bp
 from metronome.web.views.hits import bp as hits_bp
 from metronome.web.views.hits import fast_tick
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     security_headers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
-        webhooks_bp,
+        webhooks_bp, app_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     services = app.extensions[EXTENSION_KEY]
