@@ -46,7 +46,18 @@ MAX_RELATIVE_DAYS = 3660
 # 1d ... 3660d, without leading zeros (the regular expression of the numbers 1 to 3660)
 DAYS_PATTERN = r"(?:[1-9][0-9]{0,2}|[12][0-9]{3}|3[0-5][0-9]{2}|36[0-5][0-9]|3660)d"
 RELATIVE_DAYS = re.compile(r"([1-9][0-9]{0,3})d")
-NAMED_RANGES = ("today", "day", "month", "year")
+# The last N minutes (1m ... 1440m), hours (1h ... 168h) and calendar months (1mo ... 120mo),
+# the current one included, as the time picker of a dashboard names them ("30m", "12mo").
+MINUTES_PATTERN = r"(?:[1-9][0-9]{0,2}|1[0-3][0-9]{2}|14[0-3][0-9]|1440)m"
+HOURS_PATTERN = r"(?:[1-9][0-9]?|1[0-5][0-9]|16[0-8])h"
+MONTHS_PATTERN = r"(?:[1-9][0-9]?|1[01][0-9]|120)mo"
+RELATIVE_UNITS = re.compile(r"([1-9][0-9]{0,3})(m|h|mo)")
+MAX_RELATIVE = {"m": 1440, "h": 168, "mo": 120}
+NAMED_RANGES = ("today", "day", "yesterday", "month", "last_month", "year", "last_year")
+RANGE_NAME_PATTERN = (
+    f"(?:{'|'.join(NAMED_RANGES)}|{DAYS_PATTERN}|{MINUTES_PATTERN}|{HOURS_PATTERN}"
+    f"|{MONTHS_PATTERN})"
+)
 METRIC_KINDS: tuple[str, ...] = (
     "count", "visitors", "sessions", "sum", "avg", "min", "max", "p50", "p95", "p99",
 )  # fmt: skip
@@ -77,7 +88,7 @@ STREAM_SCHEMA = {"type": "string", "pattern": f"^[{STREAM_PATTERN}]{{1,32}}$"}
 _PAIR = {"type": "array", "minItems": 2, "maxItems": 2, "prefixItems": [INSTANT_SCHEMA] * 2}
 DATE_RANGE_SCHEMA = {
     "oneOf": [
-        {"type": "string", "pattern": f"^(?:{'|'.join(NAMED_RANGES)}|{DAYS_PATTERN})$"},
+        {"type": "string", "pattern": f"^{RANGE_NAME_PATTERN}$"},
         _PAIR,
     ]
 }
@@ -150,8 +161,10 @@ class QuerySchema(Schema):
     date_range = fields.Raw(
         load_default="30d",
         metadata={
-            "description": '"today", "7d", "30d", "Nd" (N up to 3660), "month", "year" or '
-            "[from, to] (from earlier than to, else 422 invalid_range).",
+            "description": '"today", "yesterday", "7d", "30d", "Nd" (N up to 3660), "month", '
+            '"last_month", "year", "last_year", "30m" (the last N minutes, up to 1440), "24h" '
+            '(hours, up to 168), "12mo" (calendar months, up to 120) or [from, to] (from earlier '
+            "than to, else 422 invalid_range).",
             **DATE_RANGE_SCHEMA,
         },
     )
@@ -326,6 +339,11 @@ def _filter(raw: list[Any], known: Mapping[str, FieldKind]) -> Filter:
     return Filter(op=cast(FilterOp, op), field=field, values=tuple(values))
 
 
+def resolve_date_range(raw: Any, tz: ZoneInfo, now: datetime) -> TimeRange:
+    """A ``date_range`` (a name such as ``30d`` or ``[from, to]``) as absolute instants."""
+    return _date_range(raw, tz, now)
+
+
 def _date_range(raw: Any, tz: ZoneInfo, now: datetime) -> TimeRange:
     if isinstance(raw, list):
         if len(raw) != 2 or not all(isinstance(v, str) for v in raw):
@@ -350,15 +368,31 @@ def _date_range(raw: Any, tz: ZoneInfo, now: datetime) -> TimeRange:
 def _named_range(name: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
     today = floor(now, "day", tz)
     tomorrow = step(today, "day", tz)
-    if name in NAMED_RANGES[:2]:
+    if name in ("today", "day"):
         return today, tomorrow
+    if name == "yesterday":
+        return step(today, "day", tz, -1), today
     if name in ("month", "year"):
         start = floor(now, cast(Interval, name), tz)
         return start, step(start, cast(Interval, name), tz)
+    if name in ("last_month", "last_year"):
+        unit = cast(Interval, name[5:])
+        current = floor(now, unit, tz)
+        return step(current, unit, tz, -1), current
     match = RELATIVE_DAYS.fullmatch(name)
     if match and int(match.group(1)) <= MAX_RELATIVE_DAYS:
         return step(tomorrow, "day", tz, -int(match.group(1))), tomorrow
-    raise _invalid(f"Unknown date_range {name[:20]!r}; use today, 7d, 30d, month, year.")
+    match = RELATIVE_UNITS.fullmatch(name)
+    if match and int(match.group(1)) <= MAX_RELATIVE[match.group(2)]:
+        count, suffix = int(match.group(1)), match.group(2)
+        interval = cast(Interval, {"m": "minute", "h": "hour", "mo": "month"}[suffix])
+        end = step(floor(now, interval, tz), interval, tz)
+        return step(end, interval, tz, -count), end
+    raise _invalid(
+        f"Unknown date_range {name[:20]!r}; use today, yesterday, 7d, 30d, month, last_month, "
+        "year, last_year, 30m, 24h or 12mo.",
+        "date_range",
+    )
 
 
 def _check_buckets(time_range: TimeRange, interval: Interval, tz: ZoneInfo) -> None:

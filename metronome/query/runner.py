@@ -7,7 +7,7 @@ with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,13 +24,12 @@ from metronome.query.model import OrderBy, Query, TimeRange
 MAX_ROWS = 100_000
 ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum"})
 
-Key = tuple[Any, ...]
 Values = list[float | int | None]
 
 
 @dataclass(frozen=True)
 class Row:
-    key: Key  # raw dimension values; a time dimension as its bucket start (datetime)
+    key: tuple[Any, ...]  # raw dimension values; a time dimension as its bucket start (datetime)
     metrics: Values
     compare: Values | None = None
 
@@ -45,7 +44,7 @@ def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
     rows = _fetch(client, prefix, query, query.range)
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range)
-        rows = _align(query, rows, previous)
+        rows = align(query, rows, previous)
     return Outcome(
         rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
     )
@@ -73,48 +72,74 @@ def latest_received(client: Elasticsearch, prefix: str, query: Query) -> str | N
 
 def _fetch(client: Elasticsearch, prefix: str, query: Query, time_range: TimeRange) -> list[Row]:
     index = indices_for_range(prefix, query.stream, time_range.start, time_range.end)
-    if not query.dimensions:
-        response = client.search(
-            index=index,
-            body=builder.totals_body(query, time_range),
-            ignore_unavailable=True,
-            allow_no_indices=True,
-        )
-        aggs = response.get("aggregations", {})
-        count = int(response["hits"]["total"]["value"])
-        if not aggs and any(m.kind != "count" for m in query.metrics):
-            return [Row(key=(), metrics=_empty_metrics(query))]
-        return [Row(key=(), metrics=builder.read_metrics(query.metrics, aggs, count))]
     rows: list[Row] = []
     after: dict[str, Any] | None = None
     while True:
         response = client.search(
             index=index,
-            body=builder.composite_body(query, time_range, after),
+            body=request_body(query, time_range, after),
             ignore_unavailable=True,
             allow_no_indices=True,
         )
-        composite = response.get("aggregations", {}).get("rows", {})
-        for bucket in composite.get("buckets", []):
-            key = tuple(
-                _key_value(query, i, bucket["key"][f"d{i}"]) for i in range(len(query.dimensions))
-            )
-            metrics = builder.read_metrics(query.metrics, bucket, int(bucket["doc_count"]))
-            rows.append(Row(key=key, metrics=metrics))
-        if len(rows) > MAX_ROWS:
-            raise ApiError(
-                422,
-                "too_many_rows",
-                f"This breakdown has more than {MAX_ROWS} rows; add filters, fewer dimensions "
-                "or a larger interval (GET /api/v1/events exports raw events without limit).",
-                field="dimensions",
-            )
-        after = composite.get("after_key")
-        # A page that is not full is the last: no need to ask for an empty one.
-        if not after or len(composite.get("buckets", [])) < builder.COMPOSITE_PAGE:
+        page, after = read_response(query, response.body)
+        rows.extend(page)
+        check_row_count(rows)
+        if after is None:
             break
+    return complete_rows(query, time_range, rows)
+
+
+def request_body(
+    query: Query, time_range: TimeRange, after: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The search body of one page of ``query`` over ``time_range`` (pure): the totals of a
+    query without dimensions, else the composite page after ``after``."""
+    if not query.dimensions:
+        return builder.totals_body(query, time_range)
+    return builder.composite_body(query, time_range, after)
+
+
+def read_response(
+    query: Query, response: Mapping[str, Any]
+) -> tuple[list[Row], dict[str, Any] | None]:
+    """The rows of one answer to ``request_body`` and the key to ask the next page after
+    (None: that was the last). Pure, so that a multi-search reads its answers the same way."""
+    if not query.dimensions:
+        aggs = response.get("aggregations", {})
+        count = int(response["hits"]["total"]["value"])
+        if not aggs and any(m.kind != "count" for m in query.metrics):
+            return [Row(key=(), metrics=_empty_metrics(query))], None
+        return [Row(key=(), metrics=builder.read_metrics(query.metrics, aggs, count))], None
+    composite = response.get("aggregations", {}).get("rows", {})
+    rows = []
+    for bucket in composite.get("buckets", []):
+        key = tuple(
+            _key_value(query, i, bucket["key"][f"d{i}"]) for i in range(len(query.dimensions))
+        )
+        metrics = builder.read_metrics(query.metrics, bucket, int(bucket["doc_count"]))
+        rows.append(Row(key=key, metrics=metrics))
+    after = composite.get("after_key")
+    # A page that is not full is the last: no need to ask for an empty one.
+    if not after or len(composite.get("buckets", [])) < builder.COMPOSITE_PAGE:
+        return rows, None
+    return rows, after
+
+
+def check_row_count(rows: Sequence[Row]) -> None:
+    if len(rows) > MAX_ROWS:
+        raise ApiError(
+            422,
+            "too_many_rows",
+            f"This breakdown has more than {MAX_ROWS} rows; add filters, fewer dimensions "
+            "or a larger interval (GET /api/v1/events exports raw events without limit).",
+            field="dimensions",
+        )
+
+
+def complete_rows(query: Query, time_range: TimeRange, rows: list[Row]) -> list[Row]:
+    """Every row of one range: a time series alone is zero-filled."""
     if len(query.dimensions) == 1 and query.dimensions[0].is_time:
-        rows = _zero_fill(query, time_range, rows)
+        return _zero_fill(query, time_range, rows)
     return rows
 
 
@@ -138,7 +163,8 @@ def _zero_fill(query: Query, time_range: TimeRange, rows: list[Row]) -> list[Row
     ]
 
 
-def _align(query: Query, rows: list[Row], previous: list[Row]) -> list[Row]:
+def align(query: Query, rows: list[Row], previous: list[Row]) -> list[Row]:
+    """The rows of the main range, each with its matching row of the compared range."""
     assert query.compare is not None
     time_dimension = query.time_dimension
     time_index = query.dimensions.index(time_dimension) if time_dimension else None

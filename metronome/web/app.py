@@ -25,6 +25,7 @@ from metronome.web.fastpath import FastPath
 from metronome.web.openapi import bp as openapi_bp
 from metronome.web.ratelimit import middleware as ratelimit
 from metronome.web.services import EXTENSION_KEY, Services, SpoolEntrySink
+from metronome.web.views import dashboards as dashboards_view
 from metronome.web.views.allezon import bp as allezon_bp
 from metronome.web.views.allezon import fast_user_tags
 from metronome.web.views.app import bp as app_bp
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         webhooks_bp, app_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
+    dashboards_view.init_app(app)
     services = app.extensions[EXTENSION_KEY]
     fast = {("POST", "/tick"): fast_tick(services)}
     if settings.allezon.enabled:

@@ -29,6 +29,7 @@ from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
+from metronome.web.dashboards_openapi import dashboard_components, dashboard_paths
 from metronome.web.views.events import FIELDS_PATTERN, FORMATS, MAX_VALUE_LENGTH
 from metronome.web.views.logs import MAX_TAG_CHARS, TAG_HEADER
 from metronome.web.views.query import MAX_ID_LENGTH
@@ -478,6 +479,10 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    for name, component in dashboard_components().items():
+        spec.components.schema(name, component)
+    for path, operations in dashboard_paths().items():
+        spec.path(path=path, operations=operations)
     for name, component in allezon_components().items():
         spec.components.schema(name, component)
     for path, operations in allezon_paths().items():

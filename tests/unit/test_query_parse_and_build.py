@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,35 @@ def test_named_ranges_are_whole_local_days() -> None:
     assert query.range.end.isoformat() == "2015-03-16T00:00:00+01:00"
     month = parse(date_range="month")
     assert (month.range.start.day, month.range.end.month) == (1, 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("yesterday", "2015-03-14T00:00:00+01:00", "2015-03-15T00:00:00+01:00"),
+        ("last_month", "2015-02-01T00:00:00+01:00", "2015-03-01T00:00:00+01:00"),
+        ("last_year", "2014-01-01T00:00:00+01:00", "2015-01-01T00:00:00+01:00"),
+        ("90d", "2014-12-16T00:00:00+01:00", "2015-03-16T00:00:00+01:00"),
+        ("12mo", "2014-04-01T00:00:00+02:00", "2015-04-01T00:00:00+02:00"),
+        ("1mo", "2015-03-01T00:00:00+01:00", "2015-04-01T00:00:00+02:00"),
+    ],
+)
+def test_the_time_pickers_named_ranges(name: str, start: str, end: str) -> None:
+    query = parse(date_range=name, tz="Europe/Warsaw")
+    assert (query.range.start.isoformat(), query.range.end.isoformat()) == (start, end)
+
+
+def test_the_last_minutes_and_hours_end_with_the_current_one() -> None:
+    minutes = parse(date_range="30m")
+    assert minutes.range.end - minutes.range.start == timedelta(minutes=30)
+    assert minutes.range.start <= NOW < minutes.range.end
+    assert minutes.range.end == NOW.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    hours = parse(date_range="24h")
+    assert hours.range.end - hours.range.start == timedelta(hours=24)
+    for too_long in ("1441m", "169h", "121mo", "0m", "30s"):
+        with pytest.raises(ApiError) as caught:
+            parse(date_range=too_long)
+        assert caught.value.status == 422
 
 
 def test_metrics_dimensions_and_filters_are_typed() -> None:

@@ -1,0 +1,186 @@
+"""Run many ``Query`` objects together: one Elasticsearch ``_msearch`` per round.
+
+A dashboard asks a dozen questions at once. Sent one by one, each costs a round trip and a
+search of its own; here every query's first page (and its comparison range's) goes out in one
+multi-search, and only the breakdowns with more pages than one answer holds need further rounds
+(all of them together again). The answers are read by the same pure functions as
+``run_query``'s (``runner.read_response``), so each outcome equals what ``POST /api/v1/query``
+answers for the same query.
+
+A query Elasticsearch refuses fails alone: its slot holds the ``ApiError`` the single query
+would have raised (422 for a refused query, 503 for a shard that is not there), and the others
+are answered.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from metronome.errors import ApiError
+from metronome.es.naming import indices_for_range, stream_pattern
+from metronome.query import builder
+from metronome.query.model import Query, TimeRange
+from metronome.query.reads import call_elasticsearch, store_unavailable
+from metronome.query.runner import (
+    Outcome,
+    Row,
+    align,
+    check_row_count,
+    complete_rows,
+    order_rows,
+    read_response,
+    request_body,
+)
+
+MAX_SEARCHES_PER_REQUEST = 100
+SHARD_RETRIES = 3
+REFUSED = ApiError(
+    422,
+    "invalid_query",
+    "Elasticsearch refused the query. The usual cause is a matches filter whose regular "
+    "expression is not valid in Elasticsearch's regular-expression syntax.",
+)
+
+
+@dataclass
+class _Part:
+    """One range (main or compared) of one query, read page after page."""
+
+    slot: int
+    query: Query
+    time_range: TimeRange
+    rows: list[Row] = field(default_factory=list)
+    after: dict[str, Any] | None = None
+    done: bool = False
+    attempts: int = 0
+
+    def search(self, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        index = indices_for_range(
+            prefix, self.query.stream, self.time_range.start, self.time_range.end
+        )
+        header = {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
+        return header, request_body(self.query, self.time_range, self.after)
+
+
+def run_queries(
+    client: Elasticsearch, prefix: str, queries: Sequence[Query]
+) -> list[Outcome | ApiError]:
+    """The outcome of every query, in order, or the error that query alone met. Raises only
+    when Elasticsearch cannot be reached at all (503)."""
+    errors: dict[int, ApiError] = {}
+    mains = [_Part(slot, query, query.range) for slot, query in enumerate(queries)]
+    compares = {
+        slot: _Part(slot, query, query.compare.range)
+        for slot, query in enumerate(queries)
+        if query.compare is not None
+    }
+    parts = [*mains, *compares.values()]
+    freshness = _Freshness(prefix, queries)
+    first_round = True
+    while True:
+        pending = [p for p in parts if not p.done and p.slot not in errors]
+        extra = freshness.searches(first_round)
+        if not pending and not extra:
+            break
+        searches = [s for part in pending for s in part.search(prefix)]
+        answers = _msearch(client, [*searches, *(s for pair in extra for s in pair)])
+        for part, answer in zip(pending, answers, strict=False):
+            _read(part, answer, errors)
+        freshness.read(answers[len(pending) :])
+        first_round = False
+    outcomes: list[Outcome | ApiError] = []
+    for slot, query in enumerate(queries):
+        if slot in errors:
+            outcomes.append(errors[slot])
+            continue
+        rows = complete_rows(query, query.range, mains[slot].rows)
+        if slot in compares:
+            previous = complete_rows(query, compares[slot].time_range, compares[slot].rows)
+            rows = align(query, rows, previous)
+        outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
+    return outcomes
+
+
+def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> None:
+    status = answer.get("status", 200) if "error" in answer else 200
+    if status == 400:
+        errors[part.slot] = REFUSED
+        return
+    if status >= 300:
+        part.attempts += 1
+        if status == 503 and part.attempts <= SHARD_RETRIES:
+            time.sleep(0.2 * part.attempts)  # a daily index just created has no shard yet
+            return
+        errors[part.slot] = store_unavailable()
+        return
+    rows, part.after = read_response(part.query, answer)
+    part.rows.extend(rows)
+    part.done = part.after is None
+    try:
+        check_row_count(part.rows)
+    except ApiError as error:
+        errors[part.slot] = error
+
+
+def _msearch(client: Elasticsearch, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    answers: list[dict[str, Any]] = []
+    step = MAX_SEARCHES_PER_REQUEST * 2  # header and body lines
+    for start in range(0, len(searches), step):
+        answers.extend(_one_msearch(client, searches[start : start + step]))
+    return answers
+
+
+def _one_msearch(client: Elasticsearch, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    response = call_elasticsearch(lambda: client.msearch(searches=searches).body)
+    return list(response["responses"])
+
+
+class _Freshness:
+    """When each stream's newest data for the site arrived, as ``runner.latest_received``
+    finds it: yesterday's and today's indices first, every index only when they have none."""
+
+    def __init__(self, prefix: str, queries: Sequence[Query]) -> None:
+        self.prefix = prefix
+        self.site = queries[0].site if queries else ""
+        self.streams = sorted({query.stream for query in queries})
+        self.found: dict[str, str | None] = {}
+        self.asked: list[str] = []
+        self.wide = False
+
+    def searches(self, first_round: bool) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        body = builder.freshness_body(self.site)
+        if first_round:
+            now = datetime.now(UTC)
+            self.asked = list(self.streams)
+            return [
+                (self._header(indices_for_range(self.prefix, stream, now - timedelta(days=1),
+                                                now + timedelta(days=1))), body)
+                for stream in self.asked
+            ]  # fmt: skip
+        if self.wide:
+            self.asked = []
+            return []
+        self.wide = True
+        self.asked = [stream for stream in self.streams if self.found.get(stream) is None]
+        return [(self._header(stream_pattern(self.prefix, s)), body) for s in self.asked]
+
+    def read(self, answers: Sequence[dict[str, Any]]) -> None:
+        for stream, answer in zip(self.asked, answers, strict=False):
+            value = answer.get("aggregations", {}).get("latest_received", {})
+            latest = value.get("value_as_string")
+            if latest:
+                self.found[stream] = str(latest)
+        self.asked = []
+
+    def latest(self, stream: str) -> str | None:
+        return self.found.get(stream)
+
+    @staticmethod
+    def _header(index: str) -> dict[str, Any]:
+        return {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
