@@ -71,7 +71,7 @@ function Logo() {
         <rect x="2" y="2" width="20" height="20" rx="6" class="logo-bg" />
         <path d="M7 17 L12 6 L17 17 M12 6 L15 11" class="logo-mark" />
       </svg>
-      Metronome
+      <span class="logo-text">Metronome</span>
     </span>
   );
 }

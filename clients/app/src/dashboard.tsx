@@ -306,6 +306,7 @@ export function DashboardPage(props: PageProps) {
               answer={answers[widget.id]}
               loading={loading}
               interval={eff.interval}
+              compare={eff.compare}
               theme={theme}
               onDrill={editing ? undefined : drill}
               onDrawn={() => markDrawn(widget.id)}

@@ -98,8 +98,10 @@ export function fieldLabel(field: string): string {
 }
 
 /** A dimension value for display: empty ones are "(none)", booleans read as words. */
-export function valueLabel(value: unknown): string {
+export function valueLabel(value: unknown, field?: string): string {
   if (value === null || value === undefined || value === "") return "(none)";
+  if (field === "bot" && (value === true || value === "true")) return "Bots";
+  if (field === "bot" && (value === false || value === "false")) return "Humans";
   if (value === true) return "yes";
   if (value === false) return "no";
   return String(value);
@@ -123,4 +125,11 @@ export function bucketLabel(key: string, interval: string): string {
   const month = /^(\d{4})-(\d{2})$/.exec(key);
   if (month) return `${MONTHS[Number(month[2]) - 1] ?? month[2]} ${month[1]}`;
   return key;
+}
+
+const COMPARE_NAMES: Record<string, string> = { previous: "previous period", week: "a week earlier", month: "a month earlier", year: "a year earlier" };
+
+/** How a compare series is named in legends: "Views (previous period)". */
+export function compareLabel(mode: string | null | undefined): string {
+  return COMPARE_NAMES[mode ?? ""] ?? "compare";
 }

@@ -62,7 +62,7 @@ export interface QueryAnswer {
   results: Row[];
   meta?: { total_rows?: number; has_more?: boolean; approximate_metrics?: string[] };
   query?: { metrics?: string[]; dimensions?: string[] };
-  totals?: Row;
+  total?: QueryAnswer; // a number widget's total over the whole range (its query without time)
 }
 
 export interface WidgetError { error: { code: string; message: string } }

@@ -3,7 +3,7 @@
 import type { ChartConfiguration, ChartDataset } from "chart.js";
 import { useEffect, useRef } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
-import { bucketLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
+import { bucketLabel, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { buildSeries, isAdditive, totalOf } from "./series";
 import type { Theme } from "./theme";
 import { isError, type QueryAnswer, type Row, type Widget, type WidgetAnswer } from "./types";
@@ -13,6 +13,7 @@ export interface WidgetProps {
   answer: WidgetAnswer | undefined;
   loading: boolean;
   interval: string;
+  compare: string | null;
   theme: Theme;
   onDrill?: (field: string, value: unknown) => void;
   onDrawn?: () => void;
@@ -33,19 +34,25 @@ function hasData(rows: Row[]): boolean {
   return rows.some((row) => row.metrics.some((value) => value !== null && value !== 0));
 }
 
+const GENTLE = new Set(["filter_not_applicable", "unknown_field"]);
+
 export function WidgetBody(props: WidgetProps) {
-  const { widget, answer, loading } = props;
+  const { widget, answer, loading, onDrawn } = props;
+  const rows = answer && !isError(answer) ? answer.results ?? [] : [];
+  const drawsItself = answer && !isError(answer) && (widget.type === "number" || (widget.type === "table" ? rows.length > 0 : hasData(rows)));
+  useEffect(() => {
+    if (answer && !drawsItself) onDrawn?.();
+  }, [answer]);
   if (!answer) return <Skeleton type={widget.type} />;
   if (isError(answer)) {
-    const gentle = answer.error.code === "filter_not_applicable";
+    const gentle = GENTLE.has(answer.error.code);
     return (
       <div class={gentle ? "state muted" : "state error"} role={gentle ? undefined : "alert"}>
-        {!gentle && <strong>This widget could not load</strong>}
+        <strong>{gentle ? "Nothing to show" : "This widget could not load"}</strong>
         <span>{answer.error.message}</span>
       </div>
     );
   }
-  const rows = answer.results ?? [];
   const body = (() => {
     switch (widget.type) {
       case "number":
@@ -89,7 +96,8 @@ function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
   const metric = widget.query.metrics[0];
   const unit = metricUnit(metric, widget.options?.unit);
   const rows = answer.results;
-  const { value, change } = totalOf(rows, answer.totals, 0, isAdditive(metric));
+  const totalRow = answer.total ? (answer.total.results[0] ?? { dimensions: [], metrics: [0] }) : undefined;
+  const { value, change } = totalOf(rows, totalRow, 0, isAdditive(metric));
   const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? 0);
   const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
   useDrawn(onDrawn, [answer]);
@@ -133,17 +141,16 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
   const fieldIndex = field ? (widget.query.dimensions ?? []).indexOf(field) : -1;
   const rows = answer.results;
   const max = Math.max(1, ...rows.map((row) => row.metrics[0] ?? 0));
-  const hasCompare = rows.some((row) => row.compare);
   useDrawn(onDrawn, [answer]);
   const label = (row: Row) =>
-    row.dimensions.map((value, i) => (isTime(dimensions[i] ?? widget.query.dimensions?.[i] ?? "") ? bucketLabel(String(value), timeInterval(widget, interval)) : valueLabel(value))).join(" · ");
+    row.dimensions.map((value, i) => (isTime(dimensions[i] ?? widget.query.dimensions?.[i] ?? "") ? bucketLabel(String(value), timeInterval(widget, interval)) : valueLabel(value, dimensions[i]))).join(" · ");
   return (
-    <div class="table" role="table" aria-label={widget.title}>
+    <div class="table" role="table" aria-label={widget.title} style={{ "--metrics": metrics.length }}>
       <div class="table-head" role="row">
         <span role="columnheader">{(widget.query.dimensions ?? []).map(fieldLabel).join(" · ") || "Total"}</span>
         {metrics.map((metric) => (
           <span role="columnheader" class="num" key={metric}>
-            {metricLabel(metric)}
+            {widgetMetricLabel(widget, metric)}
           </span>
         ))}
       </div>
@@ -156,7 +163,7 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
               role="row"
               class={activate ? "table-row clickable" : "table-row"}
               tabIndex={activate ? 0 : undefined}
-              title={activate ? `Filter by ${fieldLabel(field as string)}: ${valueLabel(row.dimensions[fieldIndex])}` : undefined}
+              title={activate ? `Filter by ${fieldLabel(field as string)}: ${valueLabel(row.dimensions[fieldIndex], field as string)}` : undefined}
               onClick={activate}
               onKeyDown={
                 activate
@@ -176,9 +183,6 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
               {row.metrics.map((value, m) => (
                 <span role="cell" class="num" key={m}>
                   {formatNumber(value, metricUnit(metrics[m] ?? "", widget.options?.unit))}
-                  {hasCompare && m === 0 && row.compare?.change[0] != null && (
-                    <small class={`delta ${(row.compare.change[0] ?? 0) >= 0 ? "up" : "down"}`}>{formatChange(row.compare.change[0])}</small>
-                  )}
                 </span>
               ))}
             </div>
@@ -190,14 +194,15 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
   );
 }
 
-function ChartWidget({ widget, answer, interval, theme, onDrill, onDrawn }: Props) {
+function ChartWidget(props: Props) {
+  const { widget, answer, interval, theme, onDrill, onDrawn } = props;
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
-    const chart = new Chart(canvas.current, chartConfig(widget, answer, interval, onDrill));
+    const chart = new Chart(canvas.current, chartConfig(widget, answer, interval, props.compare, onDrill));
     onDrawn?.();
     return () => chart.destroy();
-  }, [answer, theme, interval, widget]);
+  }, [answer, theme, interval, widget, props.compare]);
   return (
     <div class="chart">
       <canvas ref={canvas} role="img" aria-label={`${widget.title}: ${widget.type} chart`} />
@@ -205,7 +210,7 @@ function ChartWidget({ widget, answer, interval, theme, onDrill, onDrawn }: Prop
   );
 }
 
-function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDrill: WidgetProps["onDrill"]): ChartConfiguration {
+function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, compare: string | null, onDrill: WidgetProps["onDrill"]): ChartConfiguration {
   const colors = palette();
   const metrics = widget.query.metrics;
   const options = widget.options ?? {};
@@ -254,7 +259,7 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDr
     const sorted = rows.slice().sort((a, b) => (b.metrics[0] ?? 0) - (a.metrics[0] ?? 0));
     const top = sorted.slice(0, max);
     const rest = sorted.slice(max).reduce((sum, row) => sum + (row.metrics[0] ?? 0), 0);
-    const labels = top.map((row) => valueLabel(row.dimensions[0]));
+    const labels = top.map((row) => valueLabel(row.dimensions[0], dimensions[0]));
     const values = top.map((row) => row.metrics[0] ?? 0);
     if (rest > 0) {
       labels.push("Other");
@@ -318,9 +323,11 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDr
 
   // line, area, bar
   const overlay = options.overlay !== false;
-  const data = buildSeries(rows, metrics, { overlay, metricLabel });
+  const name = (metric: string) => widgetMetricLabel(widget, metric);
+  const data = buildSeries(rows, metrics, { overlay, metricLabel: name });
+  for (const series of data.series) if (series.compare) series.label = `${name(series.key)} (${compareLabel(compare)})`;
   const bucket = timeInterval(widget, interval);
-  const labels = timeFirst ? data.labels.map((key) => bucketLabel(key, bucket)) : data.keys.map(valueLabel);
+  const labels = timeFirst ? data.labels.map((key) => bucketLabel(key, bucket)) : data.keys.map((key) => valueLabel(key, dimensions[0]));
   const stacked = !!options.stacked;
   const horizontal = widget.type === "bar" && !timeFirst;
   const split = rows.some((row) => row.dimensions.length > 1);
@@ -343,13 +350,14 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDr
     return {
       ...base,
       borderColor: series.compare ? withAlpha(color, 0.55) : color,
-      backgroundColor: widget.type === "area" && !series.compare ? withAlpha(color, stacked ? 0.45 : 0.18) : withAlpha(color, 0.1),
+      backgroundColor: series.compare ? withAlpha(color, 0.55) : color,
+      pointBackgroundColor: series.compare ? withAlpha(color, 0.55) : color,
       borderDash: series.compare ? [6, 4] : undefined,
       borderWidth: series.compare ? 1.5 : 2,
       pointRadius: labels.length <= 2 ? 3 : 0,
       pointHoverRadius: 4,
       tension: 0.3,
-      fill: widget.type === "area" && !series.compare ? (stacked ? "stack" : "origin") : false,
+      fill: widget.type === "area" && !series.compare ? { target: stacked ? "stack" : "origin", above: withAlpha(color, stacked ? 0.45 : 0.16), below: withAlpha(color, 0.16) } : false,
       stack: series.compare ? "compare" : "main",
       spanGaps: false,
     } as ChartDataset<"line">;
@@ -359,7 +367,7 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDr
     ...scaleCommon,
     stacked,
     grid: { display: false },
-    ticks: { ...scaleCommon.ticks, autoSkip: true, maxRotation: 0, maxTicksLimit: horizontal ? undefined : 8, callback: horizontal ? (_: unknown, i: number) => truncate(labels[i] ?? "", 22) : undefined },
+    ticks: { ...scaleCommon.ticks, autoSkip: true, maxRotation: 0, maxTicksLimit: horizontal ? undefined : 8, callback: (_: unknown, i: number) => truncate(labels[i] ?? "", horizontal ? 22 : 14) },
   };
   return {
     type: widget.type === "bar" ? "bar" : "line",
@@ -383,6 +391,15 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, onDr
       },
     } as ChartConfiguration["options"],
   } as ChartConfiguration;
+}
+
+/** "count" of a widget filtered on one event reads as that event: "Views", "Downloads". */
+export function widgetMetricLabel(widget: Widget, metric: string): string {
+  if (metric === "count") {
+    const events = (widget.query.filters ?? []).find(([op, field, values]) => op === "is" && field === "event" && values.length === 1);
+    if (events) return fieldLabel(`${events[2][0]}s`);
+  }
+  return metricLabel(metric);
 }
 
 function truncate(text: string, length: number): string {

@@ -70,6 +70,7 @@ def page_html(manifest: Manifest) -> str:
 <meta name="color-scheme" content="light dark">
 <meta name="referrer" content="no-referrer">
 <title>Metronome</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/app/{escape(manifest.css)}">
 <script type="module" src="/app/{escape(manifest.js)}"></script>
 </head>
