@@ -26,6 +26,7 @@ from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPatte
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.server import TRACKER_SCRIPT, PublicCacheSettings, ServerSettings
+from metronome.config.sessions import SessionSettings
 from metronome.config.settings import Settings
 from metronome.config.sites import AllezonSettings, HitLimits, SiteSettings
 from metronome.config.sources import (
@@ -59,6 +60,7 @@ __all__ = [
     "RateLimitSettings",
     "SchedulerSettings",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "ShipperSettings",
     "SiteSettings",

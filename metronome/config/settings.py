@@ -17,6 +17,7 @@ from metronome.config.logs import LogsSettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
 from metronome.config.server import PublicCacheSettings, ServerSettings
+from metronome.config.sessions import SessionSettings
 from metronome.config.sites import (
     AT_LEAST_ONE,
     DEFAULT_SITES,
@@ -45,6 +46,7 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
     sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
         default_factory=lambda: dict(DEFAULT_SITES)
     )

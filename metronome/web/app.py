@@ -20,11 +20,12 @@ from metronome.query.catalog import FieldCatalog
 from metronome.query.public_cache import PublicCache
 from metronome.sources.registry import check_source_options
 from metronome.spool.writer import SpoolWriter
-from metronome.web import errors, security_headers
+from metronome.web import errors, readers, security_headers
 from metronome.web.fastpath import FastPath
 from metronome.web.openapi import bp as openapi_bp
 from metronome.web.ratelimit import middleware as ratelimit
 from metronome.web.services import EXTENSION_KEY, Services, SpoolEntrySink
+from metronome.web.sessions import session_book
 from metronome.web.views import dashboards as dashboards_view
 from metronome.web.views.allezon import bp as allezon_bp
 from metronome.web.views.allezon import fast_user_tags
@@ -35,6 +36,7 @@ from metronome.web.views.hits import fast_tick
 from metronome.web.views.logs import bp as logs_bp
 from metronome.web.views.ops import bp as ops_bp
 from metronome.web.views.query import bp as query_bp
+from metronome.web.views.session import bp as session_bp
 from metronome.web.views.snippet import bp as snippet_bp
 from metronome.web.views.sources import bp as sources_bp
 from metronome.web.views.webhooks import bp as webhooks_bp
@@ -63,12 +65,14 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         entries=SpoolEntrySink(writer),
         budgets=body_budgets(settings),
         public_cache=PublicCache(settings.public_tock_cache),
+        sessions=session_book(settings, spool.dir.parent),
     )
     errors.init_app(app)
     security_headers.init_app(app)
+    readers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
-        webhooks_bp, app_bp,
+        webhooks_bp, session_bp, app_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app)

@@ -30,9 +30,11 @@ from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
 from metronome.web.dashboards_openapi import dashboard_components, dashboard_paths
+from metronome.web.sessions import COOKIE_NAME, CSRF_HEADER
 from metronome.web.views.events import FIELDS_PATTERN, FORMATS, MAX_VALUE_LENGTH
 from metronome.web.views.logs import MAX_TAG_CHARS, TAG_HEADER
 from metronome.web.views.query import MAX_ID_LENGTH
+from metronome.web.views.session import MAX_KEY_CHARS
 from metronome.webhooks.github import (
     DELIVERY_HEADER,
     DELIVERY_ID,
@@ -45,7 +47,8 @@ bp = Blueprint("openapi", __name__)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 WRITE_KEY: list[dict[str, list[str]]] = [{"writeKey": []}, {}]
-READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
+# A read key, or the browser's session cookie (web/readers.py decides which sites either opens).
+READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}, {"sessionCookie": []}]
 INGEST_KEY: list[dict[str, list[str]]] = [{"ingestKey": []}, {"ingestPassword": []}, {}]
 CORS_PREFLIGHT = {"summary": "CORS preflight", "responses": {"204": {"description": "OK"}}}
 
@@ -64,7 +67,8 @@ RETRY_AFTER = {
 STATUS = {
     400: "The request is outside the grammar described here.",
     401: "A key is missing or wrong.",
-    403: "The origin may not send to this site.",
+    403: "Refused: the origin may not send to this site (forbidden_origin), or the session "
+    "may not do this (csrf: no X-CSRF-Token; site_not_allowed).",
     404: "No such site, item or resource.",
     413: "The body is larger than the limit.",
     415: "The body's media type is not read here.",
@@ -106,6 +110,12 @@ def _files(description: str, *formats: str) -> dict[str, Any]:
     return {"description": description, "content": content}
 
 
+CSRF_PARAMETER = {
+    "in": "header",
+    "name": CSRF_HEADER,
+    "schema": {"type": "string"},
+    "description": "The session's csrf_token: needed with the session cookie, not with a key",
+}
 DATES = "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998"
 
 
@@ -169,6 +179,31 @@ def build_spec(version: str) -> dict[str, Any]:
             "refused with 400 key_in_url: URLs end up in logs and browser history.",
         },
     )
+    spec.components.security_scheme(
+        "sessionCookie",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": COOKIE_NAME,
+            "description": "The session cookie of POST /api/v1/session (a browser's sign-in "
+            f"with a read key). With it, POST, PUT, PATCH and DELETE need the {CSRF_HEADER} "
+            "header holding the session's csrf_token (403 csrf otherwise). A request with an "
+            "Authorization header is judged by that header alone.",
+        },
+    )
+    spec.components.schema(
+        "Session",
+        {
+            "type": "object",
+            "required": ["sites", "csrf_token", "expires"],
+            "properties": {
+                "sites": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                "csrf_token": {"type": "string", "minLength": 1},
+                "expires": {"type": "string", "format": "date-time"},
+            },
+        },
+    )
+    _session_paths(spec)
     hit = {"$ref": "#/components/schemas/Hit"}
     batch = {
         "type": "array",
@@ -252,7 +287,9 @@ def build_spec(version: str) -> dict[str, Any]:
                     "200": _files(
                         "The original tock shape (docs/api.md 4.1)", "json", "csv", "xlsx"
                     ),
-                    **_errors(400, 401, 404, 422, 429, 503, semantic=f"{DATES}; too_many_buckets"),
+                    **_errors(
+                        400, 401, 403, 404, 422, 429, 503, semantic=f"{DATES}; too_many_buckets"
+                    ),
                 },
             }
         },
@@ -265,6 +302,7 @@ def build_spec(version: str) -> dict[str, Any]:
                 "security": READ_KEY,
                 "parameters": [
                     _query("format", {"type": "string", "enum": list(OUTPUT_FORMATS)}),
+                    CSRF_PARAMETER,
                 ],
                 "requestBody": {
                     "required": True,
@@ -277,6 +315,7 @@ def build_spec(version: str) -> dict[str, Any]:
                     **_errors(
                         400,
                         401,
+                        403,
                         404,
                         413,
                         415,
@@ -323,7 +362,7 @@ def build_spec(version: str) -> dict[str, Any]:
                         "description": "NDJSON or CSV",
                         "content": {"application/x-ndjson": {}, "text/csv": {}},
                     },
-                    **_errors(400, 401, 404, 422, 503, semantic=DATES),
+                    **_errors(400, 401, 403, 404, 422, 503, semantic=DATES),
                 },
             }
         },
@@ -398,13 +437,19 @@ def build_spec(version: str) -> dict[str, Any]:
     )
     source_name = {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
     for path, summary, answer, parameters, statuses in (
-        ("/api/v1/sources", source_summary, "{scheduler, sources: [...]}", [], (400, 401, 503)),
+        (
+            "/api/v1/sources",
+            source_summary,
+            "{scheduler, sources: [...]}",
+            [],
+            (400, 401, 403, 503),
+        ),
         (
             "/api/v1/sources/{name}",
             "One source's status (as in /api/v1/sources)",
             "the source's status",
             [source_name],
-            (400, 401, 404, 503),
+            (400, 401, 403, 404, 503),
         ),
     ):
         get: dict[str, Any] = {"summary": summary, "security": READ_KEY}
@@ -488,6 +533,63 @@ def build_spec(version: str) -> dict[str, Any]:
     for path, operations in allezon_paths().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _session_paths(spec: APISpec) -> None:
+    session = {"$ref": "#/components/schemas/Session"}
+    cookie = {
+        "Set-Cookie": {
+            "description": f"{COOKIE_NAME}=...; HttpOnly; SameSite=Strict; Path=/; Max-Age "
+            "(and Secure over https)",
+            "schema": {"type": "string"},
+        }
+    }
+    spec.path(
+        path="/api/v1/session",
+        operations={
+            "post": {
+                "summary": "Sign in with a read key: the session cookie for every site the key "
+                "reads (wrong keys are counted per address: 429 past the limit)",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["key"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "key": {
+                                        "type": "string",
+                                        "minLength": 1,
+                                        "maxLength": MAX_KEY_CHARS,
+                                    }
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {**_json(session, "Signed in; the cookie is set"), "headers": cookie},
+                    **_errors(400, 401, 413, 415, 422, 429),
+                },
+            },
+            "get": {
+                "summary": "The current session (its expiry slides forward)",
+                "security": [{"sessionCookie": []}],
+                "responses": {"200": _json(session, "The session"), **_errors(401)},
+            },
+            "delete": {
+                "summary": "Sign out: the cookie is cleared",
+                "security": [{"sessionCookie": []}, {}],
+                "parameters": [CSRF_PARAMETER],
+                "responses": {
+                    "204": {"description": "Signed out", "headers": cookie},
+                    **_errors(403),
+                },
+            },
+        },
+    )
 
 
 @bp.get("/openapi.json")

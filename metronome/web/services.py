@@ -21,6 +21,7 @@ from metronome.query.catalog import FieldCatalog
 from metronome.query.public_cache import PublicCache
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.writer import SpoolWriter
+from metronome.web.sessions import SessionBook
 
 EXTENSION_KEY = "metronome"
 
@@ -55,6 +56,7 @@ class Services:
     entries: EntrySink  # documents that arrive whole (POST /webhooks/github) into the spool
     budgets: BodyBudgets  # what each ingest endpoint's body may hold (hits/budget.py)
     public_cache: PublicCache  # anonymous /tock answers (query/public_cache.py)
+    sessions: SessionBook  # browser sign-in cookies (web/sessions.py)
 
 
 def current_services() -> Services:

@@ -47,6 +47,18 @@ class Buckets:
             bucket[0] = tokens
             return (1 - tokens) / self.rate
 
+    def wait(self, key: Hashable, now: float) -> float:
+        """Like ``take`` without taking: 0.0 if ``key`` has a token now, else the seconds
+        until it has (for limits counted after the fact, such as failed sign-ins)."""
+        if not self.rate:
+            return 0.0
+        with self.lock:
+            bucket = self.state.get(key)
+            if bucket is None:
+                return 0.0
+            tokens = min(self.burst, bucket[0] + (now - bucket[1]) * self.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
     def _forget(self, now: float) -> None:
         full_since = now - self.refill_time
         self.state = {key: b for key, b in self.state.items() if b[1] > full_since}

@@ -5,8 +5,9 @@ Parameters: ``site`` (default ``default_site``), ``stream`` (default ``hits``), 
 without an offset), ``format`` = ``ndjson`` (default) | ``csv``, ``fields=a,b.c`` (only those
 fields; the CSV columns in that order), ``id`` and ``event`` (exact match).
 
-A read key is always required, even for ``public_tock`` sites: /tock publishes aggregates,
-while raw documents hold visitor ids, anonymised IPs, user agents and every custom parameter.
+A read key (or the session cookie) is always required, even for ``public_tock`` sites: /tock
+publishes aggregates, while raw documents hold visitor ids, anonymised IPs, user agents and
+every custom parameter.
 
 There is no row cap: documents are streamed page by page (see ``events.iter_events``), so
 memory stays constant whatever the range. Problems found before the first byte (parameters,
@@ -29,13 +30,13 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
 from flask import Blueprint, Response, request, stream_with_context
 
-from metronome.access.sites import check_read_key, find_site, read_key
 from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream, stream_pattern
 from metronome.query.events import events_query, flatten, iter_events, mapped_fields, pick
 from metronome.query.export import ndjson_line, rows_to_csv
 from metronome.query.reads import store_unavailable
 from metronome.query.timerange import parse_instant, parse_tz
+from metronome.web.readers import reader_site
 from metronome.web.services import current_services
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,7 @@ class EventsRequest:
 @bp.get("/api/v1/events")
 def events() -> Response:
     services = current_services()
-    site = find_site(services.settings, request.args.get("site"))
-    key = read_key(request.headers.get("Authorization"), request.args)
-    check_read_key(site, key)
+    site = reader_site(request.args.get("site"))
     wanted = parse_events(site.name, request.args, now=datetime.now(UTC))
     index = stream_pattern(services.settings.elasticsearch.index_prefix, wanted.stream)
     query = events_query(wanted.site, wanted.start, wanted.end, wanted.item_id, wanted.event)

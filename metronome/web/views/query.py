@@ -11,7 +11,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask.blueprints import BlueprintSetupState
 from werkzeug.routing import PathConverter
 
-from metronome.access.sites import check_read_key, find_site, read_key
+from metronome.access.sites import read_key
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range
@@ -24,6 +24,7 @@ from metronome.query.reads import call_elasticsearch
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
+from metronome.web.readers import reader_site
 from metronome.web.services import current_services
 
 log = logging.getLogger(__name__)
@@ -146,11 +147,8 @@ def _safe(text: str) -> str:
 
 
 def _reader_site(public_ok: bool, name: Any = None) -> SiteSettings:
-    if name is not None and not isinstance(name, str):
-        raise ApiError(422, "invalid_query", "site must be a string.", field="site")
-    site = find_site(current_services().settings, name or request.args.get("site"))
-    check_read_key(site, _request_key(), public_ok=public_ok)
-    return site
+    """The site read, if this request may (a read key or the session cookie: web/readers.py)."""
+    return reader_site(name, public_ok=public_ok)
 
 
 def _request_key() -> str | None:
