@@ -199,7 +199,13 @@ function ChartWidget(props: Props) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     if (!canvas.current) return;
-    const chart = new Chart(canvas.current, chartConfig(widget, answer, interval, props.compare, onDrill));
+    const config = chartConfig(widget, answer, interval, props.compare, onDrill);
+    const chart = new Chart(canvas.current, config);
+    // What is drawn, readable without the canvas (end-to-end tests, assistive checks).
+    canvas.current.dataset.series = JSON.stringify({
+      labels: config.data.labels,
+      series: config.data.datasets.map((d) => ({ label: d.label, dashed: !!(d as { borderDash?: number[] }).borderDash, values: d.data })),
+    });
     onDrawn?.();
     return () => chart.destroy();
   }, [answer, theme, interval, widget, props.compare]);
