@@ -14,19 +14,21 @@ are answered.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import BadRequestError, Elasticsearch, TransportError
 
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
 from metronome.query import builder
 from metronome.query.model import Query, TimeRange
-from metronome.query.reads import call_elasticsearch, store_unavailable
+from metronome.query.reads import call_elasticsearch, error_reason, refusal, store_unavailable
 from metronome.query.runner import (
     Outcome,
     Row,
@@ -38,14 +40,9 @@ from metronome.query.runner import (
     request_body,
 )
 
+log = logging.getLogger(__name__)
 MAX_SEARCHES_PER_REQUEST = 100
 SHARD_RETRIES = 3
-REFUSED = ApiError(
-    422,
-    "invalid_query",
-    "Elasticsearch refused the query. The usual cause is a matches filter whose regular "
-    "expression is not valid in Elasticsearch's regular-expression syntax.",
-)
 
 
 @dataclass
@@ -110,7 +107,9 @@ def run_queries(
 def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> None:
     status = answer.get("status", 200) if "error" in answer else 200
     if status == 400:
-        errors[part.slot] = REFUSED
+        reason = error_reason(answer.get("error"))
+        log.info("Elasticsearch refused a query: %s", reason)
+        errors[part.slot] = refusal(reason)
         return
     if status >= 300:
         part.attempts += 1
@@ -137,8 +136,31 @@ def _msearch(client: Elasticsearch, searches: list[dict[str, Any]]) -> list[dict
 
 
 def _one_msearch(client: Elasticsearch, searches: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    response = call_elasticsearch(lambda: client.msearch(searches=searches).body)
+    """The answers of one multi-search. Elasticsearch refuses a whole multi-search when one of
+    its searches does not parse (a time zone its Java runtime lacks): each search is then sent
+    alone, so that only the one it cannot parse fails."""
+    try:
+        response = call_elasticsearch(lambda: client.msearch(searches=searches).body)
+    except ApiError as error:
+        if error.status != 422 or len(searches) <= 2:
+            raise
+        return [
+            answer
+            for start in range(0, len(searches), 2)
+            for answer in _alone(client, searches[start : start + 2])
+        ]
     return list(response["responses"])
+
+
+def _alone(client: Elasticsearch, search: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    try:
+        return list(client.msearch(searches=search).body["responses"])
+    except BadRequestError as error:
+        body = error.body if isinstance(error.body, dict) else {}
+        return [{"status": 400, "error": body.get("error", {})}]
+    except (EsApiError, TransportError) as error:
+        log.warning("Elasticsearch failed a read: %r", error)
+        return [{"status": 503, "error": {}}]
 
 
 class _Freshness:

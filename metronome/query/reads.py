@@ -25,13 +25,9 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
         try:
             return call()
         except BadRequestError as error:
-            log.info("Elasticsearch refused a query: %s", _reason(error))
-            raise ApiError(
-                422,
-                "invalid_query",
-                "Elasticsearch refused the query. The usual cause is a matches filter whose "
-                "regular expression is not valid in Elasticsearch's regular-expression syntax.",
-            ) from None
+            reason = _reason(error)
+            log.info("Elasticsearch refused a query: %s", reason)
+            raise refusal(reason) from None
         except EsApiError as error:
             # A daily index created a moment ago has no started shard yet: wait a little.
             if error.meta.status == 503 and attempt < SHARD_RETRIES:
@@ -43,6 +39,25 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
             log.warning("Elasticsearch failed a read: %r", error)
             raise store_unavailable() from None
     raise AssertionError("unreachable")
+
+
+def refusal(reason: str) -> ApiError:
+    """The 422 of a query Elasticsearch refuses; ``reason`` (Elasticsearch's words, logged, not
+    sent) only chooses which of two likely causes the message names."""
+    if "time_zone" in reason or "time zone" in reason.lower():
+        return ApiError(
+            422,
+            "invalid_query",
+            "Elasticsearch does not know this time zone (its Java runtime's time zone data is "
+            "older than this server's); choose another name for the same zone.",
+            field="tz",
+        )
+    return ApiError(
+        422,
+        "invalid_query",
+        "Elasticsearch refused the query. The usual cause is a matches filter whose "
+        "regular expression is not valid in Elasticsearch's regular-expression syntax.",
+    )
 
 
 def store_unavailable() -> ApiError:
@@ -57,5 +72,14 @@ def store_unavailable() -> ApiError:
 
 def _reason(error: BadRequestError) -> str:
     body = error.body if isinstance(error.body, dict) else {}
-    root = (body.get("error", {}).get("root_cause") or [{}])[0]
-    return str(root.get("reason", error.message))[:300]
+    return error_reason(body.get("error"), error.message)
+
+
+def error_reason(error: object, default: str = "") -> str:
+    """What Elasticsearch says in an ``error`` object (its root cause and what caused it)."""
+    if not isinstance(error, dict):
+        return default[:300]
+    root = (error.get("root_cause") or [{}])[0]
+    caused = error.get("caused_by")
+    because = caused.get("reason", "") if isinstance(caused, dict) else ""
+    return f"{root.get('reason', default)} {because}".strip()[:300]

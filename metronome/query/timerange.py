@@ -52,10 +52,18 @@ ROUNDING: dict[str, Interval | None] = {
 }
 
 
+# Names in the IANA database that Elasticsearch (java.time) refuses in a date_histogram: the
+# tz database's own placeholders and the legacy names Java's copy leaves out.
+NOT_IN_JAVA = frozenset(
+    {"Factory", "localtime", "posixrules", "EST", "MST", "HST", "ROC", "GMT+0", "GMT-0"}
+)
+
+
 @cache
 def time_zone_names() -> tuple[str, ...]:
-    """The IANA zone names this machine knows: exactly what ``parse_tz`` accepts."""
-    return tuple(sorted(available_timezones()))
+    """The IANA zone names this machine knows, less those Elasticsearch refuses: exactly what
+    ``parse_tz`` accepts."""
+    return tuple(sorted(available_timezones() - NOT_IN_JAVA))
 
 
 def time_zone_schema() -> dict[str, Any]:

@@ -105,3 +105,12 @@ def test_an_empty_zone_is_refused_rather_than_read_as_utc() -> None:
 def test_every_documented_zone_is_accepted() -> None:
     assert "Europe/Warsaw" in time_zone_names()
     assert all(parse_tz(name).key == name for name in time_zone_names())
+
+
+def test_zone_names_elasticsearch_refuses_are_not_offered() -> None:
+    # java.time (Elasticsearch's date_histogram) knows none of these; a query naming one would
+    # be refused by Elasticsearch as a whole, however it is written.
+    for name in ("Factory", "localtime", "EST", "ROC"):
+        assert name not in time_zone_names()
+        with pytest.raises(ApiError):
+            parse_tz(name)
