@@ -74,6 +74,7 @@ export function DashboardPage(props: PageProps) {
     setLoading(true);
     setPageError("");
     drawn.current = new Set();
+    delete document.documentElement.dataset.drawn;
     api
       .data(base, body, controller.signal)
       .then((answer: DataAnswer) => {
