@@ -18,7 +18,7 @@ import pytest
 import requests
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates, remove_templates
@@ -29,8 +29,8 @@ from tests.e2e.processes import Metronome, running
 READ_KEY = f"sk_app_{secrets.token_hex(8)}"
 SCREENSHOTS = ROOT / "var" / "test-output" / "screenshots"
 APP_DIST = ROOT / "clients" / "app" / "dist" / "manifest.json"
-DESKTOP = {"width": 1360, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1360, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 VIEW_FILTER = [["is", "event", ["view"]]]
 
 # Per day, for the 8 days before today: (id, referrer host or None, event, format, count).
