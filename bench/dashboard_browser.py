@@ -88,6 +88,9 @@ def say(message: str) -> None:
 class DashboardBrowserBench(ServerBench):
     name = "dashboard-browser"
 
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        super().__init__(args, workdir, say)
+
     def run(self) -> dict[str, Any]:
         args = self.args
         if not APP_MANIFEST.exists():
