@@ -77,6 +77,124 @@ def documents(prefix: str, now: datetime) -> Iterator[dict[str, Any]]:
                 yield {"_index": index_for(prefix, "hits", at), "_source": source}
 
 
+# A little of every other stream, so the screenshots of their dashboards show something.
+OTHER_STREAMS: dict[str, list[dict[str, Any]]] = {
+    "logs": [
+        {
+            "event": "view",
+            "http": {"method": "GET", "status": 200, "bytes": 5120},
+            "url": {"path": "/"},
+            "referrer": {"host": "news.example.org"},
+            "user_agent": {"name": "Firefox"},
+            "bot": False,
+        },
+        {
+            "event": "download",
+            "format": "csv",
+            "http": {"method": "GET", "status": 200, "bytes": 88000},
+            "url": {"path": "/data.csv"},
+            "user_agent": {"name": "curl"},
+            "bot": True,
+        },
+        {
+            "event": "view",
+            "http": {"method": "GET", "status": 404, "bytes": 310},
+            "url": {"path": "/missing"},
+            "user_agent": {"name": "Chrome"},
+            "bot": False,
+        },
+        {
+            "event": "view",
+            "http": {"method": "POST", "status": 302, "bytes": 0},
+            "url": {"path": "/login"},
+            "user_agent": {"name": "Chrome"},
+            "bot": False,
+        },
+    ],
+    "s3": [
+        {
+            "kind": "request",
+            "event": "download",
+            "format": "zip",
+            "bucket": "open-data",
+            "key": "2026/all.zip",
+            "operation": "REST.GET.OBJECT",
+            "http": {"status": 200},
+            "bytes_sent": 1_200_000,
+            "total_time_ms": 840,
+        },
+        {
+            "kind": "request",
+            "event": "download",
+            "format": "csv",
+            "bucket": "open-data",
+            "key": "2026/prices.csv",
+            "operation": "REST.GET.OBJECT",
+            "http": {"status": 200},
+            "bytes_sent": 52_000,
+            "total_time_ms": 65,
+        },
+        {
+            "kind": "request",
+            "bucket": "open-data",
+            "key": "private.txt",
+            "operation": "REST.GET.OBJECT",
+            "http": {"status": 403},
+            "error_code": "AccessDenied",
+            "bytes_sent": 0,
+            "total_time_ms": 12,
+        },
+    ],
+    "github": [
+        {"kind": "star", "repo": "acme/metronome", "sender": "alice"},
+        {
+            "kind": "event",
+            "event": "issues",
+            "action": "opened",
+            "repo": "acme/metronome",
+            "sender": "bob",
+            "issue": {"state": "open"},
+        },
+        {
+            "kind": "event",
+            "event": "pull_request",
+            "action": "opened",
+            "repo": "acme/metronome",
+            "sender": "carol",
+            "pull_request": {"state": "open"},
+        },
+        {
+            "kind": "event",
+            "event": "push",
+            "repo": "acme/metronome",
+            "sender": "alice",
+            "push": {"commits": 3},
+        },
+    ],
+    "prometheus": [
+        {"metric_name": "metronome_hits_accepted_total", "series": "web", "value": 1200},
+        {"metric_name": "metronome_shipped_total", "series": "shipper", "value": 1180},
+        {"metric_name": "metronome_ship_retries_total", "series": "shipper", "value": 4},
+        {"metric_name": "metronome_hits_rejected_total", "series": "web", "value": 7},
+    ],
+}
+
+
+def other_documents(prefix: str, now: datetime) -> Iterator[dict[str, Any]]:
+    for stream, shapes in OTHER_STREAMS.items():
+        for days in range(1, 9):
+            for hour in (3, 9, 15, 21):
+                for n, shape in enumerate(shapes):
+                    at = now.replace(hour=hour, minute=n) - timedelta(days=days)
+                    source = {**json.loads(json.dumps(shape)), "@timestamp": at.isoformat()}
+                    source.update(
+                        {"received_at": at.isoformat(), "site": "default", "type": stream}
+                    )
+                    if "value" in source:
+                        source["value"] *= 1 + days / 10
+                    yield {"_index": index_for(prefix, stream, at), "_source": source}
+
+
 @pytest.fixture(scope="module")
 def site(
     es: Elasticsearch, es_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -84,7 +202,8 @@ def site(
     assert APP_DIST.exists(), f"{APP_DIST} is missing: `make app` builds it"
     prefix = f"t{uuid.uuid4().hex[:12]}"
     install_templates(es, prefix)
-    bulk(es, documents(prefix, datetime.now(UTC)), refresh="wait_for")
+    now = datetime.now(UTC)
+    bulk(es, [*documents(prefix, now), *other_documents(prefix, now)], refresh="wait_for")
     env = {"METRONOME_SITES__DEFAULT__READ_KEYS": READ_KEY}
     try:
         with running(es_url, prefix, tmp_path_factory.mktemp("metronome"), **env) as metronome:

@@ -71,10 +71,16 @@ const AGGREGATES: Record<string, string> = { sum: "Sum", avg: "Average", min: "M
 export function metricLabel(metric: string): string {
   if (METRIC_NAMES[metric]) return METRIC_NAMES[metric];
   const [aggregate, field] = metric.split(":");
-  return field ? `${AGGREGATES[aggregate] ?? aggregate} ${field}` : metric;
+  if (!field) return metric;
+  if (aggregate === "sum") return fieldLabel(field);
+  return `${AGGREGATES[aggregate] ?? aggregate} ${fieldLabel(field).toLowerCase()}`;
 }
 
 const FIELD_NAMES: Record<string, string> = {
+  "http.bytes": "Bytes",
+  "http.status": "Status",
+  "http.method": "Method",
+  "push.commits": "Commits",
   "url.path": "Page",
   "referrer.host": "Referrer",
   "referrer.path": "Referrer path",

@@ -102,6 +102,14 @@ function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
   const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
   useDrawn(onDrawn, [answer]);
   const direction = change === null ? "" : change > 0 ? "up" : change < 0 ? "down" : "flat";
+  if (value === null || (value === 0 && !hasData(rows))) {
+    return (
+      <div class="number">
+        <div class="number-value muted">{value === null ? "–" : "0"}</div>
+        <div class="number-note">No data in this range</div>
+      </div>
+    );
+  }
   return (
     <div class="number">
       <div class="number-value" title={formatNumber(value, unit)}>
@@ -275,7 +283,7 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
       type: "doughnut",
       data: {
         labels,
-        datasets: [{ label: metricLabel(metrics[0]), data: values, backgroundColor: labels.map((_, i) => colors.series[i % colors.series.length]), borderColor: colors.surface, borderWidth: 2 }],
+        datasets: [{ label: metricLabel(metrics[0]), data: values, backgroundColor: labels.map((_, i) => colors.series[i % colors.series.length]), borderColor: colors.surface, borderWidth: labels.length > 1 ? 2 : 0 }],
       },
       options: {
         animation: false,
@@ -362,7 +370,7 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
       borderWidth: series.compare ? 1.5 : 2,
       pointRadius: labels.length <= 2 ? 3 : 0,
       pointHoverRadius: 4,
-      tension: 0.3,
+      cubicInterpolationMode: "monotone",
       fill: widget.type === "area" && !series.compare ? { target: stacked ? "stack" : "origin", above: withAlpha(color, stacked ? 0.45 : 0.16), below: withAlpha(color, 0.16) } : false,
       stack: series.compare ? "compare" : "main",
       spanGaps: false,

@@ -31,7 +31,9 @@ test("changes carry a sign", () => {
 
 test("metric names and units", () => {
   assert.equal(metricLabel("visitors"), "Visitors");
-  assert.equal(metricLabel("p95:load_ms"), "p95 load_ms");
+  assert.equal(metricLabel("p95:load_ms"), "p95 load ms");
+  assert.equal(metricLabel("sum:http.bytes"), "Bytes");
+  assert.equal(metricLabel("avg:total_time_ms"), "Average total time ms");
   assert.equal(metricUnit("p95:load_ms"), "ms");
   assert.equal(metricUnit("sum:bytes"), "bytes");
   assert.equal(metricUnit("count"), null);
