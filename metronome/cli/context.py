@@ -30,6 +30,9 @@ class Context:
                     from metronome.sources.registry import check_source_options  # noqa: PLC0415
 
                     check_source_options(settings, config_origin(self.config_file))
+                from metronome.dashboards.files import check_dashboard_files  # noqa: PLC0415
+
+                check_dashboard_files(settings, config_origin(self.config_file))
             except ConfigError as error:
                 raise click.ClickException(str(error)) from None
             self._settings = settings

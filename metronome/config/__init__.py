@@ -9,6 +9,7 @@ and ``load`` reads them. This package imports no other part of Metronome.
 """
 
 from metronome.config.archive import ArchiveSettings
+from metronome.config.dashboards import DashboardSettings
 from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.load import (
@@ -43,6 +44,7 @@ __all__ = [
     "AllezonSettings",
     "ArchiveSettings",
     "ConfigError",
+    "DashboardSettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "ForwardSettings",

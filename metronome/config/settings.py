@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from marshmallow import ValidationError
 
 from metronome.config.archive import ArchiveSettings
+from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import Loader
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -47,6 +48,7 @@ class Settings:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
     sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
+    dashboards: DashboardSettings = field(default_factory=DashboardSettings)
     sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
         default_factory=lambda: dict(DEFAULT_SITES)
     )

@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 
 from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream
+from metronome.hits.bodies import loads_json
 from metronome.query.calendar import INTERVALS, Interval
 from metronome.query.catalog import FieldKind
 from metronome.query.parse import COMPARE_MODES, parse_query, resolve_date_range
@@ -172,7 +173,7 @@ def parse_dashboard_json(body: bytes, fields_of: FieldsOf, **options: Any) -> Da
             413, "body_too_large", f"A dashboard is at most {MAX_BODY_BYTES} bytes of JSON."
         )
     try:
-        raw = json.loads(body.decode("utf-8"))
+        raw = loads_json(body.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as error:
         raise ApiError(400, "malformed_json", f"The body is not valid JSON ({error}).") from None
     return parse_dashboard(raw, fields_of, **options)

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         webhooks_bp, session_bp, app_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
-    dashboards_view.init_app(app)
+    dashboards_view.init_app(app, settings)
     services = app.extensions[EXTENSION_KEY]
     fast = {("POST", "/tick"): fast_tick(services)}
     if settings.allezon.enabled:

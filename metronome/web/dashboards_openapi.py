@@ -302,5 +302,221 @@ def dashboard_paths() -> dict[str, dict[str, Any]]:
     }
 
 
+TOKEN = {"type": "string", "pattern": "^[A-Za-z0-9_-]{20,128}$"}
+SHARE: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "site", "dashboard", "created", "filters"],
+    "properties": {
+        "id": {"type": "string"},
+        "site": {"type": "string"},
+        "dashboard": {"type": "string"},
+        "created": {"type": "string"},
+        "filters": {"type": "array"},
+    },
+}
+SHARE_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "site": {"type": ["string", "null"], "description": "Site (null: default_site)."},
+        "filters": {**FILTERS, "description": "Filters every answer through the link applies."},
+    },
+}
+NEW_SHARE = {
+    **SHARE,
+    "required": [*SHARE["required"], "token", "url"],
+    "properties": {
+        **SHARE["properties"],
+        "token": {"type": "string", "description": "Shown this once; only its hash is kept."},
+        "url": {"type": "string"},
+    },
+}
+IF_MATCH = {
+    "in": "header",
+    "name": "If-Match",
+    "schema": {"type": "string"},
+    "description": 'The version the change starts from, as the ETag gave it: "12.1".',
+}
+DOWNLOAD = {
+    "description": "Every row of the widget's query on this page",
+    "content": {
+        "text/csv": {},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+    },
+}
+FORMAT = {"type": "string", "enum": ["csv", "xlsx"]}
+SHARED_DEFINITION = {
+    "type": "object",
+    "required": ["dashboard", "site", "filters"],
+    "properties": {
+        "dashboard": ANSWER,
+        "site": {"type": "string"},
+        "filters": {"type": "array"},
+    },
+}
+READONLY = {
+    "summary": "Refused: nothing is written through a shared link",
+    "parameters": [_path("token", TOKEN)],
+    "responses": _errors(403),
+}
+
+
+def write_paths() -> dict[str, dict[str, Any]]:
+    """Creating, changing, deleting, exporting and importing dashboards."""
+    new = {"$ref": "#/components/schemas/NewDashboard"}
+    dashboard = {"$ref": "#/components/schemas/Dashboard"}
+    created = {
+        **_json(ANSWER, "Stored; the answer holds its version (also in ETag)"),
+        "headers": {"ETag": {"schema": {"type": "string"}}},
+    }
+    return {
+        "/api/v1/dashboards": {
+            "post": {
+                "summary": "Store a dashboard (id taken: 409 id_taken; no id: one is made "
+                "from the title)",
+                "security": READ_KEY,
+                "parameters": [_site()],
+                "requestBody": _body(new),
+                "responses": {"201": created, **_errors(400, 401, 404, 409, 413, 415, 422, 503)},
+            },
+        },
+        "/api/v1/dashboards/{id}": {
+            "put": {
+                "summary": "Replace a stored dashboard from the version it was read at "
+                "(If-Match or version in the body)",
+                "security": READ_KEY,
+                "parameters": [_path("id"), _site(), IF_MATCH],
+                "requestBody": _body(new),
+                "responses": {
+                    "200": created,
+                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 428, 503),
+                },
+            },
+            "delete": {
+                "summary": "Delete a stored dashboard (If-Match optional)",
+                "security": READ_KEY,
+                "parameters": [_path("id"), _site(), IF_MATCH],
+                "responses": {
+                    "204": {"description": "Deleted"},
+                    **_errors(400, 401, 403, 404, 409, 422, 503),
+                },
+            },
+        },
+        "/api/v1/dashboards/{id}/export": {
+            "get": {
+                "summary": "The definition as a file to import elsewhere",
+                "security": READ_KEY,
+                "parameters": [_path("id"), _site()],
+                "responses": {
+                    "200": _json(dashboard, "Content-Disposition: attachment"),
+                    **_errors(400, 401, 404, 503),
+                },
+            },
+        },
+        "/api/v1/dashboards/import": {
+            "post": {
+                "summary": "Store an exported definition in ?site= (a taken id gets -2, -3...)",
+                "security": READ_KEY,
+                "parameters": [_site()],
+                "requestBody": _body(new),
+                "responses": {"201": created, **_errors(400, 401, 404, 409, 413, 415, 422, 503)},
+            },
+        },
+        "/api/v1/dashboards/{id}/widgets/{widget}/data.{format}": {
+            "post": {
+                "summary": "One widget's rows as CSV or XLSX (the data endpoint's body)",
+                "security": READ_KEY,
+                "parameters": [_path("id"), _path("widget"), _path("format", FORMAT)],
+                "requestBody": _body(PAGE),
+                "responses": {"200": DOWNLOAD, **_errors(400, 401, 404, 413, 415, 422, 503)},
+            },
+        },
+    }
+
+
+def share_paths() -> dict[str, dict[str, Any]]:
+    return {
+        "/api/v1/dashboards/{id}/shares": {
+            "post": {
+                "summary": "A public read-only link (its token shown once), optionally with "
+                "fixed filters",
+                "security": READ_KEY,
+                "parameters": [_path("id")],
+                "requestBody": _body(SHARE_REQUEST),
+                "responses": {
+                    "201": _json(NEW_SHARE, "The link"),
+                    **_errors(400, 401, 404, 413, 415, 422, 503),
+                },
+            },
+            "get": {
+                "summary": "The links of a dashboard (without their tokens)",
+                "security": READ_KEY,
+                "parameters": [_path("id"), _site()],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"shares": {"type": "array", "items": SHARE}},
+                        },
+                        "shares",
+                    ),
+                    **_errors(400, 401, 404, 503),
+                },
+            },
+        },
+        "/api/v1/shares/{id}": {
+            "delete": {
+                "summary": "Revoke a link: its token opens nothing any more",
+                "security": READ_KEY,
+                "parameters": [_path("id", {"type": "string"}), _site()],
+                "responses": {"204": {"description": "Revoked"}, **_errors(400, 401, 404, 503)},
+            },
+        },
+        "/api/v1/shared/{token}": {
+            "get": {
+                "summary": "A shared dashboard's definition (read-only), site and fixed filters; "
+                "no key",
+                "parameters": [_path("token", TOKEN)],
+                "responses": {
+                    "200": _json(SHARED_DEFINITION, "dashboard, site, filters"),
+                    **_errors(404, 503),
+                },
+            },
+            **{method: READONLY for method in ("post", "put", "patch", "delete")},
+        },
+        "/api/v1/shared/{token}/data": {
+            "post": {
+                "summary": "Every widget of a shared dashboard (its fixed filters applied); no key",
+                "parameters": [_path("token", TOKEN)],
+                "requestBody": _body(PAGE),
+                "responses": {
+                    "200": _json(DATA, "As the data endpoint"),
+                    **_errors(400, 403, 404, 413, 415, 422, 503),
+                },
+            },
+            **{method: READONLY for method in ("put", "patch", "delete")},
+        },
+        "/api/v1/shared/{token}/widgets/{widget}/data.{format}": {
+            "post": {
+                "summary": "One widget's rows of a shared dashboard as CSV or XLSX; no key",
+                "parameters": [_path("token", TOKEN), _path("widget"), _path("format", FORMAT)],
+                "requestBody": _body(PAGE),
+                "responses": {"200": DOWNLOAD, **_errors(400, 403, 404, 413, 415, 422, 503)},
+            },
+        },
+    }
+
+
+def all_paths() -> dict[str, dict[str, Any]]:
+    paths: dict[str, dict[str, Any]] = {}
+    for part in (dashboard_paths(), write_paths(), share_paths()):
+        for path, operations in part.items():
+            paths.setdefault(path, {}).update(operations)
+    return paths
+
+
 def dashboard_components() -> dict[str, dict[str, Any]]:
-    return {"Dashboard": definition_schema(id_required=True)}
+    return {
+        "Dashboard": definition_schema(id_required=True),
+        "NewDashboard": definition_schema(id_required=False),
+    }

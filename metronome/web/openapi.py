@@ -29,7 +29,8 @@ from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
-from metronome.web.dashboards_openapi import dashboard_components, dashboard_paths
+from metronome.web.dashboards_openapi import all_paths as dashboard_paths
+from metronome.web.dashboards_openapi import dashboard_components
 from metronome.web.sessions import COOKIE_NAME, CSRF_HEADER
 from metronome.web.views.events import FIELDS_PATTERN, FORMATS, MAX_VALUE_LENGTH
 from metronome.web.views.logs import MAX_TAG_CHARS, TAG_HEADER

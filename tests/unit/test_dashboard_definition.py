@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from metronome.config import ConfigError, settings_from_mapping
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.data import PageState, parse_page, total_body, widget_body
 from metronome.dashboards.definition import (
@@ -20,6 +21,7 @@ from metronome.dashboards.definition import (
     parse_dashboard_json,
     to_json,
 )
+from metronome.dashboards.shares import share_csp
 from metronome.errors import ApiError
 from metronome.query.catalog import FieldKind, field_kinds
 
@@ -293,3 +295,29 @@ def test_definitions_do_not_share_state() -> None:
     kept = copy.deepcopy(raw)
     parse_dashboard(raw, fields_of)
     assert raw == kept
+
+
+# --- settings and the shared page's policy ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://a.example.org; script-src *", "https://a.example.org/path", "*", "javascript:x",
+     "https://a.example.org https://b.example.org"],
+)  # fmt: skip
+def test_an_embedding_origin_cannot_bend_the_policy(origin: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        settings_from_mapping({"dashboards": {"embed_origins": [origin]}})
+    assert "dashboards.embed_origins" in str(caught.value)
+
+
+def test_shared_pages_are_framed_only_by_the_configured_origins() -> None:
+    settings = settings_from_mapping(
+        {"dashboards": {"embed_origins": "https://intranet.example.org,https://*.example.com:8443"}}
+    )
+    policy = share_csp(settings.dashboards.embed_origins)
+    assert policy.endswith(
+        "frame-ancestors https://intranet.example.org https://*.example.com:8443"
+    )
+    assert share_csp(()).endswith("frame-ancestors 'none'")
+    assert "default-src 'self'" in policy

@@ -5,7 +5,8 @@ Which requests count (``policy_for``):
 
 - ingest: ``POST /tick``, ``GET /tick.gif``, ``POST /ingest/logs[/tag]``, ``POST /user_tags``;
 - public reads: ``GET /tock/<id>`` with no key (no ``Authorization`` and no ``key=``); a
-  request with a key is a known client, and one with a wrong key is refused before any search.
+  request with a key is a known client, and one with a wrong key is refused before any search;
+  and every request through a shared dashboard's link (``/api/v1/shared/<token>...``).
 
 The site is the one the URL names (``?site=``), else the route's own (the default site; the
 Allezon site; ``logs.site``): a hit naming another site in its body counts against the site of
@@ -109,6 +110,8 @@ class RateLimit:
             return self.ingest, route_site
         if method == "POST" and path.startswith("/ingest/logs/"):
             return self.ingest, self.logs_site
+        if path.startswith("/api/v1/shared/"):  # a shared dashboard's link: no key at all
+            return self.reads, self.default_site
         if method == "GET" and path.startswith("/tock/"):
             query = environ.get("QUERY_STRING", "")
             # As the view reads a key: anything else in Authorization leaves a public read.

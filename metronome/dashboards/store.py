@@ -1,0 +1,221 @@
+"""Stored dashboards: index ``<prefix>-dashboards`` (es_templates/index/dashboards.json), one
+document per site and dashboard id, the definition kept whole and not indexed.
+
+Optimistic concurrency: a dashboard's version is ``"<seq_no>.<primary_term>"`` of its document,
+and a change is written only if the document still has that version (``if_seq_no`` and
+``if_primary_term``), so of two editors who read the same version the first to save wins and
+the second is told (``version_conflict``, with the current version) instead of silently
+overwriting. Writes wait for the refresh, so a list read after a save shows it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+
+from metronome.dashboards.definition import Dashboard, parse_dashboard, to_json
+from metronome.dashboards.registry import Entry
+from metronome.errors import ApiError
+from metronome.es.templates import load_templates
+from metronome.query.reads import call_elasticsearch
+
+VERSION = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
+MAX_LISTED = 1000
+T = TypeVar("T")
+
+
+def version_of(document: dict[str, Any]) -> str:
+    return f"{document['_seq_no']}.{document['_primary_term']}"
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """``(seq_no, primary_term)`` of a version string (quotes of an ETag removed), or None."""
+    text = text.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    match = VERSION.fullmatch(text.strip('"'))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+class DashboardStore:
+    def __init__(self, client: Elasticsearch, prefix: str) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.index = f"{prefix}-dashboards"
+        self._ready = False
+
+    def list(self, site: str) -> list[Entry]:
+        response = self._call(
+            lambda: (
+                self.client.search(
+                    index=self.index,
+                    query={"term": {"site": site}},
+                    sort=[{"id": "asc"}],
+                    size=MAX_LISTED,
+                    seq_no_primary_term=True,
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                ).body
+            )
+        )
+        return [self._entry(hit) for hit in response["hits"]["hits"]]
+
+    def get(self, site: str, dashboard_id: str) -> Entry | None:
+        try:
+            found = self._call(
+                lambda: self.client.get(index=self.index, id=_doc_id(site, dashboard_id)).body
+            )
+        except _Missing:
+            return None
+        return self._entry(found)
+
+    def create(self, dashboard: Dashboard) -> Entry | None:
+        """The stored dashboard, or None when its id is taken on its site."""
+        assert dashboard.site is not None
+        self._ensure_index()
+        try:
+            written = self._call(
+                lambda: (
+                    self.client.create(
+                        index=self.index,
+                        id=_doc_id(dashboard.site or "", dashboard.id),
+                        document=_document(dashboard),
+                        refresh="wait_for",
+                    ).body
+                )
+            )
+        except _Conflict:
+            return None
+        return Entry(dashboard, "stored", version_of(written))
+
+    def replace(self, dashboard: Dashboard, version: str) -> Entry:
+        """Write ``dashboard`` over the version ``version``; 409 ``version_conflict`` when it
+        has changed since (the answer carries ``current_version``), 404 when it is gone."""
+        assert dashboard.site is not None
+        seq_no, primary_term = _versioned(version)
+        try:
+            written = self._call(
+                lambda: (
+                    self.client.index(
+                        index=self.index,
+                        id=_doc_id(dashboard.site or "", dashboard.id),
+                        document=_document(dashboard),
+                        if_seq_no=seq_no,
+                        if_primary_term=primary_term,
+                        refresh="wait_for",
+                    ).body
+                )
+            )
+        except _Conflict:
+            raise self._conflict(dashboard.site, dashboard.id) from None
+        return Entry(dashboard, "stored", version_of(written))
+
+    def delete(self, site: str, dashboard_id: str, version: str | None) -> None:
+        options: dict[str, Any] = {}
+        if version is not None:
+            seq_no, primary_term = _versioned(version)
+            options = {"if_seq_no": seq_no, "if_primary_term": primary_term}
+        try:
+            self._call(
+                lambda: self.client.delete(
+                    index=self.index,
+                    id=_doc_id(site, dashboard_id),
+                    refresh="wait_for",
+                    **options,
+                )
+            )
+        except _Conflict:
+            raise self._conflict(site, dashboard_id) from None
+        except _Missing:
+            raise unknown_dashboard(dashboard_id, site) from None
+
+    def _conflict(self, site: str, dashboard_id: str) -> ApiError:
+        current = self.get(site, dashboard_id)
+        if current is None:
+            return unknown_dashboard(dashboard_id, site)
+        return ApiError(
+            409,
+            "version_conflict",
+            f"Someone else saved dashboard {dashboard_id!r} since you opened it (version "
+            f"{current.version} now). Reload it, apply your changes again and save.",
+            extra={"current_version": current.version},
+        )
+
+    def _entry(self, document: dict[str, Any]) -> Entry:
+        definition = document["_source"]["definition"]
+        # Stored definitions were checked when saved; their fields are not checked again (a
+        # field may have gone from the data since: its widget then answers its own error).
+        dashboard = parse_dashboard(definition, lambda stream: None)
+        return Entry(dashboard, "stored", version_of(document))
+
+    def _ensure_index(self) -> None:
+        """The index with its mapping, even where the templates were not installed."""
+        if self._ready:
+            return
+        template = next(t for t in load_templates(self.prefix) if t.name == self.index)
+        body = template.body["template"]
+        self._call(
+            lambda: self.client.options(ignore_status=400).indices.create(
+                index=self.index, mappings=body["mappings"]
+            )
+        )
+        self._ready = True
+
+    @staticmethod
+    def _call(call: Callable[[], T]) -> T:
+        """``call`` as every read is made (a 503 when Elasticsearch cannot answer), its 404
+        and 409 raised as ``_Missing`` and ``_Conflict``."""
+
+        def guarded() -> tuple[str, T | None]:
+            try:
+                return "done", call()
+            except ConflictError:
+                return "conflict", None
+            except NotFoundError:
+                return "missing", None
+
+        outcome, value = call_elasticsearch(guarded)
+        if outcome == "conflict":
+            raise _Conflict
+        if outcome == "missing":
+            raise _Missing
+        return value  # type: ignore[return-value]
+
+
+class _Conflict(Exception):
+    """Elasticsearch answered 409: the document changed, or the id is taken."""
+
+
+class _Missing(Exception):
+    """Elasticsearch answered 404: no such document (or no index yet)."""
+
+
+def unknown_dashboard(dashboard_id: str, site: str) -> ApiError:
+    message = f"There is no dashboard {dashboard_id[:64]!r} for site {site!r}."
+    return ApiError(404, "unknown_dashboard", message, field="id")
+
+
+def _versioned(version: str) -> tuple[int, int]:
+    parsed = parse_version(version)
+    if parsed is None:
+        message = f'{version[:40]!r} is not a dashboard version (it reads like "12.1").'
+        raise ApiError(422, "invalid_version", message, field="version")
+    return parsed
+
+
+def _doc_id(site: str, dashboard_id: str) -> str:
+    return f"{site}/{dashboard_id}"
+
+
+def _document(dashboard: Dashboard) -> dict[str, Any]:
+    return {
+        "site": dashboard.site,
+        "id": dashboard.id,
+        "title": dashboard.title,
+        "updated_at": datetime.now(UTC).isoformat(),
+        "definition": to_json(dashboard),
+    }
