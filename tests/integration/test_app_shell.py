@@ -10,6 +10,7 @@ from pathlib import Path
 from flask.testing import FlaskClient
 
 from metronome.web.views.app import DIST_KEY
+from tests.conftest import ClientWith
 
 
 def _build(root: Path) -> Path:
@@ -41,10 +42,12 @@ def test_the_page_loads_the_built_files_under_a_strict_policy(
             "default-src 'self'",
             "img-src 'self' data:",
             "style-src 'self'",
-            "connect-src 'self'",
             "frame-ancestors 'none'",
         ):
             assert part in policy
+        # Requests and scripts: this origin only (named, or through default-src).
+        assert "connect-src 'self'" in policy or "connect-src" not in policy
+        assert "script-src 'self'" in policy or "script-src" not in policy
         assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
         assert response.headers["Cache-Control"] == "no-cache"
 
@@ -78,3 +81,17 @@ def test_an_unbuilt_app_says_how_to_build_it(client: FlaskClient, tmp_path: Path
     (tmp_path / "broken" / "manifest.json").write_text('{"js": "../../etc/passwd", "css": 1}')
     client.application.config[DIST_KEY] = str(tmp_path / "broken")
     assert client.get("/").status_code == 503
+
+
+def test_a_shared_page_may_be_framed_by_the_configured_origins_only(
+    client_with: ClientWith, tmp_path: Path
+) -> None:
+    _, client = client_with(dashboards={"embed_origins": ["https://intranet.example.org"]})
+    client.application.config[DIST_KEY] = str(_build(tmp_path))
+    shared = client.get("/share/some-token").headers["Content-Security-Policy"]
+    assert "frame-ancestors https://intranet.example.org" in shared
+    assert "default-src 'self'" in shared
+    assert "X-Frame-Options" not in client.get("/share/some-token").headers
+    app_page = client.get("/")
+    assert "frame-ancestors 'none'" in app_page.headers["Content-Security-Policy"]
+    assert app_page.headers["X-Frame-Options"] == "DENY"

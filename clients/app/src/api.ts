@@ -88,8 +88,10 @@ export const api = {
   shares: (id: string, site: string) => json<{ shares: Share[] }>(`/api/v1/dashboards/${q(id)}/shares?site=${q(site)}`),
   share: (id: string, site: string, filters: Filter[]) => json<Share>(`/api/v1/dashboards/${q(id)}/shares`, { method: "POST", body: { site, filters } }),
   revoke: (shareId: string) => json<void>(`/api/v1/shares/${q(shareId)}`, { method: "DELETE" }),
-  shared: (token: string) => json<Dashboard & { filters?: Filter[]; site: string }>(`/api/v1/shared/${q(token)}`, { quietAuth: true }),
+  shared: (token: string) => json<SharedAnswer>(`/api/v1/shared/${q(token)}`, { quietAuth: true }),
 };
+
+export interface SharedAnswer { dashboard: Dashboard; site: string; filters: Filter[] }
 
 export interface DataBody { site: string; range: Range; interval: string; tz: string; compare: string | null; filters: Filter[] }
 

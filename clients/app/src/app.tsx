@@ -1,12 +1,12 @@
 // The app: sign-in, the site and dashboard pickers, the dashboard page; or, under
 // /share/<token>, one shared dashboard read-only.
 import { useEffect, useState } from "preact/hooks";
-import { api, ApiError, onSessionExpired, setCsrf } from "./api";
+import { api, ApiError, onSessionExpired, setCsrf, type SharedAnswer } from "./api";
 import { DashboardPage } from "./dashboard";
 import { NewDashboard, uniqueId } from "./editor";
 import { navigate, useUrlState } from "./router";
 import { useTheme, type Theme } from "./theme";
-import type { Dashboard, DashboardSummary, Filter, Session } from "./types";
+import type { Dashboard, DashboardSummary, Session } from "./types";
 
 type Phase = { kind: "checking" } | { kind: "signed-out"; message?: string } | { kind: "signed-in"; session: Session };
 
@@ -338,7 +338,7 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
 
 function SharedApp({ token, theme, toggleTheme }: { token: string; theme: Theme; toggleTheme: () => void }) {
   const state = useUrlState();
-  const [shared, setShared] = useState<(Dashboard & { filters?: Filter[]; site: string }) | null>(null);
+  const [shared, setShared] = useState<SharedAnswer | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
   const [reloads, setReloads] = useState(0);
   useEffect(() => {
@@ -346,7 +346,7 @@ function SharedApp({ token, theme, toggleTheme }: { token: string; theme: Theme;
       .shared(token)
       .then((answer) => {
         setShared(answer);
-        document.title = `${answer.title} · Metronome`;
+        document.title = `${answer.dashboard.title} · Metronome`;
       })
       .catch((e: ApiError) => setError(e));
   }, [token, reloads]);
@@ -369,7 +369,7 @@ function SharedApp({ token, theme, toggleTheme }: { token: string; theme: Theme;
         </main>
       ) : shared ? (
         <DashboardPage
-          dashboard={{ ...shared, readonly: true }}
+          dashboard={{ ...shared.dashboard, readonly: true }}
           state={state}
           site={shared.site}
           theme={theme}

@@ -20,6 +20,7 @@ from flask import Blueprint, Response, current_app, request
 
 from metronome.errors import ApiError
 from metronome.snippet.asset import AssetFile
+from metronome.web.views.dashboards import dashboard_services
 
 bp = Blueprint("app", __name__)
 
@@ -112,7 +113,7 @@ def _page(frame_ancestors: str) -> Response:
 
 def share_frame_ancestors() -> str:
     """The origins that may frame a shared dashboard (``dashboards.embed_origins``)."""
-    return "'none'"
+    return " ".join(dashboard_services().embed_origins) or "'none'"
 
 
 @bp.get("/")
