@@ -230,7 +230,7 @@ export function DashboardPage(props: PageProps) {
           </button>
         </div>
       )}
-      {editing && <p class="edit-hint">Editing: drag a widget or use its arrows to move it, the W/H buttons to resize it. Save when done.</p>}
+      {editing && <p class="edit-hint">Editing: drag a widget, or use the arrows above it to move and resize it. Nothing is stored until you save.</p>}
 
       <div class={editing ? "grid editing" : "grid"} aria-busy={loading}>
         {placed.length === 0 && <div class="state muted grid-empty">This dashboard has no widgets yet.{editing ? " Add one." : ""}</div>}
@@ -261,44 +261,28 @@ export function DashboardPage(props: PageProps) {
               {widget.options?.range && !widget.options.refresh_seconds ? <span class="pill">{rangeLabel(widget.options.range)}</span> : null}
               {!editing && <WidgetMenu widget={widget} base={base} body={body} dashboard={dashboard} />}
               {editing && (
-                <div class="edit-controls">
-                  <button type="button" class="icon-button" aria-label={`Move ${widget.title} earlier`} disabled={index === 0} onClick={() => editDraft(moveItem(placed, index, -1))}>
-                    ↑
-                  </button>
-                  <button type="button" class="icon-button" aria-label={`Move ${widget.title} later`} disabled={index === placed.length - 1} onClick={() => editDraft(moveItem(placed, index, 1))}>
-                    ↓
-                  </button>
-                  <button type="button" class="icon-button" aria-label="Narrower" title="Narrower" onClick={() => editDraft(resizeItem(placed, index, { w: -1 }))}>
-                    W−
-                  </button>
-                  <button type="button" class="icon-button" aria-label="Wider" title="Wider" onClick={() => editDraft(resizeItem(placed, index, { w: 1 }))}>
-                    W+
-                  </button>
-                  <button type="button" class="icon-button" aria-label="Shorter" title="Shorter" onClick={() => editDraft(resizeItem(placed, index, { h: -1 }))}>
-                    H−
-                  </button>
-                  <button type="button" class="icon-button" aria-label="Taller" title="Taller" onClick={() => editDraft(resizeItem(placed, index, { h: 1 }))}>
-                    H+
-                  </button>
-                  <button type="button" class="icon-button" aria-label={`Edit ${widget.title}`} title="Edit" onClick={() => setFormFor(widget)}>
-                    ✎
-                  </button>
-                  <button
-                    type="button"
-                    class="icon-button"
-                    aria-label={`Duplicate ${widget.title}`}
-                    title="Duplicate"
+                <div class="edit-controls" role="toolbar" aria-label={`Arrange ${widget.title}`}>
+                  <IconButton label={`Move ${widget.title} earlier`} icon="up" disabled={index === 0} onClick={() => editDraft(moveItem(placed, index, -1))} />
+                  <IconButton label={`Move ${widget.title} later`} icon="down" disabled={index === placed.length - 1} onClick={() => editDraft(moveItem(placed, index, 1))} />
+                  <IconButton label="Narrower" icon="narrower" disabled={widget.layout.w <= 1} onClick={() => editDraft(resizeItem(placed, index, { w: -1 }))} />
+                  <IconButton label="Wider" icon="wider" disabled={widget.layout.w >= 12} onClick={() => editDraft(resizeItem(placed, index, { w: 1 }))} />
+                  <IconButton label="Shorter" icon="shorter" disabled={widget.layout.h <= 1} onClick={() => editDraft(resizeItem(placed, index, { h: -1 }))} />
+                  <IconButton label="Taller" icon="taller" disabled={widget.layout.h >= 12} onClick={() => editDraft(resizeItem(placed, index, { h: 1 }))} />
+                  <span class="edit-size" aria-label="Size">
+                    {widget.layout.w}×{widget.layout.h}
+                  </span>
+                  <span class="spacer" />
+                  <IconButton label={`Edit ${widget.title}`} icon="edit" onClick={() => setFormFor(widget)} />
+                  <IconButton
+                    label={`Duplicate ${widget.title}`}
+                    icon="duplicate"
                     onClick={() => {
                       const copy = { ...structuredClone(widget), id: uniqueId(widget.id, placed.map((w) => w.id)), title: `${widget.title} (copy)` };
                       editDraft(insertAfter(placed, index, copy));
                       setAnswers((all) => ({ ...all, [copy.id]: all[widget.id] }));
                     }}
-                  >
-                    ⧉
-                  </button>
-                  <button type="button" class="icon-button danger-text" aria-label={`Delete ${widget.title}`} title="Delete" onClick={() => editDraft(removeItem(placed, index))}>
-                    🗑
-                  </button>
+                  />
+                  <IconButton label={`Delete ${widget.title}`} icon="delete" danger onClick={() => editDraft(removeItem(placed, index))} />
                 </div>
               )}
             </header>
@@ -342,6 +326,28 @@ export function DashboardPage(props: PageProps) {
       )}
       {sharing && <ShareDialog dashboard={dashboard} site={site} filters={state.filters} onClose={() => setSharing(false)} />}
     </main>
+  );
+}
+
+const ICONS: Record<string, string> = {
+  up: "M8 13V3M4 7l4-4 4 4",
+  down: "M8 3v10M4 9l4 4 4-4",
+  narrower: "M1 8h5M3.5 5.5 6 8l-2.5 2.5M15 8h-5M12.5 5.5 10 8l2.5 2.5",
+  wider: "M7 8H1M3.5 5.5 1 8l2.5 2.5M9 8h6M12.5 5.5 15 8l-2.5 2.5",
+  shorter: "M8 1v5M5.5 3.5 8 6l2.5-2.5M8 15v-5M5.5 12.5 8 10l2.5 2.5",
+  taller: "M8 7V1M5.5 3.5 8 1l2.5 2.5M8 9v6M5.5 12.5 8 15l2.5-2.5",
+  edit: "M10.5 2.5l3 3L6 13H3v-3z",
+  duplicate: "M5.5 5.5h8v8h-8zM10.5 5.5v-3h-8v8h3",
+  delete: "M2.5 4h11M6 4V2.5h4V4M4 4l.8 9.5h6.4L12 4",
+};
+
+function IconButton({ label, icon, onClick, disabled, danger }: { label: string; icon: string; onClick: () => void; disabled?: boolean; danger?: boolean }) {
+  return (
+    <button type="button" class={danger ? "icon-button danger-text" : "icon-button"} aria-label={label} title={label} disabled={disabled} onClick={onClick}>
+      <svg viewBox="0 0 16 16" width="15" height="15" aria-hidden="true">
+        <path d={ICONS[icon]} fill="none" stroke="currentColor" stroke-width="1.5" stroke-linecap="round" stroke-linejoin="round" />
+      </svg>
+    </button>
   );
 }
 
