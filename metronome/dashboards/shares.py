@@ -122,18 +122,30 @@ class ShareStore:
             return False
         response = call_elasticsearch(
             lambda: (
-                self.client.delete_by_query(
+                self.client.search(
                     index=self.index,
                     query={
                         "bool": {"filter": [{"term": {"site": site}}, {"term": {"id": share_id}}]}
                     },
-                    refresh=True,
+                    size=1,
                     ignore_unavailable=True,
                     allow_no_indices=True,
                 ).body
             )
         )
-        return int(response.get("deleted", 0)) > 0
+        hits = response["hits"]["hits"]
+        if not hits:
+            return False
+        doc_id = str(hits[0]["_id"])
+
+        def delete() -> bool:
+            try:
+                self.client.delete(index=self.index, id=doc_id, refresh="wait_for")
+            except NotFoundError:
+                return False  # revoked by someone else a moment ago
+            return True
+
+        return call_elasticsearch(delete)
 
     def _get(self, doc_id: str) -> dict[str, Any] | None:
         def get() -> dict[str, Any] | None:
