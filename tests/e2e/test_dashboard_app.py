@@ -12,6 +12,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -408,6 +409,176 @@ def test_an_expired_session_returns_to_sign_in_with_a_message(
     page.get_by_role("button", name="Sign in").click()
     drawn(page)
     assert "interval=week" in page.url  # the view is kept
+
+
+# One widget of each type: title, type, metrics, dimensions, stacked.
+EVERY_TYPE = [
+    ("Views and visitors", "line", "count, visitors", "time", False),
+    ("Events over time", "area", "count", "time, event", True),
+    ("Referrers", "bar", "count", "referrer.host", False),
+    ("Formats", "pie", "count", "format", False),
+    ("Browsers", "donut", "count", "user_agent.name", False),
+    ("Pages", "scatter", "count, visitors", "id", False),
+    ("Pages table", "table", "count, visitors", "id", False),
+]
+
+
+def api_headers() -> dict[str, str]:
+    return {"Authorization": f"Bearer {READ_KEY}"}
+
+
+def stored(site: Metronome, dashboard_id: str) -> dict[str, Any]:
+    response = requests.get(
+        f"{site.base}/api/v1/dashboards/{dashboard_id}?site=default",
+        headers=api_headers(),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def add_widget(page: Page, spec: tuple[str, str, str, str, bool]) -> None:
+    title, kind, metrics, dims, stacked = spec
+    page.get_by_role("button", name="+ Add widget").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill(title)
+    dialog.get_by_label("Type").select_option(kind)
+    dialog.get_by_label("Metrics (comma-separated)").fill(metrics)
+    dialog.get_by_label("Dimensions (comma-separated)").fill(dims)
+    if stacked:
+        dialog.get_by_label("Stacked").check()
+    dialog.get_by_role("button", name="Apply").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+
+
+def test_a_dashboard_with_every_widget_type_is_still_there_after_a_reload(
+    site: Metronome, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    errors = watch_errors(page)
+    sign_in(page, site)
+    page.get_by_label("Dashboard").select_option("__new")
+    page.get_by_role("dialog").get_by_label("Title").fill("Every type")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("button", name="+ Add widget")).to_be_visible()
+    assert "edit=1" in page.url
+    for spec in EVERY_TYPE:
+        add_widget(page, spec)
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("button", name="Edit", exact=True)).to_be_visible()
+    dashboard_id = page.url.split("d=")[1].split("&")[0]
+
+    page.reload()
+    drawn(page)
+    titles = ["Total", *[spec[0] for spec in EVERY_TYPE]]
+    for title in titles:
+        expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    assert page.locator(".state.error").count() == 0
+    assert page.locator("section canvas").count() == 6  # line, area, bar, pie, donut, scatter
+    definition = stored(site, dashboard_id)
+    assert [w["type"] for w in definition["widgets"]] == [
+        "number",
+        *[spec[1] for spec in EVERY_TYPE],
+    ]
+    assert definition["widgets"][2]["options"]["stacked"] is True
+    area = series_of(page, definition["widgets"][2]["id"])
+    assert {s["label"] for s in area["series"]} == {"view", "download"}
+    assert errors == []
+
+
+def test_a_second_tab_editing_the_same_dashboard_is_told_of_the_conflict(
+    site: Metronome, context: BrowserContext
+) -> None:
+    dashboard_id = f"conflict-{uuid.uuid4().hex[:6]}"
+    body: dict[str, Any] = {
+        "id": dashboard_id,
+        "title": "Shared work",
+        "stream": "hits",
+        "site": "default",
+        "widgets": [
+            {
+                "id": "views",
+                "title": "Views",
+                "type": "number",
+                "query": {"metrics": ["count"]},
+                "layout": {"x": 0, "y": 0, "w": 3, "h": 2},
+            }
+        ],
+    }
+    created = requests.post(
+        f"{site.base}/api/v1/dashboards", json=body, headers=api_headers(), timeout=30
+    )
+    assert created.status_code == 201, created.text
+    first = context.new_page()
+    sign_in(first, site, f"/?d={dashboard_id}&edit=1")
+    second = context.new_page()
+    second.goto(f"{site.base}/?d={dashboard_id}&edit=1")
+    drawn(second)
+    for page, title in ((first, "Saved first"), (second, "Saved second")):
+        page.get_by_label("Dashboard title").fill(title)
+    first.get_by_role("button", name="Save").click()
+    expect(first.get_by_role("heading", name="Saved first")).to_be_visible()
+
+    second.get_by_role("button", name="Save").click()
+    conflict = second.get_by_role("dialog", name="Someone else saved this dashboard")
+    expect(conflict).to_be_visible()
+    assert stored(site, dashboard_id)["title"] == "Saved first"
+    conflict.get_by_role("button", name="Overwrite with mine").click()
+    expect(second.get_by_role("heading", name="Saved second")).to_be_visible()
+    assert stored(site, dashboard_id)["title"] == "Saved second"
+
+
+def test_a_public_link_works_without_a_key_refuses_edits_and_stops_when_revoked(
+    site: Metronome, browser: Browser, context: BrowserContext
+) -> None:
+    owner = context.new_page()
+    sign_in(owner, site)
+    owner.get_by_role("button", name="Share").click()
+    dialog = owner.get_by_role("dialog")
+    dialog.get_by_role("button", name="Create a public link").click()
+    link = dialog.get_by_label("The link (shown once: copy it now)").input_value()
+    assert "/share/" in link and READ_KEY not in link
+    token = link.rsplit("/", 1)[1]
+
+    public = browser.new_context(viewport=DESKTOP)
+    try:
+        page = public.new_page()
+        errors = watch_errors(page)
+        page.goto(link)
+        drawn(page)
+        assert number_of(page, "views") == total(site, "count", VIEW_FILTER)
+        for name in ("Edit", "Copy to edit", "Share", "Sign out"):
+            expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+        write = public.request.put(f"{site.base}/api/v1/shared/{token}", data={"title": "x"})
+        assert write.status == 403
+        anonymous = public.request.post(f"{site.base}/api/v1/dashboards", data={"title": "x"})
+        assert anonymous.status == 401
+        assert errors == []
+
+        dialog.get_by_role("button", name="Revoke").click()
+        expect(dialog).to_contain_text("No public links yet.")
+        page.reload()
+        expect(page.get_by_role("alert")).to_contain_text("This link does not work")
+    finally:
+        public.close()
+
+
+def test_a_widget_downloads_its_rows_as_csv_and_xlsx(
+    site: Metronome, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, site)
+    page.get_by_role("button", name="Download Referrers").click()
+    with page.expect_download() as download:
+        page.get_by_role("menuitem", name="Download CSV").click()
+    text = Path(download.value.path()).read_text()
+    lines = text.strip().splitlines()
+    assert lines[0].startswith("referrer.host,")
+    assert lines[1].startswith("news.example.org,27")
+    page.get_by_role("button", name="Download Referrers").click()
+    with page.expect_download() as download:
+        page.get_by_role("menuitem", name="Download XLSX").click()
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a zip: an .xlsx
 
 
 def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Browser) -> None:
