@@ -158,6 +158,7 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
   const [loadError, setLoadError] = useState<ApiError | null>(null);
   const [creating, setCreating] = useState(false);
   const [reloads, setReloads] = useState(0);
+  const [notice, setNotice] = useState("");
   const dashboardId = state.d ?? "web";
 
   useEffect(() => {
@@ -266,12 +267,28 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
   const duplicate = async () => {
     if (!dashboard) return;
     const { source: _s, readonly: _r, version: _v, ...rest } = dashboard;
-    try {
-      const copy = await api.create({ ...rest, id: uniqueId(`${dashboard.id}-copy`, (list ?? []).map((d) => d.id)), title: `${dashboard.title} (copy)`, site });
-      setReloads((n) => n + 1);
-      navigate({ ...state, site, d: copy.id, edit: true });
-    } catch (e) {
-      setLoadError(e as ApiError);
+    let widgets = rest.widgets;
+    const left: string[] = [];
+    setNotice("");
+    // A widget the site's data cannot answer yet (a field nothing stores) is refused by the
+    // server: the copy leaves it out and says so.
+    for (let attempt = 0; attempt <= rest.widgets.length; attempt++) {
+      try {
+        const copy = await api.create({ ...rest, widgets, id: uniqueId(`${dashboard.id}-copy`, (list ?? []).map((d) => d.id)), title: `${dashboard.title} (copy)`, site });
+        if (left.length) setNotice(`Left out of the copy: ${left.join("; ")}.`);
+        setReloads((n) => n + 1);
+        navigate({ ...state, site, d: copy.id, edit: true });
+        return;
+      } catch (e) {
+        const error = e as ApiError;
+        const index = /^widgets\[(\d+)\]/.exec(error.message)?.[1];
+        if (error.code !== "invalid_dashboard" || index === undefined || widgets.length <= 1) {
+          setNotice(`The copy could not be made: ${error.message}`);
+          return;
+        }
+        left.push(`${widgets[Number(index)].title} (${error.message.replace(/^[^:]*:\s*/, "")})`);
+        widgets = widgets.filter((_, i) => i !== Number(index));
+      }
     }
   };
   const remove = async () => {
@@ -288,6 +305,16 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
   return (
     <>
       {header}
+      {notice && (
+        <div class="page notice-bar">
+          <div class="banner info" role="status">
+            {notice}{" "}
+            <button type="button" class="link" onClick={() => setNotice("")}>
+              Dismiss
+            </button>
+          </div>
+        </div>
+      )}
       {listError && (
         <div class="banner error page" role="alert">
           The list of dashboards could not load: {listError}

@@ -63,6 +63,8 @@ export function DashboardPage(props: PageProps) {
   const body: DataBody = { site, range: eff.range, interval: eff.interval, tz: eff.tz, compare: eff.compare, filters: state.filters };
   const bodyKey = JSON.stringify(body);
   const drawn = useRef(new Set<string>());
+  const draftRef = useRef<Dashboard | null>(null);
+  draftRef.current = editing ? draft : null;
 
   useEffect(() => {
     setDraft(editing ? structuredClone(dashboard) : null);
@@ -80,6 +82,11 @@ export function DashboardPage(props: PageProps) {
       .then((answer: DataAnswer) => {
         setAnswers(answer.widgets ?? {});
         setLoading(false);
+        // Widgets added or changed in the editor and not saved yet: answered one by one.
+        for (const widget of draftRef.current?.widgets ?? []) {
+          const saved = dashboard.widgets.find((w) => w.id === widget.id);
+          if (!saved || JSON.stringify(saved) !== JSON.stringify(widget)) preview(widget);
+        }
       })
       .catch((error: Error) => {
         if (error.name === "AbortError") return;
@@ -268,9 +275,11 @@ export function DashboardPage(props: PageProps) {
                   <IconButton label="Wider" icon="wider" disabled={widget.layout.w >= 12} onClick={() => editDraft(resizeItem(placed, index, { w: 1 }))} />
                   <IconButton label="Shorter" icon="shorter" disabled={widget.layout.h <= 1} onClick={() => editDraft(resizeItem(placed, index, { h: -1 }))} />
                   <IconButton label="Taller" icon="taller" disabled={widget.layout.h >= 12} onClick={() => editDraft(resizeItem(placed, index, { h: 1 }))} />
-                  <span class="edit-size" aria-label="Size">
-                    {widget.layout.w}×{widget.layout.h}
-                  </span>
+                  {widget.layout.w >= 4 && (
+                    <span class="edit-size" title="Width (of 12) × height (rows)">
+                      {widget.layout.w}×{widget.layout.h}
+                    </span>
+                  )}
                   <span class="spacer" />
                   <IconButton label={`Edit ${widget.title}`} icon="edit" onClick={() => setFormFor(widget)} />
                   <IconButton
