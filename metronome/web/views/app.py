@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
@@ -161,3 +162,37 @@ def asset(name: str) -> Response:
     if gzip_ok:
         response.headers["Content-Encoding"] = "gzip"
     return response
+
+
+def app_paths() -> dict[str, dict[str, Any]]:
+    """These routes in ``/openapi.json``: pages and files for browsers, not API calls."""
+    html = {"200": {"description": "The app's page", "content": {"text/html": {}}}}
+    not_built = {"503": {"description": "The app was not built (`make app`)"}}
+    token = {"in": "path", "name": "token", "required": True, "schema": {"type": "string"}}
+    name = {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
+    return {
+        "/": {
+            "get": {
+                "summary": "The dashboard app (sign-in, dashboards)",
+                "responses": {**html, **not_built},
+            }
+        },
+        "/share/{token}": {
+            "get": {
+                "summary": "A shared dashboard, read-only, without a key",
+                "parameters": [token],
+                "responses": {**html, **not_built},
+            }
+        },
+        "/app/{name}": {
+            "get": {
+                "summary": "A file of the app (content-hashed name, cached a year)",
+                "parameters": [name],
+                "responses": {
+                    "200": {"description": "JavaScript or CSS"},
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    "404": {"description": "No such file"},
+                },
+            }
+        },
+    }
