@@ -43,7 +43,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import BenchError, percentiles, ratio
-from bench.options import add_run_options, bench_parser
+from bench.options import add_run_options, add_subset_option, bench_parser
 from bench.query import SyntheticHits
 from bench.server_bench import ServerBench, run_bench
 from metronome.es.templates import install_templates
@@ -105,11 +105,12 @@ class DashboardBrowserBench(ServerBench):
         self.start_metronome(settings, only=(WEB,))
         base = f"http://127.0.0.1:{settings.server.port}"
         self.create_baseline(base, key)
-        cases = {
+        pages = {
             "web": f"/?site=default&d=web&range={args.range}&interval=day",
             "web-year": "/?site=default&d=web&range=12mo&interval=day",
             "one-widget": f"/?site=default&d=bench-one-widget&range={args.range}&interval=day",
         }
+        cases = {case: pages[case] for case in [*args.cases, "one-widget"]}
         timings = self.measure(base, key, cases)
         figures: dict[str, Any] = {"loaded": loaded, "cases": {}}
         baseline = statistics.median(timings["one-widget"])
@@ -207,6 +208,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--loads", type=int, default=15, help="measured page loads per case")
     add("--warmup", type=int, default=2, help="loads per case before measuring")
     add("--prefix", help="index prefix (default: a fresh bench-<id>-dash)")
+    add_subset_option(parser, "cases", ["web", "web-year"])
     add("--skip-load", action="store_true", help="measure data already under --prefix")
     add_run_options(parser, heap="2g", keep="logs")
     args = parser.parse_args(argv)
