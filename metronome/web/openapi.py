@@ -439,19 +439,13 @@ def build_spec(version: str) -> dict[str, Any]:
     )
     source_name = {"in": "path", "name": "name", "required": True, "schema": {"type": "string"}}
     for path, summary, answer, parameters, statuses in (
-        (
-            "/api/v1/sources",
-            source_summary,
-            "{scheduler, sources: [...]}",
-            [],
-            (400, 401, 403, 503),
-        ),
+        ("/api/v1/sources", source_summary, "{scheduler, sources: [...]}", [], (400, 401, 503)),
         (
             "/api/v1/sources/{name}",
             "One source's status (as in /api/v1/sources)",
             "the source's status",
             [source_name],
-            (400, 401, 403, 404, 503),
+            (400, 401, 404, 503),
         ),
     ):
         get: dict[str, Any] = {"summary": summary, "security": READ_KEY}

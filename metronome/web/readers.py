@@ -60,13 +60,8 @@ def reader_site(name: object = None, *, public_ok: bool = False) -> SiteSettings
             field="site",
         )
     check_csrf(claims)
-    setattr(g, _USED, claims)
+    mark_used(claims)
     return site
-
-
-def is_authenticated() -> bool:
-    """Whether this request carries a credential (a header, or a live session)."""
-    return request.headers.get("Authorization") is not None or session_of_request() is not None
 
 
 def session_of_request() -> Claims | None:
@@ -157,7 +152,13 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def slide_session(response: Response) -> Response:
         claims: Claims | None = getattr(g, _USED, None)
-        if claims is None or COOKIE_NAME in _cookies_set(response):
+        if claims is None:
+            return response
+        # An answer read with a cookie is that browser's: no shared cache may keep it (a
+        # cache leaves answers to an Authorization header alone by itself, not to a cookie).
+        response.headers["Cache-Control"] = "private, no-store"
+        response.vary.add("Cookie")
+        if COOKIE_NAME in _cookies_set(response):
             return response
         fresh = current_services().sessions.renewal(claims, int(time.time()))
         if fresh is not None:

@@ -78,7 +78,10 @@ def test_a_read_key_signs_in_and_the_cookie_reads_the_query_api(client: FlaskCli
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["results"] == [{"dimensions": [], "metrics": [0]}]
     assert client.get("/api/v1/events?site=shop").status_code == 200  # GET: no token needed
-    assert client.get("/tock/x?site=shop").status_code == 200
+    tock = client.get("/tock/x?site=shop")
+    assert tock.status_code == 200
+    assert tock.headers["Cache-Control"] == "private, no-store"  # the browser's own answer
+    assert "Cookie" in tock.headers["Vary"]
     assert client.get("/api/v1/session").get_json() == answer
 
 
@@ -300,3 +303,26 @@ def test_an_authorization_header_is_judged_alone(client: FlaskClient) -> None:
         "/api/v1/query", json=QUERY, headers={"Authorization": f"Bearer {READ_KEY}"}
     )
     assert keyed.status_code == 200  # a key needs no CSRF token: no browser adds it by itself
+
+
+def test_a_used_session_slides_forward_until_seven_days_after_sign_in(
+    client: FlaskClient, tmp_path: Path
+) -> None:
+    signed_in(client)  # makes the secret
+    secret = (tmp_path / "keys" / "session-secret").read_bytes().strip()
+    own = SessionBook(secret, {"shop": [READ_KEY]}, 12 * 3600, 7 * 86400, Buckets(Limit(0, 1), 9))
+    now = int(time.time())
+    started = own.start(READ_KEY, now - 11 * 3600)  # signed in 11 hours ago, used since
+    assert started is not None
+    client.set_cookie(COOKIE_NAME, own.encode(started))
+    used = client.get("/api/v1/events?site=shop")
+    assert used.status_code == 200
+    assert 12 * 3600 - 5 < int(cookie_attributes(used)["max-age"]) <= 12 * 3600
+    renewed = own.read(cookie_value(client), now)
+    assert renewed is not None and renewed.csrf == started.csrf  # the same session, later
+    assert client.get("/api/v1/events?site=shop").headers.get("Set-Cookie") is None  # once a min
+    old = sign_in(started.fingerprint, ["shop"], now - 7 * 86400 + 600, 7 * 86400, 7 * 86400)
+    client.set_cookie(COOKIE_NAME, own.encode(old))  # its absolute end is in 10 minutes
+    near_end = client.get("/api/v1/events?site=shop")
+    assert near_end.status_code == 200
+    assert near_end.headers.get("Set-Cookie") is None

@@ -103,3 +103,15 @@ def test_settings_take_partial_limits_and_comma_separated_networks() -> None:
 def test_a_wrong_limit_is_named(raw: dict[str, object], where: str) -> None:
     with pytest.raises(ConfigError, match=where):
         settings_from_mapping({"rate_limits": raw})
+
+
+def test_wait_tells_when_a_token_comes_without_taking_one() -> None:
+    buckets = Buckets(Limit(rate=1, burst=2), max_keys=100)
+    assert buckets.wait("a", 0.0) == 0.0  # an unknown key has a full bucket
+    buckets.take("a", 0.0)
+    assert buckets.wait("a", 0.0) == 0.0
+    buckets.take("a", 0.0)
+    assert buckets.wait("a", 0.25) == pytest.approx(0.75)
+    assert buckets.wait("a", 0.25) == pytest.approx(0.75)  # asking took nothing
+    assert buckets.wait("a", 1.0) == 0.0
+    assert Buckets(Limit(rate=0, burst=1), max_keys=100).wait("a", 0.0) == 0.0

@@ -9,14 +9,14 @@ from typing import Any
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import TransportError
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
+from metronome.access.sites import check_read_key, find_site, read_key
 from metronome.config import Settings
 from metronome.errors import ApiError
 from metronome.sources.lease import LeaseStore
 from metronome.sources.scheduler import LEASE_NAME
 from metronome.sources.status import source_rows
-from metronome.web.readers import reader_site
 from metronome.web.services import current_services
 
 bp = Blueprint("sources", __name__)
@@ -60,7 +60,9 @@ def _overview(settings: Settings, names: Any) -> dict[str, Any]:
 
 def _authorised() -> Settings:
     settings = current_services().settings
-    reader_site(settings.admin_site or settings.default_site)
+    site = find_site(settings, settings.admin_site or settings.default_site)
+    key = read_key(request.headers.get("Authorization"), request.args)
+    check_read_key(site, key)
     return settings
 
 
