@@ -111,7 +111,7 @@ class DashboardStore:
                 )
             )
         except _Conflict:
-            raise self._conflict(dashboard.site, dashboard.id) from None
+            raise self.conflict(dashboard.site, dashboard.id) from None
         return Entry(dashboard, "stored", version_of(written))
 
     def delete(self, site: str, dashboard_id: str, version: str | None) -> None:
@@ -129,11 +129,12 @@ class DashboardStore:
                 )
             )
         except _Conflict:
-            raise self._conflict(site, dashboard_id) from None
+            raise self.conflict(site, dashboard_id) from None
         except _Missing:
             raise unknown_dashboard(dashboard_id, site) from None
 
-    def _conflict(self, site: str, dashboard_id: str) -> ApiError:
+    def conflict(self, site: str, dashboard_id: str) -> ApiError:
+        """409 ``version_conflict`` with the current version (404 when there is none)."""
         current = self.get(site, dashboard_id)
         if current is None:
             return unknown_dashboard(dashboard_id, site)
