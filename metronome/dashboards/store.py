@@ -38,7 +38,12 @@ def parse_version(text: str) -> tuple[int, int] | None:
     if text.startswith("W/"):
         text = text[2:]
     match = VERSION.fullmatch(text.strip('"'))
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if match is None:
+        return None
+    seq_no, primary_term = int(match.group(1)), int(match.group(2))
+    if primary_term < 1 or max(seq_no, primary_term) >= 2**63:  # what Elasticsearch accepts
+        return None
+    return seq_no, primary_term
 
 
 class DashboardStore:
