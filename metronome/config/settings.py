@@ -47,8 +47,8 @@ class Settings:
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
-    sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
     dashboards: DashboardSettings = field(default_factory=DashboardSettings)
+    sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
     sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
         default_factory=lambda: dict(DEFAULT_SITES)
     )

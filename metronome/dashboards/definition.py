@@ -30,6 +30,7 @@ from metronome.query.timerange import parse_tz
 
 ID_PATTERN = r"[a-z0-9][a-z0-9-]{0,62}"
 DASHBOARD_ID = re.compile(ID_PATTERN)
+RESERVED_IDS = ("import",)  # a route of its own: POST /api/v1/dashboards/import
 WidgetType = Literal["line", "area", "bar", "pie", "donut", "scatter", "number", "table"]
 WIDGET_TYPES: tuple[WidgetType, ...] = (
     "line", "area", "bar", "pie", "donut", "scatter", "number", "table",
@@ -132,10 +133,19 @@ def parse_dashboard(
     an id (and ``id_required`` false) the dashboard gets ``generated_id``."""
     if not isinstance(raw, dict):
         raise invalid("", "a dashboard is a JSON object.")
+    for key, kind in (("version", str), ("source", str), ("readonly", bool)):
+        if key in raw and not isinstance(raw[key], kind):
+            raise invalid(
+                key,
+                f"{'true or false' if kind is bool else 'text'} (sent back as "
+                "read; it is not stored).",
+            )
     data = {key: value for key, value in raw.items() if key not in ANSWER_ONLY}
     _keys(data, "", required=("title", "widgets") + (("id",) if id_required else ()),
           optional=("id", "description", "stream", "site", "defaults"))  # fmt: skip
     dashboard_id = _id(data["id"], "id") if "id" in data else generated_id
+    if dashboard_id in RESERVED_IDS:
+        raise invalid("id", f"{dashboard_id!r} is reserved; choose another id.")
     if not dashboard_id:
         raise invalid("id", "missing.")
     stream = _stream(data.get("stream", "hits"), "stream")

@@ -17,6 +17,7 @@ from metronome.dashboards.definition import (
     MAX_WIDGETS,
     MIN_REFRESH,
     OPTION_KEYS,
+    RESERVED_IDS,
     UNITS,
     WIDGET_TYPES,
 )
@@ -32,7 +33,8 @@ from metronome.query.parse import (
 )
 from metronome.query.timerange import time_zone_schema
 
-ID = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
+ID = {"type": "string", "pattern": f"^{ID_PATTERN}$", "not": {"enum": list(RESERVED_IDS)}}
+WIDGET_ID = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
 COMPARE = {"oneOf": [{"type": "null"}, {"type": "string", "enum": list(COMPARE_MODES)}]}
 FILTERS = {"type": "array", "items": FILTER_SCHEMA, "maxItems": 20}
 
@@ -72,7 +74,7 @@ WIDGET = {
     "required": ["id", "type", "query", "layout"],
     "additionalProperties": False,
     "properties": {
-        "id": ID,
+        "id": WIDGET_ID,
         "title": {"type": "string", "maxLength": MAX_TITLE},
         "type": {"type": "string", "enum": list(WIDGET_TYPES)},
         "query": WIDGET_QUERY,
@@ -186,13 +188,16 @@ SEMANTIC = (
     "invalid_dashboard: a widget's query names what its stream does not have, or its parts "
     "do not fit the widget type; invalid_range, too_many_buckets, impossible_date"
 )
-READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}]
+# A read key, or the session cookie of POST /api/v1/session (X-CSRF-Token on changes).
+READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}, {"sessionCookie": []}]
 ERROR = {"$ref": "#/components/schemas/Error"}
 STATUS = {
     400: "The body is not JSON, or not an object.",
     401: "A read key (or session) is missing or wrong.",
-    403: "Refused: a read-only dashboard, or a write through a shared link.",
+    403: "Refused: a read-only dashboard, a write through a shared link, a session without "
+    "the site or without X-CSRF-Token.",
     404: "No such site, dashboard, widget or share.",
+    405: "Not a method of this path (import is no dashboard id).",
     409: "The id is taken, or someone else saved the dashboard since its version was read.",
     413: "The body is larger than the limit.",
     415: "The body's media type is not read here.",
@@ -282,7 +287,7 @@ def dashboard_paths() -> dict[str, dict[str, Any]]:
                         **_json(ANSWER, "The definition"),
                         "headers": {"ETag": {"schema": {"type": "string"}}},
                     },
-                    **_errors(400, 401, 404, 503),
+                    **_errors(400, 401, 404, 405, 503),
                 },
             },
         },
@@ -331,11 +336,12 @@ NEW_SHARE = {
         "url": {"type": "string"},
     },
 }
-IF_MATCH = {
+IF_MATCH: dict[str, Any] = {
     "in": "header",
     "name": "If-Match",
-    "schema": {"type": "string"},
-    "description": 'The version the change starts from, as the ETag gave it: "12.1".',
+    "schema": {"type": "string", "pattern": '^(?:W/)?"?[0-9]{1,19}[.][0-9]{1,19}"?$'},
+    "description": 'The version the change starts from, as the ETag gave it: "12.1" (or '
+    '"version" in the body). A value that is no version of the dashboard is a 409.',
 }
 DOWNLOAD = {
     "description": "Every row of the widget's query on this page",
@@ -364,7 +370,6 @@ READONLY = {
 def write_paths() -> dict[str, dict[str, Any]]:
     """Creating, changing, deleting, exporting and importing dashboards."""
     new = {"$ref": "#/components/schemas/NewDashboard"}
-    dashboard = {"$ref": "#/components/schemas/Dashboard"}
     created = {
         **_json(ANSWER, "Stored; the answer holds its version (also in ETag)"),
         "headers": {"ETag": {"schema": {"type": "string"}}},
@@ -385,11 +390,11 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "summary": "Replace a stored dashboard from the version it was read at "
                 "(If-Match or version in the body)",
                 "security": READ_KEY,
-                "parameters": [_path("id"), _site(), IF_MATCH],
+                "parameters": [_path("id"), _site(), {**IF_MATCH, "required": True}],
                 "requestBody": _body(new),
                 "responses": {
                     "200": created,
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 428, 503),
+                    **_errors(400, 401, 403, 404, 405, 409, 413, 415, 422, 428, 503),
                 },
             },
             "delete": {
@@ -398,7 +403,7 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "parameters": [_path("id"), _site(), IF_MATCH],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_errors(400, 401, 403, 404, 409, 422, 503),
+                    **_errors(400, 401, 403, 404, 405, 409, 422, 503),
                 },
             },
         },
@@ -408,7 +413,9 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "security": READ_KEY,
                 "parameters": [_path("id"), _site()],
                 "responses": {
-                    "200": _json(dashboard, "Content-Disposition: attachment"),
+                    "200": _json(
+                        {"type": "object"}, "The definition; Content-Disposition: attachment"
+                    ),
                     **_errors(400, 401, 404, 503),
                 },
             },

@@ -219,6 +219,12 @@ def test_a_stale_version_with_bad_input_still_changes_nothing(client: FlaskClien
     garbage = client.put("/api/v1/dashboards/sales?site=shop",
                          json={**stored, "version": "latest"}, headers=AUTH)  # fmt: skip
     assert (garbage.status_code, error_of(garbage)["code"]) == (422, "invalid_version")
+    # an If-Match that names no version cannot match the current one
+    for header in ("*", "", '"latest"', '"0.0"', '"9999999999999999999.1"'):
+        response = client.delete("/api/v1/dashboards/sales?site=shop",
+                                 headers={**AUTH, "If-Match": header})  # fmt: skip
+        assert (response.status_code, error_of(response)["code"]) == (409, "version_conflict")
+        assert response.get_json()["current_version"] == stored["version"]
     assert read(client) == stored
 
 
@@ -269,3 +275,22 @@ def test_a_bad_dashboard_file_stops_the_start_naming_file_and_field(
     with pytest.raises((ConfigError, ValueError)) as caught:
         client_with(dashboards={"dir": str(folder)})
     assert words in str(caught.value)
+
+
+def test_the_apps_session_reads_and_edits_dashboards_with_its_csrf_token(
+    client: FlaskClient,
+) -> None:
+    signed = client.post("/api/v1/session", json={"key": READ_KEY})
+    assert signed.status_code == 200, signed.get_json()
+    csrf = {"X-CSRF-Token": signed.get_json()["csrf_token"]}
+    assert client.get("/api/v1/dashboards?site=shop").status_code == 200  # the cookie alone
+    refused = client.post("/api/v1/dashboards?site=shop", json=definition())
+    assert (refused.status_code, error_of(refused)["code"]) == (403, "csrf")
+    created = client.post("/api/v1/dashboards?site=shop", json=definition(), headers=csrf)
+    assert created.status_code == 201, created.get_json()
+    data = client.post("/api/v1/dashboards/sales/data", json={"site": "shop"})
+    assert (data.status_code, error_of(data)["code"]) == (403, "csrf")
+    assert client.post("/api/v1/dashboards/sales/data", json={"site": "shop"},
+                       headers=csrf).status_code == 200  # fmt: skip
+    other = client.get("/api/v1/dashboards?site=default")
+    assert (other.status_code, error_of(other)["code"]) == (403, "site_not_allowed")

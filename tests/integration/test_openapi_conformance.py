@@ -61,6 +61,9 @@ SEMANTIC_REFUSALS = {
     "too_many_rows": "the breakdown holds more rows than one answer carries",
     "impossible_date": "a date in the grammar before the year 1 or after 9998",
     "unknown_site": "a hit or a tag names a site that is not configured",
+    "invalid_dashboard": "a dashboard whose widget queries name fields their stream lacks, or "
+    "whose parts contradict each other (x + w beyond the grid, a pie of two dimensions, an "
+    "order_by naming neither a metric nor a dimension, a site other than the request's)",
 }
 # A hit's or a tag's time beyond the bounds the site sets around the server clock: the refusal
 # (invalid_hit, invalid_user_tag, or an entry of a batch's rejected) names time and says so.

@@ -23,13 +23,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from werkzeug.routing import BaseConverter
 
 from metronome.config import PublicCacheSettings, Settings, SiteSettings, config_origin
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.data import PageState, dashboard_data, parse_page, widget_body
 from metronome.dashboards.definition import (
     DASHBOARD_ID,
+    ID_PATTERN,
     MAX_BODY_BYTES,
+    RESERVED_IDS,
     Dashboard,
     parse_dashboard,
     to_json,
@@ -37,7 +41,7 @@ from metronome.dashboards.definition import (
 from metronome.dashboards.files import dashboards_dir, load_dashboard_files
 from metronome.dashboards.registry import Entry, Fixed
 from metronome.dashboards.shares import Share, ShareStore, share_csp, share_url
-from metronome.dashboards.store import DashboardStore, unknown_dashboard
+from metronome.dashboards.store import DashboardStore, parse_version, unknown_dashboard
 from metronome.errors import ApiError
 from metronome.hits.bodies import loads_json
 from metronome.query import export
@@ -48,11 +52,25 @@ from metronome.query.parse import parse_query
 from metronome.query.public_cache import Answer, PublicCache
 from metronome.query.reads import call_elasticsearch
 from metronome.query.result import flat_rows, header
+from metronome.web.readers import reader_site
 from metronome.web.services import EXTENSION_KEY as SERVICES_KEY
 from metronome.web.services import current_services
-from metronome.web.views.query import _reader_site
 
 bp = Blueprint("dashboards", __name__)
+
+
+class DashboardIdConverter(BaseConverter):
+    """A dashboard id; never ``import``, which is a route of its own (so that its URL matches
+    one rule only)."""
+
+    regex = f"(?!{'|'.join(RESERVED_IDS)}$){ID_PATTERN}"
+
+
+@bp.record_once
+def _register_converter(state: BlueprintSetupState) -> None:
+    state.app.url_map.converters["dashboard_id"] = DashboardIdConverter
+
+
 EXTENSION_KEY = "metronome.dashboards"
 DATA_CACHE = PublicCacheSettings(ttl=10.0, max_entries=500, max_bytes=32 * 1024 * 1024)
 DOWNLOADS = {
@@ -109,15 +127,15 @@ def share_page_csp() -> str:
 
 @bp.get("/api/v1/dashboards")
 def list_dashboards() -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     services = dashboard_services()
     entries = [*services.fixed.all(), *services.store.list(site.name)]
     return jsonify({"dashboards": [entry.summary() for entry in entries]})
 
 
-@bp.get("/api/v1/dashboards/<dashboard_id>")
+@bp.get("/api/v1/dashboards/<dashboard_id:dashboard_id>")
 def get_dashboard(dashboard_id: str) -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     return _definition_answer(_find(dashboard_id, site))
 
 
@@ -140,8 +158,12 @@ def create_dashboard() -> Response:
 @bp.post("/api/v1/dashboards/import")
 def import_dashboard() -> Response:
     raw = _definition_body()
-    site = _reader_site(public_ok=False)  # ?site=: the definition's own site is replaced
+    site = reader_site()  # ?site=: the definition's own site is replaced
     if isinstance(raw, dict):
+        given = raw.get("site")
+        if given is not None and not (isinstance(given, str) and given):
+            message = "site: null or a site's name (the import's ?site= replaces it)."
+            raise ApiError(422, "invalid_dashboard", message, field="site")
         raw = {**raw, "site": site.name}
     dashboard = _parsed(raw, site, id_required=False)
     base = dashboard.id if "id" in raw else _slug(dashboard.title)
@@ -153,13 +175,16 @@ def import_dashboard() -> Response:
     raise _id_taken(base, site)
 
 
-@bp.put("/api/v1/dashboards/<dashboard_id>")
+@bp.put("/api/v1/dashboards/<dashboard_id:dashboard_id>")
 def replace_dashboard(dashboard_id: str) -> Response:
     raw = _definition_body()
     site = _site_of(raw)
     current = _find(dashboard_id, site)
     _writable(current)
-    version = _if_match() or (raw.get("version") if isinstance(raw, dict) else None)
+    header = _if_match(site, dashboard_id)
+    version = (
+        header if header is not None else (raw.get("version") if isinstance(raw, dict) else None)
+    )
     if isinstance(raw, dict) and "id" not in raw:
         raw = {**raw, "id": dashboard_id}
     dashboard = _parsed(raw, site, id_required=True)
@@ -178,17 +203,17 @@ def replace_dashboard(dashboard_id: str) -> Response:
     return _definition_answer(entry)
 
 
-@bp.delete("/api/v1/dashboards/<dashboard_id>")
+@bp.delete("/api/v1/dashboards/<dashboard_id:dashboard_id>")
 def delete_dashboard(dashboard_id: str) -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     _writable(_find(dashboard_id, site))
-    dashboard_services().store.delete(site.name, dashboard_id, _if_match())
+    dashboard_services().store.delete(site.name, dashboard_id, _if_match(site, dashboard_id))
     return Response(status=204)
 
 
-@bp.get("/api/v1/dashboards/<dashboard_id>/export")
+@bp.get("/api/v1/dashboards/<dashboard_id:dashboard_id>/export")
 def export_dashboard(dashboard_id: str) -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     entry = _find(dashboard_id, site)
     text = json.dumps(to_json(entry.dashboard), indent=2, ensure_ascii=False) + "\n"
     response = Response(text, content_type="application/json")
@@ -200,13 +225,13 @@ def export_dashboard(dashboard_id: str) -> Response:
 # --- data ---------------------------------------------------------------------------------
 
 
-@bp.post("/api/v1/dashboards/<dashboard_id>/data")
+@bp.post("/api/v1/dashboards/<dashboard_id:dashboard_id>/data")
 def dashboard_data_view(dashboard_id: str) -> Response:
     body, site = _page_request()
     return data_response(_find(dashboard_id, site), site, body)
 
 
-@bp.post("/api/v1/dashboards/<dashboard_id>/widgets/<widget_id>/data.<fmt>")
+@bp.post("/api/v1/dashboards/<dashboard_id:dashboard_id>/widgets/<widget_id>/data.<fmt>")
 def widget_download(dashboard_id: str, widget_id: str, fmt: str) -> Response:
     body, site = _page_request()
     return download_response(_find(dashboard_id, site), widget_id, fmt, site, body)
@@ -286,7 +311,7 @@ def download_response(
 def _page_request() -> tuple[Any, SiteSettings]:
     body = query_body(request.mimetype, request.get_data(cache=True))
     name = body.pop("site", None) if isinstance(body, dict) else None
-    return body, _reader_site(public_ok=False, name=name)
+    return body, reader_site(name)
 
 
 def _fields_of(stream: str) -> dict[str, FieldKind]:
@@ -297,7 +322,7 @@ def _fields_of(stream: str) -> dict[str, FieldKind]:
 # --- shares -------------------------------------------------------------------------------
 
 
-@bp.post("/api/v1/dashboards/<dashboard_id>/shares")
+@bp.post("/api/v1/dashboards/<dashboard_id:dashboard_id>/shares")
 def create_share(dashboard_id: str) -> Response:
     body = query_body(request.mimetype, request.get_data(cache=True))
     if not isinstance(body, dict):
@@ -306,7 +331,7 @@ def create_share(dashboard_id: str) -> Response:
     if unknown:
         message = f"Unknown key {unknown[0][:40]!r}; a share takes site and filters."
         raise ApiError(422, "invalid_share", message, field=unknown[0][:40])
-    site = _reader_site(public_ok=False, name=body.get("site"))
+    site = reader_site(body.get("site"))
     entry = _find(dashboard_id, site)
     filters = body.get("filters", [])
     parse_page({"filters": filters}, entry.dashboard.defaults)  # their grammar; 422 otherwise
@@ -318,9 +343,9 @@ def create_share(dashboard_id: str) -> Response:
     return response
 
 
-@bp.get("/api/v1/dashboards/<dashboard_id>/shares")
+@bp.get("/api/v1/dashboards/<dashboard_id:dashboard_id>/shares")
 def list_shares(dashboard_id: str) -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     entry = _find(dashboard_id, site)
     shares = dashboard_services().shares.list(site.name, entry.dashboard.id)
     return jsonify({"shares": [share.answer() for share in shares]})
@@ -328,7 +353,7 @@ def list_shares(dashboard_id: str) -> Response:
 
 @bp.delete("/api/v1/shares/<share_id>")
 def revoke_share(share_id: str) -> Response:
-    site = _reader_site(public_ok=False)
+    site = reader_site()
     if not dashboard_services().shares.revoke(site.name, share_id):
         message = f"Site {site.name!r} has no shared link {share_id[:40]!r}."
         raise ApiError(404, "unknown_share", message, field="id")
@@ -417,14 +442,15 @@ def _definition_body() -> Any:
 
 
 def _site_of(raw: Any) -> SiteSettings:
-    """The site of a definition sent: its ``site``, else ``?site=``, else the default; both
-    given must agree."""
+    """The site of a definition sent: ``?site=``, else its ``site``, else the default (the
+    request must be allowed to read it); both given must agree."""
     named = raw.get("site") if isinstance(raw, dict) else None
-    asked = request.args.get("site")
-    if named is not None and asked is not None and named != asked:
-        message = f"The body's site {str(named)[:64]!r} is not ?site={asked[:64]!r}."
+    asked = request.args.get("site") or None
+    site = reader_site(asked if asked is not None else named)
+    if named is not None and named != site.name:
+        message = f"The body's site {str(named)[:64]!r} is not the request's ({site.name!r})."
         raise ApiError(422, "invalid_dashboard", message, field="site")
-    return _reader_site(public_ok=False, name=named if named is not None else asked)
+    return site
 
 
 def _parsed(raw: Any, site: SiteSettings, *, id_required: bool) -> Dashboard:
@@ -449,9 +475,16 @@ def _writable(entry: Entry) -> None:
         )
 
 
-def _if_match() -> str | None:
+def _if_match(site: SiteSettings, dashboard_id: str) -> str | None:
+    """The version ``If-Match`` names, None without the header. A value that names no version
+    (empty, ``*``, another ETag's form) cannot match the current one: the precondition fails,
+    409 ``version_conflict`` with the current version."""
     value = request.headers.get("If-Match")
-    return value.strip() if value and value.strip() else None
+    if value is None:
+        return None
+    if parse_version(value) is None:
+        raise dashboard_services().store.conflict(site.name, dashboard_id)
+    return value.strip()
 
 
 def _slug(title: str) -> str:
