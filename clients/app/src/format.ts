@@ -60,7 +60,7 @@ export function metricUnit(metric: string, unit?: string | null): string | null 
   if (unit) return unit;
   const field = metric.split(":")[1] ?? "";
   if (/(_ms|\.ms|duration_ms|latency_ms|load_ms)$/.test(field)) return "ms";
-  if (/(bytes|size)$/.test(field)) return "bytes";
+  if (/bytes|size$/.test(field)) return "bytes";
   return null;
 }
 

@@ -290,7 +290,7 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
         maintainAspectRatio: false,
         cutout: widget.type === "donut" ? "62%" : 0,
         layout: { padding: 4 },
-        plugins: { legend: legend(true, "right"), tooltip },
+        plugins: { legend: legend(true, widget.layout.w >= 4 ? "right" : "bottom"), tooltip },
         onHover: cursor,
         onClick: (_event, elements) => {
           const index = elements[0]?.index;

@@ -36,6 +36,8 @@ test("metric names and units", () => {
   assert.equal(metricLabel("avg:total_time_ms"), "Average total time ms");
   assert.equal(metricUnit("p95:load_ms"), "ms");
   assert.equal(metricUnit("sum:bytes"), "bytes");
+  assert.equal(metricUnit("sum:bytes_sent"), "bytes");
+  assert.equal(metricUnit("sum:http.bytes"), "bytes");
   assert.equal(metricUnit("count"), null);
   assert.equal(metricUnit("count", "%"), "%");
 });
