@@ -28,11 +28,19 @@ function key(value: unknown): string {
 export function buildSeries(
   rows: Row[],
   metrics: string[],
-  options: { overlay: boolean; maxSeries?: number; metricLabel?: (metric: string) => string },
+  options: { overlay: boolean; maxSeries?: number; metricLabel?: (metric: string) => string; buckets?: string[] | null },
 ): ChartData {
   const labels: string[] = [];
   const keys: unknown[] = [];
   const index = new Map<string, number>();
+  const split = rows.some((row) => row.dimensions.length > 1);
+  // A split time series holds only the buckets with data: every bucket of the range is drawn.
+  const buckets = split && options.buckets && rows.every((row) => options.buckets?.includes(key(row.dimensions[0]))) ? options.buckets : [];
+  for (const bucket of buckets) {
+    index.set(bucket, labels.length);
+    labels.push(bucket);
+    keys.push(bucket);
+  }
   for (const row of rows) {
     const k = key(row.dimensions[0]);
     if (!index.has(k)) {
@@ -42,7 +50,6 @@ export function buildSeries(
     }
   }
   const name = options.metricLabel ?? ((m: string) => m);
-  const split = rows.some((row) => row.dimensions.length > 1);
   if (!split) {
     const series: Series[] = [];
     metrics.forEach((metric, m) => {

@@ -61,7 +61,7 @@ export interface Row {
 export interface QueryAnswer {
   results: Row[];
   meta?: { total_rows?: number; has_more?: boolean; approximate_metrics?: string[] };
-  query?: { metrics?: string[]; dimensions?: string[] };
+  query?: { metrics?: string[]; dimensions?: string[]; date_range?: string | [string, string]; tz?: string };
   total?: QueryAnswer; // a number widget's total over the whole range (its query without time)
 }
 

@@ -4,6 +4,7 @@ import type { ChartConfiguration, ChartDataset } from "chart.js";
 import { useEffect, useRef } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
 import { bucketLabel, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
+import { bucketKeys } from "./buckets";
 import { buildSeries, isAdditive, totalOf } from "./series";
 import type { Theme } from "./theme";
 import { isError, type QueryAnswer, type Row, type Widget, type WidgetAnswer } from "./types";
@@ -338,7 +339,9 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
   // line, area, bar
   const overlay = options.overlay !== false;
   const name = (metric: string) => widgetMetricLabel(widget, metric);
-  const data = buildSeries(rows, metrics, { overlay, metricLabel: name });
+  const range = answer.query?.date_range;
+  const bucketsOf = timeFirst && Array.isArray(range) && rows.some((row) => row.dimensions.length > 1) ? bucketKeys(range[0], range[1], timeInterval(widget, interval), answer.query?.tz ?? "UTC") : null;
+  const data = buildSeries(rows, metrics, { overlay, metricLabel: name, buckets: bucketsOf });
   for (const series of data.series) if (series.compare) series.label = `${name(series.key)} (${compareLabel(compare)})`;
   const bucket = timeInterval(widget, interval);
   const labels = timeFirst ? data.labels.map((key) => bucketLabel(key, bucket)) : data.keys.map((key) => valueLabel(key, dimensions[0]));

@@ -40,3 +40,15 @@ test("totals: a dimensionless row, else a sum of additive series with its change
   assert.deepEqual(totalOf(rows, undefined, 0, true), { value: 30, change: 275, previous: 8 });
   assert.deepEqual(totalOf([], undefined, 0, true), { value: 0, change: null, previous: null });
 });
+
+test("a split time series is drawn over every bucket of the range", () => {
+  const split: Row[] = [
+    { dimensions: ["2026-11-02", "200"], metrics: [4] },
+    { dimensions: ["2026-11-02", "404"], metrics: [1] },
+  ];
+  const data = buildSeries(split, ["count"], { overlay: false, buckets: ["2026-11-01", "2026-11-02", "2026-11-03"] });
+  assert.deepEqual(data.labels, ["2026-11-01", "2026-11-02", "2026-11-03"]);
+  assert.deepEqual(data.series.map((s) => s.values), [[0, 4, 0], [0, 1, 0]]);
+  const outside = buildSeries(split, ["count"], { overlay: false, buckets: ["2026-11-01"] });
+  assert.deepEqual(outside.labels, ["2026-11-02"]); // buckets that do not match are not used
+});
