@@ -581,6 +581,27 @@ def test_a_widget_downloads_its_rows_as_csv_and_xlsx(
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a zip: an .xlsx
 
 
+def test_the_theme_follows_the_system_until_the_toggle_picks_one(
+    site: Metronome, browser: Browser
+) -> None:
+    context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
+    try:
+        page = context.new_page()
+        sign_in(page, site)
+        background = "getComputedStyle(document.body).backgroundColor"
+        dark = page.evaluate(background)
+        page.get_by_role("button", name="Switch to the light theme").click()
+        assert page.get_attribute("html", "data-theme") == "light"
+        light = page.evaluate(background)
+        assert light != dark
+        page.reload()
+        drawn(page)
+        assert page.evaluate(background) == light  # the choice is remembered
+        expect(page.get_by_role("button", name="Switch to the dark theme")).to_be_visible()
+    finally:
+        context.close()
+
+
 def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Browser) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     listed = requests.get(
