@@ -8,6 +8,14 @@ RUN npm ci --no-audit --no-fund
 COPY clients/js ./
 RUN npm run build
 
+# The dashboard app (clients/app), served by Metronome at /.
+FROM node:20-slim AS app
+WORKDIR /app
+COPY clients/app/package.json clients/app/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY clients/app ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
@@ -19,6 +27,7 @@ COPY ingesters ./ingesters
 COPY es_templates ./es_templates
 COPY config ./config
 COPY --from=snippet /js/dist ./clients/js/dist
+COPY --from=app /app/dist ./clients/app/dist
 RUN pip install -e . && useradd --system --home /app metronome \
     && mkdir -p /app/var && chown metronome /app/var
 USER metronome

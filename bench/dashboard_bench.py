@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import random
 import statistics
 import sys
@@ -281,6 +282,7 @@ def main() -> None:
     parser.add_argument("--es-url", default=None, help="a running cluster instead of a new node")
     parser.add_argument("--es-heap", default="1g")
     args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     print(json.dumps(run(args), indent=2))
 
 

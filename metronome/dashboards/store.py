@@ -38,7 +38,12 @@ def parse_version(text: str) -> tuple[int, int] | None:
     if text.startswith("W/"):
         text = text[2:]
     match = VERSION.fullmatch(text.strip('"'))
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if match is None:
+        return None
+    seq_no, primary_term = int(match.group(1)), int(match.group(2))
+    if primary_term < 1 or max(seq_no, primary_term) >= 2**63:  # what Elasticsearch accepts
+        return None
+    return seq_no, primary_term
 
 
 class DashboardStore:
@@ -111,7 +116,7 @@ class DashboardStore:
                 )
             )
         except _Conflict:
-            raise self._conflict(dashboard.site, dashboard.id) from None
+            raise self.conflict(dashboard.site, dashboard.id) from None
         return Entry(dashboard, "stored", version_of(written))
 
     def delete(self, site: str, dashboard_id: str, version: str | None) -> None:
@@ -129,11 +134,12 @@ class DashboardStore:
                 )
             )
         except _Conflict:
-            raise self._conflict(site, dashboard_id) from None
+            raise self.conflict(site, dashboard_id) from None
         except _Missing:
             raise unknown_dashboard(dashboard_id, site) from None
 
-    def _conflict(self, site: str, dashboard_id: str) -> ApiError:
+    def conflict(self, site: str, dashboard_id: str) -> ApiError:
+        """409 ``version_conflict`` with the current version (404 when there is none)."""
         current = self.get(site, dashboard_id)
         if current is None:
             return unknown_dashboard(dashboard_id, site)

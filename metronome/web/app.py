@@ -29,6 +29,7 @@ from metronome.web.sessions import session_book
 from metronome.web.views import dashboards as dashboards_view
 from metronome.web.views.allezon import bp as allezon_bp
 from metronome.web.views.allezon import fast_user_tags
+from metronome.web.views.app import bp as app_bp
 from metronome.web.views.events import bp as events_bp
 from metronome.web.views.hits import bp as hits_bp
 from metronome.web.views.hits import fast_tick
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     readers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
-        webhooks_bp, session_bp,
+        webhooks_bp, session_bp, app_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app, settings)

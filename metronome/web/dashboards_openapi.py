@@ -34,6 +34,7 @@ from metronome.query.parse import (
 from metronome.query.timerange import time_zone_schema
 
 ID = {"type": "string", "pattern": f"^{ID_PATTERN}$", "not": {"enum": list(RESERVED_IDS)}}
+WIDGET_ID = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
 COMPARE = {"oneOf": [{"type": "null"}, {"type": "string", "enum": list(COMPARE_MODES)}]}
 FILTERS = {"type": "array", "items": FILTER_SCHEMA, "maxItems": 20}
 
@@ -73,7 +74,7 @@ WIDGET = {
     "required": ["id", "type", "query", "layout"],
     "additionalProperties": False,
     "properties": {
-        "id": ID,
+        "id": WIDGET_ID,
         "title": {"type": "string", "maxLength": MAX_TITLE},
         "type": {"type": "string", "enum": list(WIDGET_TYPES)},
         "query": WIDGET_QUERY,
@@ -196,6 +197,7 @@ STATUS = {
     403: "Refused: a read-only dashboard, a write through a shared link, a session without "
     "the site or without X-CSRF-Token.",
     404: "No such site, dashboard, widget or share.",
+    405: "Not a method of this path (import is no dashboard id).",
     409: "The id is taken, or someone else saved the dashboard since its version was read.",
     413: "The body is larger than the limit.",
     415: "The body's media type is not read here.",
@@ -285,7 +287,7 @@ def dashboard_paths() -> dict[str, dict[str, Any]]:
                         **_json(ANSWER, "The definition"),
                         "headers": {"ETag": {"schema": {"type": "string"}}},
                     },
-                    **_errors(400, 401, 404, 503),
+                    **_errors(400, 401, 404, 405, 503),
                 },
             },
         },
@@ -334,11 +336,12 @@ NEW_SHARE = {
         "url": {"type": "string"},
     },
 }
-IF_MATCH = {
+IF_MATCH: dict[str, Any] = {
     "in": "header",
     "name": "If-Match",
     "schema": {"type": "string", "pattern": '^(?:W/)?"?[0-9]{1,19}[.][0-9]{1,19}"?$'},
-    "description": 'The version the change starts from, as the ETag gave it: "12.1".',
+    "description": 'The version the change starts from, as the ETag gave it: "12.1" (or '
+    '"version" in the body). A value that is no version of the dashboard is a 409.',
 }
 DOWNLOAD = {
     "description": "Every row of the widget's query on this page",
@@ -387,11 +390,11 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "summary": "Replace a stored dashboard from the version it was read at "
                 "(If-Match or version in the body)",
                 "security": READ_KEY,
-                "parameters": [_path("id"), _site(), IF_MATCH],
+                "parameters": [_path("id"), _site(), {**IF_MATCH, "required": True}],
                 "requestBody": _body(new),
                 "responses": {
                     "200": created,
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 422, 428, 503),
+                    **_errors(400, 401, 403, 404, 405, 409, 413, 415, 422, 428, 503),
                 },
             },
             "delete": {
@@ -400,7 +403,7 @@ def write_paths() -> dict[str, dict[str, Any]]:
                 "parameters": [_path("id"), _site(), IF_MATCH],
                 "responses": {
                     "204": {"description": "Deleted"},
-                    **_errors(400, 401, 403, 404, 409, 422, 503),
+                    **_errors(400, 401, 403, 404, 405, 409, 422, 503),
                 },
             },
         },

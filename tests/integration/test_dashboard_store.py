@@ -219,6 +219,12 @@ def test_a_stale_version_with_bad_input_still_changes_nothing(client: FlaskClien
     garbage = client.put("/api/v1/dashboards/sales?site=shop",
                          json={**stored, "version": "latest"}, headers=AUTH)  # fmt: skip
     assert (garbage.status_code, error_of(garbage)["code"]) == (422, "invalid_version")
+    # an If-Match that names no version cannot match the current one
+    for header in ("*", "", '"latest"', '"0.0"', '"9999999999999999999.1"'):
+        response = client.delete("/api/v1/dashboards/sales?site=shop",
+                                 headers={**AUTH, "If-Match": header})  # fmt: skip
+        assert (response.status_code, error_of(response)["code"]) == (409, "version_conflict")
+        assert response.get_json()["current_version"] == stored["version"]
     assert read(client) == stored
 
 

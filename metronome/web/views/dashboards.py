@@ -41,7 +41,7 @@ from metronome.dashboards.definition import (
 from metronome.dashboards.files import dashboards_dir, load_dashboard_files
 from metronome.dashboards.registry import Entry, Fixed
 from metronome.dashboards.shares import Share, ShareStore, share_csp, share_url
-from metronome.dashboards.store import DashboardStore, unknown_dashboard
+from metronome.dashboards.store import DashboardStore, parse_version, unknown_dashboard
 from metronome.errors import ApiError
 from metronome.hits.bodies import loads_json
 from metronome.query import export
@@ -160,6 +160,10 @@ def import_dashboard() -> Response:
     raw = _definition_body()
     site = reader_site()  # ?site=: the definition's own site is replaced
     if isinstance(raw, dict):
+        given = raw.get("site")
+        if given is not None and not (isinstance(given, str) and given):
+            message = "site: null or a site's name (the import's ?site= replaces it)."
+            raise ApiError(422, "invalid_dashboard", message, field="site")
         raw = {**raw, "site": site.name}
     dashboard = _parsed(raw, site, id_required=False)
     base = dashboard.id if "id" in raw else _slug(dashboard.title)
@@ -177,7 +181,10 @@ def replace_dashboard(dashboard_id: str) -> Response:
     site = _site_of(raw)
     current = _find(dashboard_id, site)
     _writable(current)
-    version = _if_match() or (raw.get("version") if isinstance(raw, dict) else None)
+    header = _if_match(site, dashboard_id)
+    version = (
+        header if header is not None else (raw.get("version") if isinstance(raw, dict) else None)
+    )
     if isinstance(raw, dict) and "id" not in raw:
         raw = {**raw, "id": dashboard_id}
     dashboard = _parsed(raw, site, id_required=True)
@@ -200,7 +207,7 @@ def replace_dashboard(dashboard_id: str) -> Response:
 def delete_dashboard(dashboard_id: str) -> Response:
     site = reader_site()
     _writable(_find(dashboard_id, site))
-    dashboard_services().store.delete(site.name, dashboard_id, _if_match())
+    dashboard_services().store.delete(site.name, dashboard_id, _if_match(site, dashboard_id))
     return Response(status=204)
 
 
@@ -468,9 +475,16 @@ def _writable(entry: Entry) -> None:
         )
 
 
-def _if_match() -> str | None:
+def _if_match(site: SiteSettings, dashboard_id: str) -> str | None:
+    """The version ``If-Match`` names, None without the header. A value that names no version
+    (empty, ``*``, another ETag's form) cannot match the current one: the precondition fails,
+    409 ``version_conflict`` with the current version."""
     value = request.headers.get("If-Match")
-    return value.strip() if value and value.strip() else None
+    if value is None:
+        return None
+    if parse_version(value) is None:
+        raise dashboard_services().store.conflict(site.name, dashboard_id)
+    return value.strip()
 
 
 def _slug(title: str) -> str:

@@ -1,0 +1,25 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { bucketKeys, isoWeek } from "../src/buckets";
+
+test("days, hours and minutes of a range in a zone", () => {
+  assert.deepEqual(bucketKeys("2026-11-08T00:00:00+01:00", "2026-11-11T00:00:00+01:00", "day", "Europe/Warsaw"), ["2026-11-08", "2026-11-09", "2026-11-10"]);
+  assert.deepEqual(bucketKeys("2026-11-22T10:00:00Z", "2026-11-22T13:00:00Z", "hour", "UTC"), ["2026-11-22T10", "2026-11-22T11", "2026-11-22T12"]);
+  assert.equal(bucketKeys("2026-11-22T10:00:00Z", "2026-11-22T10:30:00Z", "minute", "UTC")?.length, 30);
+});
+
+test("a day of daylight saving change has 23 or 25 hours, each once", () => {
+  const spring = bucketKeys("2026-03-29T00:00:00+01:00", "2026-03-30T00:00:00+02:00", "hour", "Europe/Warsaw");
+  assert.equal(spring?.length, 23);
+  const autumn = bucketKeys("2026-10-25T00:00:00+02:00", "2026-10-26T00:00:00+01:00", "hour", "Europe/Warsaw");
+  assert.equal(autumn?.length, 24); // 02:00 twice is one key
+});
+
+test("weeks, months, quarters and years", () => {
+  assert.deepEqual(isoWeek(2026, 1, 1), [2026, 1]);
+  assert.deepEqual(isoWeek(2027, 1, 1), [2026, 53]);
+  assert.deepEqual(bucketKeys("2026-11-08T00:00:00Z", "2026-11-24T00:00:00Z", "week", "UTC"), ["2026-W45", "2026-W46", "2026-W47", "2026-W48"]);
+  assert.deepEqual(bucketKeys("2026-01-01T00:00:00Z", "2026-07-01T00:00:00Z", "quarter", "UTC"), ["2026-Q1", "2026-Q2"]);
+  assert.deepEqual(bucketKeys("2025-12-01T00:00:00Z", "2026-02-01T00:00:00Z", "month", "UTC"), ["2025-12", "2026-01"]);
+  assert.equal(bucketKeys("2026-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "day", "UTC"), null);
+});

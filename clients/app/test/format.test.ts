@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { bucketLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
+
+test("numbers get thousands separators and units", () => {
+  assert.equal(formatNumber(1234567), "1,234,567");
+  assert.equal(formatNumber(0.456), "0.46");
+  assert.equal(formatNumber(null), "–");
+  assert.equal(formatNumber(1536, "bytes"), "1.5 KB");
+  assert.equal(formatNumber(2_500_000_000, "bytes"), "2.5 GB");
+  assert.equal(formatNumber(250, "ms"), "250 ms");
+  assert.equal(formatNumber(1500, "ms"), "1.5 s");
+  assert.equal(formatNumber(12.5, "%"), "12.5%");
+});
+
+test("compact numbers for axes", () => {
+  assert.equal(formatCompact(999), "999");
+  assert.equal(formatCompact(9999), "9,999");
+  assert.equal(formatCompact(12_345), "12.3k");
+  assert.equal(formatCompact(3_400_000), "3.4M");
+  assert.equal(formatCompact(-2_000_000_000), "-2B");
+});
+
+test("changes carry a sign", () => {
+  assert.equal(formatChange(12.345), "+12.3%");
+  assert.equal(formatChange(-3), "−3%");
+  assert.equal(formatChange(0), "0%");
+  assert.equal(formatChange(null), "");
+  assert.equal(formatChange(1234.5), "+1,235%");
+});
+
+test("metric names and units", () => {
+  assert.equal(metricLabel("visitors"), "Visitors");
+  assert.equal(metricLabel("p95:load_ms"), "p95 load ms");
+  assert.equal(metricLabel("sum:http.bytes"), "Bytes");
+  assert.equal(metricLabel("avg:total_time_ms"), "Average total time ms");
+  assert.equal(metricUnit("p95:load_ms"), "ms");
+  assert.equal(metricUnit("sum:bytes"), "bytes");
+  assert.equal(metricUnit("sum:bytes_sent"), "bytes");
+  assert.equal(metricUnit("sum:http.bytes"), "bytes");
+  assert.equal(metricUnit("count"), null);
+  assert.equal(metricUnit("count", "%"), "%");
+});
+
+test("bucket keys read short", () => {
+  assert.equal(bucketLabel("2026-11-22", "day"), "Nov 22");
+  assert.equal(bucketLabel("2026-11-22T13", "hour"), "13:00");
+  assert.equal(bucketLabel("2026-11-22T00", "hour"), "Nov 22");
+  assert.equal(bucketLabel("2026-11-22T13:05", "minute"), "13:05");
+  assert.equal(bucketLabel("2026-11", "month"), "Nov 2026");
+  assert.equal(bucketLabel("2026-W47", "week"), "2026-W47");
+});
