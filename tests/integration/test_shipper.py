@@ -14,7 +14,7 @@ from elasticsearch import Elasticsearch
 from metronome.config import Settings, ShipperSettings
 from metronome.es.retry import Retry
 from metronome.es.templates import install_templates
-from metronome.spool.deadletters import DeadLetterStore
+from metronome.spool.deadletters import STORED_FIELDS, DeadLetter, DeadLetterStore
 from metronome.spool.entry import Entry, encode_entry
 from metronome.spool.reader import list_segments
 from metronome.spool.shipper import Shipper, ShipperAlreadyRunning
@@ -86,6 +86,13 @@ def test_a_restarted_shipper_resumes_from_its_checkpoint(
     assert count(es, prefix) == 8
 
 
+def move_letter(es: Elasticsearch, store: DeadLetterStore, letter: DeadLetter, at: str) -> None:
+    """Rewrite a dead letter's document to another day (the cause of its refusal goes away)."""
+    document = {name: getattr(letter, name) for name in STORED_FIELDS}
+    document["document"] = {**letter.document, "@timestamp": at}
+    es.index(index=store.index, id=letter.letter_id, document=document, refresh="wait_for")
+
+
 def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed(
     settings: Settings, es: Elasticsearch, prefix: str, ship: Callable[[], int]
 ) -> None:
@@ -105,22 +112,7 @@ def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed
     assert store.replay().still_failing == 1  # the cause is still there
 
     # The cause goes away (here: the letter is moved to another day); replay stores it.
-    moved = {**letter.document, "@timestamp": "2026-11-21T10:00:00.000Z"}
-    es.index(
-        index=store.index,
-        id=letter.letter_id,
-        document={
-            "failed_at": letter.failed_at,
-            "stream": "hits",
-            "target_index": letter.target_index,
-            "doc_id": "h2",
-            "error_type": letter.error_type,
-            "error_reason": "",
-            "attempts": 1,
-            "document": moved,
-        },
-        refresh="wait_for",
-    )
+    move_letter(es, store, letter, "2026-11-21T10:00:00.000Z")
     report = store.replay()
     assert (report.stored, report.still_failing) == (1, 0)
     assert store.count() == 0
@@ -137,11 +129,7 @@ def test_a_replay_refused_for_a_passing_cause_is_retried_and_then_stored(
     store = DeadLetterStore(es, prefix)
     es.indices.refresh(index=store.index)
     (letter,) = store.list()
-    moved = {**letter.document, "@timestamp": "2026-11-22T10:00:00.000Z"}
-    es.index(index=store.index, id=letter.letter_id, refresh="wait_for",
-             document={"failed_at": letter.failed_at, "stream": "hits", "doc_id": "h2",
-                       "target_index": letter.target_index, "error_type": letter.error_type,
-                       "error_reason": "", "attempts": 1, "document": moved})  # fmt: skip
+    move_letter(es, store, letter, "2026-11-22T10:00:00.000Z")
     # The day's index exists but refuses writes the way a nearly full disk makes it: 429.
     target = f"{prefix}-hits-2026.11.22"
     es.indices.create(index=target)
