@@ -209,6 +209,8 @@ def _banner(settings: Settings, base: str) -> str:
             "",
             f"Metronome is running on {base}  (Ctrl-C stops it)",
             "",
+            f"Open the dashboards: {base}/  (sign in with a site's read key, below)",
+            "",
             "Send a hit:",
             f"  curl -s -X POST {base}/tick -H 'Content-Type: application/json'{key_header} "
             '-d \'{"id": "dataset-42", "event": "view", '
