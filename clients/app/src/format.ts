@@ -115,7 +115,7 @@ export function valueLabel(value: unknown, field?: string): string {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/** A time bucket key as the query API names it ("2026-11-22T13", "2026-W47", "2026-Q4"...), made short. */
+/** A time bucket key as the query API names it ("2026-11-22T13:00+01:00", "2026-W47", "2026-Q4"...), made short. */
 export function bucketLabel(key: string, interval: string): string {
   const day = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2}))?)?/.exec(key);
   if (day) {
@@ -131,6 +131,20 @@ export function bucketLabel(key: string, interval: string): string {
   const month = /^(\d{4})-(\d{2})$/.exec(key);
   if (month) return `${MONTHS[Number(month[2]) - 1] ?? month[2]} ${month[1]}`;
   return key;
+}
+
+/** The labels of a run of bucket keys: a local time seen a second time (the hour repeated when
+ * clocks go back) carries its UTC offset, "01:00 (−05:00)", so the two read apart. */
+export function bucketLabels(keys: string[], interval: string): string[] {
+  const seen = new Set<string>();
+  return keys.map((key) => {
+    const label = bucketLabel(key, interval);
+    const parts = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([+-]\d{2}:\d{2}|Z)$/.exec(key);
+    if (!parts) return label;
+    const repeated = seen.has(parts[1]);
+    seen.add(parts[1]);
+    return repeated ? `${label} (${parts[2].replace("-", "\u2212")})` : label;
+  });
 }
 
 const COMPARE_NAMES: Record<string, string> = { previous: "previous period", week: "a week earlier", month: "a month earlier", year: "a year earlier" };

@@ -3,9 +3,9 @@
 import type { ChartConfiguration, ChartDataset } from "chart.js";
 import { useEffect, useRef } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
-import { bucketLabel, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
+import { bucketLabel, bucketLabels, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { bucketKeys } from "./buckets";
-import { buildSeries, isAdditive, totalOf } from "./series";
+import { buildSeries, isAdditive, isolatedAt, totalOf } from "./series";
 import type { Theme } from "./theme";
 import { isError, type QueryAnswer, type Row, type Widget, type WidgetAnswer } from "./types";
 
@@ -213,7 +213,11 @@ function ChartWidget(props: Props) {
     // What is drawn, readable without the canvas (end-to-end tests, assistive checks).
     canvas.current.dataset.series = JSON.stringify({
       labels: config.data.labels,
-      series: config.data.datasets.map((d) => ({ label: d.label, dashed: !!(d as { borderDash?: number[] }).borderDash, values: d.data })),
+      series: config.data.datasets.map((d) => {
+        const drawn = d as { borderDash?: number[]; spanGaps?: boolean; pointRadius?: unknown };
+        const dots = Array.isArray(drawn.pointRadius) ? drawn.pointRadius.filter((r) => r > 0).length : 0;
+        return { label: d.label, dashed: !!drawn.borderDash, values: d.data, joined: !!drawn.spanGaps, dots };
+      }),
     });
     onDrawn?.();
     return () => chart.destroy();
@@ -344,10 +348,13 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
   const data = buildSeries(rows, metrics, { overlay, metricLabel: name, buckets: bucketsOf });
   for (const series of data.series) if (series.compare) series.label = `${name(series.key)} (${compareLabel(compare)})`;
   const bucket = timeInterval(widget, interval);
-  const labels = timeFirst ? data.labels.map((key) => bucketLabel(key, bucket)) : data.keys.map((key) => valueLabel(key, dimensions[0]));
+  const labels = timeFirst ? bucketLabels(data.labels, bucket) : data.keys.map((key) => valueLabel(key, dimensions[0]));
   const stacked = !!options.stacked;
   const horizontal = widget.type === "bar" && !timeFirst;
   const split = rows.some((row) => row.dimensions.length > 1);
+  // Gauges and averages (max:, avg:...) have no value where no sample fell: the line joins the
+  // samples across those buckets. Counts and sums are 0 there, and a gap is a gap.
+  const gaps = !split && !metrics.every(isAdditive);
   let colorIndex = 0;
   const datasets = data.series.map((series) => {
     const color = series.compare ? colors.series[(colorIndex - 1 + colors.series.length) % colors.series.length] : colors.series[colorIndex++ % colors.series.length];
@@ -371,12 +378,14 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
       pointBackgroundColor: series.compare ? withAlpha(color, 0.55) : color,
       borderDash: series.compare ? [6, 4] : undefined,
       borderWidth: series.compare ? 1.5 : 2,
-      pointRadius: labels.length <= 2 ? 3 : 0,
+      // A value with no neighbour would be no line at all: it is drawn as a dot.
+      pointRadius: series.values.map((_, i) => (labels.length <= 2 || isolatedAt(series.values, i, gaps) ? 3 : 0)),
       pointHoverRadius: 4,
-      cubicInterpolationMode: "monotone",
+      tension: 0, // straight segments: a smoothed step from 0 to 6 overshoots and misleads
       fill: widget.type === "area" && !series.compare ? { target: stacked ? "stack" : "origin", above: withAlpha(color, stacked ? 0.45 : 0.16), below: withAlpha(color, 0.16) } : false,
       stack: series.compare ? "compare" : "main",
-      spanGaps: false,
+      order: series.compare ? 1 : 0, // the dashed compare lines under the current ones
+      spanGaps: gaps,
     } as ChartDataset<"line">;
   });
   const valueScale = { ...scaleCommon, beginAtZero: true, stacked, ticks: { ...scaleCommon.ticks, maxTicksLimit: 5, callback: (v: string | number) => formatCompact(Number(v), unit) } };

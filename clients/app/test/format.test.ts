@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bucketLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
+import { bucketLabel, bucketLabels, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
 
 test("numbers get thousands separators and units", () => {
   assert.equal(formatNumber(1234567), "1,234,567");
@@ -44,9 +44,15 @@ test("metric names and units", () => {
 
 test("bucket keys read short", () => {
   assert.equal(bucketLabel("2026-11-22", "day"), "Nov 22");
-  assert.equal(bucketLabel("2026-11-22T13", "hour"), "13:00");
-  assert.equal(bucketLabel("2026-11-22T00", "hour"), "Nov 22");
-  assert.equal(bucketLabel("2026-11-22T13:05", "minute"), "13:05");
+  assert.equal(bucketLabel("2026-11-22T13:00+01:00", "hour"), "13:00");
+  assert.equal(bucketLabel("2026-11-22T00:00-05:00", "hour"), "Nov 22");
+  assert.equal(bucketLabel("2026-11-22T13:05+00:00", "minute"), "13:05");
   assert.equal(bucketLabel("2026-11", "month"), "Nov 2026");
   assert.equal(bucketLabel("2026-W47", "week"), "2026-W47");
+});
+
+test("the hour repeated when clocks go back reads apart", () => {
+  const keys = ["2026-11-01T00:00-04:00", "2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00", "2026-11-01T02:00-05:00"];
+  assert.deepEqual(bucketLabels(keys, "hour"), ["Nov 1", "01:00", "01:00 (\u221205:00)", "02:00"]);
+  assert.deepEqual(bucketLabels(["2026-11-22", "2026-11-23"], "day"), ["Nov 22", "Nov 23"]);
 });
