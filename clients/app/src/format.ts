@@ -153,3 +153,14 @@ const COMPARE_NAMES: Record<string, string> = { previous: "previous period", wee
 export function compareLabel(mode: string | null | undefined): string {
   return COMPARE_NAMES[mode ?? ""] ?? "compare";
 }
+
+/** What a number card says against the compare period: a change with its direction, "new" when
+ * the period before had none, or a quiet "no data" note when there is nothing to compare with. */
+export function changeNote(value: number | null, previous: number | null, change: number | null): { text: string; direction: "up" | "down" | "flat" | "none" } {
+  if (value === null || previous === null || Number.isNaN(previous)) return { text: "no data to compare", direction: "none" };
+  let pct = change;
+  if (pct === null && previous !== 0) pct = Math.round(((value - previous) / Math.abs(previous)) * 1000) / 10;
+  if (pct === null) return value === 0 ? { text: "0%", direction: "flat" } : { text: "new", direction: value > 0 ? "up" : "down" };
+  const text = formatChange(pct);
+  return { text, direction: text === "0%" ? "flat" : pct > 0 ? "up" : "down" };
+}

@@ -3,7 +3,7 @@
 import type { ChartConfiguration, ChartDataset } from "chart.js";
 import { useEffect, useRef } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
-import { bucketLabel, bucketLabels, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
+import { bucketLabel, bucketLabels, changeNote, compareLabel, fieldLabel, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { bucketKeys } from "./buckets";
 import { buildSeries, isAdditive, isolatedAt, totalOf } from "./series";
 import type { Theme } from "./theme";
@@ -93,16 +93,15 @@ function useDrawn(onDrawn: (() => void) | undefined, deps: unknown[]) {
   }, deps);
 }
 
-function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
+function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn }: Props) {
   const metric = widget.query.metrics[0];
   const unit = metricUnit(metric, widget.options?.unit);
   const rows = answer.results;
   const totalRow = answer.total ? (answer.total.results[0] ?? { dimensions: [], metrics: [0] }) : undefined;
-  const { value, change } = totalOf(rows, totalRow, 0, isAdditive(metric));
+  const { value, change, previous } = totalOf(rows, totalRow, 0, isAdditive(metric));
   const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? 0);
   const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
   useDrawn(onDrawn, [answer]);
-  const direction = change === null ? "" : change > 0 ? "up" : change < 0 ? "down" : "flat";
   if (value === null || (value === 0 && !hasData(rows))) {
     return (
       <div class="number">
@@ -116,12 +115,18 @@ function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
       <div class="number-value" title={formatNumber(value, unit)}>
         {formatCompact(value, unit)}
       </div>
-      {change !== null && (
-        <div class={`change ${direction}`} title="Change against the compare period">
-          <span aria-hidden="true">{direction === "up" ? "▲" : direction === "down" ? "▼" : "■"}</span> {formatChange(change)}
-        </div>
-      )}
+      {compareMode && <Change note={changeNote(value, previous, change)} against={compareLabel(compareMode)} />}
       {series.length > 1 && <Sparkline values={series} compare={compare.length === series.length ? compare : []} label={`${metricLabel(metric)} by ${interval}`} />}
+    </div>
+  );
+}
+
+function Change({ note, against }: { note: ReturnType<typeof changeNote>; against: string }) {
+  if (note.direction === "none") return <div class="change none">— vs {against}</div>;
+  const arrow = note.direction === "up" ? "▲" : note.direction === "down" ? "▼" : "■";
+  return (
+    <div class={`change ${note.direction}`}>
+      <span aria-hidden="true">{arrow}</span> <strong>{note.text}</strong> <span class="change-against">vs {against}</span>
     </div>
   );
 }

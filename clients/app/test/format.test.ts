@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bucketLabel, bucketLabels, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
+import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
 
 test("numbers get thousands separators and units", () => {
   assert.equal(formatNumber(1234567), "1,234,567");
@@ -55,4 +55,12 @@ test("the hour repeated when clocks go back reads apart", () => {
   const keys = ["2026-11-01T00:00-04:00", "2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00", "2026-11-01T02:00-05:00"];
   assert.deepEqual(bucketLabels(keys, "hour"), ["Nov 1", "01:00", "01:00 (\u221205:00)", "02:00"]);
   assert.deepEqual(bucketLabels(["2026-11-22", "2026-11-23"], "day"), ["Nov 22", "Nov 23"]);
+});
+
+test("a number card's change: a percentage, new, or nothing to compare", () => {
+  assert.deepEqual(changeNote(120, 100, 20), { text: "+20%", direction: "up" });
+  assert.deepEqual(changeNote(80, 100, null), { text: "−20%", direction: "down" });
+  assert.deepEqual(changeNote(6, 0, null), { text: "new", direction: "up" });
+  assert.deepEqual(changeNote(0, 0, null), { text: "0%", direction: "flat" });
+  assert.deepEqual(changeNote(6, null, null), { text: "no data to compare", direction: "none" });
 });
