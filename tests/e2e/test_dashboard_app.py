@@ -25,9 +25,14 @@ from metronome.es.naming import index_for
 from metronome.es.templates import install_templates, remove_templates
 from tests.conftest import ROOT
 from tests.e2e.browser import chromium
+from tests.e2e.demo_data import demo_documents
 from tests.e2e.processes import Metronome, running
 
 READ_KEY = f"sk_app_{secrets.token_hex(8)}"
+# The screenshots' sites: a realistic month of every stream (the tests' numbers stay on
+# "default", whose few known hits they check), and a shop with Allezon's user tags.
+DEMO_KEY = f"sk_demo_{secrets.token_hex(8)}"
+DEMO, SHOP = "demo", "shop"
 SCREENSHOTS = ROOT / "var" / "test-output" / "screenshots"
 APP_DIST = ROOT / "clients" / "app" / "dist" / "manifest.json"
 DESKTOP: ViewportSize = {"width": 1360, "height": 900}
@@ -205,14 +210,18 @@ def site(
     install_templates(es, prefix)
     now = datetime.now(UTC)
     bulk(es, [*documents(prefix, now), *other_documents(prefix, now)], refresh="wait_for")
+    bulk(es, demo_documents(prefix, DEMO, SHOP, now), refresh="wait_for", chunk_size=2000)
     env = {"METRONOME_SITES__DEFAULT__READ_KEYS": READ_KEY}
+    for name in (DEMO, SHOP):
+        env[f"METRONOME_SITES__{name.upper()}__READ_KEYS"] = DEMO_KEY
+        env[f"METRONOME_SITES__{name.upper()}__WRITE_AUTH"] = "none"
     try:
         with running(es_url, prefix, tmp_path_factory.mktemp("metronome"), **env) as metronome:
             yield metronome
     finally:
         names = list(es.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
-        if names:
-            es.indices.delete(index=",".join(names))
+        for start in range(0, len(names), 40):  # a month of daily indices: a long URL
+            es.indices.delete(index=",".join(names[start : start + 40]))
         remove_templates(es, prefix)
 
 
@@ -319,7 +328,7 @@ def test_the_numbers_shown_equal_the_query_api(site: Metronome, context: Browser
         },
     )
     expected = [
-        (row["dimensions"][0] or "(none)", [f"{int(m):,}" for m in row["metrics"]])
+        (row["dimensions"][0] or "(direct)", [f"{int(m):,}" for m in row["metrics"]])
         for row in answer["results"]
     ]
     assert table_of(page, "referrers") == expected
@@ -616,12 +625,21 @@ def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Bro
             context = browser.new_context(viewport=viewport, color_scheme=scheme)
             page = context.new_page()
             errors = watch_errors(page)
-            sign_in(page, site, "/?d=web")
+            sign_in_demo(page, site, f"/?site={DEMO}&d=web")
             for dashboard in builtins:
-                page.goto(f"{site.base}/?d={dashboard}")
+                owner = SHOP if dashboard == "allezon" else DEMO
+                page.goto(f"{site.base}/?site={owner}&d={dashboard}")
                 drawn(page)
                 page.wait_for_timeout(200)
+                assert page.locator(".state.error").count() == 0, dashboard
                 path = SCREENSHOTS / f"{dashboard}-{scheme}-{device}.png"
                 page.screenshot(path=str(path), full_page=True)
             assert errors == []
             context.close()
+
+
+def sign_in_demo(page: Page, site: Metronome, path: str) -> None:
+    page.goto(site.base + path)
+    page.get_by_label("Read key").fill(DEMO_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    drawn(page)

@@ -105,7 +105,7 @@ export function fieldLabel(field: string): string {
 
 /** A dimension value for display: empty ones are "(none)", booleans read as words. */
 export function valueLabel(value: unknown, field?: string): string {
-  if (value === null || value === undefined || value === "") return "(none)";
+  if (value === null || value === undefined || value === "") return field === "referrer.host" ? "(direct)" : "(none)";
   if (field === "bot" && (value === true || value === "true")) return "Bots";
   if (field === "bot" && (value === false || value === "false")) return "Humans";
   if (value === true) return "yes";

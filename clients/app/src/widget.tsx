@@ -102,7 +102,9 @@ function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn 
   const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? 0);
   const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
   useDrawn(onDrawn, [answer]);
-  if (value === null || (value === 0 && !hasData(rows))) {
+  // Nothing counted is "no data"; a gauge that reads 0 (dead letters: none) is a real 0.
+  const counted = metric === "visitors" || metric === "sessions" || isAdditive(metric);
+  if (value === null || (value === 0 && counted && !hasData(rows))) {
     return (
       <div class="number">
         <div class="number-value muted">{value === null ? "–" : "0"}</div>
@@ -154,7 +156,9 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
   const drill = widget.options?.drilldown !== false && field && onDrill ? onDrill : undefined;
   const fieldIndex = field ? (widget.query.dimensions ?? []).indexOf(field) : -1;
   const rows = answer.results;
-  const max = Math.max(1, ...rows.map((row) => row.metrics[0] ?? 0));
+  // The bar shows the metric the rows are ranked by, so bars and order agree.
+  const ranked = Math.max(0, metrics.indexOf(widget.query.order_by?.[0]?.[0] ?? ""));
+  const max = Math.max(1, ...rows.map((row) => row.metrics[ranked] ?? 0));
   useDrawn(onDrawn, [answer]);
   const label = (row: Row) =>
     row.dimensions.map((value, i) => (isTime(dimensions[i] ?? widget.query.dimensions?.[i] ?? "") ? bucketLabel(String(value), timeInterval(widget, interval)) : valueLabel(value, dimensions[i]))).join(" · ");
@@ -191,7 +195,7 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
               }
             >
               <span role="cell" class="cell-label">
-                <span class="bar" style={{ width: `${(((row.metrics[0] ?? 0) / max) * 100).toFixed(1)}%` }} />
+                <span class="bar" style={{ width: `${(((row.metrics[ranked] ?? 0) / max) * 100).toFixed(1)}%` }} />
                 <span class="label-text">{label(row)}</span>
               </span>
               {row.metrics.map((value, m) => (

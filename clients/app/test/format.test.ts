@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
+import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "../src/format";
 
 test("numbers get thousands separators and units", () => {
   assert.equal(formatNumber(1234567), "1,234,567");
@@ -63,4 +63,9 @@ test("a number card's change: a percentage, new, or nothing to compare", () => {
   assert.deepEqual(changeNote(6, 0, null), { text: "new", direction: "up" });
   assert.deepEqual(changeNote(0, 0, null), { text: "0%", direction: "flat" });
   assert.deepEqual(changeNote(6, null, null), { text: "no data to compare", direction: "none" });
+});
+
+test("an empty referrer is a direct visit", () => {
+  assert.equal(valueLabel("", "referrer.host"), "(direct)");
+  assert.equal(valueLabel(null, "format"), "(none)");
 });
