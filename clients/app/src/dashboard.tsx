@@ -315,6 +315,7 @@ export function DashboardPage(props: PageProps) {
         <WidgetForm
           widget={formFor}
           dashboard={draft}
+          site={site}
           onClose={() => setFormFor(null)}
           onSave={(widget) => {
             const exists = placed.findIndex((w) => w.id === widget.id);
