@@ -140,7 +140,7 @@ export function WidgetForm({ widget, dashboard, site, onSave, onClose }: { widge
           </label>
         </div>
         <p class="hint">{hint[type]}</p>
-        <div class="form-row">
+        <div class="form-row top">
           <label class="field grow">
             <span>Metrics (comma-separated)</span>
             <input value={metrics} required list={`${listId}-metrics`} placeholder="count, visitors" aria-invalid={notNumeric.length ? "true" : undefined} aria-describedby={notNumeric.length ? `${listId}-metrics-note` : undefined} onInput={(e) => setMetrics((e.target as HTMLInputElement).value)} />
