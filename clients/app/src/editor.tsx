@@ -116,7 +116,7 @@ export function WidgetForm({ widget, dashboard, site, onSave, onClose }: { widge
         <div class="form-row">
           <label class="field grow">
             <span>Title</span>
-            <input value={title} required maxLength={200} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
+            <input value={title} required maxLength={200} autoFocus onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
           </label>
           <label class="field">
             <span>Type</span>

@@ -1,7 +1,7 @@
 // One widget's body: a chart (line, area, bar, pie, donut, scatter), a number with change and
 // sparkline, or a table; with its loading, empty and error states.
 import type { ChartConfiguration, ChartDataset } from "chart.js";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
 import { bucketLabel, bucketLabels, changeNote, compareLabel, fieldLabel, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { bucketKeys } from "./buckets";
@@ -160,6 +160,22 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
   const ranked = Math.max(0, metrics.indexOf(widget.query.order_by?.[0]?.[0] ?? ""));
   const max = Math.max(1, ...rows.map((row) => row.metrics[ranked] ?? 0));
   useDrawn(onDrawn, [answer]);
+  // Rows that do not all fit fade out at the bottom edge, so a cut row reads as "scroll on".
+  const scroller = useRef<HTMLDivElement>(null);
+  const [more, setMore] = useState(false);
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    const update = () => setMore(element.scrollHeight - element.scrollTop - element.clientHeight > 2);
+    update();
+    const observer = new ResizeObserver(update);
+    observer.observe(element);
+    element.addEventListener("scroll", update, { passive: true });
+    return () => {
+      observer.disconnect();
+      element.removeEventListener("scroll", update);
+    };
+  }, [answer]);
   const label = (row: Row) =>
     row.dimensions.map((value, i) => (isTime(dimensions[i] ?? widget.query.dimensions?.[i] ?? "") ? bucketLabel(String(value), timeInterval(widget, interval)) : valueLabel(value, dimensions[i]))).join(" · ");
   return (
@@ -172,7 +188,7 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
           </span>
         ))}
       </div>
-      <div class="table-rows">
+      <div class={more ? "table-rows more" : "table-rows"} ref={scroller}>
         {rows.map((row, r) => {
           const activate = drill && fieldIndex >= 0 ? () => drill(field as string, row.dimensions[fieldIndex]) : undefined;
           return (

@@ -18,6 +18,9 @@ test("compact numbers for axes", () => {
   assert.equal(formatCompact(9999), "9,999");
   assert.equal(formatCompact(12_345), "12.3k");
   assert.equal(formatCompact(3_400_000), "3.4M");
+  assert.equal(formatCompact(1_234_567), "1.2M");
+  assert.equal(formatCompact(12_345_678), "12.3M");
+  assert.equal(formatNumber(12_345_678), "12,345,678");
   assert.equal(formatCompact(-2_000_000_000), "-2B");
 });
 
