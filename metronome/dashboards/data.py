@@ -111,6 +111,9 @@ def check_page(page: PageState, now: datetime | None = None) -> None:
         raise ApiError(error.status, error.code, message, field=field) from None
 
 
+SERIES_LIMIT = 10_000  # the query engine's largest page
+
+
 def widget_body(
     dashboard: Dashboard,
     widget: Widget,
@@ -150,6 +153,10 @@ def widget_body(
     }
     if page.compare is not None and widget.options.overlay:
         body["compare"] = page.compare
+    if "limit" not in query and dimensions and dimensions[0].startswith("time:"):
+        # A series over time is drawn whole: the query's default page (100 rows) would cut
+        # 7 days by hour, or 30 days split by a second field, short.
+        body["limit"] = SERIES_LIMIT
     return body
 
 

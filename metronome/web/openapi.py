@@ -15,7 +15,7 @@ says why); 413 a body over the limit; 415 a media type not read; 429 over a rate
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -25,6 +25,7 @@ from metronome.compat.allezon import openapi_components as allezon_components
 from metronome.compat.allezon import openapi_paths as allezon_paths
 from metronome.config import IngestSettings
 from metronome.hits.definition import hit_query_parameters, hit_schema
+from metronome.query.catalog import FieldKind
 from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
@@ -350,6 +351,41 @@ def build_spec(version: str) -> dict[str, Any]:
                         "inconsistent_query: two time dimensions, order_by naming neither a "
                         "metric nor a dimension",
                     ),
+                },
+            }
+        },
+    )
+    kinds = list(get_args(FieldKind))
+    field = {
+        "type": "object",
+        "required": ["name", "kind"],
+        "properties": {"name": {"type": "string"}, "kind": {"type": "string", "enum": kinds}},
+    }
+    spec.path(
+        path="/api/v1/fields",
+        operations={
+            "get": {
+                "summary": "The fields of a stream a query may name, with their kinds "
+                "(metrics other than count and visitors need a number)",
+                "security": READ_KEY,
+                "parameters": [
+                    _query("site", {"type": "string"}, "Site (default: default_site)."),
+                    _query("stream", {**STREAM_SCHEMA, "default": "hits"}),
+                ],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["site", "stream", "fields"],
+                            "properties": {
+                                "site": {"type": "string"},
+                                "stream": {"type": "string"},
+                                "fields": {"type": "array", "items": field},
+                            },
+                        },
+                        "The fields, by name",
+                    ),
+                    **_errors(400, 401, 403, 404, 503),
                 },
             }
         },

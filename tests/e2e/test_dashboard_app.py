@@ -25,9 +25,14 @@ from metronome.es.naming import index_for
 from metronome.es.templates import install_templates, remove_templates
 from tests.conftest import ROOT
 from tests.e2e.browser import chromium
+from tests.e2e.demo_data import demo_documents
 from tests.e2e.processes import Metronome, running
 
 READ_KEY = f"sk_app_{secrets.token_hex(8)}"
+# The screenshots' sites: a realistic month of every stream (the tests' numbers stay on
+# "default", whose few known hits they check), and a shop with Allezon's user tags.
+DEMO_KEY = f"sk_demo_{secrets.token_hex(8)}"
+DEMO, SHOP = "demo", "shop"
 SCREENSHOTS = ROOT / "var" / "test-output" / "screenshots"
 APP_DIST = ROOT / "clients" / "app" / "dist" / "manifest.json"
 DESKTOP: ViewportSize = {"width": 1360, "height": 900}
@@ -205,14 +210,18 @@ def site(
     install_templates(es, prefix)
     now = datetime.now(UTC)
     bulk(es, [*documents(prefix, now), *other_documents(prefix, now)], refresh="wait_for")
+    bulk(es, demo_documents(prefix, DEMO, SHOP, now), refresh="wait_for", chunk_size=2000)
     env = {"METRONOME_SITES__DEFAULT__READ_KEYS": READ_KEY}
+    for name in (DEMO, SHOP):
+        env[f"METRONOME_SITES__{name.upper()}__READ_KEYS"] = DEMO_KEY
+        env[f"METRONOME_SITES__{name.upper()}__WRITE_AUTH"] = "none"
     try:
         with running(es_url, prefix, tmp_path_factory.mktemp("metronome"), **env) as metronome:
             yield metronome
     finally:
         names = list(es.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
-        if names:
-            es.indices.delete(index=",".join(names))
+        for start in range(0, len(names), 40):  # a month of daily indices: a long URL
+            es.indices.delete(index=",".join(names[start : start + 40]))
         remove_templates(es, prefix)
 
 
@@ -259,6 +268,13 @@ def drawn(page: Page) -> None:
 def sign_in(page: Page, site: Metronome, path: str = "/") -> None:
     page.goto(site.base + path)
     page.get_by_label("Read key").fill(READ_KEY)
+    page.get_by_role("button", name="Sign in").click()
+    drawn(page)
+
+
+def sign_in_demo(page: Page, site: Metronome, path: str) -> None:
+    page.goto(site.base + path)
+    page.get_by_label("Read key").fill(DEMO_KEY)
     page.get_by_role("button", name="Sign in").click()
     drawn(page)
 
@@ -319,7 +335,7 @@ def test_the_numbers_shown_equal_the_query_api(site: Metronome, context: Browser
         },
     )
     expected = [
-        (row["dimensions"][0] or "(none)", [f"{int(m):,}" for m in row["metrics"]])
+        (row["dimensions"][0] or "(direct)", [f"{int(m):,}" for m in row["metrics"]])
         for row in answer["results"]
     ]
     assert table_of(page, "referrers") == expected
@@ -602,6 +618,61 @@ def test_the_theme_follows_the_system_until_the_toggle_picks_one(
         context.close()
 
 
+def test_sparse_counters_are_drawn_and_a_week_by_hour_is_whole(
+    site: Metronome, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, site, "/?d=health")
+    for widget in ("accepted-over-time", "shipped-over-time"):
+        drawn_series = series_of(page, widget)
+        # 7 days by hour: the query's first page of 100 rows used to cut it short.
+        assert len(drawn_series["labels"]) >= 7 * 24
+        line = drawn_series["series"][0]
+        samples = [v for v in line["values"] if v is not None]
+        assert len(samples) >= 8 * 4 - 8 and None in line["values"]  # 4 samples a day
+        assert line["joined"]  # a gauge's samples are joined across empty hours
+
+
+def test_number_cards_say_new_when_the_period_before_had_nothing(
+    site: Metronome, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in(page, site)
+    change = page.locator("section[data-widget='views'] .change")
+    expect(change).to_contain_text("new")
+    expect(change).to_contain_text("vs previous period")
+
+
+def test_a_series_split_by_hour_is_zero_filled_with_the_api_s_keys(
+    site: Metronome, context: BrowserContext
+) -> None:
+    dashboard_id = f"hourly-{uuid.uuid4().hex[:6]}"
+    widget = {
+        "id": "events-by-hour",
+        "title": "Events by hour",
+        "type": "area",
+        "query": {"metrics": ["count"], "dimensions": ["time", "event"]},
+        "layout": {"x": 0, "y": 0, "w": 12, "h": 4},
+        "options": {"stacked": True},
+    }
+    body = {"id": dashboard_id, "title": "Hourly", "stream": "hits", "site": "default"}
+    created = requests.post(
+        f"{site.base}/api/v1/dashboards",
+        json={**body, "widgets": [widget]},
+        headers=api_headers(),
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    page = context.new_page()
+    sign_in(page, site, f"/?d={dashboard_id}&range=7d&interval=hour&tz=America/New_York")
+    split = series_of(page, "events-by-hour")
+    # Every hour of the week is drawn (the API's keys, with their offset), not only those with
+    # hits: 7 x 24, one more for the partial hours at both ends.
+    assert 7 * 24 <= len(split["labels"]) <= 7 * 24 + 1
+    views = next(s for s in split["series"] if s["label"] == "view")
+    assert sum(views["values"]) >= 6 * 6  # six views on each of the last 6 whole days
+
+
 def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Browser) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     listed = requests.get(
@@ -616,12 +687,81 @@ def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Bro
             context = browser.new_context(viewport=viewport, color_scheme=scheme)
             page = context.new_page()
             errors = watch_errors(page)
-            sign_in(page, site, "/?d=web")
+            sign_in_demo(page, site, f"/?site={DEMO}&d=web")
             for dashboard in builtins:
-                page.goto(f"{site.base}/?d={dashboard}")
+                owner = SHOP if dashboard == "allezon" else DEMO
+                page.goto(f"{site.base}/?site={owner}&d={dashboard}")
                 drawn(page)
                 page.wait_for_timeout(200)
+                assert page.locator(".state.error").count() == 0, dashboard
                 path = SCREENSHOTS / f"{dashboard}-{scheme}-{device}.png"
                 page.screenshot(path=str(path), full_page=True)
+                if device == "phone":  # the first screen, as a phone shows it
+                    page.screenshot(path=str(SCREENSHOTS / f"{dashboard}-{scheme}-phone-top.png"))
             assert errors == []
             context.close()
+
+
+def test_views_and_visitors_both_show_and_long_labels_stay_in_their_table(
+    site: Metronome, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    sign_in_demo(page, site, f"/?site={DEMO}&d=web")
+    chart = series_of(page, "views-over-time")
+    by_label = {series["label"]: series for series in chart["series"]}
+    views, visitors = by_label["Views"], by_label["Visitors"]
+    pairs = zip(views["values"], visitors["values"], strict=True)
+    assert any(v and w and v != w for v, w in pairs)  # not one line hiding the other
+    assert sum(visitors["values"]) > 0
+    table = page.locator("section[data-widget='top-pages'] .table")
+    long_row = table.locator(".table-row", has_text="historic-weather-observations")
+    expect(long_row).to_have_count(1)
+    overflow = table.evaluate("t => t.scrollWidth - t.clientWidth")
+    assert overflow <= 0
+    label = long_row.locator(".label-text")
+    assert label.evaluate("e => e.scrollWidth > e.clientWidth")  # cut with an ellipsis
+
+
+def test_the_editor_offers_the_stream_s_fields_and_the_dialogs_are_captured(
+    site: Metronome, browser: Browser
+) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport=DESKTOP, color_scheme="light")
+    try:
+        page = context.new_page()
+        sign_in_demo(page, site, f"/?site={DEMO}&d=logs")
+        page.get_by_role("button", name="Copy to edit").click()
+        expect(page.get_by_role("button", name="+ Add widget")).to_be_visible()
+        expect(page.locator("section[data-widget='paths'] .table-row").first).to_be_visible()
+        page.get_by_role("button", name="Edit Top paths").click()
+        dialog = page.get_by_role("dialog")
+        metrics = dialog.get_by_label("Metrics (comma-separated)")
+        list_id = metrics.get_attribute("list")
+        page.wait_for_function(
+            "id => [...document.getElementById(id).options]"
+            ".some(o => o.value === 'p95:http.bytes')",
+            arg=list_id,
+        )
+        values = page.locator(f"datalist[id='{list_id}'] option").evaluate_all(
+            "options => options.map(o => o.value)"
+        )
+        assert "sum:http.bytes" in values
+        assert not any(v.endswith((":event", ":url.path", ":bot")) for v in values)
+        metrics.fill("count, avg:event")
+        expect(dialog).to_contain_text("Not a number in logs: avg:event")
+        page.screenshot(path=str(SCREENSHOTS / "editor-dialog-light-desktop.png"))
+        dialog.get_by_role("button", name="Cancel").click()
+        page.screenshot(path=str(SCREENSHOTS / "editor-page-light-desktop.png"), full_page=True)
+    finally:
+        context.close()
+    context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
+    try:
+        page = context.new_page()
+        sign_in_demo(page, site, f"/?site={DEMO}&d=web")
+        page.get_by_role("button", name="Share").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("button", name="Create a public link").click()
+        expect(dialog.get_by_label("The link (shown once: copy it now)")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "share-dialog-dark-desktop.png"))
+    finally:
+        context.close()

@@ -345,3 +345,27 @@ def test_the_field_catalog_keeps_a_bounded_number_of_streams(
         catalog.fields(f"never_sent_{number}")
     assert catalog.cached_streams() == 4
     assert "keyword" in catalog.fields("hits").values()  # the newest are kept, and still work
+
+
+def test_the_fields_of_a_stream_are_listed_with_their_kinds(
+    client: FlaskClient, ship: Callable[[], int]
+) -> None:
+    send(client, [{"id": "f", "event": "view", "load_ms": 120}])
+    ship()
+    response = client.get("/api/v1/fields?site=shop&stream=hits", headers=AUTH)
+    assert response.status_code == 200, response.get_json()
+    answer = response.get_json()
+    assert (answer["site"], answer["stream"]) == ("shop", "hits")
+    kinds = {f["name"]: f["kind"] for f in answer["fields"]}
+    assert kinds["event"] == "keyword"
+    assert kinds["id"] == "keyword"
+    assert kinds["bot"] == "boolean"
+    assert kinds["load_ms"] == "number"
+    assert kinds["@timestamp"] == "date"
+    names = [f["name"] for f in answer["fields"]]
+    assert names == sorted(names)
+
+    refused = client.get("/api/v1/fields?site=shop&stream=no%20such", headers=AUTH)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["code"] == "invalid_stream"
+    assert client.get("/api/v1/fields?site=shop").status_code == 401

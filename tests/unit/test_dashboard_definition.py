@@ -240,7 +240,11 @@ def test_a_widget_body_is_the_query_of_the_page() -> None:
         "date_range": "7d",
         "tz": "Europe/Warsaw",
         "compare": "previous",
+        "limit": 10_000,  # a series is drawn whole, not cut at the first 100 buckets
     }
+    pages = web.widget("top-pages")
+    assert pages is not None
+    assert widget_body(web, pages, page=page, site="shop", known=HITS)["limit"] == 10
     realtime = web.widget("realtime")
     assert realtime is not None
     fixed = widget_body(web, realtime, page=page, site="shop", known=HITS)

@@ -1,6 +1,7 @@
 // Calls to Metronome's own API (same origin only): the session cookie rides along, unsafe
 // methods carry the CSRF token, errors become ApiError with the server's code and message.
 import type { Dashboard, DashboardSummary, DataAnswer, Filter, QueryAnswer, Range, Session, Share } from "./types";
+import type { FieldInfo } from "./fields";
 
 export class ApiError extends Error {
   constructor(
@@ -88,6 +89,7 @@ export const api = {
   shares: (id: string, site: string) => json<{ shares: Share[] }>(`/api/v1/dashboards/${q(id)}/shares?site=${q(site)}`),
   share: (id: string, site: string, filters: Filter[]) => json<Share>(`/api/v1/dashboards/${q(id)}/shares`, { method: "POST", body: { site, filters } }),
   revoke: (shareId: string) => json<void>(`/api/v1/shares/${q(shareId)}`, { method: "DELETE" }),
+  fields: (site: string, stream: string) => json<{ fields: FieldInfo[] }>(`/api/v1/fields?site=${q(site)}&stream=${q(stream)}`),
   shared: (token: string) => json<SharedAnswer>(`/api/v1/shared/${q(token)}`, { quietAuth: true }),
 };
 

@@ -1,18 +1,32 @@
-// The time buckets of a range, keyed as the query API keys them ("2026-11-22T13", "2026-W47",
-// "2026-Q4"...), in a time zone: to zero-fill a series split by a second dimension, whose
+// The time buckets of a range, keyed as the query API keys them ("2026-11-22T13:00+01:00",
+// "2026-11-22", "2026-W47", "2026-Q4"...), in a time zone: to zero-fill a series split by a second dimension, whose
 // answer holds only the buckets that have data. Pure.
 
 const formats = new Map<string, Intl.DateTimeFormat>();
 
-function partsIn(moment: number, tz: string): { y: number; m: number; d: number; h: number; min: number } {
+interface Parts { y: number; m: number; d: number; h: number; min: number; offset: string }
+
+function partsIn(moment: number, tz: string): Parts {
   let format = formats.get(tz);
   if (!format) {
-    format = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    format = new Intl.DateTimeFormat("en-US", { timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", timeZoneName: "longOffset" });
     formats.set(tz, format);
   }
   const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(moment)) if (part.type !== "literal") parts[part.type] = Number(part.value);
-  return { y: parts.year, m: parts.month, d: parts.day, h: parts.hour, min: parts.minute };
+  let offset = "+00:00";
+  for (const part of format.formatToParts(moment)) {
+    if (part.type === "timeZoneName") offset = isoOffset(part.value);
+    else if (part.type !== "literal") parts[part.type] = Number(part.value);
+  }
+  return { y: parts.year, m: parts.month, d: parts.day, h: parts.hour, min: parts.minute, offset };
+}
+
+/** Intl's "GMT-05:00" / "GMT" as ISO 8601's "-05:00" / "+00:00" (what the API's keys carry). */
+export function isoOffset(name: string): string {
+  const match = /([+\-\u2212])(\d{1,2})(?::?(\d{2}))?/.exec(name);
+  if (!match) return "+00:00";
+  const sign = match[1] === "+" ? "+" : "-";
+  return `${sign}${match[2].padStart(2, "0")}:${match[3] ?? "00"}`;
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
@@ -27,12 +41,12 @@ export function isoWeek(y: number, m: number, d: number): [number, number] {
 }
 
 export function bucketKey(moment: number, interval: string, tz: string): string {
-  const { y, m, d, h, min } = partsIn(moment, tz);
+  const { y, m, d, h, min, offset } = partsIn(moment, tz);
   switch (interval) {
     case "minute":
-      return `${y}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(min)}`;
+      return `${y}-${pad(m)}-${pad(d)}T${pad(h)}:${pad(min)}${offset}`;
     case "hour":
-      return `${y}-${pad(m)}-${pad(d)}T${pad(h)}`;
+      return `${y}-${pad(m)}-${pad(d)}T${pad(h)}:00${offset}`;
     case "day":
       return `${y}-${pad(m)}-${pad(d)}`;
     case "week": {

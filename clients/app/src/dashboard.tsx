@@ -40,6 +40,8 @@ export function widgetQuery(widget: Widget, dashboard: Dashboard, body: DataBody
   if (body.compare && !widget.options?.range) query.compare = body.compare;
   if (widget.query.order_by) query.order_by = widget.query.order_by;
   if (widget.query.limit) query.limit = widget.query.limit;
+  // A series over time is drawn whole (the API's default page is 100 rows).
+  else if (isTime(widget.query.dimensions?.[0] ?? "")) query.limit = 10_000;
   return query;
 }
 
@@ -313,6 +315,7 @@ export function DashboardPage(props: PageProps) {
         <WidgetForm
           widget={formFor}
           dashboard={draft}
+          site={site}
           onClose={() => setFormFor(null)}
           onSave={(widget) => {
             const exists = placed.findIndex((w) => w.id === widget.id);

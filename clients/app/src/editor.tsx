@@ -2,13 +2,15 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "./api";
 import { Dialog } from "./dialog";
+import { dimensionFields, metricChoices, unknownMetrics, type FieldInfo } from "./fields";
 import { fieldLabel } from "./format";
 import { RANGES } from "./state";
 import { WIDGET_TYPES, type Dashboard, type Filter, type Share, type Widget, type WidgetType } from "./types";
 
 export const STREAMS = ["hits", "logs", "github", "s3", "ga4", "prometheus", "allezon"];
 
-// Fields the built-in streams store (suggestions; any field the stream has may be typed).
+// Fields the built-in streams store: suggestions until the stream's own list (GET
+// /api/v1/fields) arrives, or when it cannot be read. Any field the stream has may be typed.
 const STREAM_FIELDS: Record<string, string[]> = {
   hits: ["event", "id", "format", "url.path", "url.host", "referrer.host", "referrer.path", "user_agent.name", "user_agent.os.name", "user_agent.device.type", "bot", "geo.country_name", "geo.country"],
   logs: ["event", "id", "format", "status", "method", "url.path", "referrer.host", "user_agent.name", "bot", "bytes", "duration_ms", "geo.country_name"],
@@ -20,8 +22,8 @@ const STREAM_FIELDS: Record<string, string[]> = {
 };
 const METRIC_SUGGESTIONS = ["count", "visitors", "sessions", "sum:", "avg:", "min:", "max:", "p50:", "p95:", "p99:"];
 
-export function fieldSuggestions(stream: string, dashboard: Dashboard): string[] {
-  const used = new Set(STREAM_FIELDS[stream] ?? []);
+export function fieldSuggestions(stream: string, dashboard: Dashboard, catalog?: string[]): string[] {
+  const used = new Set(catalog ?? STREAM_FIELDS[stream] ?? []);
   for (const widget of dashboard.widgets) {
     if ((widget.query.stream ?? dashboard.stream) !== stream) continue;
     for (const d of widget.query.dimensions ?? []) if (!d.startsWith("time")) used.add(d);
@@ -43,7 +45,24 @@ export function uniqueId(base: string, taken: string[]): string {
   return id;
 }
 
-export function WidgetForm({ widget, dashboard, onSave, onClose }: { widget: Widget; dashboard: Dashboard; onSave: (widget: Widget) => void; onClose: () => void }) {
+/** The fields of a stream of a site, once loaded (null until then, or when they cannot be read). */
+function useStreamFields(site: string | undefined, stream: string): FieldInfo[] | null {
+  const [fields, setFields] = useState<{ stream: string; fields: FieldInfo[] } | null>(null);
+  useEffect(() => {
+    if (!site) return;
+    let live = true;
+    api.fields(site, stream).then(
+      (answer) => live && setFields({ stream, fields: answer.fields }),
+      () => live && setFields(null),
+    );
+    return () => {
+      live = false;
+    };
+  }, [site, stream]);
+  return fields && fields.stream === stream && fields.fields.length ? fields.fields : null;
+}
+
+export function WidgetForm({ widget, dashboard, site, onSave, onClose }: { widget: Widget; dashboard: Dashboard; site?: string; onSave: (widget: Widget) => void; onClose: () => void }) {
   const [title, setTitle] = useState(widget.title);
   const [type, setType] = useState<WidgetType>(widget.type);
   const [stream, setStream] = useState(widget.query.stream ?? dashboard.stream);
@@ -54,7 +73,10 @@ export function WidgetForm({ widget, dashboard, onSave, onClose }: { widget: Wid
   const [w, setW] = useState(widget.layout.w);
   const [h, setH] = useState(widget.layout.h);
   const [options, setOptions] = useState({ ...widget.options });
-  const fields = fieldSuggestions(stream, dashboard);
+  const catalog = useStreamFields(site, stream);
+  const fields = fieldSuggestions(stream, dashboard, catalog ? dimensionFields(catalog) : undefined);
+  const metricOptions = catalog ? metricChoices(catalog) : [...METRIC_SUGGESTIONS, ...fields.map((f) => `sum:${f}`)];
+  const notNumeric = catalog ? unknownMetrics(list(metrics), catalog) : [];
   const listId = `fields-${widget.id}`;
   const submit = (event: Event) => {
     event.preventDefault();
@@ -87,14 +109,14 @@ export function WidgetForm({ widget, dashboard, onSave, onClose }: { widget: Wid
           ))}
         </datalist>
         <datalist id={`${listId}-metrics`}>
-          {[...METRIC_SUGGESTIONS, ...fields.map((f) => `sum:${f}`)].map((m) => (
+          {metricOptions.map((m) => (
             <option value={m} key={m} />
           ))}
         </datalist>
         <div class="form-row">
           <label class="field grow">
             <span>Title</span>
-            <input value={title} required maxLength={200} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
+            <input value={title} required maxLength={200} autoFocus onInput={(e) => setTitle((e.target as HTMLInputElement).value)} />
           </label>
           <label class="field">
             <span>Type</span>
@@ -118,10 +140,15 @@ export function WidgetForm({ widget, dashboard, onSave, onClose }: { widget: Wid
           </label>
         </div>
         <p class="hint">{hint[type]}</p>
-        <div class="form-row">
+        <div class="form-row top">
           <label class="field grow">
             <span>Metrics (comma-separated)</span>
-            <input value={metrics} required list={`${listId}-metrics`} placeholder="count, visitors" onInput={(e) => setMetrics((e.target as HTMLInputElement).value)} />
+            <input value={metrics} required list={`${listId}-metrics`} placeholder="count, visitors" aria-invalid={notNumeric.length ? "true" : undefined} aria-describedby={notNumeric.length ? `${listId}-metrics-note` : undefined} onInput={(e) => setMetrics((e.target as HTMLInputElement).value)} />
+            {notNumeric.length > 0 && (
+              <small class="field-note" id={`${listId}-metrics-note`}>
+                Not a number in {stream}: {notNumeric.join(", ")}
+              </small>
+            )}
           </label>
           <label class="field grow">
             <span>Dimensions (comma-separated)</span>

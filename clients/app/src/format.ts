@@ -105,7 +105,7 @@ export function fieldLabel(field: string): string {
 
 /** A dimension value for display: empty ones are "(none)", booleans read as words. */
 export function valueLabel(value: unknown, field?: string): string {
-  if (value === null || value === undefined || value === "") return "(none)";
+  if (value === null || value === undefined || value === "") return field === "referrer.host" ? "(direct)" : "(none)";
   if (field === "bot" && (value === true || value === "true")) return "Bots";
   if (field === "bot" && (value === false || value === "false")) return "Humans";
   if (value === true) return "yes";
@@ -115,7 +115,7 @@ export function valueLabel(value: unknown, field?: string): string {
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
-/** A time bucket key as the query API names it ("2026-11-22T13", "2026-W47", "2026-Q4"...), made short. */
+/** A time bucket key as the query API names it ("2026-11-22T13:00+01:00", "2026-W47", "2026-Q4"...), made short. */
 export function bucketLabel(key: string, interval: string): string {
   const day = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2})(?::(\d{2}))?)?/.exec(key);
   if (day) {
@@ -133,9 +133,34 @@ export function bucketLabel(key: string, interval: string): string {
   return key;
 }
 
+/** The labels of a run of bucket keys: a local time seen a second time (the hour repeated when
+ * clocks go back) carries its UTC offset, "01:00 (−05:00)", so the two read apart. */
+export function bucketLabels(keys: string[], interval: string): string[] {
+  const seen = new Set<string>();
+  return keys.map((key) => {
+    const label = bucketLabel(key, interval);
+    const parts = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2})([+-]\d{2}:\d{2}|Z)$/.exec(key);
+    if (!parts) return label;
+    const repeated = seen.has(parts[1]);
+    seen.add(parts[1]);
+    return repeated ? `${label} (${parts[2].replace("-", "\u2212")})` : label;
+  });
+}
+
 const COMPARE_NAMES: Record<string, string> = { previous: "previous period", week: "a week earlier", month: "a month earlier", year: "a year earlier" };
 
 /** How a compare series is named in legends: "Views (previous period)". */
 export function compareLabel(mode: string | null | undefined): string {
   return COMPARE_NAMES[mode ?? ""] ?? "compare";
+}
+
+/** What a number card says against the compare period: a change with its direction, "new" when
+ * the period before had none, or a quiet "no data" note when there is nothing to compare with. */
+export function changeNote(value: number | null, previous: number | null, change: number | null): { text: string; direction: "up" | "down" | "flat" | "none" } {
+  if (value === null || previous === null || Number.isNaN(previous)) return { text: "no data to compare", direction: "none" };
+  let pct = change;
+  if (pct === null && previous !== 0) pct = Math.round(((value - previous) / Math.abs(previous)) * 1000) / 10;
+  if (pct === null) return value === 0 ? { text: "0%", direction: "flat" } : { text: "new", direction: value > 0 ? "up" : "down" };
+  const text = formatChange(pct);
+  return { text, direction: text === "0%" ? "flat" : pct > 0 ? "up" : "down" };
 }

@@ -127,3 +127,12 @@ export function totalOf(rows: Row[], totals: Row | undefined, metricIndex: numbe
 export function isAdditive(metric: string): boolean {
   return metric === "count" || metric.startsWith("sum:");
 }
+
+/** Whether the value at i has no neighbour to join (nulls on both sides, gaps not spanned). */
+export function isolatedAt(values: (number | null)[], i: number, spanGaps: boolean): boolean {
+  if (values[i] === null || values[i] === undefined) return false;
+  if (spanGaps) return values.filter((v) => v !== null && v !== undefined).length === 1;
+  const before = i > 0 ? values[i - 1] : null;
+  const after = i < values.length - 1 ? values[i + 1] : null;
+  return (before === null || before === undefined) && (after === null || after === undefined);
+}

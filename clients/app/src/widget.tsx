@@ -1,11 +1,11 @@
 // One widget's body: a chart (line, area, bar, pie, donut, scatter), a number with change and
 // sparkline, or a table; with its loading, empty and error states.
 import type { ChartConfiguration, ChartDataset } from "chart.js";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
-import { bucketLabel, compareLabel, fieldLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
+import { bucketLabel, bucketLabels, changeNote, compareLabel, fieldLabel, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { bucketKeys } from "./buckets";
-import { buildSeries, isAdditive, totalOf } from "./series";
+import { buildSeries, isAdditive, isolatedAt, totalOf } from "./series";
 import type { Theme } from "./theme";
 import { isError, type QueryAnswer, type Row, type Widget, type WidgetAnswer } from "./types";
 
@@ -93,17 +93,18 @@ function useDrawn(onDrawn: (() => void) | undefined, deps: unknown[]) {
   }, deps);
 }
 
-function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
+function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn }: Props) {
   const metric = widget.query.metrics[0];
   const unit = metricUnit(metric, widget.options?.unit);
   const rows = answer.results;
   const totalRow = answer.total ? (answer.total.results[0] ?? { dimensions: [], metrics: [0] }) : undefined;
-  const { value, change } = totalOf(rows, totalRow, 0, isAdditive(metric));
+  const { value, change, previous } = totalOf(rows, totalRow, 0, isAdditive(metric));
   const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? 0);
   const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
   useDrawn(onDrawn, [answer]);
-  const direction = change === null ? "" : change > 0 ? "up" : change < 0 ? "down" : "flat";
-  if (value === null || (value === 0 && !hasData(rows))) {
+  // Nothing counted is "no data"; a gauge that reads 0 (dead letters: none) is a real 0.
+  const counted = metric === "visitors" || metric === "sessions" || isAdditive(metric);
+  if (value === null || (value === 0 && counted && !hasData(rows))) {
     return (
       <div class="number">
         <div class="number-value muted">{value === null ? "–" : "0"}</div>
@@ -116,12 +117,18 @@ function NumberWidget({ widget, answer, interval, onDrawn }: Props) {
       <div class="number-value" title={formatNumber(value, unit)}>
         {formatCompact(value, unit)}
       </div>
-      {change !== null && (
-        <div class={`change ${direction}`} title="Change against the compare period">
-          <span aria-hidden="true">{direction === "up" ? "▲" : direction === "down" ? "▼" : "■"}</span> {formatChange(change)}
-        </div>
-      )}
+      {compareMode && <Change note={changeNote(value, previous, change)} against={compareLabel(compareMode)} />}
       {series.length > 1 && <Sparkline values={series} compare={compare.length === series.length ? compare : []} label={`${metricLabel(metric)} by ${interval}`} />}
+    </div>
+  );
+}
+
+function Change({ note, against }: { note: ReturnType<typeof changeNote>; against: string }) {
+  if (note.direction === "none") return <div class="change none">— vs {against}</div>;
+  const arrow = note.direction === "up" ? "▲" : note.direction === "down" ? "▼" : "■";
+  return (
+    <div class={`change ${note.direction}`}>
+      <span aria-hidden="true">{arrow}</span> <strong>{note.text}</strong> <span class="change-against">vs {against}</span>
     </div>
   );
 }
@@ -149,8 +156,26 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
   const drill = widget.options?.drilldown !== false && field && onDrill ? onDrill : undefined;
   const fieldIndex = field ? (widget.query.dimensions ?? []).indexOf(field) : -1;
   const rows = answer.results;
-  const max = Math.max(1, ...rows.map((row) => row.metrics[0] ?? 0));
+  // The bar shows the metric the rows are ranked by, so bars and order agree.
+  const ranked = Math.max(0, metrics.indexOf(widget.query.order_by?.[0]?.[0] ?? ""));
+  const max = Math.max(1, ...rows.map((row) => row.metrics[ranked] ?? 0));
   useDrawn(onDrawn, [answer]);
+  // Rows that do not all fit fade out at the bottom edge, so a cut row reads as "scroll on".
+  const scroller = useRef<HTMLDivElement>(null);
+  const [more, setMore] = useState(false);
+  useEffect(() => {
+    const element = scroller.current;
+    if (!element) return;
+    const update = () => setMore(element.scrollHeight - element.scrollTop - element.clientHeight > 2);
+    update();
+    const observer = new ResizeObserver(update);
+    observer.observe(element);
+    element.addEventListener("scroll", update, { passive: true });
+    return () => {
+      observer.disconnect();
+      element.removeEventListener("scroll", update);
+    };
+  }, [answer]);
   const label = (row: Row) =>
     row.dimensions.map((value, i) => (isTime(dimensions[i] ?? widget.query.dimensions?.[i] ?? "") ? bucketLabel(String(value), timeInterval(widget, interval)) : valueLabel(value, dimensions[i]))).join(" · ");
   return (
@@ -163,7 +188,7 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
           </span>
         ))}
       </div>
-      <div class="table-rows">
+      <div class={more ? "table-rows more" : "table-rows"} ref={scroller}>
         {rows.map((row, r) => {
           const activate = drill && fieldIndex >= 0 ? () => drill(field as string, row.dimensions[fieldIndex]) : undefined;
           return (
@@ -186,7 +211,7 @@ function TableWidget({ widget, answer, interval, onDrill, onDrawn }: Props) {
               }
             >
               <span role="cell" class="cell-label">
-                <span class="bar" style={{ width: `${(((row.metrics[0] ?? 0) / max) * 100).toFixed(1)}%` }} />
+                <span class="bar" style={{ width: `${(((row.metrics[ranked] ?? 0) / max) * 100).toFixed(1)}%` }} />
                 <span class="label-text">{label(row)}</span>
               </span>
               {row.metrics.map((value, m) => (
@@ -213,7 +238,11 @@ function ChartWidget(props: Props) {
     // What is drawn, readable without the canvas (end-to-end tests, assistive checks).
     canvas.current.dataset.series = JSON.stringify({
       labels: config.data.labels,
-      series: config.data.datasets.map((d) => ({ label: d.label, dashed: !!(d as { borderDash?: number[] }).borderDash, values: d.data })),
+      series: config.data.datasets.map((d) => {
+        const drawn = d as { borderDash?: number[]; spanGaps?: boolean; pointRadius?: unknown };
+        const dots = Array.isArray(drawn.pointRadius) ? drawn.pointRadius.filter((r) => r > 0).length : 0;
+        return { label: d.label, dashed: !!drawn.borderDash, values: d.data, joined: !!drawn.spanGaps, dots };
+      }),
     });
     onDrawn?.();
     return () => chart.destroy();
@@ -344,10 +373,13 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
   const data = buildSeries(rows, metrics, { overlay, metricLabel: name, buckets: bucketsOf });
   for (const series of data.series) if (series.compare) series.label = `${name(series.key)} (${compareLabel(compare)})`;
   const bucket = timeInterval(widget, interval);
-  const labels = timeFirst ? data.labels.map((key) => bucketLabel(key, bucket)) : data.keys.map((key) => valueLabel(key, dimensions[0]));
+  const labels = timeFirst ? bucketLabels(data.labels, bucket) : data.keys.map((key) => valueLabel(key, dimensions[0]));
   const stacked = !!options.stacked;
   const horizontal = widget.type === "bar" && !timeFirst;
   const split = rows.some((row) => row.dimensions.length > 1);
+  // Gauges and averages (max:, avg:...) have no value where no sample fell: the line joins the
+  // samples across those buckets. Counts and sums are 0 there, and a gap is a gap.
+  const gaps = !split && !metrics.every(isAdditive);
   let colorIndex = 0;
   const datasets = data.series.map((series) => {
     const color = series.compare ? colors.series[(colorIndex - 1 + colors.series.length) % colors.series.length] : colors.series[colorIndex++ % colors.series.length];
@@ -371,12 +403,14 @@ function chartConfig(widget: Widget, answer: QueryAnswer, interval: string, comp
       pointBackgroundColor: series.compare ? withAlpha(color, 0.55) : color,
       borderDash: series.compare ? [6, 4] : undefined,
       borderWidth: series.compare ? 1.5 : 2,
-      pointRadius: labels.length <= 2 ? 3 : 0,
+      // A value with no neighbour would be no line at all: it is drawn as a dot.
+      pointRadius: series.values.map((_, i) => (labels.length <= 2 || isolatedAt(series.values, i, gaps) ? 3 : 0)),
       pointHoverRadius: 4,
-      cubicInterpolationMode: "monotone",
+      tension: 0, // straight segments: a smoothed step from 0 to 6 overshoots and misleads
       fill: widget.type === "area" && !series.compare ? { target: stacked ? "stack" : "origin", above: withAlpha(color, stacked ? 0.45 : 0.16), below: withAlpha(color, 0.16) } : false,
       stack: series.compare ? "compare" : "main",
-      spanGaps: false,
+      order: series.compare ? 1 : 0, // the dashed compare lines under the current ones
+      spanGaps: gaps,
     } as ChartDataset<"line">;
   });
   const valueScale = { ...scaleCommon, beginAtZero: true, stacked, ticks: { ...scaleCommon.ticks, maxTicksLimit: 5, callback: (v: string | number) => formatCompact(Number(v), unit) } };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bucketLabel, formatChange, formatCompact, formatNumber, metricLabel, metricUnit } from "../src/format";
+import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "../src/format";
 
 test("numbers get thousands separators and units", () => {
   assert.equal(formatNumber(1234567), "1,234,567");
@@ -18,6 +18,9 @@ test("compact numbers for axes", () => {
   assert.equal(formatCompact(9999), "9,999");
   assert.equal(formatCompact(12_345), "12.3k");
   assert.equal(formatCompact(3_400_000), "3.4M");
+  assert.equal(formatCompact(1_234_567), "1.2M");
+  assert.equal(formatCompact(12_345_678), "12.3M");
+  assert.equal(formatNumber(12_345_678), "12,345,678");
   assert.equal(formatCompact(-2_000_000_000), "-2B");
 });
 
@@ -44,9 +47,28 @@ test("metric names and units", () => {
 
 test("bucket keys read short", () => {
   assert.equal(bucketLabel("2026-11-22", "day"), "Nov 22");
-  assert.equal(bucketLabel("2026-11-22T13", "hour"), "13:00");
-  assert.equal(bucketLabel("2026-11-22T00", "hour"), "Nov 22");
-  assert.equal(bucketLabel("2026-11-22T13:05", "minute"), "13:05");
+  assert.equal(bucketLabel("2026-11-22T13:00+01:00", "hour"), "13:00");
+  assert.equal(bucketLabel("2026-11-22T00:00-05:00", "hour"), "Nov 22");
+  assert.equal(bucketLabel("2026-11-22T13:05+00:00", "minute"), "13:05");
   assert.equal(bucketLabel("2026-11", "month"), "Nov 2026");
   assert.equal(bucketLabel("2026-W47", "week"), "2026-W47");
+});
+
+test("the hour repeated when clocks go back reads apart", () => {
+  const keys = ["2026-11-01T00:00-04:00", "2026-11-01T01:00-04:00", "2026-11-01T01:00-05:00", "2026-11-01T02:00-05:00"];
+  assert.deepEqual(bucketLabels(keys, "hour"), ["Nov 1", "01:00", "01:00 (\u221205:00)", "02:00"]);
+  assert.deepEqual(bucketLabels(["2026-11-22", "2026-11-23"], "day"), ["Nov 22", "Nov 23"]);
+});
+
+test("a number card's change: a percentage, new, or nothing to compare", () => {
+  assert.deepEqual(changeNote(120, 100, 20), { text: "+20%", direction: "up" });
+  assert.deepEqual(changeNote(80, 100, null), { text: "−20%", direction: "down" });
+  assert.deepEqual(changeNote(6, 0, null), { text: "new", direction: "up" });
+  assert.deepEqual(changeNote(0, 0, null), { text: "0%", direction: "flat" });
+  assert.deepEqual(changeNote(6, null, null), { text: "no data to compare", direction: "none" });
+});
+
+test("an empty referrer is a direct visit", () => {
+  assert.equal(valueLabel("", "referrer.host"), "(direct)");
+  assert.equal(valueLabel(null, "format"), "(none)");
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildSeries, totalOf } from "../src/series";
+import { buildSeries, isolatedAt, totalOf } from "../src/series";
 import type { Row } from "../src/types";
 
 const rows: Row[] = [
@@ -51,4 +51,12 @@ test("a split time series is drawn over every bucket of the range", () => {
   assert.deepEqual(data.series.map((s) => s.values), [[0, 4, 0], [0, 1, 0]]);
   const outside = buildSeries(split, ["count"], { overlay: false, buckets: ["2026-11-01"] });
   assert.deepEqual(outside.labels, ["2026-11-02"]); // buckets that do not match are not used
+});
+
+test("a value between two empty buckets is a dot; joined gauges only when it is the only one", () => {
+  const values = [null, 5, null, null, 7, 8, null];
+  assert.deepEqual(values.map((_, i) => isolatedAt(values, i, false)), [false, true, false, false, false, false, false]);
+  assert.deepEqual(values.map((_, i) => isolatedAt(values, i, true)), [false, false, false, false, false, false, false]);
+  const single = [null, null, 4, null];
+  assert.deepEqual(single.map((_, i) => isolatedAt(single, i, true)), [false, false, true, false]);
 });

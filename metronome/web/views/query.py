@@ -1,5 +1,6 @@
 """Read endpoints: ``GET /tock/:id`` (``.json``) and ``POST /api/v1/query`` (JSON, CSV, XLSX,
-NDJSON). Each one: auth -> parse -> build -> run -> shape."""
+NDJSON), and ``GET /api/v1/fields``, the fields a query may name. Each one: auth -> parse ->
+build -> run -> shape."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from werkzeug.routing import PathConverter
 from metronome.access.sites import read_key
 from metronome.config import SiteSettings
 from metronome.errors import ApiError
-from metronome.es.naming import indices_for_range
+from metronome.es.naming import indices_for_range, is_valid_stream
 from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.model import TimeRange
@@ -134,6 +135,21 @@ def general_query() -> Response:
     else:
         content = "".join(export.rows_to_ndjson(columns, rows))
     return _download(content, output, filename)
+
+
+@bp.get("/api/v1/fields")
+def stream_fields() -> Response:
+    """The fields of a stream as the query engine knows them (its catalog, from the index
+    templates and mappings): what the dashboard editor offers as metrics and dimensions."""
+    site = _reader_site(public_ok=False)
+    stream = request.args.get("stream", "hits")
+    if not is_valid_stream(stream):
+        raise ApiError(
+            400, "invalid_stream", f"stream {stream[:40]!r} is not a stream name.", "stream"
+        )
+    kinds = call_elasticsearch(lambda: current_services().catalog.fields(stream))
+    fields = [{"name": name, "kind": kind} for name, kind in sorted(kinds.items())]
+    return jsonify({"site": site.name, "stream": stream, "fields": fields})
 
 
 def _download(content: Any, fmt: str, filename: str) -> Response:
