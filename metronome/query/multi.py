@@ -3,7 +3,8 @@
 A dashboard asks a dozen questions at once. Sent one by one, each costs a round trip and a
 search of its own; here every query's first page (and its comparison range's) goes out in one
 multi-search, and only the breakdowns with more pages than one answer holds need further rounds
-(all of them together again). The answers are read by the same pure functions as
+(all of them together again), as does the comparison of a top-N answer (``metronome.query.topn``),
+which asks for the rows the first round found. The answers are read by the same pure functions as
 ``run_query``'s (``runner.read_response``), so each outcome equals what ``POST /api/v1/query``
 answers for the same query.
 
@@ -26,7 +27,7 @@ from elasticsearch import BadRequestError, Elasticsearch, TransportError
 
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder
+from metronome.query import builder, topn
 from metronome.query.model import Query, TimeRange
 from metronome.query.reads import call_elasticsearch, error_reason, refusal, store_unavailable
 from metronome.query.runner import (
@@ -38,6 +39,8 @@ from metronome.query.runner import (
     order_rows,
     read_response,
     request_body,
+    top_outcome,
+    top_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -56,13 +59,25 @@ class _Part:
     after: dict[str, Any] | None = None
     done: bool = False
     attempts: int = 0
+    top: bool = False  # one top-N search (the main range of a top-N question)
+    answer: topn.TopAnswer | None = None
+    rows_of: _Part | None = None  # the comparison of a top-N answer: that part's rows only
+
+    @property
+    def ready(self) -> bool:
+        return self.rows_of is None or self.rows_of.done
 
     def search(self, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
         index = indices_for_range(
             prefix, self.query.stream, self.time_range.start, self.time_range.end
         )
         header = {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
-        return header, request_body(self.query, self.time_range, self.after)
+        if self.top:
+            return header, topn.top_body(self.query, self.time_range)
+        body = request_body(self.query, self.time_range, self.after)
+        if self.rows_of is not None and self.rows_of.answer is not None:
+            body = topn.restrict(body, self.query, self.rows_of.answer.keys)
+        return header, body
 
 
 def run_queries(
@@ -71,9 +86,14 @@ def run_queries(
     """The outcome of every query, in order, or the error that query alone met. Raises only
     when Elasticsearch cannot be reached at all (503)."""
     errors: dict[int, ApiError] = {}
-    mains = [_Part(slot, query, query.range) for slot, query in enumerate(queries)]
+    mains = [
+        _Part(slot, query, query.range, top=topn.uses_top_n(query))
+        for slot, query in enumerate(queries)
+    ]
     compares = {
-        slot: _Part(slot, query, query.compare.range)
+        slot: _Part(
+            slot, query, query.compare.range, rows_of=mains[slot] if mains[slot].top else None
+        )
         for slot, query in enumerate(queries)
         if query.compare is not None
     }
@@ -81,7 +101,7 @@ def run_queries(
     freshness = _Freshness(prefix, queries)
     first_round = True
     while True:
-        pending = [p for p in parts if not p.done and p.slot not in errors]
+        pending = [p for p in parts if not p.done and p.slot not in errors and p.ready]
         extra = freshness.searches(first_round)
         if not pending and not extra:
             break
@@ -100,7 +120,11 @@ def run_queries(
         if slot in compares:
             previous = complete_rows(query, compares[slot].time_range, compares[slot].rows)
             rows = align(query, rows, previous)
-        outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
+        top = mains[slot].answer
+        if top is not None:
+            outcomes.append(top_outcome(top, rows, freshness.latest(query.stream)))
+        else:
+            outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
     return outcomes
 
 
@@ -117,6 +141,10 @@ def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> N
             time.sleep(0.2 * part.attempts)  # a daily index just created has no shard yet
             return
         errors[part.slot] = store_unavailable()
+        return
+    if part.top:
+        part.answer = topn.read_top(part.query, answer)
+        part.rows, part.done = top_rows(part.query, part.answer), True
         return
     rows, part.after = read_response(part.query, answer)
     part.rows.extend(rows)

@@ -12,15 +12,18 @@ from metronome.query.runner import Outcome, Row, labels
 def query_result(query: Query, outcome: Outcome) -> dict[str, Any]:
     start = (query.page - 1) * query.limit
     page = outcome.rows[start : start + query.limit]
+    total = len(outcome.rows) if outcome.total_rows is None else outcome.total_rows
     return {
         "results": [_row(query, row) for row in page],
         "meta": {
-            "total_rows": len(outcome.rows),
+            "total_rows": total,
+            "total_rows_exact": outcome.total_rows_exact,
             "page": query.page,
             "limit": query.limit,
-            "has_more": start + query.limit < len(outcome.rows),
-            "approximate": query.approximate,
+            "has_more": start + query.limit < total,
+            "approximate": query.approximate or not outcome.order_exact,
             "approximate_metrics": [m.name for m in query.metrics if m.kind in APPROXIMATE],
+            "plan": outcome.plan,
             "freshness": {"latest_received_at": outcome.latest_received},
         },
         "query": normalised(query),
@@ -57,6 +60,7 @@ def normalised(query: Query) -> dict[str, Any]:
         "order_by": [[o.name, "desc" if o.descending else "asc"] for o in query.order_by],
         "limit": query.limit,
         "page": query.page,
+        "exact": query.exact,
     }
     if query.compare is not None:
         data["compare"] = {

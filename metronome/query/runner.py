@@ -1,8 +1,10 @@
 """Run a ``Query`` against Elasticsearch: page through every bucket, align the comparison.
 
-Rows are (dimension values, metric values). Every bucket is read (composite paging), then
-ordered and paged here, so ``total_rows`` is exact and nothing is cut silently; a breakdown
-with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
+Rows are (dimension values, metric values). The exact plan reads every bucket (composite
+paging), then orders and pages here, so ``total_rows`` is exact and nothing is cut silently; a
+breakdown with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
+A top-N question (``metronome.query.topn``) reads only the rows up to the asked page, and its
+comparison only those rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from elasticsearch import Elasticsearch
 
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder
+from metronome.query import builder, topn
 from metronome.query.calendar import bucket_key, bucket_starts
 from metronome.query.compare import bucket_pairs
 from metronome.query.model import OrderBy, Query, TimeRange
@@ -36,17 +38,57 @@ class Row:
 
 @dataclass(frozen=True)
 class Outcome:
-    rows: list[Row]  # every row, ordered
+    rows: list[Row]  # every row, ordered (a top-N plan: every row up to the asked page)
     latest_received: str | None
+    total_rows: int | None = None  # None: len(rows)
+    total_rows_exact: bool = True
+    order_exact: bool = True  # False: a top-N answer whose rows or order may be off
+    plan: str = "exact"  # or "top_n"
 
 
 def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+    if topn.uses_top_n(query):
+        return _run_top(client, prefix, query)
     rows = _fetch(client, prefix, query, query.range)
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range)
         rows = align(query, rows, previous)
     return Outcome(
         rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
+    )
+
+
+def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+    index = indices_for_range(prefix, query.stream, query.range.start, query.range.end)
+    response = client.search(
+        index=index,
+        body=topn.top_body(query, query.range),
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    answer = topn.read_top(query, response.body)
+    rows = top_rows(query, answer)
+    if query.compare is not None:
+        previous = _fetch(client, prefix, query, query.compare.range, answer.keys)
+        rows = align(query, rows, previous)
+    return top_outcome(answer, rows, latest_received(client, prefix, query))
+
+
+def top_rows(query: Query, answer: topn.TopAnswer) -> list[Row]:
+    return [
+        Row(key=(key,), metrics=builder.read_metrics(query.metrics, aggs, count))
+        for key, aggs, count in answer.buckets
+    ]
+
+
+def top_outcome(answer: topn.TopAnswer, rows: list[Row], latest: str | None) -> Outcome:
+    return Outcome(
+        rows=rows,
+        latest_received=latest,
+        total_rows=answer.total_rows,
+        total_rows_exact=answer.total_exact,
+        order_exact=answer.order_exact,
+        plan="top_n",
     )
 
 
@@ -70,14 +112,22 @@ def latest_received(client: Elasticsearch, prefix: str, query: Query) -> str | N
     return None
 
 
-def _fetch(client: Elasticsearch, prefix: str, query: Query, time_range: TimeRange) -> list[Row]:
+def _fetch(
+    client: Elasticsearch,
+    prefix: str,
+    query: Query,
+    time_range: TimeRange,
+    keys: Sequence[Any] | None = None,
+) -> list[Row]:
+    """Every row of one range (only the groups ``keys`` of a one-dimension query, if given)."""
     index = indices_for_range(prefix, query.stream, time_range.start, time_range.end)
     rows: list[Row] = []
     after: dict[str, Any] | None = None
     while True:
+        body = request_body(query, time_range, after)
         response = client.search(
             index=index,
-            body=request_body(query, time_range, after),
+            body=body if keys is None else topn.restrict(body, query, keys),
             ignore_unavailable=True,
             allow_no_indices=True,
         )
