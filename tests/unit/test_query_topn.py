@@ -1,0 +1,143 @@
+"""Which questions take the top-N plan, the search it sends and how its answer is read (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from metronome.errors import ApiError
+from metronome.query import topn
+from metronome.query.catalog import FieldKind
+from metronome.query.model import Query
+from metronome.query.parse import parse_query
+
+NOW = datetime(2015, 3, 15, 12, tzinfo=UTC)
+FIELDS: dict[str, FieldKind] = {
+    "format": "keyword", "id": "keyword", "price": "number", "load.ms": "number",
+    "bot": "boolean",
+}  # fmt: skip
+
+
+def parse(**body: Any) -> Query:
+    return parse_query({"metrics": ["count"], "dimensions": ["id"], **body}, "s", FIELDS, NOW)[0]
+
+
+@pytest.mark.parametrize(
+    ("body", "metric"),
+    [
+        ({}, "count"),
+        ({"metrics": ["visitors", "count"]}, "visitors"),
+        ({"metrics": ["count", "sum:price"], "order_by": [["sum:price", "desc"]]}, "sum:price"),
+        ({"limit": 100, "page": 10}, "count"),
+        ({"limit": 1001}, None),  # past the cap
+        ({"limit": 10, "page": 101}, None),
+        ({"exact": True}, None),
+        ({"format": "csv"}, None),  # files: every row
+        ({"dimensions": ["time:day"]}, None),
+        ({"dimensions": ["id", "format"]}, None),
+        ({"dimensions": []}, None),
+        ({"order_by": [["count", "asc"]]}, None),
+        ({"order_by": [["id", "desc"]]}, None),
+        ({"order_by": [["count", "desc"], ["id", "asc"]]}, None),
+        ({"metrics": ["avg:price"]}, None),  # a group without the field has no value
+        ({"metrics": ["p95:price"]}, None),
+    ],
+)
+def test_which_questions_take_the_top_n_plan(body: dict[str, Any], metric: str | None) -> None:
+    chosen = topn.order_metric(parse(**body))
+    assert (chosen.name if chosen else None) == metric
+
+
+def test_exact_is_true_or_false_only() -> None:
+    with pytest.raises(ApiError) as raised:
+        parse(exact=1)
+    assert raised.value.status == 422
+    assert parse(exact=False).exact is False
+
+
+def test_the_search_orders_by_the_metric_then_the_value() -> None:
+    body = topn.top_body(parse(limit=10, page=2), parse().range)
+    terms = body["aggs"]["top"]["terms"]
+    assert terms["size"] == 21
+    assert terms["order"] == [{"_count": "desc"}, {"_key": "asc"}]
+    assert terms["shard_size"] == topn.MIN_SHARD_SIZE
+    assert terms["collect_mode"] == "breadth_first"
+    assert body["aggs"]["missing"] == {"missing": {"field": "id"}, "aggs": {}}
+    assert body["aggs"]["groups"]["cardinality"]["field"] == "id"
+    dotted = parse(metrics=["sum:load.ms"])
+    aggs = topn.top_body(dotted, dotted.range)["aggs"]["top"]
+    assert aggs["terms"]["order"][0] == {topn.ORDER_AGG: "desc"}  # "a.b" would be a path
+    assert aggs["aggs"][topn.ORDER_AGG] == {"sum": {"field": "load.ms"}}
+    visitors = parse(metrics=["visitors"])
+    assert topn.top_body(visitors, visitors.range)["aggs"]["top"]["terms"]["order"][0] == {
+        "visitors": "desc"
+    }
+
+
+def bucket(key: Any, count: int, error: int = 0, **extra: Any) -> dict[str, Any]:
+    return {"key": key, "doc_count": count, "doc_count_error_upper_bound": error, **extra}
+
+
+def answer(
+    buckets: list[dict[str, Any]], *, missing: int = 0, groups: int, bound: int = 0
+) -> dict[str, Any]:
+    return {
+        "aggregations": {
+            "top": {"doc_count_error_upper_bound": bound, "buckets": buckets},
+            "missing": {"doc_count": missing},
+            "groups": {"value": groups},
+        }
+    }
+
+
+def test_the_missing_group_ranks_by_its_count_and_first_among_equals() -> None:
+    query = parse(limit=2)
+    read = topn.read_top(query, answer([bucket("a", 5), bucket("b", 3)], missing=3, groups=2))
+    assert read.keys == ["a", None]
+    assert (read.total_rows, read.total_exact, read.order_exact) == (3, True, True)
+
+
+def test_boolean_groups_read_as_the_exact_plan_reads_them() -> None:
+    query = parse(dimensions=["bot"])
+    flags = [bucket(0, 9, key_as_string="false"), bucket(1, 2, key_as_string="true")]
+    assert topn.read_top(query, answer(flags, groups=2)).keys == [False, True]
+
+
+def test_order_is_exact_only_when_nothing_left_out_could_rank() -> None:
+    many = topn.MIN_SHARD_SIZE + 1
+    query = parse(limit=1)
+    clear = answer([bucket("a", 100), bucket("b", 10)], groups=many, bound=20)
+    assert topn.read_top(query, clear).order_exact is True  # 10 + 20 < 100
+    close = answer([bucket("a", 100), bucket("b", 80)], groups=many, bound=20)
+    assert topn.read_top(query, close).order_exact is False
+    partial = answer([bucket("a", 100, error=4), bucket("b", 10)], groups=many, bound=20)
+    assert topn.read_top(query, partial).order_exact is False
+    few = answer([bucket("a", 100), bucket("b", 80)], groups=topn.MIN_SHARD_SIZE, bound=20)
+    assert topn.read_top(query, few).order_exact is True  # no shard had more to send
+    visitors = parse(metrics=["visitors"], limit=1)
+    by_visitors = answer(
+        [bucket("a", 9, visitors={"value": 5}), bucket("b", 3, visitors={"value": 2})],
+        groups=many,
+        bound=-1,
+    )
+    assert topn.read_top(visitors, by_visitors).order_exact is False  # no bound known
+
+
+def test_the_total_is_estimated_above_the_precision_threshold() -> None:
+    query = parse(limit=1)
+    read = topn.read_top(query, answer([bucket("a", 9), bucket("b", 1)], groups=50_000))
+    assert (read.total_rows, read.total_exact) == (50_000, False)
+
+
+def test_the_compared_range_is_asked_for_the_answered_groups_only() -> None:
+    query = parse()
+    body = {"query": {"match_all": {}}, "aggs": {}}
+    restricted = topn.restrict(body, query, ["a", None])
+    clause = restricted["query"]["bool"]["filter"][1]["bool"]
+    assert clause["should"] == [
+        {"terms": {"id": ["a"]}},
+        {"bool": {"must_not": [{"exists": {"field": "id"}}]}},
+    ]
+    assert body["query"] == {"match_all": {}}  # not changed in place
