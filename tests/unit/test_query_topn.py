@@ -133,7 +133,7 @@ def test_the_total_is_estimated_above_the_precision_threshold() -> None:
 
 def test_the_compared_range_is_asked_for_the_answered_groups_only() -> None:
     query = parse()
-    body = {"query": {"match_all": {}}, "aggs": {}}
+    body: dict[str, Any] = {"query": {"match_all": {}}, "aggs": {}}
     restricted = topn.restrict(body, query, ["a", None])
     clause = restricted["query"]["bool"]["filter"][1]["bool"]
     assert clause["should"] == [
