@@ -3,10 +3,11 @@
 A dashboard asks a dozen questions at once. Sent one by one, each costs a round trip and a
 search of its own; here every query's first page (and its comparison range's) goes out in one
 multi-search, and only the breakdowns with more pages than one answer holds need further rounds
-(all of them together again), as does the comparison of a top-N answer (``metronome.query.topn``),
-which asks for the rows the first round found. The answers are read by the same pure functions as
-``run_query``'s (``runner.read_response``), so each outcome equals what ``POST /api/v1/query``
-answers for the same query.
+(all of them together again), as do the rows of a top-N question (``metronome.query.topn``):
+its first search names the candidate groups, the next round reads them (and their comparison).
+The answers are read by the same pure functions as ``run_query``'s (``runner.read_response``,
+``runner.top_outcome``), so each outcome equals what ``POST /api/v1/query`` answers for the
+same query.
 
 A query Elasticsearch refuses fails alone: its slot holds the ``ApiError`` the single query
 would have raised (422 for a refused query, 503 for a shard that is not there), and the others
@@ -40,7 +41,6 @@ from metronome.query.runner import (
     read_response,
     request_body,
     top_outcome,
-    top_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,9 @@ class _Part:
     after: dict[str, Any] | None = None
     done: bool = False
     attempts: int = 0
-    top: bool = False  # one top-N search (the main range of a top-N question)
+    top: bool = False  # the first search of a top-N question: its candidate groups
     answer: topn.TopAnswer | None = None
-    rows_of: _Part | None = None  # the comparison of a top-N answer: that part's rows only
+    rows_of: _Part | None = None  # a range of a top-N question: that part's candidates only
 
     @property
     def ready(self) -> bool:
@@ -86,18 +86,21 @@ def run_queries(
     """The outcome of every query, in order, or the error that query alone met. Raises only
     when Elasticsearch cannot be reached at all (503)."""
     errors: dict[int, ApiError] = {}
+    tops = {
+        slot: _Part(slot, query, query.range, top=True)
+        for slot, query in enumerate(queries)
+        if topn.uses_top_n(query)
+    }
     mains = [
-        _Part(slot, query, query.range, top=topn.uses_top_n(query))
+        _Part(slot, query, query.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
     ]
     compares = {
-        slot: _Part(
-            slot, query, query.compare.range, rows_of=mains[slot] if mains[slot].top else None
-        )
+        slot: _Part(slot, query, query.compare.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
         if query.compare is not None
     }
-    parts = [*mains, *compares.values()]
+    parts = [*tops.values(), *mains, *compares.values()]
     freshness = _Freshness(prefix, queries)
     first_round = True
     while True:
@@ -117,14 +120,16 @@ def run_queries(
             outcomes.append(errors[slot])
             continue
         rows = complete_rows(query, query.range, mains[slot].rows)
+        previous = None
         if slot in compares:
             previous = complete_rows(query, compares[slot].time_range, compares[slot].rows)
-            rows = align(query, rows, previous)
-        top = mains[slot].answer
+        top = tops[slot].answer if slot in tops else None
         if top is not None:
-            outcomes.append(top_outcome(top, rows, freshness.latest(query.stream)))
-        else:
-            outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
+            outcomes.append(top_outcome(query, top, rows, previous, freshness.latest(query.stream)))
+            continue
+        if previous is not None:
+            rows = align(query, rows, previous)
+        outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
     return outcomes
 
 
@@ -144,7 +149,7 @@ def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> N
         return
     if part.top:
         part.answer = topn.read_top(part.query, answer)
-        part.rows, part.done = top_rows(part.query, part.answer), True
+        part.done = True
         return
     rows, part.after = read_response(part.query, answer)
     part.rows.extend(rows)

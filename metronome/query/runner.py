@@ -3,8 +3,8 @@
 Rows are (dimension values, metric values). The exact plan reads every bucket (composite
 paging), then orders and pages here, so ``total_rows`` is exact and nothing is cut silently; a
 breakdown with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
-A top-N question (``metronome.query.topn``) reads only the rows up to the asked page, and its
-comparison only those rows.
+A top-N question (``metronome.query.topn``) reads only its candidate groups, and its
+comparison only those.
 """
 
 from __future__ import annotations
@@ -67,27 +67,32 @@ def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
         allow_no_indices=True,
     )
     answer = topn.read_top(query, response.body)
-    rows = top_rows(query, answer)
+    rows = _fetch(client, prefix, query, query.range, answer.keys)
+    previous = None
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range, answer.keys)
-        rows = align(query, rows, previous)
-    return top_outcome(answer, rows, latest_received(client, prefix, query))
+    return top_outcome(query, answer, rows, previous, latest_received(client, prefix, query))
 
 
-def top_rows(query: Query, answer: topn.TopAnswer) -> list[Row]:
-    return [
-        Row(key=(key,), metrics=builder.read_metrics(query.metrics, aggs, count))
-        for key, aggs, count in answer.buckets
-    ]
-
-
-def top_outcome(answer: topn.TopAnswer, rows: list[Row], latest: str | None) -> Outcome:
+def top_outcome(
+    query: Query,
+    answer: topn.TopAnswer,
+    rows: list[Row],
+    previous: list[Row] | None,
+    latest: str | None,
+) -> Outcome:
+    """A top-N answer from the candidates' exact rows (and their compared rows): ordered as
+    the exact plan orders them, cut after the asked page."""
+    kept = order_rows(query, rows)[: topn.wanted(query)]
+    exact_order = topn.order_exact(query, answer, [row.metrics for row in kept])
+    if previous is not None:
+        kept = align(query, kept, previous)
     return Outcome(
-        rows=rows,
+        rows=kept,
         latest_received=latest,
         total_rows=answer.total_rows,
         total_rows_exact=answer.total_exact,
-        order_exact=answer.order_exact,
+        order_exact=exact_order,
         plan="top_n",
     )
 

@@ -2,21 +2,24 @@
 
 A breakdown by one stored field (no time dimension), ordered by ``count``, ``visitors``,
 ``sessions`` or ``sum:F`` descending (the default order is the first metric descending), whose
-``page`` x ``limit`` is at most ``TOP_N_CAP``, is asked as one ``terms`` aggregation ordered by
-that metric (ties: the dimension's value ascending, the exact path's order too), with a
-generous ``shard_size``; documents without the field form one row of their own (a ``missing``
-aggregation, as the exact path's null group), and ``total_rows`` comes from a ``cardinality``
-aggregation of the field (exact below ``PRECISION_THRESHOLD`` groups, an estimate above).
+``page`` x ``limit`` is at most ``TOP_N_CAP``, is answered in two searches:
 
-Each daily index is a shard that sends its own first ``shard_size`` groups, so a group that is
-never among any shard's first could be missed or under-counted. Elasticsearch reports bounds of
-that error; ``read_top`` turns them into ``order_exact``: true only when no group left out could
-rank among the rows answered and every answered count is complete. Ordered by another metric
-than ``count`` there is no such bound, so the order is exact only when every shard sent every
-group (the field has at most ``shard_size`` values).
+1. a ``terms`` aggregation ordered by that metric (ties: the value ascending), with a generous
+   ``shard_size``, names the candidates: the first ``page`` x ``limit`` + 1 groups, and the
+   documents without the field (the exact plan's null group) if there are any; a
+   ``cardinality`` aggregation of the field gives ``total_rows`` (exact below
+   ``PRECISION_THRESHOLD`` groups, an estimate above);
+2. the exact plan's own search, restricted to the candidates (``restrict``), gives their
+   values, so every value answered is exact; they are ordered as the exact plan orders them.
+   The comparison range is asked the same way, in the same round.
 
-The comparison range of a top-N answer is asked for exactly those rows (``restrict``), so its
-values are exact. Files, time series and ``"exact": true`` keep the exact plan. Pure functions.
+Each daily index is a shard that sends only its own first ``shard_size`` groups, so a group
+that is never among a shard's first could be left out of the candidates. Ordered by count,
+Elasticsearch bounds what such a group can count (``doc_count_error_upper_bound``): the order
+is exact (``order_exact``) when that bound is below the lowest count answered. Ordered by
+another metric there is no bound, so it is exact only when every group was a candidate or no
+shard holds more groups than it sends. Files, time series and ``"exact": true`` keep the exact
+plan. Pure functions.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ ORDER_AGG = "order"  # a copy of the ordering metric under a name the order path
 
 @dataclass(frozen=True)
 class TopAnswer:
-    keys: list[Any]  # the groups' values, ordered as the exact plan orders them; None: missing
-    buckets: list[tuple[Any, Mapping[str, Any], int]]  # (key, aggregations, doc_count)
+    """The first search's answer: which groups to read exactly, and what it says of the rest."""
+
+    keys: list[Any]  # the candidate groups (None: documents without the field)
     total_rows: int
     total_exact: bool
-    order_exact: bool
+    complete: bool  # no group left out of ``keys`` could rank among the rows asked
+    left_out_bound: int | None  # ordered by count: the most a group left out can count
 
 
 def order_metric(query: Query) -> Metric | None:
@@ -76,35 +81,30 @@ def shard_size(query: Query) -> int:
 
 
 def top_body(query: Query, time_range: TimeRange) -> dict[str, Any]:
+    """The first search: the candidate groups (one more than asked), the documents without the
+    field, and how many groups there are. The rows' values come from a second search over the
+    candidates alone (``restrict``), so they are exact whatever a shard left out."""
     metric = order_metric(query)
     assert metric is not None
     field = query.dimensions[0].field
-    metrics = builder.metric_aggs(query.metrics)
     terms: dict[str, Any] = {
         "field": field,
         "size": wanted(query) + 1,  # one more: how close the first one left out comes
         "shard_size": shard_size(query),
     }
+    top: dict[str, Any] = {"terms": terms}
     if metric.kind == "count":
         terms["order"] = [{"_count": "desc"}, {"_key": "asc"}]
-        terms["show_term_doc_count_error"] = True
-        # Sub-aggregations (visitors...) only for the groups each shard sends.
-        terms["collect_mode"] = "breadth_first"
-        top_aggs = metrics
     else:
-        name = _agg_name(metric)
-        top_aggs = dict(metrics)
-        if any(mark in name for mark in ".[]>"):  # not a path Elasticsearch can read: a copy
-            top_aggs[ORDER_AGG] = metrics[name]
-            name = ORDER_AGG
-        terms["order"] = [{name: "desc"}, {"_key": "asc"}]
+        top["aggs"] = {ORDER_AGG: builder.metric_aggs((metric,))[_agg_name(metric)]}
+        terms["order"] = [{ORDER_AGG: "desc"}, {"_key": "asc"}]
     return {
         "size": 0,
         "track_total_hits": False,
         "query": builder.filter_query(query, time_range),
         "aggs": {
-            "top": {"terms": terms, "aggs": top_aggs},
-            "missing": {"missing": {"field": field}, "aggs": metrics},
+            "top": top,
+            "missing": {"missing": {"field": field}},
             "groups": {
                 "cardinality": {
                     "field": field,
@@ -120,42 +120,35 @@ def _agg_name(metric: Metric) -> str:
 
 
 def read_top(query: Query, response: Mapping[str, Any]) -> TopAnswer:
-    """The groups of one answer to ``top_body``: at most ``wanted`` of them, the missing group
-    included where it ranks, ordered by the ordering metric, ties by value (missing first)."""
+    """The candidate groups of one answer to ``top_body`` and what is known of the others."""
     metric = order_metric(query)
     assert metric is not None
     aggs = response.get("aggregations", {})
     top = aggs.get("top", {})
     found = list(top.get("buckets", []))
-    missing = aggs.get("missing", {"doc_count": 0})
-    has_missing = int(missing.get("doc_count", 0)) > 0
-    buckets: list[tuple[Any, Mapping[str, Any], int]] = [
-        (_key(bucket), bucket, int(bucket["doc_count"])) for bucket in found
-    ]
-    if has_missing:
-        buckets.insert(0, (None, missing, int(missing["doc_count"])))
-    position = query.metrics.index(metric)
-
-    def value(item: tuple[Any, Mapping[str, Any], int]) -> float:
-        number = builder.read_metrics(query.metrics, item[1], item[2])[position]
-        return float(number) if number is not None else float("-inf")
-
-    # Stable: equal values keep Elasticsearch's order (the value ascending), missing first.
-    kept = sorted(buckets, key=value, reverse=True)[: wanted(query)]
-    complete = len(found) <= wanted(query)  # every group came back: nothing left out
+    has_missing = int(aggs.get("missing", {}).get("doc_count", 0)) > 0
+    keys = [_key(bucket) for bucket in found] + ([None] if has_missing else [])
     distinct = int(aggs.get("groups", {}).get("value", 0))
-    if complete:
-        total, total_exact = len(buckets), True
+    every_group = len(found) <= wanted(query)  # fewer groups than asked: all came back
+    if every_group:
+        total, total_exact = len(keys), True
     else:
-        total = max(distinct + int(has_missing), len(kept) + 1)
+        total = max(distinct + int(has_missing), wanted(query) + 1)
         total_exact = distinct < builder.PRECISION_THRESHOLD
+    # No shard holds more groups than it sends: every count is whole, nothing left out.
+    whole = distinct < builder.PRECISION_THRESHOLD and distinct <= shard_size(query)
+    bound: int | None = None
+    error = int(top.get("doc_count_error_upper_bound", -1))
+    if metric.kind == "count" and error >= 0:
+        # A group left out was seen with at most the last candidate's count, and the shards
+        # that did not send it could hold at most ``error`` more.
+        bound = (int(found[-1]["doc_count"]) if found else 0) + error
     return TopAnswer(
-        keys=[item[0] for item in kept],
-        buckets=kept,
+        keys=keys,
         total_rows=total,
         total_exact=total_exact,
-        order_exact=complete
-        or _order_exact(query, metric, top=top, found=found, kept=kept, distinct=distinct),
+        complete=every_group or whole,
+        left_out_bound=bound,
     )
 
 
@@ -169,32 +162,18 @@ def _key(bucket: Mapping[str, Any]) -> Any:
     return key
 
 
-def _order_exact(
-    query: Query,
-    metric: Metric,
-    *,
-    top: Mapping[str, Any],
-    found: Sequence[Mapping[str, Any]],
-    kept: Sequence[tuple[Any, Mapping[str, Any], int]],
-    distinct: int,
-) -> bool:
-    if distinct < builder.PRECISION_THRESHOLD and distinct <= shard_size(query):
-        return True  # no shard holds more groups than it sends: nothing was left out
-    left_out_bound = int(top.get("doc_count_error_upper_bound", -1))
-    if metric.kind != "count" or left_out_bound < 0:
-        return False  # no bound on what a group left out could reach
-    kept_keys = {item[0] for item in kept}
-    answered = [b for b in found if _key(b) in kept_keys]
-    if any(int(b.get("doc_count_error_upper_bound", 0)) != 0 for b in answered):
-        return False  # a count answered may be incomplete
-    if not answered or left_out_bound == 0:
+def order_exact(query: Query, answer: TopAnswer, kept: Sequence[Sequence[Any]]) -> bool:
+    """Whether the rows answered (``kept``: their metric values, exact) are surely the first
+    ones: every group was a candidate, or no group left out can reach the lowest count kept
+    (ties included, since a tie is ordered by value)."""
+    if answer.complete:
         return True
-    # A group not answered counts at most what it was seen with (no more than the first one
-    # left out) plus what the shards that did not send it could hold.
-    beyond = [b for b in found if _key(b) not in kept_keys]
-    seen = int(beyond[0]["doc_count"]) if beyond else 0
-    lowest = min(int(b["doc_count"]) for b in answered)
-    return seen + left_out_bound < lowest
+    metric = order_metric(query)
+    if answer.left_out_bound is None or metric is None or not kept:
+        return False
+    position = query.metrics.index(metric)
+    lowest = min(float(row[position] or 0) for row in kept)
+    return answer.left_out_bound < lowest
 
 
 def restrict(body: dict[str, Any], query: Query, keys: Sequence[Any]) -> dict[str, Any]:

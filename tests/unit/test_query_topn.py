@@ -57,27 +57,26 @@ def test_exact_is_true_or_false_only() -> None:
     assert parse(exact=False).exact is False
 
 
-def test_the_search_orders_by_the_metric_then_the_value() -> None:
+def test_the_first_search_orders_by_the_metric_then_the_value() -> None:
     body = topn.top_body(parse(limit=10, page=2), parse().range)
     terms = body["aggs"]["top"]["terms"]
     assert terms["size"] == 21
     assert terms["order"] == [{"_count": "desc"}, {"_key": "asc"}]
     assert terms["shard_size"] == topn.MIN_SHARD_SIZE
-    assert terms["collect_mode"] == "breadth_first"
-    assert body["aggs"]["missing"] == {"missing": {"field": "id"}, "aggs": {}}
+    assert "aggs" not in body["aggs"]["top"]  # the values come from the second search
+    assert body["aggs"]["missing"] == {"missing": {"field": "id"}}
     assert body["aggs"]["groups"]["cardinality"]["field"] == "id"
     dotted = parse(metrics=["sum:load.ms"])
     aggs = topn.top_body(dotted, dotted.range)["aggs"]["top"]
     assert aggs["terms"]["order"][0] == {topn.ORDER_AGG: "desc"}  # "a.b" would be a path
     assert aggs["aggs"][topn.ORDER_AGG] == {"sum": {"field": "load.ms"}}
     visitors = parse(metrics=["visitors"])
-    assert topn.top_body(visitors, visitors.range)["aggs"]["top"]["terms"]["order"][0] == {
-        "visitors": "desc"
-    }
+    order = topn.top_body(visitors, visitors.range)["aggs"]["top"]["aggs"][topn.ORDER_AGG]
+    assert order["cardinality"]["field"] == "visitor"
 
 
-def bucket(key: Any, count: int, error: int = 0, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "doc_count": count, "doc_count_error_upper_bound": error, **extra}
+def bucket(key: Any, count: int, **extra: Any) -> dict[str, Any]:
+    return {"key": key, "doc_count": count, **extra}
 
 
 def answer(
@@ -92,11 +91,11 @@ def answer(
     }
 
 
-def test_the_missing_group_ranks_by_its_count_and_first_among_equals() -> None:
+def test_the_candidates_are_the_groups_found_and_the_missing_group() -> None:
     query = parse(limit=2)
     read = topn.read_top(query, answer([bucket("a", 5), bucket("b", 3)], missing=3, groups=2))
-    assert read.keys == ["a", None]
-    assert (read.total_rows, read.total_exact, read.order_exact) == (3, True, True)
+    assert read.keys == ["a", "b", None]
+    assert (read.total_rows, read.total_exact, read.complete) == (3, True, True)
 
 
 def test_boolean_groups_read_as_the_exact_plan_reads_them() -> None:
@@ -108,21 +107,17 @@ def test_boolean_groups_read_as_the_exact_plan_reads_them() -> None:
 def test_order_is_exact_only_when_nothing_left_out_could_rank() -> None:
     many = topn.MIN_SHARD_SIZE + 1
     query = parse(limit=1)
-    clear = answer([bucket("a", 100), bucket("b", 10)], groups=many, bound=20)
-    assert topn.read_top(query, clear).order_exact is True  # 10 + 20 < 100
-    close = answer([bucket("a", 100), bucket("b", 80)], groups=many, bound=20)
-    assert topn.read_top(query, close).order_exact is False
-    partial = answer([bucket("a", 100, error=4), bucket("b", 10)], groups=many, bound=20)
-    assert topn.read_top(query, partial).order_exact is False
+    read = topn.read_top(query, answer([bucket("a", 100), bucket("b", 10)], groups=many, bound=20))
+    assert (read.complete, read.left_out_bound) == (False, 30)  # seen with 10, 20 more unseen
+    assert topn.order_exact(query, read, [[100]]) is True
+    assert topn.order_exact(query, read, [[30]]) is False  # a tie is ordered by value
     few = answer([bucket("a", 100), bucket("b", 80)], groups=topn.MIN_SHARD_SIZE, bound=20)
-    assert topn.read_top(query, few).order_exact is True  # no shard had more to send
+    assert topn.order_exact(query, topn.read_top(query, few), [[81]]) is True  # all were sent
     visitors = parse(metrics=["visitors"], limit=1)
-    by_visitors = answer(
-        [bucket("a", 9, visitors={"value": 5}), bucket("b", 3, visitors={"value": 2})],
-        groups=many,
-        bound=-1,
-    )
-    assert topn.read_top(visitors, by_visitors).order_exact is False  # no bound known
+    by_visitors = answer([bucket("a", 9), bucket("b", 3)], groups=many, bound=-1)
+    read = topn.read_top(visitors, by_visitors)
+    assert read.left_out_bound is None
+    assert topn.order_exact(visitors, read, [[10**6]]) is False  # no bound known
 
 
 def test_the_total_is_estimated_above_the_precision_threshold() -> None:
