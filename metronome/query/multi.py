@@ -30,7 +30,13 @@ from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
 from metronome.query import builder, topn
 from metronome.query.model import Query, TimeRange
-from metronome.query.reads import call_elasticsearch, error_reason, refusal, store_unavailable
+from metronome.query.reads import (
+    call_elasticsearch,
+    check_shards,
+    error_reason,
+    refusal,
+    store_unavailable,
+)
 from metronome.query.runner import (
     Outcome,
     Row,
@@ -146,6 +152,11 @@ def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> N
             time.sleep(0.2 * part.attempts)  # a daily index just created has no shard yet
             return
         errors[part.slot] = store_unavailable()
+        return
+    try:
+        check_shards(answer)
+    except ApiError as error:
+        errors[part.slot] = error
         return
     if part.top:
         part.answer = topn.read_top(part.query, answer)

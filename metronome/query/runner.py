@@ -22,6 +22,7 @@ from metronome.query import builder, topn
 from metronome.query.calendar import bucket_key, bucket_starts
 from metronome.query.compare import bucket_pairs
 from metronome.query.model import OrderBy, Query, TimeRange
+from metronome.query.reads import check_shards
 
 MAX_ROWS = 100_000
 ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum"})
@@ -66,6 +67,7 @@ def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
         ignore_unavailable=True,
         allow_no_indices=True,
     )
+    check_shards(response.body)
     answer = topn.read_top(query, response.body)
     rows = _fetch(client, prefix, query, query.range, answer.keys)
     previous = None
@@ -136,6 +138,7 @@ def _fetch(
             ignore_unavailable=True,
             allow_no_indices=True,
         )
+        check_shards(response.body)
         page, after = read_response(query, response.body)
         rows.extend(page)
         check_row_count(rows)

@@ -201,3 +201,25 @@ def test_a_clear_lead_is_exact_though_the_shards_cut_their_lists(
     assert fast["results"] == exact["results"] == [{"dimensions": ["lead"], "metrics": [120]}]
     assert fast["meta"]["approximate"] is False  # 120 against at most 2 + 6 x 2 left out
     assert fast["meta"]["total_rows"] == exact["meta"]["total_rows"] == 37
+
+
+def test_an_answer_some_shards_failed_is_refused_not_partial(
+    client: FlaskClient, ship: Callable[[], int]
+) -> None:
+    # "code" is a number in the first day's index and text in the second's: a regular
+    # expression fails on the first day's shard alone, which would leave the count short.
+    send(client, [{"id": "mixed", "code": 5, "time": "2015-12-01T10:00:00Z"}])
+    ship()
+    send(client, [{"id": "mixed", "code": "x5", "time": "2015-12-02T10:00:00Z"}] * 2)
+    ship()
+    window = ["2015-12-01", "2015-12-03"]
+    for exact in (False, True):
+        response = client.post("/api/v1/query", headers=AUTH, json={
+            "site": "shop", "metrics": ["count"], "dimensions": ["id"], "date_range": window,
+            "filters": [["matches", "code", ["x.*"]]], "exact": exact,
+        })  # fmt: skip
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["error"]["code"] == "invalid_query"
+    fine = query(client, metrics=["count"], dimensions=["id"], date_range=["2015-12-02", window[1]],
+                 filters=[["matches", "code", ["x.*"]]])  # fmt: skip
+    assert fine["results"] == [{"dimensions": ["mixed"], "metrics": [2]}]
