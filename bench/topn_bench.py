@@ -125,18 +125,39 @@ def measure(client: Elasticsearch, prefix: str, args: argparse.Namespace) -> dic
             plans = {"top_n": queries, "exact": [replace(q, exact=True) for q in queries]}
             outcomes: dict[str, list[Outcome | ApiError]] = {}
             samples: dict[str, list[float]] = {"top_n": [], "exact": []}
+            errors = {"top_n": 0, "exact": 0}  # answers refused (a shard failed), all runs
             for number in range(args.warmup + args.runs):
                 for plan, batch in plans.items():  # alternating
                     started = time.perf_counter()
                     outcomes[plan] = run_queries(client, prefix, batch)
+                    errors[plan] += sum(isinstance(o, ApiError) for o in outcomes[plan])
                     if number >= args.warmup:
                         samples[plan].append(time.perf_counter() - started)
             result: dict[str, Any] = {plan: figures(v) for plan, v in samples.items()}
             result["exact_over_top_n"] = ratio(result["exact"]["p50"], result["top_n"]["p50"])
             result.update(agreement(queries, outcomes["top_n"], outcomes["exact"]))
+            result["errors"] = {plan: errors[plan] for plan in plans}
             report[f"{name}, {date_range}"] = result
             say(f"{name}, {date_range}: {json.dumps(result)}")
+        report[f"each widget alone (top-N plan), {date_range}"] = widget_costs(
+            client, prefix, by_widget, args.runs
+        )
     return report
+
+
+def widget_costs(
+    client: Elasticsearch, prefix: str, by_widget: dict[str, list[Query]], runs: int
+) -> dict[str, float]:
+    """Median milliseconds of each widget's queries run alone, costliest first."""
+    costs = {}
+    for name, queries in by_widget.items():
+        samples = []
+        for _ in range(max(3, runs // 2)):
+            started = time.perf_counter()
+            run_queries(client, prefix, queries)
+            samples.append(time.perf_counter() - started)
+        costs[name] = round(statistics.median(samples) * 1000, 1)
+    return dict(sorted(costs.items(), key=lambda item: -item[1]))
 
 
 def agreement(

@@ -8,6 +8,63 @@ from metronome.query.compare import change_percent
 from metronome.query.model import APPROXIMATE, Query
 from metronome.query.runner import Outcome, Row, labels
 
+# The JSON answer's schema, for /openapi.json: ``meta`` in full, the rows in outline.
+META_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "total_rows", "total_rows_exact", "page", "limit", "has_more", "approximate",
+        "approximate_metrics", "plan", "freshness",
+    ],
+    "properties": {
+        "total_rows": {"type": "integer", "minimum": 0,
+                       "description": "Rows of the whole answer, every page."},
+        "total_rows_exact": {
+            "type": "boolean",
+            "description": "false: total_rows is a distinct count's estimate (top_n plan, "
+            "more than 40,000 groups).",
+        },
+        "page": {"type": "integer", "minimum": 1},
+        "limit": {"type": "integer", "minimum": 1},
+        "has_more": {"type": "boolean"},
+        "approximate": {
+            "type": "boolean",
+            "description": "A metric may be an estimate, or (top_n plan) a group left out by a "
+            "daily index could rank among the rows answered.",
+        },
+        "approximate_metrics": {"type": "array", "items": {"type": "string"}},
+        "plan": {
+            "type": "string",
+            "enum": ["exact", "top_n"],
+            "description": "exact: every group read; top_n: the candidate groups of a top-N "
+            "question only (their values exact).",
+        },
+        "freshness": {
+            "type": "object",
+            "properties": {"latest_received_at": {"type": ["string", "null"]}},
+        },
+    },
+}  # fmt: skip
+RESULT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["results", "meta", "query"],
+    "properties": {
+        "results": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["dimensions", "metrics"],
+                "properties": {
+                    "dimensions": {"type": "array"},
+                    "metrics": {"type": "array", "items": {"type": ["number", "null"]}},
+                    "compare": {"type": "object"},
+                },
+            },
+        },
+        "meta": META_SCHEMA,
+        "query": {"type": "object"},
+    },
+}
+
 
 def query_result(query: Query, outcome: Outcome) -> dict[str, Any]:
     start = (query.page - 1) * query.limit
