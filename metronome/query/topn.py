@@ -7,8 +7,9 @@ A breakdown by one stored field (no time dimension), ordered by ``count``, ``vis
 1. a ``terms`` aggregation ordered by that metric (ties: the value ascending), with a generous
    ``shard_size``, names the candidates: the first ``page`` x ``limit`` + 1 groups, and the
    documents without the field (the exact plan's null group) if there are any; a
-   ``cardinality`` aggregation of the field gives ``total_rows`` (exact below
-   ``PRECISION_THRESHOLD`` groups, an estimate above);
+   ``cardinality`` aggregation of the field gives ``total_rows`` (a distinct count: off by a
+   few in 10,000 below ``PRECISION_THRESHOLD`` groups, an estimate above), unless every group
+   came back;
 2. the exact plan's own search, restricted to the candidates (``restrict``), gives their
    values, so every value answered is exact; they are ordered as the exact plan orders them.
    The comparison range is asked the same way, in the same round.
@@ -132,9 +133,8 @@ def read_top(query: Query, response: Mapping[str, Any]) -> TopAnswer:
     every_group = len(found) <= wanted(query)  # fewer groups than asked: all came back
     if every_group:
         total, total_exact = len(keys), True
-    else:
-        total = max(distinct + int(has_missing), wanted(query) + 1)
-        total_exact = distinct < builder.PRECISION_THRESHOLD
+    else:  # a distinct count: within a few in 10,000 below the threshold, an estimate above
+        total, total_exact = max(distinct + int(has_missing), wanted(query) + 1), False
     # No shard holds more groups than it sends: every count is whole, nothing left out.
     whole = distinct < builder.PRECISION_THRESHOLD and distinct <= shard_size(query)
     bound: int | None = None

@@ -120,10 +120,14 @@ def test_order_is_exact_only_when_nothing_left_out_could_rank() -> None:
     assert topn.order_exact(visitors, read, [[10**6]]) is False  # no bound known
 
 
-def test_the_total_is_estimated_above_the_precision_threshold() -> None:
+def test_the_total_is_a_distinct_count_unless_every_group_came_back() -> None:
     query = parse(limit=1)
     read = topn.read_top(query, answer([bucket("a", 9), bucket("b", 1)], groups=50_000))
     assert (read.total_rows, read.total_exact) == (50_000, False)
+    read = topn.read_top(query, answer([bucket("a", 9), bucket("b", 1)], groups=2))
+    assert (read.total_rows, read.total_exact) == (2, False)
+    read = topn.read_top(parse(limit=2), answer([bucket("a", 9), bucket("b", 1)], groups=2))
+    assert (read.total_rows, read.total_exact) == (2, True)
 
 
 def test_the_compared_range_is_asked_for_the_answered_groups_only() -> None:
