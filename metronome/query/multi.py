@@ -47,6 +47,7 @@ from metronome.query.runner import (
     read_response,
     request_body,
     top_outcome,
+    top_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class _Part:
     top: bool = False  # the first search of a top-N question: its candidate groups
     answer: topn.TopAnswer | None = None
     rows_of: _Part | None = None  # a range of a top-N question: that part's candidates only
+    main: _Part | None = None  # of a top-N question's first search: the main range's part
 
     @property
     def ready(self) -> bool:
@@ -101,6 +103,8 @@ def run_queries(
         _Part(slot, query, query.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
     ]
+    for first in tops.values():
+        first.main = mains[first.slot]
     compares = {
         slot: _Part(slot, query, query.compare.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
@@ -161,6 +165,8 @@ def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> N
     if part.top:
         part.answer = topn.read_top(part.query, answer)
         part.done = True
+        if part.main is not None and (rows := top_rows(part.query, part.answer)) is not None:
+            part.main.rows, part.main.done = rows, True  # no second search for the main range
         return
     rows, part.after = read_response(part.query, answer)
     part.rows.extend(rows)

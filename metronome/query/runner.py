@@ -69,11 +69,23 @@ def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
     )
     check_shards(response.body)
     answer = topn.read_top(query, response.body)
-    rows = _fetch(client, prefix, query, query.range, answer.keys)
+    rows = top_rows(query, answer)
+    if rows is None:
+        rows = _fetch(client, prefix, query, query.range, answer.keys)
     previous = None
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range, answer.keys)
     return top_outcome(query, answer, rows, previous, latest_received(client, prefix, query))
+
+
+def top_rows(query: Query, answer: topn.TopAnswer) -> list[Row] | None:
+    """The candidates' rows when the first search's values are whole, else None."""
+    if answer.values is None:
+        return None
+    return [
+        Row(key=(key,), metrics=builder.read_metrics(query.metrics, aggs, count))
+        for key, aggs, count in answer.values
+    ]
 
 
 def top_outcome(

@@ -5,14 +5,16 @@ A breakdown by one stored field (no time dimension), ordered by ``count``, ``vis
 ``page`` x ``limit`` is at most ``TOP_N_CAP``, is answered in two searches:
 
 1. a ``terms`` aggregation ordered by that metric (ties: the value ascending), with a generous
-   ``shard_size``, names the candidates: the first ``page`` x ``limit`` + 1 groups, and the
-   documents without the field (the exact plan's null group) if there are any; a
+   ``shard_size`` and the query's metrics, names the candidates: the first ``page`` x
+   ``limit`` + 1 groups, and the documents without the field (the exact plan's null group)
+   if there are any; a
    ``cardinality`` aggregation of the field gives ``total_rows`` (a distinct count: off by a
    few in 10,000 below ``PRECISION_THRESHOLD`` groups, an estimate above), unless every group
    came back;
-2. the exact plan's own search, restricted to the candidates (``restrict``), gives their
-   values, so every value answered is exact; they are ordered as the exact plan orders them.
-   The comparison range is asked the same way, in the same round.
+2. when no shard cut its list (few groups), the first search's values are whole and final;
+   otherwise the exact plan's own search, restricted to the candidates (``restrict``), gives
+   their values, so every value answered is exact. Rows are ordered as the exact plan orders
+   them. The comparison range is asked the same way (restricted), in the second round.
 
 Each daily index is a shard that sends only its own first ``shard_size`` groups, so a group
 that is never among a shard's first could be left out of the candidates. Ordered by count,
@@ -48,6 +50,9 @@ class TopAnswer:
     total_exact: bool
     complete: bool  # no group left out of ``keys`` could rank among the rows asked
     left_out_bound: int | None  # ordered by count: the most a group left out can count
+    # Every candidate's (value, aggregations, doc_count) when the first search's values are
+    # whole (no shard cut its list): no second search for the main range. None otherwise.
+    values: list[tuple[Any, Mapping[str, Any], int]] | None = None
 
 
 def order_metric(query: Query) -> Metric | None:
@@ -93,19 +98,25 @@ def top_body(query: Query, time_range: TimeRange) -> dict[str, Any]:
         "size": wanted(query) + 1,  # one more: how close the first one left out comes
         "shard_size": shard_size(query),
     }
-    top: dict[str, Any] = {"terms": terms}
+    metrics = builder.metric_aggs(query.metrics)
+    top: dict[str, Any] = {"terms": terms, "aggs": dict(metrics)}
     if metric.kind == "count":
         terms["order"] = [{"_count": "desc"}, {"_key": "asc"}]
+        # The other metrics only for the groups each shard sends, not for every group.
+        terms["collect_mode"] = "breadth_first"
     else:
-        top["aggs"] = {ORDER_AGG: builder.metric_aggs((metric,))[_agg_name(metric)]}
-        terms["order"] = [{ORDER_AGG: "desc"}, {"_key": "asc"}]
+        name = _agg_name(metric)
+        if any(mark in name for mark in ".[]>"):  # not a path Elasticsearch reads: a copy
+            top["aggs"][ORDER_AGG] = metrics[name]
+            name = ORDER_AGG
+        terms["order"] = [{name: "desc"}, {"_key": "asc"}]
     return {
         "size": 0,
         "track_total_hits": False,
         "query": builder.filter_query(query, time_range),
         "aggs": {
             "top": top,
-            "missing": {"missing": {"field": field}},
+            "missing": {"missing": {"field": field}, "aggs": metrics},
             "groups": {
                 "cardinality": {
                     "field": field,
@@ -135,20 +146,31 @@ def read_top(query: Query, response: Mapping[str, Any]) -> TopAnswer:
         total, total_exact = len(keys), True
     else:  # a distinct count: within a few in 10,000 below the threshold, an estimate above
         total, total_exact = max(distinct + int(has_missing), wanted(query) + 1), False
-    # No shard holds more groups than it sends: every count is whole, nothing left out.
-    whole = distinct < builder.PRECISION_THRESHOLD and distinct <= shard_size(query)
-    bound: int | None = None
     error = int(top.get("doc_count_error_upper_bound", -1))
+    # No shard held more groups than it sent (Elasticsearch's bound is 0, or the distinct
+    # count, an estimate, is well below what each shard sends): every value is whole.
+    whole = every_group or (metric.kind == "count" and error == 0)
+    whole = whole or distinct <= shard_size(query) // 2
+    bound: int | None = None
     if metric.kind == "count" and error >= 0:
         # A group left out was seen with at most the last candidate's count, and the shards
         # that did not send it could hold at most ``error`` more.
         bound = (int(found[-1]["doc_count"]) if found else 0) + error
+    values = None
+    if whole:
+        values = [(_key(bucket), bucket, int(bucket["doc_count"])) for bucket in found]
+        if has_missing:
+            values.append((None, aggs["missing"], int(aggs["missing"]["doc_count"])))
+        # In the exact plan's order before ordering by the metric, so that ties end alike:
+        # the missing group first, then the values ascending.
+        values.sort(key=lambda item: (item[0] is not None, item[0] if item[0] is not None else 0))
     return TopAnswer(
         keys=keys,
         total_rows=total,
         total_exact=total_exact,
-        complete=every_group or whole,
+        complete=whole,
         left_out_bound=bound,
+        values=values,
     )
 
 

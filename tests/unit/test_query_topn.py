@@ -63,16 +63,17 @@ def test_the_first_search_orders_by_the_metric_then_the_value() -> None:
     assert terms["size"] == 21
     assert terms["order"] == [{"_count": "desc"}, {"_key": "asc"}]
     assert terms["shard_size"] == topn.MIN_SHARD_SIZE
-    assert "aggs" not in body["aggs"]["top"]  # the values come from the second search
-    assert body["aggs"]["missing"] == {"missing": {"field": "id"}}
+    assert terms["collect_mode"] == "breadth_first"
+    assert body["aggs"]["missing"] == {"missing": {"field": "id"}, "aggs": {}}
     assert body["aggs"]["groups"]["cardinality"]["field"] == "id"
     dotted = parse(metrics=["sum:load.ms"])
     aggs = topn.top_body(dotted, dotted.range)["aggs"]["top"]
     assert aggs["terms"]["order"][0] == {topn.ORDER_AGG: "desc"}  # "a.b" would be a path
     assert aggs["aggs"][topn.ORDER_AGG] == {"sum": {"field": "load.ms"}}
     visitors = parse(metrics=["visitors"])
-    order = topn.top_body(visitors, visitors.range)["aggs"]["top"]["aggs"][topn.ORDER_AGG]
-    assert order["cardinality"]["field"] == "visitor"
+    top = topn.top_body(visitors, visitors.range)["aggs"]["top"]
+    assert top["terms"]["order"][0] == {"visitors": "desc"}
+    assert top["aggs"]["visitors"]["cardinality"]["field"] == "visitor"
 
 
 def bucket(key: Any, count: int, **extra: Any) -> dict[str, Any]:
@@ -96,6 +97,7 @@ def test_the_candidates_are_the_groups_found_and_the_missing_group() -> None:
     read = topn.read_top(query, answer([bucket("a", 5), bucket("b", 3)], missing=3, groups=2))
     assert read.keys == ["a", "b", None]
     assert (read.total_rows, read.total_exact, read.complete) == (3, True, True)
+    assert [(key, count) for key, _, count in read.values or []] == [(None, 3), ("a", 5), ("b", 3)]
 
 
 def test_boolean_groups_read_as_the_exact_plan_reads_them() -> None:
@@ -111,8 +113,12 @@ def test_order_is_exact_only_when_nothing_left_out_could_rank() -> None:
     assert (read.complete, read.left_out_bound) == (False, 30)  # seen with 10, 20 more unseen
     assert topn.order_exact(query, read, [[100]]) is True
     assert topn.order_exact(query, read, [[30]]) is False  # a tie is ordered by value
-    few = answer([bucket("a", 100), bucket("b", 80)], groups=topn.MIN_SHARD_SIZE, bound=20)
-    assert topn.order_exact(query, topn.read_top(query, few), [[81]]) is True  # all were sent
+    few = answer([bucket("a", 100), bucket("b", 80)], groups=topn.MIN_SHARD_SIZE // 2, bound=20)
+    read = topn.read_top(query, few)
+    assert topn.order_exact(query, read, [[81]]) is True  # every shard sent every group
+    assert read.values is not None  # so the values are whole: no second search
+    unbounded = answer([bucket("a", 100), bucket("b", 80)], groups=many, bound=0)
+    assert topn.read_top(query, unbounded).complete is True  # no shard cut its list
     visitors = parse(metrics=["visitors"], limit=1)
     by_visitors = answer([bucket("a", 9), bucket("b", 3)], groups=many, bound=-1)
     read = topn.read_top(visitors, by_visitors)
