@@ -98,7 +98,7 @@ def top_body(query: Query, time_range: TimeRange) -> dict[str, Any]:
         "size": wanted(query) + 1,  # one more: how close the first one left out comes
         "shard_size": shard_size(query),
     }
-    metrics = builder.metric_aggs(query.metrics)
+    metrics = builder.metric_aggs(query.metrics) if carries_values(query) else {}
     top: dict[str, Any] = {"terms": terms, "aggs": dict(metrics)}
     if metric.kind == "count":
         terms["order"] = [{"_count": "desc"}, {"_key": "asc"}]
@@ -125,6 +125,17 @@ def top_body(query: Query, time_range: TimeRange) -> dict[str, Any]:
             },
         },
     }
+
+
+def carries_values(query: Query) -> bool:
+    """Whether the first search computes every metric of its groups, so that its values can
+    be final when no shard cut its list. Ordered by count, a distinct count (``visitors``,
+    ``sessions``) of the hundreds of groups each daily index sends costs more than a second
+    search over the candidates alone, so it is left to that search."""
+    metric = order_metric(query)
+    return metric is not None and (
+        metric.kind != "count" or not any(m.kind in ("visitors", "sessions") for m in query.metrics)
+    )
 
 
 def _agg_name(metric: Metric) -> str:
@@ -157,7 +168,7 @@ def read_top(query: Query, response: Mapping[str, Any]) -> TopAnswer:
         # that did not send it could hold at most ``error`` more.
         bound = (int(found[-1]["doc_count"]) if found else 0) + error
     values = None
-    if whole:
+    if whole and carries_values(query):
         values = [(_key(bucket), bucket, int(bucket["doc_count"])) for bucket in found]
         if has_missing:
             values.append((None, aggs["missing"], int(aggs["missing"]["doc_count"])))

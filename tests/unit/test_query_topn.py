@@ -66,6 +66,9 @@ def test_the_first_search_orders_by_the_metric_then_the_value() -> None:
     assert terms["collect_mode"] == "breadth_first"
     assert body["aggs"]["missing"] == {"missing": {"field": "id"}, "aggs": {}}
     assert body["aggs"]["groups"]["cardinality"]["field"] == "id"
+    pages = parse(metrics=["count", "visitors"])
+    assert topn.top_body(pages, pages.range)["aggs"]["top"]["aggs"] == {}  # read in the second
+    assert topn.carries_values(pages) is False
     dotted = parse(metrics=["sum:load.ms"])
     aggs = topn.top_body(dotted, dotted.range)["aggs"]["top"]
     assert aggs["terms"]["order"][0] == {topn.ORDER_AGG: "desc"}  # "a.b" would be a path
