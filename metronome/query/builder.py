@@ -6,6 +6,7 @@ top-N truncation); a query without dimensions is one filtered set of metric aggr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from metronome.query.model import PERCENTILES, Filter, Metric, Query, TimeRange
@@ -82,7 +83,7 @@ def _cardinality(field: str) -> dict[str, Any]:
 
 
 def read_metrics(
-    metrics: tuple[Metric, ...], buckets: dict[str, Any], doc_count: int
+    metrics: tuple[Metric, ...], buckets: Mapping[str, Any], doc_count: int
 ) -> list[float | int | None]:
     """Metric values, in query order, from one bucket (or the top-level aggregations)."""
     values: list[float | int | None] = []

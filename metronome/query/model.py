@@ -86,6 +86,7 @@ class Query:
     order_by: tuple[OrderBy, ...]
     limit: int
     page: int
+    exact: bool = False  # every bucket read (exact total_rows), never the top-N plan
 
     @property
     def time_dimension(self) -> Dimension | None:

@@ -3,9 +3,11 @@
 A dashboard asks a dozen questions at once. Sent one by one, each costs a round trip and a
 search of its own; here every query's first page (and its comparison range's) goes out in one
 multi-search, and only the breakdowns with more pages than one answer holds need further rounds
-(all of them together again). The answers are read by the same pure functions as
-``run_query``'s (``runner.read_response``), so each outcome equals what ``POST /api/v1/query``
-answers for the same query.
+(all of them together again), as do the rows of a top-N question (``metronome.query.topn``):
+its first search names the candidate groups, the next round reads them (and their comparison).
+The answers are read by the same pure functions as ``run_query``'s (``runner.read_response``,
+``runner.top_outcome``), so each outcome equals what ``POST /api/v1/query`` answers for the
+same query.
 
 A query Elasticsearch refuses fails alone: its slot holds the ``ApiError`` the single query
 would have raised (422 for a refused query, 503 for a shard that is not there), and the others
@@ -26,9 +28,15 @@ from elasticsearch import BadRequestError, Elasticsearch, TransportError
 
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder
+from metronome.query import builder, topn
 from metronome.query.model import Query, TimeRange
-from metronome.query.reads import call_elasticsearch, error_reason, refusal, store_unavailable
+from metronome.query.reads import (
+    call_elasticsearch,
+    check_shards,
+    error_reason,
+    refusal,
+    store_unavailable,
+)
 from metronome.query.runner import (
     Outcome,
     Row,
@@ -38,6 +46,8 @@ from metronome.query.runner import (
     order_rows,
     read_response,
     request_body,
+    top_outcome,
+    top_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -56,13 +66,26 @@ class _Part:
     after: dict[str, Any] | None = None
     done: bool = False
     attempts: int = 0
+    top: bool = False  # the first search of a top-N question: its candidate groups
+    answer: topn.TopAnswer | None = None
+    rows_of: _Part | None = None  # a range of a top-N question: that part's candidates only
+    main: _Part | None = None  # of a top-N question's first search: the main range's part
+
+    @property
+    def ready(self) -> bool:
+        return self.rows_of is None or self.rows_of.done
 
     def search(self, prefix: str) -> tuple[dict[str, Any], dict[str, Any]]:
         index = indices_for_range(
             prefix, self.query.stream, self.time_range.start, self.time_range.end
         )
         header = {"index": index, "ignore_unavailable": True, "allow_no_indices": True}
-        return header, request_body(self.query, self.time_range, self.after)
+        if self.top:
+            return header, topn.top_body(self.query, self.time_range)
+        body = request_body(self.query, self.time_range, self.after)
+        if self.rows_of is not None and self.rows_of.answer is not None:
+            body = topn.restrict(body, self.query, self.rows_of.answer.keys)
+        return header, body
 
 
 def run_queries(
@@ -71,17 +94,27 @@ def run_queries(
     """The outcome of every query, in order, or the error that query alone met. Raises only
     when Elasticsearch cannot be reached at all (503)."""
     errors: dict[int, ApiError] = {}
-    mains = [_Part(slot, query, query.range) for slot, query in enumerate(queries)]
+    tops = {
+        slot: _Part(slot, query, query.range, top=True)
+        for slot, query in enumerate(queries)
+        if topn.uses_top_n(query)
+    }
+    mains = [
+        _Part(slot, query, query.range, rows_of=tops.get(slot))
+        for slot, query in enumerate(queries)
+    ]
+    for first in tops.values():
+        first.main = mains[first.slot]
     compares = {
-        slot: _Part(slot, query, query.compare.range)
+        slot: _Part(slot, query, query.compare.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
         if query.compare is not None
     }
-    parts = [*mains, *compares.values()]
+    parts = [*tops.values(), *mains, *compares.values()]
     freshness = _Freshness(prefix, queries)
     first_round = True
     while True:
-        pending = [p for p in parts if not p.done and p.slot not in errors]
+        pending = [p for p in parts if not p.done and p.slot not in errors and p.ready]
         extra = freshness.searches(first_round)
         if not pending and not extra:
             break
@@ -97,8 +130,14 @@ def run_queries(
             outcomes.append(errors[slot])
             continue
         rows = complete_rows(query, query.range, mains[slot].rows)
+        previous = None
         if slot in compares:
             previous = complete_rows(query, compares[slot].time_range, compares[slot].rows)
+        top = tops[slot].answer if slot in tops else None
+        if top is not None:
+            outcomes.append(top_outcome(query, top, rows, previous, freshness.latest(query.stream)))
+            continue
+        if previous is not None:
             rows = align(query, rows, previous)
         outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
     return outcomes
@@ -117,6 +156,17 @@ def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> N
             time.sleep(0.2 * part.attempts)  # a daily index just created has no shard yet
             return
         errors[part.slot] = store_unavailable()
+        return
+    try:
+        check_shards(answer)
+    except ApiError as error:
+        errors[part.slot] = error
+        return
+    if part.top:
+        part.answer = topn.read_top(part.query, answer)
+        part.done = True
+        if part.main is not None and (rows := top_rows(part.query, part.answer)) is not None:
+            part.main.rows, part.main.done = rows, True  # no second search for the main range
         return
     rows, part.after = read_response(part.query, answer)
     part.rows.extend(rows)

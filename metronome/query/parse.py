@@ -137,6 +137,15 @@ ORDER_BY_SCHEMA = {
 }
 
 
+class _StrictBoolean(fields.Boolean):
+    """true or false only (marshmallow's own also takes 1, "yes", "on"...)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError("Not a boolean (true or false).")
+        return value
+
+
 class QuerySchema(Schema):
     """The request body of ``POST /api/v1/query``."""
 
@@ -206,6 +215,13 @@ class QuerySchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=10_000))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     format = fields.String(load_default="json", validate=validate.OneOf(OUTPUT_FORMATS))
+    exact = _StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "Read every group so that meta.total_rows is exact, even for a "
+            "top-N question (slower on many groups); files (csv, xlsx, ndjson) always are.",
+        },
+    )
 
 
 def parse_query(
@@ -246,6 +262,7 @@ def parse_query(
         order_by=tuple(_order(raw, metrics, dimensions) for raw in data["order_by"]),
         limit=data["limit"],
         page=data["page"],
+        exact=data["exact"] or data["format"] != "json",
     )
     return query, data["format"]
 

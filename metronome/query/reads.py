@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError, TransportError
@@ -39,6 +39,35 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
             log.warning("Elasticsearch failed a read: %r", error)
             raise store_unavailable() from None
     raise AssertionError("unreachable")
+
+
+def check_shards(response: Mapping[str, Any]) -> None:
+    """An answer some shards failed to give (a daily index's search ran out of memory, a field
+    mapped otherwise in an older index) holds part of the data: refuse it rather than answer
+    numbers that are silently too low. The reason is logged, not sent."""
+    shards = response.get("_shards") or {}
+    if not int(shards.get("failed", 0) or 0):
+        return
+    failures = shards.get("failures") or [{}]
+    cause = (failures[0] or {}).get("reason")
+    cause = cause if isinstance(cause, dict) else {}
+    reason = f"{cause.get('type', '')}: {cause.get('reason', '')}"[:300]
+    log.warning("Elasticsearch answered %s of %s shards: %s", shards.get("successful"),
+                shards.get("total"), reason)  # fmt: skip
+    if "circuit_breaking" in reason or "too large" in reason.lower():
+        raise ApiError(
+            503,
+            "store_unavailable",
+            "Elasticsearch lacked the memory to answer this query over every day of the range; "
+            "retry shortly, or ask for a shorter range or fewer groups.",
+            headers={"Retry-After": "5"},
+        )
+    raise ApiError(
+        422,
+        "invalid_query",
+        "Elasticsearch could answer this query for part of the range only (a field may have "
+        "another type in older data); narrow the range or change the filters.",
+    )
 
 
 def refusal(reason: str) -> ApiError:

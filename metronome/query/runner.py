@@ -1,8 +1,10 @@
 """Run a ``Query`` against Elasticsearch: page through every bucket, align the comparison.
 
-Rows are (dimension values, metric values). Every bucket is read (composite paging), then
-ordered and paged here, so ``total_rows`` is exact and nothing is cut silently; a breakdown
-with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
+Rows are (dimension values, metric values). The exact plan reads every bucket (composite
+paging), then orders and pages here, so ``total_rows`` is exact and nothing is cut silently; a
+breakdown with more than ``MAX_ROWS`` rows is refused with a 422 that says how to narrow it.
+A top-N question (``metronome.query.topn``) reads only its candidate groups, and its
+comparison only those.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from elasticsearch import Elasticsearch
 
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder
+from metronome.query import builder, topn
 from metronome.query.calendar import bucket_key, bucket_starts
 from metronome.query.compare import bucket_pairs
 from metronome.query.model import OrderBy, Query, TimeRange
+from metronome.query.reads import check_shards
 
 MAX_ROWS = 100_000
 ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum"})
@@ -36,17 +39,75 @@ class Row:
 
 @dataclass(frozen=True)
 class Outcome:
-    rows: list[Row]  # every row, ordered
+    rows: list[Row]  # every row, ordered (a top-N plan: every row up to the asked page)
     latest_received: str | None
+    total_rows: int | None = None  # None: len(rows)
+    total_rows_exact: bool = True
+    order_exact: bool = True  # False: a top-N answer whose rows or order may be off
+    plan: str = "exact"  # or "top_n"
 
 
 def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+    if topn.uses_top_n(query):
+        return _run_top(client, prefix, query)
     rows = _fetch(client, prefix, query, query.range)
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range)
         rows = align(query, rows, previous)
     return Outcome(
         rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
+    )
+
+
+def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+    index = indices_for_range(prefix, query.stream, query.range.start, query.range.end)
+    response = client.search(
+        index=index,
+        body=topn.top_body(query, query.range),
+        ignore_unavailable=True,
+        allow_no_indices=True,
+    )
+    check_shards(response.body)
+    answer = topn.read_top(query, response.body)
+    rows = top_rows(query, answer)
+    if rows is None:
+        rows = _fetch(client, prefix, query, query.range, answer.keys)
+    previous = None
+    if query.compare is not None:
+        previous = _fetch(client, prefix, query, query.compare.range, answer.keys)
+    return top_outcome(query, answer, rows, previous, latest_received(client, prefix, query))
+
+
+def top_rows(query: Query, answer: topn.TopAnswer) -> list[Row] | None:
+    """The candidates' rows when the first search's values are whole, else None."""
+    if answer.values is None:
+        return None
+    return [
+        Row(key=(key,), metrics=builder.read_metrics(query.metrics, aggs, count))
+        for key, aggs, count in answer.values
+    ]
+
+
+def top_outcome(
+    query: Query,
+    answer: topn.TopAnswer,
+    rows: list[Row],
+    previous: list[Row] | None,
+    latest: str | None,
+) -> Outcome:
+    """A top-N answer from the candidates' exact rows (and their compared rows): ordered as
+    the exact plan orders them, cut after the asked page."""
+    kept = order_rows(query, rows)[: topn.wanted(query)]
+    exact_order = topn.order_exact(query, answer, [row.metrics for row in kept])
+    if previous is not None:
+        kept = align(query, kept, previous)
+    return Outcome(
+        rows=kept,
+        latest_received=latest,
+        total_rows=answer.total_rows,
+        total_rows_exact=answer.total_exact,
+        order_exact=exact_order,
+        plan="top_n",
     )
 
 
@@ -70,17 +131,26 @@ def latest_received(client: Elasticsearch, prefix: str, query: Query) -> str | N
     return None
 
 
-def _fetch(client: Elasticsearch, prefix: str, query: Query, time_range: TimeRange) -> list[Row]:
+def _fetch(
+    client: Elasticsearch,
+    prefix: str,
+    query: Query,
+    time_range: TimeRange,
+    keys: Sequence[Any] | None = None,
+) -> list[Row]:
+    """Every row of one range (only the groups ``keys`` of a one-dimension query, if given)."""
     index = indices_for_range(prefix, query.stream, time_range.start, time_range.end)
     rows: list[Row] = []
     after: dict[str, Any] | None = None
     while True:
+        body = request_body(query, time_range, after)
         response = client.search(
             index=index,
-            body=request_body(query, time_range, after),
+            body=body if keys is None else topn.restrict(body, query, keys),
             ignore_unavailable=True,
             allow_no_indices=True,
         )
+        check_shards(response.body)
         page, after = read_response(query, response.body)
         rows.extend(page)
         check_row_count(rows)

@@ -27,6 +27,7 @@ from metronome.config import IngestSettings
 from metronome.hits.definition import hit_query_parameters, hit_schema
 from metronome.query.catalog import FieldKind
 from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
+from metronome.query.result import RESULT_SCHEMA
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
@@ -107,9 +108,9 @@ MEDIA_TYPES = {
 }
 
 
-def _files(description: str, *formats: str) -> dict[str, Any]:
-    """A 200 in any of ``formats``: JSON by default, a download for the others."""
-    content: dict[str, Any] = {MEDIA_TYPES["json"]: {"schema": {"type": "object"}}}
+def _files(description: str, *formats: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A 200 in any of ``formats``: JSON by default (``schema``), a download for the others."""
+    content: dict[str, Any] = {MEDIA_TYPES["json"]: {"schema": schema or {"type": "object"}}}
     for fmt in formats[1:]:
         content[MEDIA_TYPES[fmt]] = {}
     return {"description": description, "content": content}
@@ -135,6 +136,7 @@ def build_spec(version: str) -> dict[str, Any]:
     spec.components.schema("Hit", hit_schema())
     spec.components.schema("FormHit", hit_schema(nested_ok=False))
     spec.components.schema("Query", schema=QuerySchema)
+    spec.components.schema("QueryResult", RESULT_SCHEMA)
     spec.components.schema(
         "Error",
         {
@@ -336,7 +338,11 @@ def build_spec(version: str) -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "200": _files("results, meta and the normalised query", *OUTPUT_FORMATS),
+                    "200": _files(
+                        "results, meta and the normalised query",
+                        *OUTPUT_FORMATS,
+                        schema={"$ref": "#/components/schemas/QueryResult"},
+                    ),
                     **_errors(
                         400,
                         401,

@@ -291,7 +291,7 @@ def download_response(
         entry.dashboard, widget, page=page, site=site.name, known=known,
         fixed_filters=fixed_filters or [],
     )  # fmt: skip
-    query, _ = parse_query(query_json, site.name, known, datetime.now(UTC))
+    query, _ = parse_query({**query_json, "exact": True}, site.name, known, datetime.now(UTC))
     services = current_services()
     (outcome,) = run_queries(services.es, services.settings.elasticsearch.index_prefix, [query])
     if isinstance(outcome, ApiError):

@@ -5,6 +5,7 @@ build -> run -> shape."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -122,6 +123,8 @@ def general_query() -> Response:
     query, output = parse_query(body, site.name, fields, now=datetime.now(UTC))
     if "format" in request.args:
         output = output_format(request.args["format"])
+    if output != "json":  # a file holds every row: never the top-N plan
+        query = replace(query, exact=True)
     prefix = services.settings.elasticsearch.index_prefix
     outcome = call_elasticsearch(lambda: run_query(services.es, prefix, query))
     if output == "json":
