@@ -155,69 +155,7 @@ def build_spec(version: str) -> dict[str, Any]:
             },
         },
     )
-    spec.components.security_scheme(
-        "writeKey", {"type": "apiKey", "in": "header", "name": "X-Metronome-Key"}
-    )
-    spec.components.security_scheme(
-        "ingestKey",
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Metronome-Key",
-            "description": "A secret ingest key of the site (write keys are public and cannot "
-            "send server logs).",
-        },
-    )
-    spec.components.security_scheme(
-        "ingestPassword",
-        {
-            "type": "http",
-            "scheme": "basic",
-            "description": "The ingest key as the password of HTTP Basic auth (Fluent Bit "
-            "http_passwd, Fluentd <auth> password); the user name is not read.",
-        },
-    )
-    spec.components.security_scheme(
-        "readKey",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Authorization: Bearer <read key>. A key in the URL (?key=) is "
-            "refused with 400 key_in_url: URLs end up in logs and browser history.",
-        },
-    )
-    spec.components.security_scheme(
-        "adminKey",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Authorization: Bearer <admin key> (admin_keys, else the key "
-            "generated at first start into var/keys/admin.key). A site's key is refused with "
-            "403 admin_key_required.",
-        },
-    )
-    spec.components.security_scheme(
-        "metricsToken",
-        {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "Authorization: Bearer <metrics token> (metrics.token, else the "
-            "token generated at first start into var/keys/metrics.token); an admin key also "
-            "reads /metrics. None with metrics.auth: none.",
-        },
-    )
-    spec.components.security_scheme(
-        "sessionCookie",
-        {
-            "type": "apiKey",
-            "in": "cookie",
-            "name": COOKIE_NAME,
-            "description": "The session cookie of POST /api/v1/session (a browser's sign-in "
-            f"with a read key). With it, POST, PUT, PATCH and DELETE need the {CSRF_HEADER} "
-            "header holding the session's csrf_token (403 csrf otherwise). A request with an "
-            "Authorization header is judged by that header alone.",
-        },
-    )
+    _security_schemes(spec)
     spec.components.schema(
         "Session",
         {
@@ -613,6 +551,73 @@ def build_spec(version: str) -> dict[str, Any]:
     for path, operations in allezon_paths().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _security_schemes(spec: APISpec) -> None:
+    """How each kind of caller proves who it is (keys, the session cookie, tokens)."""
+    spec.components.security_scheme(
+        "writeKey", {"type": "apiKey", "in": "header", "name": "X-Metronome-Key"}
+    )
+    spec.components.security_scheme(
+        "ingestKey",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Metronome-Key",
+            "description": "A secret ingest key of the site (write keys are public and cannot "
+            "send server logs).",
+        },
+    )
+    spec.components.security_scheme(
+        "ingestPassword",
+        {
+            "type": "http",
+            "scheme": "basic",
+            "description": "The ingest key as the password of HTTP Basic auth (Fluent Bit "
+            "http_passwd, Fluentd <auth> password); the user name is not read.",
+        },
+    )
+    spec.components.security_scheme(
+        "readKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <read key>. A key in the URL (?key=) is "
+            "refused with 400 key_in_url: URLs end up in logs and browser history.",
+        },
+    )
+    spec.components.security_scheme(
+        "adminKey",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <admin key> (admin_keys, else the key "
+            "generated at first start into var/keys/admin.key). A site's key is refused with "
+            "403 admin_key_required.",
+        },
+    )
+    spec.components.security_scheme(
+        "metricsToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <metrics token> (metrics.token, else the "
+            "token generated at first start into var/keys/metrics.token); an admin key also "
+            "reads /metrics. None with metrics.auth: none.",
+        },
+    )
+    spec.components.security_scheme(
+        "sessionCookie",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": COOKIE_NAME,
+            "description": "The session cookie of POST /api/v1/session (a browser's sign-in "
+            f"with a read key). With it, POST, PUT, PATCH and DELETE need the {CSRF_HEADER} "
+            "header holding the session's csrf_token (403 csrf otherwise). A request with an "
+            "Authorization header is judged by that header alone.",
+        },
+    )
 
 
 def _session_paths(spec: APISpec) -> None:
