@@ -204,7 +204,7 @@ def test_missing_references_are_reported_by_object(kibana: FakeKibana, tmp_path:
     )
     assert result.exit_code == 1
     assert "Password of elastic:" in result.output and PASSWORD not in result.output
-    assert ("not imported: lens metronome-web-views (Views): missing_references: "
+    assert ("not imported: lens metronome-web-views (Page views): missing_references: "
             "missing index-pattern metronome-hits") in result.output  # fmt: skip
     # A dashboard's own references (its visualisations) are in the file: they are imported.
     assert ("dashboard", "metronome-web") in kibana.spaces["default"]
