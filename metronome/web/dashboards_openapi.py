@@ -186,7 +186,8 @@ DATA = {
 }
 SEMANTIC = (
     "invalid_dashboard: a widget's query names what its stream does not have, or its parts "
-    "do not fit the widget type; invalid_range, too_many_buckets, impossible_date"
+    "do not fit the widget type; filter_not_applicable: a page filter names a field the "
+    "widget's stream does not have; invalid_range, too_many_buckets, impossible_date"
 )
 # A read key, or the session cookie of POST /api/v1/session (X-CSRF-Token on changes).
 READ_KEY: list[dict[str, list[str]]] = [{"readKey": []}, {"sessionCookie": []}]
@@ -203,6 +204,7 @@ STATUS = {
     415: "The body's media type is not read here.",
     422: "Well formed, but cannot be served; the code says why.",
     428: "A change needs the version it was made from (If-Match or version).",
+    429: "Over a rate limit (a shared link's reads count as public reads).",
     503: "Elasticsearch cannot answer now.",
 }
 RETRY_AFTER = {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}}
@@ -217,7 +219,7 @@ def _errors(*statuses: int, semantic: str = SEMANTIC) -> dict[str, Any]:
     for status in statuses:
         text = STATUS[status] + (f" ({semantic})" if status == 422 else "")
         answers[str(status)] = _json(ERROR, text)
-        if status == 503:
+        if status in (429, 503):
             answers[str(status)]["headers"] = RETRY_AFTER
     return answers
 
@@ -363,7 +365,7 @@ SHARED_DEFINITION = {
 READONLY = {
     "summary": "Refused: nothing is written through a shared link",
     "parameters": [_path("token", TOKEN)],
-    "responses": _errors(403),
+    "responses": _errors(403, 429),
 }
 
 
@@ -486,7 +488,7 @@ def share_paths() -> dict[str, dict[str, Any]]:
                 "parameters": [_path("token", TOKEN)],
                 "responses": {
                     "200": _json(SHARED_DEFINITION, "dashboard, site, filters"),
-                    **_errors(404, 503),
+                    **_errors(404, 429, 503),
                 },
             },
             **{method: READONLY for method in ("post", "put", "patch", "delete")},
@@ -498,7 +500,7 @@ def share_paths() -> dict[str, dict[str, Any]]:
                 "requestBody": _body(PAGE),
                 "responses": {
                     "200": _json(DATA, "As the data endpoint"),
-                    **_errors(400, 403, 404, 413, 415, 422, 503),
+                    **_errors(400, 403, 404, 413, 415, 422, 429, 503),
                 },
             },
             **{method: READONLY for method in ("put", "patch", "delete")},
@@ -508,7 +510,10 @@ def share_paths() -> dict[str, dict[str, Any]]:
                 "summary": "One widget's rows of a shared dashboard as CSV or XLSX; no key",
                 "parameters": [_path("token", TOKEN), _path("widget"), _path("format", FORMAT)],
                 "requestBody": _body(PAGE),
-                "responses": {"200": DOWNLOAD, **_errors(400, 403, 404, 413, 415, 422, 503)},
+                "responses": {
+                    "200": DOWNLOAD,
+                    **_errors(400, 403, 404, 413, 415, 422, 429, 503),
+                },
             },
         },
     }

@@ -69,6 +69,7 @@ SEMANTIC_REFUSALS = {
     "too_many_rows": "the breakdown holds more rows than one answer carries",
     "impossible_date": "a date in the grammar before the year 1 or after 9998",
     "unknown_site": "a hit or a tag names a site that is not configured",
+    "filter_not_applicable": "a page filter names a field the widget's stream does not have",
     "invalid_dashboard": "a dashboard whose widget queries name fields their stream lacks, or "
     "whose parts contradict each other (x + w beyond the grid, a pie of two dimensions, an "
     "order_by naming neither a metric nor a dimension, a site other than the request's)",
