@@ -49,12 +49,12 @@ from werkzeug.serving import make_server
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, USER_AGENTS, free_port, machine, ratio
-from metronome.config import EmbeddedSettings, settings_from_mapping
+from bench._common import USER_AGENTS, Monitor, free_port, machine, ratio
+from bench.elastic import delete_indices, start_elasticsearch
+from metronome.config import settings_from_mapping
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.data import PageState, total_body, widget_body
 from metronome.enrich.useragent import parse_user_agent
-from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
 from metronome.web.app import create_app
@@ -154,20 +154,7 @@ def figures(samples: list[float]) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="metronome-dashboard-bench-"))
-    node = None
-    url = args.es_url
-    if not url:
-        node = EmbeddedElasticsearch(
-            EmbeddedSettings(
-                home=ROOT / "var" / "es-dist",
-                data_dir=workdir / "es",
-                http_port=free_port(),
-                heap=args.es_heap,
-            ),
-            say=say,
-        )
-        node.start()
-        url = node.url
+    url, node = start_elasticsearch(args.es_url, workdir, args.es_heap, Monitor(), say)
     client = Elasticsearch(url, request_timeout=300)
     prefix = f"benchdash{uuid.uuid4().hex[:6]}"
     try:
@@ -188,9 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.shutdown()
     finally:
-        names = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)
-        for first in range(0, len(names), 50):
-            client.indices.delete(index=",".join(names[first : first + 50]))
+        delete_indices(client, prefix)
         client.close()
         if node is not None:
             node.stop()

@@ -29,14 +29,12 @@ import os
 import secrets
 import statistics
 import sys
-import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
-from elasticsearch.helpers import parallel_bulk
 from playwright.sync_api import Page, sync_playwright
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
@@ -46,7 +44,6 @@ from bench._common import BenchError, percentiles, ratio
 from bench.options import add_run_options, add_subset_option, bench_parser
 from bench.query import SyntheticHits
 from bench.server_bench import ServerBench, run_bench
-from metronome.es.templates import install_templates
 from metronome.serve.plan import WEB
 
 CHROMIUM = "/usr/bin/chromium"
@@ -137,20 +134,7 @@ class DashboardBrowserBench(ServerBench):
             end=datetime.now(UTC),
             seed=args.seed,
         )
-        install_templates(self.client, prefix)
-        say(f"loading {args.docs:,} hits over {args.days} days...")
-        started = time.monotonic()
-        failed = 0
-        for ok, _ in parallel_bulk(
-            self.client,
-            corpus.actions(prefix, same_ids=False),
-            chunk_size=5000,
-            thread_count=2,
-            raise_on_error=False,
-        ):
-            failed += 0 if ok else 1
-        self.client.indices.refresh(index=f"{prefix}-*")
-        return {"docs": args.docs, "failed": failed, "seconds": round(time.monotonic() - started)}
+        return corpus.load(self.client, prefix)
 
     def create_baseline(self, base: str, key: str) -> None:
         headers = {"Authorization": f"Bearer {key}"}

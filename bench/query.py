@@ -309,6 +309,24 @@ class SyntheticHits:
                 else:
                     yield {"_index": index, "_source": document}
 
+    def load(self, client: Elasticsearch, prefix: str) -> dict[str, Any]:
+        """Every document into ``prefix``'s hit indices (templates first, auto ids, two bulk
+        threads), refreshed: how many, how many failed, how long it took."""
+        install_templates(client, prefix)
+        say(f"loading {self.docs:,} hits over {len(self.days)} days...")
+        started = time.monotonic()
+        failed = 0
+        for ok, _ in parallel_bulk(
+            client,
+            self.actions(prefix, same_ids=False),
+            chunk_size=5000,
+            thread_count=2,
+            raise_on_error=False,
+        ):
+            failed += 0 if ok else 1
+        client.indices.refresh(index=f"{prefix}-*")
+        return {"docs": self.docs, "failed": failed, "seconds": round(time.monotonic() - started)}
+
     def _documents(self, day: Day) -> Iterator[dict[str, Any]]:
         rng, n = self.rng, day.count
         if n == 0:

@@ -36,19 +36,16 @@ from pathlib import Path
 from typing import Any
 
 from elasticsearch import Elasticsearch
-from elasticsearch.helpers import parallel_bulk
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import ROOT, free_port, machine, ratio
+from bench._common import Monitor, machine, ratio
+from bench.elastic import delete_indices, start_elasticsearch
 from bench.query import SyntheticHits
-from metronome.config import EmbeddedSettings
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.data import PageState, total_body, widget_body
 from metronome.errors import ApiError
-from metronome.es.embedded import EmbeddedElasticsearch
-from metronome.es.templates import install_templates
 from metronome.query.catalog import FieldCatalog
 from metronome.query.model import Filter, Query
 from metronome.query.multi import run_queries
@@ -73,20 +70,7 @@ def load(client: Elasticsearch, prefix: str, args: argparse.Namespace) -> dict[s
         end=datetime.now(UTC),
         seed=args.seed,
     )
-    install_templates(client, prefix)
-    say(f"loading {args.docs:,} hits over {args.days} days...")
-    started = time.monotonic()
-    failed = 0
-    for ok, _ in parallel_bulk(
-        client,
-        corpus.actions(prefix, same_ids=False),
-        chunk_size=5000,
-        thread_count=2,
-        raise_on_error=False,
-    ):
-        failed += 0 if ok else 1
-    client.indices.refresh(index=f"{prefix}-*")
-    return {"failed": failed, "seconds": round(time.monotonic() - started)}
+    return corpus.load(client, prefix)
 
 
 def web_queries(fields: dict[str, Any], date_range: str) -> dict[str, list[Query]]:
@@ -192,21 +176,8 @@ def agreement(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    node = None
-    url = args.es_url
-    if not url:
-        workdir = Path(tempfile.mkdtemp(prefix="metronome-topn-bench-"))
-        node = EmbeddedElasticsearch(
-            EmbeddedSettings(
-                home=ROOT / "var" / "es-dist",
-                data_dir=workdir / "es",
-                http_port=free_port(),
-                heap=args.es_heap,
-            ),
-            say=say,
-        )
-        node.start()
-        url = node.url
+    workdir = Path(tempfile.mkdtemp(prefix="metronome-topn-bench-"))
+    url, node = start_elasticsearch(args.es_url, workdir, args.es_heap, Monitor(), say)
     client = Elasticsearch(url, request_timeout=300)
     prefix = args.prefix or f"benchtopn{uuid.uuid4().hex[:6]}"
     loaded = None
@@ -228,7 +199,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         if not args.skip_load and not args.keep:
-            client.indices.delete(index=f"{prefix}-*", expand_wildcards="all")
+            delete_indices(client, prefix)
         client.close()
         if node is not None:
             node.stop()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from metronome.config import Settings, SiteSettings
 from metronome.errors import ApiError
@@ -27,7 +27,7 @@ def check_write_key(site: SiteSettings, key: str | None) -> None:
             "key field).",
             field="key",
         )
-    if not _one_of(key, site.write_keys):
+    if not one_of(key, site.write_keys):
         raise ApiError(401, "invalid_key", f"That key cannot write to site {site.name!r}.", "key")
 
 
@@ -52,7 +52,7 @@ def check_ingest_key(site: SiteSettings, key: str | None) -> None:
             "Basic auth).",
             field="key",
         )
-    if not _one_of(key, site.ingest_keys):
+    if not one_of(key, site.ingest_keys):
         raise ApiError(
             401, "invalid_key", f"That key cannot send server logs to site {site.name!r}.", "key"
         )
@@ -71,7 +71,7 @@ def check_read_key(site: SiteSettings, key: str | None, public_ok: bool = False)
             f"Site {site.name!r} needs a read key (Authorization: Bearer <key>).",
             field="key",
         )
-    if not _one_of(key, site.read_keys):
+    if not one_of(key, site.read_keys):
         raise ApiError(401, "invalid_key", f"That key cannot read site {site.name!r}.", "key")
 
 
@@ -97,7 +97,8 @@ def bearer_token(header: str | None) -> str | None:
     return None
 
 
-def _one_of(key: str, keys: tuple[str, ...]) -> bool:
+def one_of(key: str, keys: Iterable[str]) -> bool:
+    """Whether ``key`` is one of ``keys``."""
     # Compare against every key in constant time so timing reveals nothing about near misses.
     found = False
     for candidate in keys:
