@@ -22,7 +22,7 @@ from metronome.query.body import query_body
 from metronome.query.model import TimeRange
 from metronome.query.parse import output_format, parse_query
 from metronome.query.public_cache import Answer, cache_key
-from metronome.query.reads import call_elasticsearch
+from metronome.query.reads import call_elasticsearch, check_shards
 from metronome.query.result import flat_rows, header, query_result
 from metronome.query.runner import run_query
 from metronome.query.tock import build_tock_body, parse_tock, tock_result
@@ -83,13 +83,15 @@ def _tock_response(item_id: str, fmt: str, site: SiteSettings) -> Response:
         body = build_tock_body(query, time_range)
         span = time_range or TimeRange(query.start, query.end)
         index = indices_for_range(prefix, query.stream, span.start, span.end)
-        return call_elasticsearch(
+        answer = call_elasticsearch(
             lambda: (
                 services.es.search(
                     index=index, body=body, ignore_unavailable=True, allow_no_indices=True
                 ).body
             )
         )
+        check_shards(answer)  # a day's shard that failed would leave the numbers short
+        return answer
 
     response = search()
     compare_response = search(query.compare.range) if query.compare else None
