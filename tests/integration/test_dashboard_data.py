@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
+from metronome.config import Settings
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.data import PageState, widget_body
 from metronome.dashboards.definition import Dashboard
@@ -190,3 +192,29 @@ def test_a_zone_elasticsearch_lacks_fails_only_the_widgets_over_time(client: Fla
     assert answer["widgets"]["views-over-time"]["error"]["field"] == "tz"
     assert "time zone" in answer["widgets"]["views-over-time"]["error"]["message"]
     assert "results" in answer["widgets"]["top-pages"]
+
+
+def test_the_github_dashboard_counts_webhook_events_apart_from_what_the_source_reads(
+    client: FlaskClient, es: Elasticsearch, settings: Settings
+) -> None:
+    # A star read by the github source has no event or action: it is no webhook event, and
+    # must not show as a "(none) · (none)" row of the actions table.
+    index = f"{settings.elasticsearch.index_prefix}-github-2016.03.01"
+    at = "2016-03-01T10:00:00Z"
+    documents = [
+        {"kind": "webhook", "event": "push", "repo": "acme/app", "sender": "ada",
+         "push": {"commits": 3}},
+        {"kind": "webhook", "event": "issues", "action": "opened", "repo": "acme/app",
+         "sender": "bob"},
+        {"kind": "star", "repo": "acme/app", "user": "cy"},
+        {"kind": "star", "repo": "acme/app", "user": "di"},
+    ]  # fmt: skip
+    for n, document in enumerate(documents):
+        es.index(index=index, id=f"gh-{n}", document={**document, "site": "shop", "@timestamp": at})
+    es.indices.refresh(index=index)
+    widgets = data(client, "github", range=["2016-03-01", "2016-03-02"], interval="day")["widgets"]
+    assert widgets["deliveries"]["total"]["results"][0]["metrics"] == [2]
+    assert widgets["stars"]["total"]["results"][0]["metrics"] == [2]
+    actions = [row["dimensions"] for row in widgets["actions"]["results"]]
+    assert sorted(actions, key=str) == [["issues", "opened"], ["push", None]]
+    assert [row["dimensions"] for row in widgets["senders-top"]["results"]] == [["ada"], ["bob"]]

@@ -136,3 +136,21 @@ export function isolatedAt(values: (number | null)[], i: number, spanGaps: boole
   const after = i < values.length - 1 ? values[i + 1] : null;
   return (before === null || before === undefined) && (after === null || after === undefined);
 }
+
+/** The runs of consecutive readings of a sparkline, as [index, value] points: a bucket without
+ * a reading (null: a gauge not sampled yet, as in the current hour) ends a run, so the line
+ * shows a gap there instead of dropping to 0. */
+export function sparkRuns(values: (number | null)[]): [number, number][][] {
+  const runs: [number, number][][] = [];
+  let run: [number, number][] = [];
+  values.forEach((value, i) => {
+    if (value === null || value === undefined) {
+      if (run.length) runs.push(run);
+      run = [];
+    } else {
+      run.push([i, value]);
+    }
+  });
+  if (run.length) runs.push(run);
+  return runs;
+}

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { Chart, palette, withAlpha } from "./charts";
 import { bucketLabel, bucketLabels, changeNote, compareLabel, fieldLabel, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "./format";
 import { bucketKeys } from "./buckets";
-import { buildSeries, isAdditive, isolatedAt, totalOf } from "./series";
+import { buildSeries, isAdditive, isolatedAt, sparkRuns, totalOf } from "./series";
 import type { Theme } from "./theme";
 import { isError, type QueryAnswer, type Row, type Widget, type WidgetAnswer } from "./types";
 
@@ -99,8 +99,8 @@ function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn 
   const rows = answer.results;
   const totalRow = answer.total ? (answer.total.results[0] ?? { dimensions: [], metrics: [0] }) : undefined;
   const { value, change, previous } = totalOf(rows, totalRow, 0, isAdditive(metric));
-  const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? 0);
-  const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? 0);
+  const series = rows.filter((row) => row.dimensions.length > 0).map((row) => row.metrics[0] ?? null);
+  const compare = rows.filter((row) => row.dimensions.length > 0 && row.compare).map((row) => row.compare?.metrics[0] ?? null);
   useDrawn(onDrawn, [answer]);
   // Nothing counted is "no data"; a gauge that reads 0 (dead letters: none) is a real 0.
   const counted = metric === "visitors" || metric === "sessions" || isAdditive(metric);
@@ -133,18 +133,24 @@ function Change({ note, against }: { note: ReturnType<typeof changeNote>; agains
   );
 }
 
-function Sparkline({ values, compare, label }: { values: number[]; compare: number[]; label: string }) {
+function Sparkline({ values, compare, label }: { values: (number | null)[]; compare: (number | null)[]; label: string }) {
   const width = 200;
   const height = 40;
-  const max = Math.max(1, ...values, ...compare);
-  const path = (points: number[]) =>
-    points.map((v, i) => `${i ? "L" : "M"}${((i / (points.length - 1)) * width).toFixed(1)},${(height - 2 - (v / max) * (height - 4)).toFixed(1)}`).join("");
-  const line = path(values);
+  const readings = [...values, ...compare].filter((v): v is number => v !== null);
+  const max = Math.max(1, ...readings);
+  const x = (i: number) => ((i / (values.length - 1)) * width).toFixed(1);
+  const y = (v: number) => (height - 2 - (v / max) * (height - 4)).toFixed(1);
+  // A bucket without a reading (a gauge not sampled yet) is a gap, never a drop to 0.
+  const line = (run: [number, number][]) => run.map(([i, v], n) => `${n ? "L" : "M"}${x(i)},${y(v)}`).join("");
+  const path = (points: (number | null)[]) => sparkRuns(points).map(line).join("");
+  const fill = sparkRuns(values)
+    .map((run) => `${line(run)}L${x(run[run.length - 1][0])},${height}L${x(run[0][0])},${height}Z`)
+    .join("");
   return (
     <svg class="sparkline" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" role="img" aria-label={label}>
       {compare.length > 1 && <path d={path(compare)} class="spark-compare" />}
-      <path d={`${line}L${width},${height}L0,${height}Z`} class="spark-fill" />
-      <path d={line} class="spark-line" />
+      <path d={fill} class="spark-fill" />
+      <path d={path(values)} class="spark-line" />
     </svg>
   );
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildSeries, isolatedAt, totalOf } from "../src/series";
+import { buildSeries, isolatedAt, sparkRuns, totalOf } from "../src/series";
 import type { Row } from "../src/types";
 
 const rows: Row[] = [
@@ -59,4 +59,10 @@ test("a value between two empty buckets is a dot; joined gauges only when it is 
   assert.deepEqual(values.map((_, i) => isolatedAt(values, i, true)), [false, false, false, false, false, false, false]);
   const single = [null, null, 4, null];
   assert.deepEqual(single.map((_, i) => isolatedAt(single, i, true)), [false, false, true, false]);
+});
+
+test("a sparkline breaks where a gauge has no reading instead of drawing a 0", () => {
+  assert.deepEqual(sparkRuns([3, 4, null, 5, null]), [[[0, 3], [1, 4]], [[3, 5]]]);
+  assert.deepEqual(sparkRuns([0, 0]), [[[0, 0], [1, 0]]]);
+  assert.deepEqual(sparkRuns([null, null]), []);
 });
