@@ -139,6 +139,10 @@ def gunicorn_command(server: ServerSettings, app: str = METRONOME_APP) -> tuple[
         str(server.worker_connections),
         "--graceful-timeout",
         str(GRACEFUL_TIMEOUT_S),
+        # gunicorn would take X-Forwarded-Proto from any local process as the scheme; Metronome
+        # believes it from rate_limits.trusted_proxies alone (metronome.web.readers).
+        "--forwarded-allow-ips",
+        "",
         *access_log_options(server.access_log),
         app,
     )

@@ -209,8 +209,11 @@ def site(
     prefix = f"t{uuid.uuid4().hex[:12]}"
     install_templates(es, prefix)
     now = datetime.now(UTC)
-    bulk(es, [*documents(prefix, now), *other_documents(prefix, now)], refresh="wait_for")
-    bulk(es, demo_documents(prefix, DEMO, SHOP, now), refresh="wait_for", chunk_size=2000)
+    # Months of daily indices are created here: on a busy machine that takes longer than the
+    # client's usual timeout.
+    seeding = es.options(request_timeout=180)
+    bulk(seeding, [*documents(prefix, now), *other_documents(prefix, now)], refresh="wait_for")
+    bulk(seeding, demo_documents(prefix, DEMO, SHOP, now), refresh="wait_for", chunk_size=2000)
     env = {"METRONOME_SITES__DEFAULT__READ_KEYS": READ_KEY}
     for name in (DEMO, SHOP):
         env[f"METRONOME_SITES__{name.upper()}__READ_KEYS"] = DEMO_KEY
@@ -698,6 +701,9 @@ def test_screenshots_of_every_ready_made_dashboard(site: Metronome, browser: Bro
                 page.screenshot(path=str(path), full_page=True)
                 if device == "phone":  # the first screen, as a phone shows it
                     page.screenshot(path=str(SCREENSHOTS / f"{dashboard}-{scheme}-phone-top.png"))
+                    picker = page.locator("select[aria-label='Site']")
+                    width = picker.evaluate("s => s.clientWidth")
+                    assert width >= 96, f"the site picker is {width}px wide on a phone"
             assert errors == []
             context.close()
 

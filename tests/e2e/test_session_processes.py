@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from elasticsearch import Elasticsearch
 
 from metronome.es.templates import install_templates
-from tests.e2e.processes import Metronome
+from tests.e2e.processes import Metronome, running
 from tests.e2e.test_reverse_proxy import NGINX, Nginx
 
 pytestmark = [
@@ -37,9 +38,6 @@ def served(
         index_prefix,
         workdir,
         METRONOME_RATE_LIMITS__TRUSTED_PROXIES="127.0.0.1",
-        # gunicorn believes X-Forwarded-Proto from loopback by itself (its forwarded_allow_ips);
-        # not here, so that the cookie's Secure comes from Metronome's trusted_proxies.
-        FORWARDED_ALLOW_IPS="",
     )
     (tmp_path / "nginx").mkdir()
     nginx = Nginx(tmp_path / "nginx", metronome.port)
@@ -78,3 +76,23 @@ def test_a_session_signed_in_through_nginx_is_secure_and_good_on_every_worker(
     status, _, answer = nginx.request("POST", "/api/v1/query", query, headers=without_token)
     assert status == 403
     assert json.loads(answer)["error"]["code"] == "csrf"
+
+
+def test_x_forwarded_proto_from_a_proxy_not_trusted_is_ignored(
+    es: Elasticsearch, es_url: str, index_prefix: str, tmp_path: Path
+) -> None:
+    # gunicorn alone would believe any local process (its forwarded_allow_ips is loopback by
+    # default) and call a plain-http request https; the scheme is Metronome's decision.
+    install_templates(es, index_prefix)
+    with running(es_url, index_prefix, tmp_path / "metronome") as metronome:
+        key = (tmp_path / "metronome" / "keys" / "default.read-key").read_text().strip()
+        response = requests.post(
+            f"{metronome.base}/api/v1/session",
+            json={"key": key},
+            headers={"X-Forwarded-Proto": "https"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        attributes = {p.strip().lower() for p in response.headers["Set-Cookie"].split(";")[1:]}
+        assert "httponly" in attributes
+        assert "secure" not in attributes

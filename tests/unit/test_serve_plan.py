@@ -125,6 +125,8 @@ def test_the_web_process_is_gunicorn_with_the_server_settings() -> None:
         "50",
         "--graceful-timeout",
         "20",
+        "--forwarded-allow-ips",
+        "",
         METRONOME_APP,
     )
 

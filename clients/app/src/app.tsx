@@ -193,7 +193,7 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
       <div class="topbar-inner">
         <Logo />
         {site && sites.length > 1 && (
-          <label class="control compact">
+          <label class="control compact site-picker">
             <span class="sr-only">Site</span>
             <select aria-label="Site" value={site} onChange={(e) => navigate({ site: (e.target as HTMLSelectElement).value, filters: [] })}>
               {sites.map((s) => (
@@ -205,7 +205,7 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
           </label>
         )}
         {site && list && (
-          <label class="control compact">
+          <label class="control compact dashboard-picker">
             <span class="sr-only">Dashboard</span>
             <select
               aria-label="Dashboard"
