@@ -345,12 +345,12 @@ def github(prefix: str, site: str, now: datetime, rng: random.Random) -> Iterato
             sender = rng.choices(people, weights=_zipf(len(people), 0.8))[0]
             if rng.random() < 0.12:
                 yield _stored(
-                    prefix, site, "github", at, {"kind": "star", "repo": repo, "sender": sender}
+                    prefix, site, "github", at, {"kind": "star", "repo": repo, "user": sender}
                 )
                 continue
             event, action, _ = _pick(rng, kinds)
             source: dict[str, Any] = {
-                "kind": "event",
+                "kind": "webhook",
                 "event": event,
                 "repo": repo,
                 "sender": sender,

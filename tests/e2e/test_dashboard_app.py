@@ -152,9 +152,9 @@ OTHER_STREAMS: dict[str, list[dict[str, Any]]] = {
         },
     ],
     "github": [
-        {"kind": "star", "repo": "acme/metronome", "sender": "alice"},
+        {"kind": "star", "repo": "acme/metronome", "user": "alice"},
         {
-            "kind": "event",
+            "kind": "webhook",
             "event": "issues",
             "action": "opened",
             "repo": "acme/metronome",
@@ -162,7 +162,7 @@ OTHER_STREAMS: dict[str, list[dict[str, Any]]] = {
             "issue": {"state": "open"},
         },
         {
-            "kind": "event",
+            "kind": "webhook",
             "event": "pull_request",
             "action": "opened",
             "repo": "acme/metronome",
@@ -170,7 +170,7 @@ OTHER_STREAMS: dict[str, list[dict[str, Any]]] = {
             "pull_request": {"state": "open"},
         },
         {
-            "kind": "event",
+            "kind": "webhook",
             "event": "push",
             "repo": "acme/metronome",
             "sender": "alice",
