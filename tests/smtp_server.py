@@ -22,7 +22,6 @@ import ssl
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -37,8 +36,6 @@ from tests.conftest import free_port
 from tests.pki import certificate, name, new_key, write_pem
 
 Security = Literal["none", "starttls", "tls"]
-# AUTH without TLS is what the tests of security: none mean to do.
-warnings.filterwarnings("ignore", message="Requiring AUTH while not requiring TLS")
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ class WebhookReceiver:
         self.tolerance = tolerance
         self.answer = 200
         self.answer_body = b'{"ok": true}'
+        self.delay = 0.0  # seconds before answering
+        self.cut_answers = 0  # answers the client closed the connection on before the end
         self.requests: list[Request] = []
         self._failures: list[int] = []
         self._lock = threading.Lock()
@@ -100,12 +102,18 @@ class WebhookReceiver:
                     handler.command, handler.path, headers, body, status, self.check(headers, body)
                 )
             )
+        if self.delay:
+            time.sleep(self.delay)
         answer = self.answer_body if 200 <= status < 300 else b'{"error": "told to fail"}'
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(answer)))
         handler.end_headers()
-        handler.wfile.write(answer)
+        try:
+            handler.wfile.write(answer)
+        except (BrokenPipeError, ConnectionResetError):  # the client stopped reading first
+            with self._lock:
+                self.cut_answers += 1
 
 
 @contextlib.contextmanager

@@ -70,15 +70,21 @@ class EmailChannel:
     def send(self, message: Message, *, key: str, to: tuple[str, ...] = ()) -> str:
         to = to or self.to
         if not to:
-            raise SendFailed("no recipients: the channel has no 'to' and the message named none")
-        mail = build_email(
-            message,
-            sender=self.server.sender,
-            to=to,
-            key=key,
-            channel=self.name,
-            date=self.clock(),
-        )
+            raise SendFailed(
+                "no recipients: the channel has no 'to' and the message named none",
+                permanent=True,
+            )
+        try:
+            mail = build_email(
+                message,
+                sender=self.server.sender,
+                to=to,
+                key=key,
+                channel=self.name,
+                date=self.clock(),
+            )
+        except ValueError as error:  # a message that cannot be an e-mail
+            raise SendFailed(f"not a valid e-mail: {error}", permanent=True) from None
         envelope_from = recipients((self.server.sender,))[0]
         try:
             with self._connect() as smtp:

@@ -24,7 +24,7 @@ from metronome.notify.clock import Clock, system_clock
 from metronome.notify.errors import SendFailed
 from metronome.notify.message import Message
 from metronome.notify.payload import BodySpec, webhook_body
-from metronome.notify.redact import scrub, shown_url
+from metronome.notify.redact import hide_in_logs, scrub, shown_url
 from metronome.notify.signing import signature_headers
 
 ANSWER_BYTES = 64 * 1024
@@ -54,6 +54,7 @@ class WebhookChannel:
         self.endpoint = endpoint
         self.body = body
         self.clock = clock
+        hide_in_logs(endpoint.url, endpoint.secret, *endpoint.headers.values())
 
     def describe(self) -> str:
         kind = "template" if self.body.template is not None else self.body.format
