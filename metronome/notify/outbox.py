@@ -19,6 +19,9 @@ fails); the message then goes again once its claim expires. Both copies carry th
 identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Key``), so a mail client or
 receiver can tell them apart from new messages.
 
+While a channel fails, one delivery run tries it once: the other messages of that channel
+wait, due, for the next run (``deferred``), rather than each wait out a timeout.
+
 Backoff: ``first_retry``, doubled each failure, capped at ``max_retry``; a message whose next
 attempt would fall later than ``give_up_after`` since it was queued is given up (``failed``,
 ``failure: expired``). A refusal the receiver means for good (``SendFailed.permanent``) fails
@@ -63,6 +66,7 @@ class DeliveryReport:
     retrying: int = 0  # failed this time, due again later
     failed: int = 0  # refused for good, or given up, this time
     busy: int = 0  # claimed by another process first
+    deferred: int = 0  # not tried: their channel failed earlier in this run
     errors: tuple[str, ...] = ()  # "<channel> <key>: <why>", of the retrying and the failed
 
 
@@ -89,7 +93,9 @@ class _Tally:
     retrying: int = 0
     failed: int = 0
     busy: int = 0
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)  # channels that failed (retryably) this run
 
 
 class Outbox:
@@ -156,7 +162,12 @@ class Outbox:
         for hit in found["hits"]["hits"]:
             self._deliver_one(hit, tally)
         return DeliveryReport(
-            tally.sent, tally.retrying, tally.failed, tally.busy, tuple(tally.errors)
+            tally.sent,
+            tally.retrying,
+            tally.failed,
+            tally.busy,
+            tally.deferred,
+            tuple(tally.errors),
         )
 
     def send_now(self, channel: str, message: Message, to: tuple[str, ...] = ()) -> str:
@@ -193,6 +204,9 @@ class Outbox:
     def _deliver_one(self, hit: dict[str, Any], tally: _Tally) -> None:
         source = hit["_source"]
         key, name = str(source["key"]), str(source["channel"])
+        if name in tally.down:  # one attempt per failing channel and run, not one per message
+            tally.deferred += 1
+            return
         claimed = self._claim(hit)
         if claimed is None:
             tally.busy += 1
@@ -205,9 +219,12 @@ class Outbox:
         except NotifyError as error:  # the channel is not (or no longer) configured here
             self._failed(full, version, error.reason, permanent=False, tally=tally)
         except SendFailed as error:
+            if not error.permanent:
+                tally.down.add(name)
             self._failed(full, version, error.reason, permanent=error.permanent, tally=tally)
         except Exception as error:  # a bug must not stop the others nor lose this one
             log.exception("sending %s on channel %s failed unexpectedly", key, name)
+            tally.down.add(name)
             self._failed(full, version, type(error).__name__, permanent=False, tally=tally)
         else:
             now = self.clock()
