@@ -243,7 +243,7 @@ def test_two_deliverers_at_once_send_each_message_once(
         for _ in range(3):  # three rounds of both at the same moment
             start = threading.Barrier(2)
 
-            def deliver(box: Outbox) -> None:
+            def deliver(box: Outbox, start: threading.Barrier = start) -> None:
                 start.wait()
                 reports.append(box.deliver_due())
 
@@ -347,7 +347,7 @@ def test_send_now_needs_no_outbox_and_names_the_channel(clock: ManualClock) -> N
         assert box.send_now("ops", alert()) == "accepted"
         smtp.stop()
         with pytest.raises(
-            NotifyError, match="^channel 'ops': 127.0.0.1:[0-9]+: connection refused"
+            NotifyError, match=r"^channel 'ops': 127\.0\.0\.1:[0-9]+: connection refused"
         ):
             box.send_now("ops", alert())
         assert len(smtp.received) == 1
