@@ -190,6 +190,7 @@ class Outbox:
     def entries(self, *, status: Status | None = None, limit: int = 50) -> list[OutboxEntry]:
         """The latest messages, newest first."""
         query: dict[str, Any] = {"term": {"status": status}} if status else {"match_all": {}}
+        self.client.options(ignore_status=404).indices.refresh(index=self.index)
         found = self.client.options(ignore_status=404).search(
             index=self.index,
             query=query,
