@@ -44,7 +44,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, TransportError
+from marshmallow import ValidationError
 
+from metronome.config.notify import mailbox_address
 from metronome.es.templates import load_templates
 from metronome.notify.backoff import RetryPolicy, next_attempt
 from metronome.notify.channel import Channel
@@ -122,9 +124,7 @@ class Outbox:
         """Queue once: ``key`` is the idempotency key (e.g. "alert:<rule>:<transition id>" or
         "digest:<name>:<period start>"); a second enqueue of the same (key, channel) is a no-op
         returning False. ``to`` overrides an e-mail channel's recipients (digest --to)."""
-        target = self._channel(channel)
-        if to and target.kind != "email":
-            raise NotifyError(channel, "'to' applies to e-mail channels only")
+        check_recipients(self._channel(channel), to)
         now = self.clock()
         document = {
             "key": key,
@@ -382,12 +382,24 @@ def send_now(
     if target is None:
         known = ", ".join(sorted(channels)) or "none"
         raise NotifyError(channel, f"no such channel in notify.channels (configured: {known})")
-    if to and target.kind != "email":
-        raise NotifyError(channel, "'to' applies to e-mail channels only")
+    check_recipients(target, to)
     try:
         return target.send(message, key=f"now:{uuid.uuid4().hex}", to=to)
     except SendFailed as error:
         raise NotifyError(channel, error.reason) from None
+
+
+def check_recipients(channel: Channel, to: tuple[str, ...]) -> None:
+    """``to`` fits the channel: e-mail addresses, for an e-mail channel only."""
+    if not to:
+        return
+    if channel.kind != "email":
+        raise NotifyError(channel.name, "'to' applies to e-mail channels only")
+    for address in to:
+        try:
+            mailbox_address(address)
+        except ValidationError as error:
+            raise NotifyError(channel.name, " ".join(error.messages)) from None
 
 
 def document_id(key: str, channel: str) -> str:

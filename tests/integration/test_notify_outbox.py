@@ -338,6 +338,14 @@ def test_unknown_channels_and_to_on_a_webhook_are_refused(
         box.enqueue("k", "hook", alert(), to=("ann@example.org",))
     with pytest.raises(NotifyError, match="channel 'pager'"):
         box.send_now("pager", alert())
+    with smtp_server() as smtp:
+        mail = outbox(es, index_prefix, clock, channels(clock, smtp=smtp))
+        for bad in ("ann@example.org\r\nBcc: all@example.org", "not an address"):
+            with pytest.raises(NotifyError, match=r"^channel 'ops': .* is not an e-mail address"):
+                mail.enqueue("k", "ops", alert(), to=(bad,))
+            with pytest.raises(NotifyError, match="is not an e-mail address"):
+                mail.send_now("ops", alert(), to=(bad,))
+        assert not smtp.received
 
 
 def test_send_now_needs_no_outbox_and_names_the_channel(clock: ManualClock) -> None:
