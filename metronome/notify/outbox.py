@@ -16,8 +16,8 @@ The one way a message can go out twice: its process sends it and dies (or loses
 Elasticsearch) before the outcome is recorded. The window is kept to the time between the
 receiver's acceptance and one small update (retried a few times within seconds when it
 fails); the message then goes again once its claim expires. Both copies carry the same
-identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Key``), so a mail client or
-receiver can tell them apart from new messages.
+identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Message-Key``), so a mail
+client or receiver can tell them apart from new messages.
 
 While a channel fails, one delivery run tries it once: the other messages of that channel
 wait, due, for the next run (``deferred``), rather than each wait out a timeout.
