@@ -25,6 +25,12 @@ from metronome.config.load import (
     settings_from_mapping,
 )
 from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
+from metronome.config.notify import (
+    ChannelSettings,
+    DeliverySettings,
+    NotifySettings,
+    SmtpSettings,
+)
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.server import (
@@ -49,8 +55,10 @@ __all__ = [
     "TRACKER_SCRIPT",
     "AllezonSettings",
     "ArchiveSettings",
+    "ChannelSettings",
     "ConfigError",
     "DashboardSettings",
+    "DeliverySettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "EnrichSettings",
@@ -66,6 +74,7 @@ __all__ = [
     "LogsSettings",
     "MetricsSettings",
     "Network",
+    "NotifySettings",
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
@@ -75,6 +84,7 @@ __all__ = [
     "Settings",
     "ShipperSettings",
     "SiteSettings",
+    "SmtpSettings",
     "SourceSettings",
     "SpoolSettings",
     "WebhookSettings",
