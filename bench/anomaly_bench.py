@@ -61,7 +61,7 @@ from metronome.alerts.anomaly import (
     Baseline,
     HourlySeries,
     baseline_from_series,
-    past_values,
+    past_totals,
     sqrt_inverse,
     sqrt_transform,
     verdict,
@@ -237,7 +237,7 @@ def swept(bands: tuple[float, float] | None, value: float, sensitivity: float) -
 
 def seasonal_local_mad(sensitivity: float) -> Detector:
     def judge(series: HourlySeries, at: datetime) -> Verdict:
-        past = past_values(series, at, TZ, HOUR, WEEK, before=at, limit=8)
+        past = _past(series, at, 8)
         if len(past) < 3:
             return None
         points = [sqrt_transform(value) for value in past]
@@ -266,7 +266,7 @@ def naive_global(sensitivity: float) -> Detector:
 
 def naive_previous_week(sensitivity: float) -> Detector:
     def judge(series: HourlySeries, at: datetime) -> Verdict:
-        past = past_values(series, at, TZ, HOUR, WEEK, before=at, limit=1)
+        past = _past(series, at, 1)
         if not past or _index(series, at) < 3 * 168:
             return None
         value = _value(series, at)
@@ -281,8 +281,13 @@ def _value(series: HourlySeries, at: datetime) -> float:
 
 
 def _index(series: HourlySeries, at: datetime) -> int:
-    index = series.starts.index(at.timestamp())
-    return index
+    return round((at.timestamp() - series.first) / 3600)
+
+
+def _past(series: HourlySeries, at: datetime, limit: int) -> list[float]:
+    moment = at.timestamp()
+    week = WEEK.total_seconds()
+    return past_totals(series, moment, TZ, 3600.0, week, before=moment, limit=limit)
 
 
 # --- judging ------------------------------------------------------------------------------

@@ -1,31 +1,32 @@
 """The seasonal anomaly detector of ``anomaly`` alert rules. Pure: no I/O, no clock.
 
-A metric's value over a window (one hour by default) is judged against the same window in the
+A metric's value over a window (an hour by default) is judged against the same window in the
 previous weeks: the same local wall-clock start in the rule's time zone, so an hour of week is
-"Monday 09:00 in Europe/Warsaw" on both sides of a DST change. The baseline is the median of
-those past values, and the band around it is ``sensitivity`` times a robust scale:
+"Monday 09:00 in Europe/Warsaw" on both sides of a DST change. The expected value is the
+median of those past values; the band around it is ``sensitivity`` times a robust scale.
 
-- counts (``counts=True``: hits, visitors) are compared after a square-root transform
-  (Anscombe's, ``2·sqrt(x + 3/8)``), under which Poisson noise has a spread of about 1 at
-  every level; that spread is the scale's floor, so a series of a few hits an hour alarms
-  only on what Poisson noise would rarely give (3 where 1 is typical: no; 40: yes);
-- the scale is calibrated on the metric itself: the detector predicts each of the last 168
-  windows (a week of hourly steps) from their own previous weeks and takes the median
-  absolute error (times 1.4826, a standard deviation for normal noise). Medians throughout,
-  so one huge outlier in the history moves neither the baseline nor the band.
+- Counts (hits, visitors) are compared after a square-root transform (Anscombe's,
+  ``2 sqrt(x + 3/8)``), under which Poisson noise has a spread of about 1 at any level. That
+  spread is the scale's floor: a metric of a few hits an hour alarms only on what chance
+  rarely gives (3 where 1 is typical: no; 40: yes), and an hour that is typically empty
+  cannot drop.
+- The scale and a level correction come from the metric itself (``calibrate``): each window
+  of the last week (one per hour) is predicted the same way from its own previous weeks, and
+  the errors of those closest in level to the judged window give the scale (their median
+  absolute error, as a standard deviation); their median error corrects the prediction for a
+  trend. Medians throughout: one huge outlier in the history moves neither.
 
 History before the metric's first non-zero value is no history (zero-filled hours before a
-site existed are not a baseline): with fewer than ``min_weeks`` usable past windows the
-detector answers ``None`` and never fires. Windows longer than an hour (up to a week) compare
-the window's total with the same window in previous weeks, which is how a sparse metric is
-watched usefully (docs/anomaly-detection.md).
+site existed are not a baseline): with fewer than ``min_weeks`` past windows the detector
+answers ``None`` and never fires. A window longer than an hour (up to a week) compares the
+window's total with the same window of previous weeks: how a sparse metric is watched.
+docs/anomaly-detection.md explains the choices and bench/anomaly_bench.py measures them.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import median
@@ -36,18 +37,18 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 WEEK = timedelta(weeks=1)
 MAX_WINDOW = WEEK
-DEFAULT_MIN_WEEKS = 3
 DEFAULT_SENSITIVITY = 3.0
-LEVEL_BOUND = 1.5  # the level correction's bound, a factor on the metric (calibrate)
-MAX_WEEKS = 8  # older weeks lag behind a trend (bench/anomaly_bench.py)
-CALIBRATION_WINDOWS = 168  # the windows of the last week, one per hour, that calibrate the scale
-NEAREST = 56  # a third of them, those closest in level to the judged window, give its scale
-MIN_CALIBRATION = 24  # fewer predicted windows than this: the scale is the floor alone
-MAD_TO_SIGMA = 1.4826  # the median absolute deviation of normal noise, in standard deviations
-RELATIVE_FLOOR = 0.01  # values (not counts): a change under 1 % of the baseline never fires
-_SECONDS = 3600
+DEFAULT_MIN_WEEKS = 3  # a median of 3 weeks survives one odd week (a holiday, an outage)
+MAX_WEEKS = 8  # older weeks add little and lag further behind a trend
+CALIBRATION_WINDOWS = 168  # the last week's windows, one per hour, that calibrate the scale
+NEAREST = 56  # the third of them closest in level to the judged window give its scale
+MIN_CALIBRATION = 24  # fewer predicted windows than this: the floor alone is the scale
+MAD_TO_SIGMA = 1.4826  # a median absolute deviation of normal noise, in standard deviations
+LEVEL_BOUND = 1.5  # the level correction's bound, a factor on the metric either way
+RELATIVE_FLOOR = 0.01  # not counts: a change under 1 % of the expected value never fires
+_HOUR_S = 3600.0
 
-Transform = Callable[[float], float]
+Verdict = Literal["spike", "drop"]
 
 
 @dataclass(frozen=True)
@@ -58,52 +59,13 @@ class Baseline:
     samples: int  # how many past same-window values it rests on
 
 
-class HourlySeries:
-    """An hourly history, indexed for window sums: each key covers ``[key, key + 1h)``.
-
-    Hours before the first non-zero value (counts) or the first value (other metrics) are
-    dropped: they are not history. Keys must be aware datetimes; missing hours are unknown
-    (not zero), and a window touching one is not a sample."""
-
-    def __init__(self, history: Mapping[datetime, float], *, counts: bool = True) -> None:
-        items = sorted((_epoch(moment), float(value)) for moment, value in history.items())
-        first = next((i for i, (_, value) in enumerate(items) if value != 0 or not counts), None)
-        items = items[first:] if first is not None else []
-        self.starts = [start for start, _ in items]
-        self.values = [value for _, value in items]
-        self.prefix = [0.0]
-        for value in self.values:
-            self.prefix.append(self.prefix[-1] + value)
-
-    def total(self, start: datetime, length: timedelta, before: datetime) -> float | None:
-        """The metric over ``[start, start + length)``, hours cut by the window counted in
-        proportion; ``None`` when an hour it touches is unknown or ends after ``before``."""
-        begin, end = _epoch(start), _epoch(start + length)
-        if end > _epoch(before):
-            return None
-        first = bisect_right(self.starts, begin) - 1
-        last = bisect_right(self.starts, end - 1e-6) - 1
-        if (
-            first < 0
-            or last < first
-            or self.starts[last] - self.starts[first] != ((last - first) * _SECONDS)
-        ):
-            return None
-        if self.starts[first] + _SECONDS <= begin or self.starts[last] + _SECONDS < end:
-            return None
-        total = self.prefix[last + 1] - self.prefix[first]
-        total -= self.values[first] * (begin - self.starts[first]) / _SECONDS
-        total -= self.values[last] * (self.starts[last] + _SECONDS - end) / _SECONDS
-        return total
-
-
 def hourly_history_range(
     at: datetime, weeks: int, window: timedelta = HOUR
 ) -> tuple[datetime, datetime]:
     """The hours to read, ``[start, end)`` in UTC, to judge the window starting at ``at``
-    against ``weeks`` previous weeks: those weeks, plus the week before ``at`` that calibrates
-    the scale, plus an hour for a DST change. ``end`` is ``at``: read it as hourly buckets
-    in the rule's time zone (a bucket not complete by ``at`` is not used)."""
+    against ``weeks`` previous weeks: those weeks, the week before ``at`` that calibrates the
+    scale, and an hour for a DST change. ``end`` is ``at``: read hourly buckets in the rule's
+    time zone (a bucket not complete by ``at`` is not used)."""
     _check_window(window)
     start = at - window - (CALIBRATION_WINDOWS - 1) * HOUR - weeks * WEEK - HOUR
     return start.astimezone(UTC), at.astimezone(UTC)
@@ -121,11 +83,12 @@ def seasonal_baseline(
 ) -> Baseline | None:
     """The baseline of the window ``[at, at + window)``, or ``None`` with too little history.
 
-    ``history`` maps each hour's start (aware) to the metric's value for that hour, zero-filled
-    hours included; only hours ending by ``at`` are used. ``window`` (one hour to a week) is
-    the length of the judged value: its total is compared with the same window of previous
-    weeks. ``counts``: the metric counts events (Poisson noise floor); ``False`` for sums,
-    averages and percentiles (a floor of 1 % of the baseline instead)."""
+    ``history`` maps each hour's start (aware) to the metric's value over that hour,
+    zero-filled hours included; hours not complete by ``at`` are not used, a missing hour is
+    unknown (a past window touching one is no sample). ``window``: the judged value is the
+    metric's total over it (an hour to a week). ``counts``: the metric counts events (the
+    Poisson floor); ``False`` for sums, averages and percentiles (a floor of 1 % of the
+    expected value instead, no transform)."""
     return baseline_from_series(
         HourlySeries(history, counts=counts),
         at,
@@ -135,6 +98,64 @@ def seasonal_baseline(
         window=window,
         counts=counts,
     )
+
+
+def verdict(value: float, baseline: Baseline | None) -> Verdict | None:
+    """``spike`` above the band, ``drop`` below it, ``None`` inside it or without baseline."""
+    if baseline is None:
+        return None
+    if value > baseline.high:
+        return "spike"
+    if value < baseline.low:
+        return "drop"
+    return None
+
+
+class HourlySeries:
+    """An hourly history indexed for window totals: each key covers ``[key, key + 1h)``.
+
+    Hours before the first non-zero value (counts) or the first value (other metrics) are
+    dropped: they are not history. Keys must be aware and whole hours apart."""
+
+    def __init__(self, history: Mapping[datetime, float], *, counts: bool = True) -> None:
+        items = sorted((_epoch(moment), float(value)) for moment, value in history.items())
+        first = next((i for i, (_, value) in enumerate(items) if value != 0 or not counts), None)
+        items = items[first:] if first is not None else []
+        self.first = items[0][0] if items else math.inf
+        size = round((items[-1][0] - self.first) / _HOUR_S) + 1 if items else 0
+        self.values = [math.nan] * size
+        for start, value in items:
+            offset = (start - self.first) / _HOUR_S
+            if offset != round(offset):
+                raise ValueError("the history's hours must be whole hours apart")
+            self.values[round(offset)] = value
+        self.sums = [0.0]  # running totals, unknown hours as 0
+        self.unknown = [0]  # running count of unknown hours
+        for value in self.values:
+            self.sums.append(self.sums[-1] + (0.0 if math.isnan(value) else value))
+            self.unknown.append(self.unknown[-1] + math.isnan(value))
+
+    def total(self, start: datetime, length: timedelta, before: datetime) -> float | None:
+        """The metric over ``[start, start + length)``, hours cut by the window counted in
+        proportion; ``None`` when an hour it touches is unknown or not complete by ``before``."""
+        begin = _epoch(start)
+        return self.total_s(begin, begin + length.total_seconds(), _epoch(before))
+
+    def total_s(self, begin: float, end: float, before: float) -> float | None:
+        """``total`` in POSIX seconds."""
+        first = math.floor((begin - self.first) / _HOUR_S)
+        last = math.ceil((end - self.first) / _HOUR_S) - 1
+        if first < 0 or last < first or last >= len(self.values):
+            return None
+        if (
+            self.first + (last + 1) * _HOUR_S > before
+            or self.unknown[last + 1] > self.unknown[first]
+        ):
+            return None
+        total = self.sums[last + 1] - self.sums[first]
+        total -= self.values[first] * (begin - self.first - first * _HOUR_S) / _HOUR_S
+        total -= self.values[last] * (self.first + (last + 1) * _HOUR_S - end) / _HOUR_S
+        return total
 
 
 def baseline_from_series(
@@ -151,23 +172,22 @@ def baseline_from_series(
     follow_level: bool = True,
     nearest: int = NEAREST,
 ) -> Baseline | None:
-    """``seasonal_baseline`` on a series indexed once (many judgements of one history).
-    ``period``: the season (a week; a day gives the same-hour-of-day baseline);
-    ``max_weeks``: how many past periods at most the baseline rests on; ``follow_level``:
-    correct the baseline by the last week's level (``calibrate``); ``nearest``: how many of
-    the last week's windows, the closest in level, give the scale (``Calibration.scale``)."""
+    """``seasonal_baseline`` on a series indexed once (many judgements of one history), with
+    the knobs the bench turns: ``period`` (the season: a week; a day gives a same-hour-of-day
+    baseline), ``max_weeks`` (past periods at most), ``follow_level`` (the level correction)
+    and ``nearest`` (how many calibration windows give the scale)."""
     _check_window(window)
     if sensitivity <= 0 or min_weeks < 1:
         raise ValueError("sensitivity must be positive and min_weeks at least 1")
-    samples = past_values(series, at, tz, window, period, before=at, limit=max_weeks)
+    seconds = (window.total_seconds(), period.total_seconds())
+    samples = past_totals(series, _epoch(at), tz, *seconds, before=_epoch(at), limit=max_weeks)
     if len(samples) < min_weeks:
         return None
-    transform = sqrt_transform if counts else _identity
-    inverse = sqrt_inverse if counts else _identity
+    transform, inverse = (sqrt_transform, sqrt_inverse) if counts else (_same, _same)
     fit = calibrate(
-        series, at, tz, window, period, counts=counts, limit=max_weeks, follow_level=follow_level
+        series, at, tz, window, period, counts=counts, limit=max_weeks, level=follow_level
     )
-    center = median(transform(value) for value in samples) * fit.ratio + fit.offset
+    center = fit.correct(median(transform(value) for value in samples))
     floor = 1.0 if counts else max(RELATIVE_FLOOR * abs(center), 1e-9)
     scale = max(floor, fit.scale(center, nearest))
     return Baseline(
@@ -178,57 +198,26 @@ def baseline_from_series(
     )
 
 
-def verdict(value: float, baseline: Baseline | None) -> Literal["spike", "drop"] | None:
-    """``spike`` above the band, ``drop`` below it, ``None`` inside it or without baseline."""
-    if baseline is None:
-        return None
-    if value > baseline.high:
-        return "spike"
-    if value < baseline.low:
-        return "drop"
-    return None
-
-
-def past_values(
-    series: HourlySeries,
-    start: datetime,
-    tz: ZoneInfo,
-    window: timedelta,
-    period: timedelta,
-    *,
-    before: datetime,
-    limit: int = 520,
-) -> list[float]:
-    """The totals of the window starting at ``start``, one and more ``period``s earlier in
-    local wall-clock time, newest first, as far back as the series is known."""
-    values: list[float] = []
-    for count in range(1, limit + 1):
-        earlier = wall_clock_shift(start, tz, period * count)
-        if earlier is None:  # that local time did not exist (the spring DST gap)
-            continue
-        if earlier.timestamp() + window.total_seconds() <= _oldest(series):
-            break
-        total = series.total(earlier, window, before)
-        if total is not None:
-            values.append(total)
-    return values
-
-
 @dataclass(frozen=True)
 class Calibration:
-    """The last week's windows, each predicted by the seasonal median, in the transformed
-    scale: the correction of the prediction (``median * ratio + offset``: counts a ratio,
-    other metrics an offset), and each window's corrected prediction and absolute error."""
+    """The last week's windows, each predicted by the median of its previous periods, in the
+    transformed scale: how predictions are corrected (counts: their distance from the
+    transformed zero times ``ratio``, so that a prediction of nothing stays nothing; other
+    metrics: plus ``offset``), and each window's corrected prediction and absolute error."""
 
+    zero: float = 0.0
     ratio: float = 1.0
     offset: float = 0.0
     predicted: tuple[float, ...] = ()
     errors: tuple[float, ...] = ()
 
+    def correct(self, prediction: float) -> float:
+        return self.zero + (prediction - self.zero) * self.ratio + self.offset
+
     def scale(self, center: float, nearest: int = NEAREST) -> float:
-        """The robust spread of the errors of the ``nearest`` windows whose prediction is
-        closest to ``center`` (noise grows with the level faster than the square-root
-        transform assumes when traffic varies beyond Poisson); 0 with too few windows."""
+        """The robust spread of the errors of the ``nearest`` windows predicted closest to
+        ``center``: beyond Poisson, noise grows with the level faster than the transform
+        assumes (a busy afternoon varies more than a quiet night). 0 with too few windows."""
         if len(self.errors) < MIN_CALIBRATION:
             return 0.0
         indices = range(len(self.errors))
@@ -245,52 +234,89 @@ def calibrate(
     *,
     counts: bool = True,
     limit: int = MAX_WEEKS,
-    follow_level: bool = True,
+    level: bool = True,
 ) -> Calibration:
     """Predict each of the last ``CALIBRATION_WINDOWS`` windows ending by ``at`` (one per
-    hour) by the median of its own previous periods, and measure the errors.
+    hour) from its previous periods, and measure the errors.
 
-    ``follow_level``: correct the predictions by their median error over the week. That
-    follows a trend (the median lags behind a growing series by half the weeks it rests on);
-    being a median over a week of windows, a few anomalous hours do not move it, and it is
-    bounded to a factor of 1.5 either way on the metric, so an outage or a surge lasting days
-    is not taken for the new level."""
-    transform = sqrt_transform if counts else _identity
+    ``level``: correct predictions by their median error over the week, which follows a trend
+    (a median of past weeks lags behind a growing metric by half the weeks it rests on). A
+    median over a week of windows, a few anomalous hours do not move it; it is bounded to a
+    factor of ``LEVEL_BOUND`` either way on the metric, so an outage or a surge lasting days is
+    not taken for the new level."""
+    transform = sqrt_transform if counts else _same
+    zero = transform(0.0) if counts else 0.0
+    length, step = window.total_seconds(), period.total_seconds()
+    end = _epoch(at)
     actual: list[float] = []
     predicted: list[float] = []
-    for step in range(CALIBRATION_WINDOWS):
-        start = at - window - step * HOUR
-        value = series.total(start, window, at)
+    for hours in range(CALIBRATION_WINDOWS):
+        begin = end - length - hours * _HOUR_S
+        value = series.total_s(begin, begin + length, end)
         if value is None:
             continue
-        past = past_values(series, start, tz, window, period, before=at, limit=limit)
+        past = past_totals(series, begin, tz, length, step, before=end, limit=limit)
         if past:
             actual.append(transform(value))
             predicted.append(median(transform(v) for v in past))
     if len(actual) < MIN_CALIBRATION:
-        return Calibration()
+        return Calibration(zero)
     pairs = list(zip(actual, predicted, strict=True))
     ratio, offset = 1.0, 0.0
-    if follow_level and counts:
-        ratio = median(a / p for a, p in pairs)
-        ratio = min(max(ratio, LEVEL_BOUND**-0.5), LEVEL_BOUND**0.5)  # y ~ sqrt(count)
-    elif follow_level:
+    above_zero = [(a - zero) / (p - zero) for a, p in pairs if p > zero]
+    if level and counts and above_zero:
+        bound = math.sqrt(LEVEL_BOUND)  # the transform is a square root
+        ratio = min(max(median(above_zero), 1 / bound), bound)
+    elif level and not counts:
         bound = (LEVEL_BOUND - 1.0) * median(abs(p) for _, p in pairs)
         offset = min(max(median(a - p for a, p in pairs), -bound), bound)
-    corrected = tuple(p * ratio + offset for p in predicted)
+    fit = Calibration(zero, ratio, offset)
+    corrected = tuple(fit.correct(p) for p in predicted)
     errors = tuple(abs(a - c) for a, c in zip(actual, corrected, strict=True))
-    return Calibration(ratio, offset, corrected, errors)
+    return Calibration(zero, ratio, offset, corrected, errors)
+
+
+def past_totals(
+    series: HourlySeries,
+    begin: float,
+    tz: ZoneInfo,
+    length: float,
+    period: float,
+    *,
+    before: float,
+    limit: int,
+) -> list[float]:
+    """The totals of the window of ``length`` seconds starting at ``begin`` (POSIX seconds),
+    one to ``limit`` periods earlier in local wall-clock time, newest first, as far back as
+    the series goes. A local time that did not exist (the spring DST gap) is no sample."""
+    totals: list[float] = []
+    offset = _offset(begin, tz)
+    for count in range(1, limit + 1):
+        earlier = begin - count * period
+        if earlier + length <= series.first:
+            break
+        if _offset(earlier, tz) != offset:  # a DST change between: go by the wall clock
+            moment = datetime.fromtimestamp(begin, UTC)
+            moved = wall_clock_shift(moment, tz, timedelta(seconds=count * period))
+            if moved is None:
+                continue
+            earlier = moved.timestamp()
+        total = series.total_s(earlier, earlier + length, before)
+        if total is not None:
+            totals.append(total)
+    return totals
 
 
 def wall_clock_shift(moment: datetime, tz: ZoneInfo, back: timedelta) -> datetime | None:
-    """``moment`` moved ``back`` in local wall-clock time (UTC), or ``None`` when that local
-    time does not exist; a repeated local time keeps ``moment``'s fold."""
+    """``moment`` moved ``back`` in local wall-clock time, in UTC; ``None`` when that local
+    time does not exist. A local time that happened twice: the occurrence with ``moment``'s
+    UTC offset, else the first."""
     local = moment.astimezone(tz)
     same = (moment - back).astimezone(tz)
-    if same.utcoffset() == local.utcoffset() and same.fold == local.fold:
+    if same.utcoffset() == local.utcoffset():
         return same.astimezone(UTC)  # no DST change between: absolute and wall clock agree
     naive = local.replace(tzinfo=None) - back
-    earlier = naive.replace(tzinfo=tz, fold=local.fold)
+    earlier = naive.replace(tzinfo=tz)
     if earlier.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
         return None
     return earlier.astimezone(UTC)
@@ -302,17 +328,17 @@ def sqrt_transform(value: float) -> float:
 
 
 def sqrt_inverse(value: float) -> float:
-    # Below the transform of 0 there is no count: a band reaching there has a low of 0, which
-    # no count is below (a metric typically near 0 cannot drop).
+    """Back from the transform; a band reaching below the transformed zero ends at 0, which
+    no count is below (a metric typically near 0 cannot drop)."""
     return max((max(value, 0.0) / 2.0) ** 2 - 0.375, 0.0)
 
 
-def _identity(value: float) -> float:
+def _same(value: float) -> float:
     return value
 
 
-def _oldest(series: HourlySeries) -> float:
-    return series.starts[0] if series.starts else math.inf
+def _offset(seconds: float, tz: ZoneInfo) -> timedelta | None:
+    return datetime.fromtimestamp(seconds, tz).utcoffset()
 
 
 def _epoch(moment: datetime) -> float:
@@ -324,14 +350,3 @@ def _epoch(moment: datetime) -> float:
 def _check_window(window: timedelta) -> None:
     if not timedelta(0) < window <= MAX_WINDOW:
         raise ValueError("an anomaly window is longer than 0 and at most a week")
-
-
-__all__: Sequence[str] = (
-    "Baseline",
-    "HourlySeries",
-    "baseline_from_series",
-    "calibrate",
-    "hourly_history_range",
-    "seasonal_baseline",
-    "verdict",
-)
