@@ -30,7 +30,7 @@ seasonal detector alone: false alarms and recall by sensitivity (2 to 5), by ``m
 last 14 days; the same after an outage day in the history), and daily windows (``window`` 1
 day) on the sparse level.
 
-    .venv/bin/python bench/anomaly_bench.py > anomaly.json        # ~20 minutes (CPU: ~8)
+    .venv/bin/python bench/anomaly_bench.py > anomaly.json        # ~12 minutes
     .venv/bin/python bench/anomaly_bench.py --seeds 2 --levels 100 # a quick look
 """
 
