@@ -4,7 +4,7 @@
 // comparison, filters, when), then the grid cut into bands a page may end between.
 import { useEffect, useRef } from "preact/hooks";
 import { FilterChips } from "./controls";
-import { compareLabel } from "./format";
+import { compareLabel, instantLabel, spanLabel } from "./format";
 import { bands } from "./grid";
 import { rangeLabel } from "./state";
 import { isError, type Dashboard, type DataAnswer, type Filter, type Range, type WidgetAnswer } from "./types";
@@ -23,22 +23,10 @@ export interface ReportPayload {
 
 const INTERVAL_NAMES: Record<string, string> = { minute: "minute", hour: "hour", day: "day", week: "week", month: "month", quarter: "quarter", year: "year" };
 
-/** An instant as a reader of that zone says it: "7 Dec 2026, 04:10". */
-export function instantLabel(iso: string, tz: string): string {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return iso;
-  try {
-    return new Intl.DateTimeFormat("en-GB", { timeZone: tz, day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(date);
-  } catch {
-    return date.toISOString();
-  }
-}
-
-/** The range as named and as the instants it covers (its end excluded). */
+/** The range as named and as the span it covers. */
 export function reportRangeLabel(range: Range, answered: { from: string; to: string } | undefined, tz: string): string {
   const named = rangeLabel(range);
-  if (!answered) return named;
-  return `${named} (${instantLabel(answered.from, tz)} – ${instantLabel(answered.to, tz)})`;
+  return answered ? `${named} (${spanLabel(answered.from, answered.to, tz)})` : named;
 }
 
 /** Rows a pie's legend adds under it beyond the first two (at most 8 slices and "Other"). */
@@ -58,7 +46,7 @@ export function ReportPage({ report }: { report: ReportPayload }) {
   useEffect(() => {
     if (total === 0) document.documentElement.dataset.reportDrawn = "1";
   }, []);
-  const compared = page.compare && data.compare_range ? `${compareLabel(page.compare)} (${instantLabel(data.compare_range.from, page.tz)} – ${instantLabel(data.compare_range.to, page.tz)})` : "none";
+  const compared = page.compare && data.compare_range ? `${compareLabel(page.compare)} (${spanLabel(data.compare_range.from, data.compare_range.to, page.tz)})` : "none";
   return (
     <main class="report" id="report">
       <header class="report-head">
@@ -90,14 +78,19 @@ export function ReportPage({ report }: { report: ReportPayload }) {
             <dd>{instantLabel(report.generated_at, page.tz)}</dd>
           </div>
         </dl>
-        {page.filters.length || report.fixed_filters.length ? (
+        {report.fixed_filters.length > 0 && (
+          <div class="report-filters">
+            <span class="report-filters-label">Fixed by the shared link</span>
+            <FilterChips filters={[]} fixed={report.fixed_filters} />
+          </div>
+        )}
+        {page.filters.length > 0 && (
           <div class="report-filters">
             <span class="report-filters-label">Filters</span>
-            <FilterChips filters={page.filters} fixed={report.fixed_filters} />
+            <FilterChips filters={page.filters} fixed={[]} />
           </div>
-        ) : (
-          <p class="report-filters-none">No filters: every hit of the site.</p>
         )}
+        {!page.filters.length && !report.fixed_filters.length && <p class="report-filters-none">No filters: every hit of the site.</p>}
       </header>
       {total === 0 && <p class="state muted">This dashboard has no widgets.</p>}
       {bands(dashboard.widgets).map((band, b) => (
