@@ -33,6 +33,7 @@ from metronome.config.notify import (
 )
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
+from metronome.config.reports import ReportSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
     MetricsSettings,
@@ -78,6 +79,7 @@ __all__ = [
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
+    "ReportSettings",
     "SchedulerSettings",
     "ServerSettings",
     "SessionSettings",

@@ -164,3 +164,36 @@ export function changeNote(value: number | null, previous: number | null, change
   const text = formatChange(pct);
   return { text, direction: text === "0%" ? "flat" : pct > 0 ? "up" : "down" };
 }
+
+/** An instant as a reader of that zone says it: "7 Dec 2026, 04:10". */
+export function instantLabel(iso: string, tz: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: tz, day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(date);
+  } catch {
+    return date.toISOString();
+  }
+}
+
+function dayLabel(date: Date, tz: string): string {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: tz, day: "numeric", month: "short", year: "numeric" }).format(date);
+}
+
+function atMidnight(date: Date, tz: string): boolean {
+  const time = new Intl.DateTimeFormat("en-GB", { timeZone: tz, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" }).format(date);
+  return time === "00:00:00";
+}
+
+/** The span between two instants in a zone: whole days as "8 Nov 2026 – 7 Dec 2026" (the last
+ * day included), anything else as the instants, the end excluded. */
+export function spanLabel(from: string, to: string, tz: string): string {
+  const start = new Date(from);
+  const end = new Date(to);
+  try {
+    if (atMidnight(start, tz) && atMidnight(end, tz)) return `${dayLabel(start, tz)} – ${dayLabel(new Date(end.getTime() - 1), tz)}`;
+  } catch {
+    /* an unknown zone: the instants below */
+  }
+  return `${instantLabel(from, tz)} – ${instantLabel(to, tz)}`;
+}

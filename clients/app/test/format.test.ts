@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, metricLabel, metricUnit, valueLabel } from "../src/format";
+import { bucketLabel, bucketLabels, changeNote, formatChange, formatCompact, formatNumber, instantLabel, metricLabel, metricUnit, spanLabel, valueLabel } from "../src/format";
 
 test("numbers get thousands separators and units", () => {
   assert.equal(formatNumber(1234567), "1,234,567");
@@ -71,4 +71,10 @@ test("a number card's change: a percentage, new, or nothing to compare", () => {
 test("an empty referrer is a direct visit", () => {
   assert.equal(valueLabel("", "referrer.host"), "(direct)");
   assert.equal(valueLabel(null, "format"), "(none)");
+});
+
+test("a report's span reads as whole days when it is whole days in its zone", () => {
+  assert.equal(spanLabel("2026-11-07T23:00:00+00:00", "2026-12-07T23:00:00+00:00", "Europe/Warsaw"), "8 Nov 2026 – 7 Dec 2026");
+  assert.equal(spanLabel("2026-12-07T04:00:00+00:00", "2026-12-07T04:30:00+00:00", "UTC"), "7 Dec 2026, 04:00 – 7 Dec 2026, 04:30");
+  assert.equal(instantLabel("2026-03-29T01:30:00Z", "Europe/Warsaw"), "29 Mar 2026, 03:30");
 });
