@@ -10,6 +10,7 @@ and ``load`` reads them. This package imports no other part of Metronome.
 
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
+from metronome.config.digests import DigestSettings
 from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
 from metronome.config.enrich import EnrichSettings, GeoSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -51,6 +52,7 @@ __all__ = [
     "ArchiveSettings",
     "ConfigError",
     "DashboardSettings",
+    "DigestSettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "EnrichSettings",

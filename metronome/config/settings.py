@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import SPLIT, Loader
+from metronome.config.digests import Digests, DigestSettings
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -60,6 +61,8 @@ class Settings:
     # configured: one is generated at first start (metronome.access.opskeys). Not in repr().
     admin_keys: Annotated[tuple[str, ...], SPLIT, keys(16)] = field(default=(), repr=False)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # E-mailed digests of a dashboard (metronome.digests): digest name -> settings.
+    digests: Annotated[Mapping[str, DigestSettings], Loader(Digests)] = field(default_factory=dict)
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -74,6 +77,7 @@ class Settings:
             ("logs", "site"): self.logs.site,
             **{("sources", name, "site"): s.site for name, s in self.sources.items()},
             ("webhooks", "github", "site"): self.webhooks.github.site,
+            **{("digests", name, "site"): d.site for name, d in self.digests.items()},
         }
         known = ", ".join(sorted(self.sites))
         errors: dict[str, Any] = {}
