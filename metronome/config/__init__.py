@@ -28,6 +28,7 @@ from metronome.config.load import (
 from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
+from metronome.config.reports import ReportSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
     MetricsSettings,
@@ -71,6 +72,7 @@ __all__ = [
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
+    "ReportSettings",
     "SchedulerSettings",
     "ServerSettings",
     "SessionSettings",

@@ -19,6 +19,7 @@ from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettin
 from metronome.config.logs import LogsSettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
+from metronome.config.reports import ReportSettings
 from metronome.config.server import MetricsSettings, PublicCacheSettings, ServerSettings
 from metronome.config.sessions import SessionSettings
 from metronome.config.sites import (
@@ -52,6 +53,7 @@ class Settings:
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     public_tock_cache: PublicCacheSettings = field(default_factory=PublicCacheSettings)
     dashboards: DashboardSettings = field(default_factory=DashboardSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)  # PDF and PNG downloads
     sessions: SessionSettings = field(default_factory=SessionSettings)  # browser sign-in
     sites: Annotated[Mapping[str, SiteSettings], SITES, AT_LEAST_ONE, NAMED] = field(
         default_factory=lambda: dict(DEFAULT_SITES)

@@ -132,10 +132,17 @@ def normalised(query: Query) -> dict[str, Any]:
 
 def header(query: Query) -> list[str]:
     """Column names of the file exports: dimensions, metrics, then comparison columns."""
-    columns = [d.name for d in query.dimensions] + [m.name for m in query.metrics]
-    if query.compare is not None:
-        columns += [f"{m.name} (compare)" for m in query.metrics]
-        columns += [f"{m.name} change %" for m in query.metrics]
+    return column_names(
+        [d.name for d in query.dimensions], [m.name for m in query.metrics], query.compare is not None
+    )
+
+
+def column_names(dimensions: list[str], metrics: list[str], compared: bool) -> list[str]:
+    """``header`` from names (also of an answer's normalised ``query``, for reports)."""
+    columns = [*dimensions, *metrics]
+    if compared:
+        columns += [f"{name} (compare)" for name in metrics]
+        columns += [f"{name} change %" for name in metrics]
     return columns
 
 

@@ -108,3 +108,26 @@ export function removeItem<T extends Placed>(items: T[], index: number): T[] {
 export function gridRows(items: Placed[]): number {
   return items.reduce((rows, item) => Math.max(rows, item.layout.y + item.layout.h), 0);
 }
+
+/**
+ * The grid cut into bands for a paged report: a band is a run of rows that no widget crosses,
+ * so a page may end between bands without cutting a widget. Each band's items keep their
+ * columns and get rows counted from the band's first one. Items in reading order.
+ */
+export function bands<T extends Placed>(items: T[]): T[][] {
+  const result: T[][] = [];
+  let current: T[] = [];
+  let top = 0;
+  let bottom = 0;
+  for (const item of readingOrder(resolveLayout(items))) {
+    if (current.length && item.layout.y >= bottom) {
+      result.push(current);
+      current = [];
+    }
+    if (!current.length) top = item.layout.y;
+    bottom = Math.max(current.length ? bottom : 0, item.layout.y + item.layout.h);
+    current.push({ ...item, layout: { ...item.layout, y: item.layout.y - top } });
+  }
+  if (current.length) result.push(current);
+  return result;
+}

@@ -18,6 +18,7 @@ export interface WidgetProps {
   theme: Theme;
   onDrill?: (field: string, value: unknown) => void;
   onDrawn?: () => void;
+  exact?: boolean; // numbers in full (a report has no tooltip for the short form's exact value)
 }
 
 const isTime = (dimension: string) => dimension === "time" || dimension.startsWith("time:");
@@ -93,7 +94,7 @@ function useDrawn(onDrawn: (() => void) | undefined, deps: unknown[]) {
   }, deps);
 }
 
-function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn }: Props) {
+function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn, exact }: Props) {
   const metric = widget.query.metrics[0];
   const unit = metricUnit(metric, widget.options?.unit);
   const rows = answer.results;
@@ -115,7 +116,7 @@ function NumberWidget({ widget, answer, interval, compare: compareMode, onDrawn 
   return (
     <div class="number">
       <div class="number-value" title={formatNumber(value, unit)}>
-        {formatCompact(value, unit)}
+        {exact ? formatNumber(value, unit) : formatCompact(value, unit)}
       </div>
       {compareMode && <Change note={changeNote(value, previous, change)} against={compareLabel(compareMode)} />}
       {series.length > 1 && <Sparkline values={series} compare={compare.length === series.length ? compare : []} label={`${metricLabel(metric)} by ${interval}`} />}

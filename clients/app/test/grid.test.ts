@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isValidLayout, moveItem, pack, readingOrder, removeItem, resizeItem, resolveLayout } from "../src/grid";
+import { bands, isValidLayout, moveItem, pack, readingOrder, removeItem, resizeItem, resolveLayout } from "../src/grid";
 
 const item = (id: string, x: number, y: number, w: number, h: number) => ({ id, layout: { x, y, w, h } });
 const ids = (items: { id: string }[]) => items.map((i) => i.id);
@@ -37,4 +37,13 @@ test("resizing is clamped to the grid and reflows the rest", () => {
   assert.equal(shorter[1].layout.h, 1);
   assert.deepEqual(ids(removeItem(items, 0)), ["b"]);
   assert.deepEqual(removeItem(items, 0)[0].layout, { x: 0, y: 0, w: 6, h: 2 });
+});
+
+test("a report's bands end where no widget crosses, rows counted from each band's top", () => {
+  const items = [item("a", 0, 0, 6, 2), item("b", 6, 0, 6, 3), item("c", 0, 2, 6, 2), item("d", 0, 5, 12, 4), item("e", 0, 9, 4, 1)];
+  const cut = bands(items);
+  assert.deepEqual(cut.map(ids), [["a", "b", "c"], ["d"], ["e"]]);
+  assert.deepEqual(cut[0].map((i) => i.layout.y), [0, 0, 2]);
+  assert.deepEqual(cut[1][0].layout, { x: 0, y: 0, w: 12, h: 4 });
+  assert.deepEqual(bands([]), []);
 });

@@ -21,15 +21,15 @@ from flask import Blueprint, Response, current_app, request
 
 from metronome.errors import ApiError
 from metronome.snippet.asset import AssetFile
+from metronome.snippet.bundle import APP_DIST, ASSET_NAME, Manifest, read_manifest
 from metronome.web.views.dashboards import dashboard_services
 
 bp = Blueprint("app", __name__)
 
-DIST = Path(__file__).resolve().parents[3] / "clients" / "app" / "dist"
+DIST = APP_DIST
 DIST_KEY = "metronome.app_dist"  # app.config override (tests build elsewhere)
 ASSETS_KEY = "metronome.app_assets"
 YEAR = 365 * 86_400
-ASSET_NAME = re.compile(r"^app\.[A-Za-z0-9_-]{6,32}\.(js|css)$")
 MIME = {"js": "text/javascript", "css": "text/css"}
 
 
@@ -39,27 +39,6 @@ def content_security_policy(frame_ancestors: str = "'none'") -> str:
         "connect-src 'self'; base-uri 'none'; form-action 'self'; "
         f"frame-ancestors {frame_ancestors}"
     )
-
-
-@dataclass(frozen=True)
-class Manifest:
-    js: str
-    css: str
-
-
-def read_manifest(dist: Path) -> Manifest | None:
-    """The built file names, or None when the app was not built (or the build is broken)."""
-    try:
-        data = json.loads((dist / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict):
-        return None
-    js, css = data.get("js"), data.get("css")
-    names = (js, css)
-    if not all(isinstance(name, str) and ASSET_NAME.match(name) for name in names):
-        return None
-    return Manifest(js=str(js), css=str(css))
 
 
 def page_html(manifest: Manifest) -> str:
