@@ -37,6 +37,7 @@ from metronome.digests.schedule import Period
 
 TOP_ROWS = 10
 CHART_TYPES = ("line", "area", "bar", "pie", "donut", "scatter")
+WIDE_CHARTS = ("line", "area", "scatter")  # a row of their own; the others two by two
 SCHEDULE_NAMES: Mapping[Schedule, str] = {
     "daily": "Daily",
     "weekly": "Weekly",
@@ -215,6 +216,13 @@ def top_lists(dashboard: Dashboard, data: Mapping[str, Any]) -> list[TopList]:
 def chart_widgets(dashboard: Dashboard, charts: Mapping[str, bytes]) -> list[Widget]:
     """The charts that have an image, in the dashboard's order."""
     return [w for w in shown_widgets(dashboard) if w.type in CHART_TYPES and charts.get(w.id)]
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """A PNG's width and height in pixels (its IHDR chunk), None if it is no PNG."""
+    if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def source_lines(rows: Sequence[Mapping[str, Any]], site: str, tz: ZoneInfo) -> list[SourceLine]:

@@ -17,6 +17,7 @@ from typing import Any
 from metronome.dashboards.definition import Widget
 from metronome.digests.content import (
     SCHEDULE_NAMES,
+    WIDE_CHARTS,
     DigestInput,
     TopList,
     chart_widgets,
@@ -24,6 +25,7 @@ from metronome.digests.content import (
     inline_id,
     kpis,
     period_label,
+    png_size,
     source_lines,
     subject,
     title_of,
@@ -49,6 +51,7 @@ CLASS_OF = {
 FONT = "-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif"
 ARROWS = {"up": "\u25b2", "down": "\u25bc", "flat": "\u25a0", "none": ""}
 CHART_WIDTH = 576  # the column less its padding
+NARROW_WIDTH = 284  # two charts side by side in the column
 SOURCE_STATE = {"ok": ("up", "OK"), "failing": ("bad", "Failing"), "stale": ("down", "Stale")}
 ALERT_BAD = ("firing", "fired", "pending")
 
@@ -92,6 +95,7 @@ def _dark_css() -> str:
 def _head(title: str) -> str:
     phone = (
         "@media (max-width:480px){.m-kpi{width:46%!important;margin-right:3%!important}"
+        ".m-chart{width:100%!important;margin-right:0!important}"
         ".m-pad{padding-left:14px!important;padding-right:14px!important}}"
     )
     return (
@@ -113,11 +117,13 @@ def _layout_table(content: str, *, cls: str, style: str, width: str = "100%") ->
 
 def render_html(digest: DigestInput) -> str:
     c = LIGHT
+    charts = chart_widgets(digest.dashboard, digest.charts)
     rows = [
         _header(digest),
         _kpis(digest),
-        *(_chart(digest, widget) for widget in chart_widgets(digest.dashboard, digest.charts)),
+        _wide_charts(digest, [w for w in charts if w.type in WIDE_CHARTS]),
         *(_top(top) for top in top_lists(digest.dashboard, digest.data)),
+        _narrow_charts(digest, [w for w in charts if w.type not in WIDE_CHARTS]),
         _sources(digest),
         _alerts(digest),
         _footer(digest),
@@ -211,8 +217,8 @@ def _kpis(digest: DigestInput) -> str:
             "div",
             _e(kpi.title),
             cls="m-muted",
-            style=css(font_size="13px", color=c["muted"], white_space="nowrap",
-                      overflow="hidden", text_overflow="ellipsis"),
+            style=css(font_size="12px", line_height="16px", height="32px", overflow="hidden",
+                      color=c["muted"]),
         )  # fmt: skip
         value = tag(
             "div",
@@ -239,20 +245,44 @@ def _kpis(digest: DigestInput) -> str:
     return _row("".join(cards), "12px 16px 4px 24px")
 
 
-def _chart(digest: DigestInput, widget: Widget) -> str:
-    image = (
-        f'<img src="cid:{_e(inline_id(digest, widget.id))}" alt="{_e(title_of(widget))}" '
-        f'width="{CHART_WIDTH}" style="display:block;width:100%;max-width:{CHART_WIDTH}px;'
-        'height:auto;border:0">'
+def _image(digest: DigestInput, widget: Widget, most: int) -> str:
+    """A chart's image at its own width (at most ``most`` px), shrinking with the screen. The
+    image is the widget's card, title included, on a white ground that dark clients keep."""
+    data = digest.charts[widget.id]
+    width, height = png_size(data) or (most, 0)
+    shown = min(width, most)
+    size = f' width="{shown}"' + (f' height="{height * shown // width}"' if height else "")
+    return (
+        f'<img src="cid:{_e(inline_id(digest, widget.id))}" alt="{_e(title_of(widget))}"'
+        f'{size} style="display:block;width:100%;max-width:{shown}px;height:auto;border:0;'
+        f'border-radius:8px;background:#ffffff">'
     )
-    frame = tag(
-        "div",
-        image,
-        cls="m-line",
-        style=css(background="#ffffff", border=f"1px solid {LIGHT['border']}",
-                  border_radius="8px", padding="8px"),
-    )  # fmt: skip
-    return _section(title_of(widget), frame)
+
+
+def _wide_charts(digest: DigestInput, widgets: Sequence[Widget]) -> str:
+    return "".join(_row(_image(digest, widget, CHART_WIDTH)) for widget in widgets)
+
+
+def _narrow_charts(digest: DigestInput, widgets: Sequence[Widget]) -> str:
+    """Charts two by two (one under the other on a phone)."""
+    if not widgets:
+        return ""
+    cells = "".join(
+        tag(
+            "div",
+            _image(digest, widget, NARROW_WIDTH),
+            cls="m-chart",
+            style=css(
+                display="inline-block",
+                vertical_align="top",
+                width=f"{NARROW_WIDTH}px",
+                max_width="100%",
+                margin="0 8px 8px 0",
+            ),
+        )
+        for widget in widgets
+    )
+    return _row(cells, "16px 16px 0 24px")
 
 
 def _table(columns: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int) -> str:
