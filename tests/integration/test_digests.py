@@ -90,8 +90,9 @@ def seeded(start: datetime, pages: dict[str, int], downloads: int) -> list[dict[
     for page, count in pages.items():
         for n in range(count):
             moment = start + timedelta(days=n % 7, hours=10, minutes=n)
+            referrer = "https://ref.example.org/"
             hits.append({"id": page, "event": "view", "time": moment.isoformat(),
-                         "visitor_id": f"v{n % 3}", "referrer": "https://ref.example.org/"})  # fmt: skip
+                         "visitor_id": f"v{n % 3}", "referrer": referrer})  # fmt: skip
     for n in range(downloads):
         moment = start + timedelta(days=2, hours=12, minutes=n)
         hits.append({"id": "data.csv", "event": "download", "format": "csv",
