@@ -26,6 +26,12 @@ from metronome.config.load import (
     settings_from_mapping,
 )
 from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
+from metronome.config.notify import (
+    ChannelSettings,
+    DeliverySettings,
+    NotifySettings,
+    SmtpSettings,
+)
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.reports import ReportSettings
@@ -51,8 +57,10 @@ __all__ = [
     "TRACKER_SCRIPT",
     "AllezonSettings",
     "ArchiveSettings",
+    "ChannelSettings",
     "ConfigError",
     "DashboardSettings",
+    "DeliverySettings",
     "DigestSettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
@@ -69,6 +77,7 @@ __all__ = [
     "LogsSettings",
     "MetricsSettings",
     "Network",
+    "NotifySettings",
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
@@ -79,6 +88,7 @@ __all__ = [
     "Settings",
     "ShipperSettings",
     "SiteSettings",
+    "SmtpSettings",
     "SourceSettings",
     "SpoolSettings",
     "WebhookSettings",

@@ -17,6 +17,7 @@ from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.logs import LogsSettings
+from metronome.config.notify import NotifySettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
 from metronome.config.reports import ReportSettings
@@ -65,6 +66,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     # E-mailed digests of a dashboard (metronome.digests): digest name -> settings.
     digests: Annotated[Mapping[str, DigestSettings], Loader(Digests)] = field(default_factory=dict)
+    notify: NotifySettings = field(default_factory=NotifySettings)  # e-mail and webhooks
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
