@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from marshmallow import ValidationError
 
+from metronome.config.alerts import AlertSettings
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import SPLIT, Loader
@@ -60,6 +61,7 @@ class Settings:
     # configured: one is generated at first start (metronome.access.opskeys). Not in repr().
     admin_keys: Annotated[tuple[str, ...], SPLIT, keys(16)] = field(default=(), repr=False)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)  # alert rules, health checks
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -74,6 +76,11 @@ class Settings:
             ("logs", "site"): self.logs.site,
             **{("sources", name, "site"): s.site for name, s in self.sources.items()},
             ("webhooks", "github", "site"): self.webhooks.github.site,
+            **{
+                ("alerts", "rules", name, "site"): rule["site"]
+                for name, rule in self.alerts.rules.items()
+                if isinstance(rule.get("site"), str)
+            },
         }
         known = ", ".join(sorted(self.sites))
         errors: dict[str, Any] = {}
