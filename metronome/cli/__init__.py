@@ -1,7 +1,7 @@
 """The ``metronome`` command. Each subsystem's commands are in their own module: ``serve``,
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
 (the forward listener), ``archive``, ``sources`` (sources and the scheduler), ``dashboards``
-(Kibana and Grafana objects); ``context``
+(Kibana and Grafana objects), ``alerts`` (alert rules); ``context``
 holds what they share.
 
 A command's module is imported when the command runs, not before: ``metronome shipper`` (one of
@@ -30,6 +30,7 @@ COMMANDS = {
     "sources": ("sources", "sources"),
     "scheduler": ("sources", "scheduler"),
     "dashboards": ("dashboards", "dashboards"),
+    "alerts": ("alerts", "alerts"),
 }
 
 
