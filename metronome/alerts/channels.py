@@ -21,7 +21,7 @@ def channel_names(settings: Settings) -> list[str] | None:
     section = _notify_section(settings)
     if section is None:
         return None
-    import metronome.notify as notify  # noqa: PLC0415
+    from metronome import notify  # noqa: PLC0415
 
     return sorted(notify.channels_from_settings(section))  # type: ignore[attr-defined]
 
@@ -31,7 +31,7 @@ def build_outbox(settings: Settings, client: Elasticsearch, clock: Clock = syste
     section = _notify_section(settings)
     if section is None:
         return None
-    import metronome.notify as notify  # noqa: PLC0415
+    from metronome import notify  # noqa: PLC0415
 
     channels = notify.channels_from_settings(section)  # type: ignore[attr-defined]
     prefix = settings.elasticsearch.index_prefix

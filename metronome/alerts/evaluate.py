@@ -36,7 +36,7 @@ from metronome.alerts.machine import AlertState, Timing, Transition, step
 from metronome.alerts.messages import alert_message
 from metronome.alerts.rules import Rule, RuleError, parse_rule
 from metronome.alerts.store import AlertStore, StateConflict, VersionedState, event_of
-from metronome.config import Settings
+from metronome.config import ConfigError, Settings
 from metronome.errors import ApiError
 from metronome.notify.clock import Clock, system_clock
 from metronome.notify.message import Message
@@ -90,13 +90,23 @@ def file_rules(settings: Settings, channels: Sequence[str] | None = None) -> lis
     ]
 
 
-def check_alert_rules(settings: Settings, channels: Sequence[str] | None = None) -> None:
+def check_alert_rules(
+    settings: Settings, channels: Sequence[str] | None = None, origin: str = "settings"
+) -> None:
     """Every rule of the config file is valid (entry points call it after loading the
-    settings); ``RuleError`` names the rule and its key otherwise."""
-    file_rules(settings, channels)
+    settings); ``ConfigError`` naming the rule and its key otherwise."""
+    try:
+        file_rules(settings, channels)
+    except RuleError as error:
+        where = ".".join(part for part in ("alerts.rules", error.rule, error.key) if part)
+        raise ConfigError(f"invalid configuration ({origin}): {where}: {error.message}") from None
     for name in settings.alerts.health.channels:
         if channels is not None and name not in channels:
-            raise RuleError("health", "channels", f"Unknown channel {name!r}.")
+            have = ", ".join(sorted(channels)) or "none are configured under notify.channels"
+            raise ConfigError(
+                f"invalid configuration ({origin}): alerts.health.channels: unknown channel "
+                f"{name!r} ({have})"
+            )
 
 
 def timing(rule: Rule) -> Timing:

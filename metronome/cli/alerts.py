@@ -17,21 +17,21 @@ from metronome.alerts import health
 from metronome.alerts.channels import build_outbox, channel_names
 from metronome.alerts.evaluate import Evaluator, RuleOutcome, check_alert_rules, file_rules
 from metronome.alerts.local import LocalChecks, read_states, state_path
-from metronome.alerts.rules import Rule, RuleError, format_duration, format_number
+from metronome.alerts.rules import Rule, format_duration, format_number
 from metronome.alerts.store import AlertStore
 from metronome.cli.context import Context, pass_context, say
-from metronome.config import Settings
+from metronome.config import ConfigError, Settings, config_origin
 from metronome.errors import ApiError
 from metronome.es.client import build_client
 from metronome.sources.scheduler import PeriodicTask
 
 
-def check_rules(settings: Settings) -> None:
+def check_rules(settings: Settings, config_file: str | None) -> None:
     """The config file's rules are valid (a ``ClickException`` naming the rule and key)."""
     try:
-        check_alert_rules(settings, channel_names(settings))
-    except RuleError as error:
-        raise click.ClickException(f"invalid configuration: {error}") from None
+        check_alert_rules(settings, channel_names(settings), config_origin(config_file))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def health_banner(settings: Settings) -> str | None:
@@ -91,7 +91,7 @@ def alerts() -> None:
 def list_alerts(ctx: Context, as_json: bool) -> None:
     """Every rule (config file, stored through the API, pipeline health) with its state."""
     settings = ctx.settings
-    check_rules(settings)
+    check_rules(settings, ctx.config_file)
     rules: list[Rule] = [*file_rules(settings), *health.local_rules(settings)]
     states: dict[str, Any] = {name: s for name, s in read_states(state_path(settings)).items()}
     reachable = True
@@ -127,7 +127,7 @@ def check(ctx: Context, only: str | None, dry_run: bool) -> None:
     """Evaluate the rules now, print each state and what is (or would be) sent; without
     --dry-run, record and send as the scheduler does. Exit 1 when a rule cannot be evaluated."""
     settings = ctx.settings
-    check_rules(settings)
+    check_rules(settings, ctx.config_file)
     try:
         client = build_client(ctx.reachable_settings().elasticsearch)
     except click.ClickException:

@@ -185,7 +185,7 @@ def scheduler(ctx: Context) -> None:
         signal.signal(sig, lambda signum, frame: stop.set())
     from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks  # noqa: PLC0415
 
-    check_rules(settings)
+    check_rules(settings, ctx.config_file)
 
     def tell(message: str) -> None:
         say(f"scheduler: {message}")
