@@ -108,6 +108,33 @@ class DigestSettings:
             )
 
 
+EMAIL_CHANNEL = "email"  # notify's channel of notify.smtp: where the addresses of ``to`` go
+
+
+def digest_channel_problems(
+    digests: Mapping[str, DigestSettings], channel_types: Mapping[str, str]
+) -> dict[str, Any]:
+    """Each digest's channels are notify channels, and ``to`` has an e-mail channel to go
+    through; problems by digest and field."""
+    problems: dict[str, Any] = {}
+    known = ", ".join(sorted(channel_types)) or "none configured"
+    for name, digest in digests.items():
+        unknown = [c for c in digest.channels if c not in channel_types]
+        if unknown:
+            problems[name] = {
+                "channels": [f"{unknown[0]!r} is not one of the notify channels ({known})."]
+            }
+        elif digest.to and channel_types.get(EMAIL_CHANNEL) != "email":
+            problems[name] = {
+                "to": ["Addresses are sent through notify.smtp: set notify.smtp (host, sender)."]
+            }
+        elif digest.to and EMAIL_CHANNEL in digest.channels:
+            problems[name] = {
+                "to": [f"Send to the {EMAIL_CHANNEL!r} channel or to addresses, not both."]
+            }
+    return problems
+
+
 ONLY_FOR: Mapping[str, Schedule] = {"weekday": "weekly", "day": "monthly"}
 
 

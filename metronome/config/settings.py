@@ -9,10 +9,11 @@ from typing import Annotated, Any
 
 from marshmallow import ValidationError
 
+from metronome.config.alerts import AlertSettings
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import SPLIT, Loader
-from metronome.config.digests import Digests, DigestSettings
+from metronome.config.digests import Digests, DigestSettings, digest_channel_problems
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -67,6 +68,7 @@ class Settings:
     # E-mailed digests of a dashboard (metronome.digests): digest name -> settings.
     digests: Annotated[Mapping[str, DigestSettings], Loader(Digests)] = field(default_factory=dict)
     notify: NotifySettings = field(default_factory=NotifySettings)  # e-mail and webhooks
+    alerts: AlertSettings = field(default_factory=AlertSettings)  # alert rules, health checks
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -75,6 +77,9 @@ class Settings:
         """Every site a setting names is one of the sites (the Allezon endpoints' only when
         they are on)."""
         self._check_operator_keys()
+        channel_types = {name: c.type for name, c in self.notify.all_channels.items()}
+        if problems := digest_channel_problems(self.digests, channel_types):
+            raise ValidationError({"digests": problems})
         named: dict[tuple[str, ...], str | None] = {
             ("allezon", "site"): self.allezon.site if self.allezon.enabled else None,
             ("default_site",): self.default_site,
@@ -82,6 +87,11 @@ class Settings:
             **{("sources", name, "site"): s.site for name, s in self.sources.items()},
             ("webhooks", "github", "site"): self.webhooks.github.site,
             **{("digests", name, "site"): d.site for name, d in self.digests.items()},
+            **{
+                ("alerts", "rules", name, "site"): rule["site"]
+                for name, rule in self.alerts.rules.items()
+                if isinstance(rule.get("site"), str)
+            },
         }
         known = ", ".join(sorted(self.sites))
         errors: dict[str, Any] = {}

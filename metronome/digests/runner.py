@@ -18,17 +18,25 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from metronome.config import DigestSettings, Settings
+from metronome.config.digests import EMAIL_CHANNEL
 from metronome.dashboards.data import PageState, dashboard_data
 from metronome.dashboards.definition import Dashboard
 from metronome.dashboards.registry import Fixed
 from metronome.dashboards.store import DashboardStore
-from metronome.digests.content import AlertLike, DigestInput, DigestMail, File, shown_widgets
-from metronome.digests.mail import build_mail
+from metronome.digests.content import (
+    AlertLike,
+    DigestInput,
+    DigestMail,
+    File,
+    kpis,
+    shown_widgets,
+)
+from metronome.digests.mail import build_mail, to_message
 from metronome.digests.schedule import (
     Period,
     due_period,
@@ -37,26 +45,18 @@ from metronome.digests.schedule import (
     previous_period,
 )
 from metronome.digests.sent import SentLog
+from metronome.notify import Clock, Message, Outbox
 from metronome.query.calendar import Interval
 from metronome.query.catalog import FieldCatalog
 from metronome.sources.status import source_rows
 
 log = logging.getLogger(__name__)
 
-EMAIL_CHANNEL = "email"  # notify's channel of notify.smtp: where a digest's ``to`` goes
 PERIOD_INTERVAL: Mapping[str, Interval] = {"daily": "hour", "weekly": "day", "monthly": "day"}
 
 
 class DigestError(Exception):
     """A digest cannot be built; the message names the digest and why."""
-
-
-class Outbox(Protocol):
-    """What a digest needs of ``metronome.notify.Outbox``."""
-
-    def enqueue(self, key: str, channel: str, message: Any, to: tuple[str, ...] = ()) -> bool: ...
-
-    def send_now(self, channel: str, message: Any, to: tuple[str, ...] = ()) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,6 @@ class ReportRequest:
 
 RenderReport = Callable[[ReportRequest], Report]
 AlertsOf = Callable[[str, datetime, datetime], Sequence[AlertLike]]  # site, start, end
-ToMessage = Callable[[DigestMail], Any]
 
 
 @dataclass(frozen=True)
@@ -87,6 +86,7 @@ class Built:
     digest: DigestSettings
     period: Period
     mail: DigestMail
+    message: Message
     key: str
 
 
@@ -103,8 +103,7 @@ class DigestRunner:
         outbox: Outbox,
         *,
         fixed: Fixed,
-        clock: Callable[[], datetime],
-        to_message: ToMessage,
+        clock: Clock,
         render: RenderReport | None = None,
         alerts_of: AlertsOf | None = None,
     ) -> None:
@@ -113,7 +112,6 @@ class DigestRunner:
         self.outbox = outbox
         self.fixed = fixed
         self.clock = clock
-        self.to_message = to_message
         self.render = render
         self.alerts_of = alerts_of
         prefix = settings.elasticsearch.index_prefix
@@ -144,9 +142,8 @@ class DigestRunner:
     def send_period(self, digest: DigestSettings, period: Period) -> Built:
         """Queue ``period`` of ``digest`` on its channels and record it as sent."""
         built = self.build(digest, period)
-        message = self.to_message(built.mail)
         for channel, to in targets(digest):
-            self.outbox.enqueue(built.key, channel, message, to)
+            self.outbox.enqueue(built.key, channel, built.message, to)
         self.sent.record(
             digest.name,
             period,
@@ -173,7 +170,7 @@ class DigestRunner:
     def send_to(self, digest: DigestSettings, period: Period, address: str) -> Built:
         """Send at once to ``address`` only, outside the outbox; nothing is recorded."""
         built = self.build(digest, period)
-        self.outbox.send_now(EMAIL_CHANNEL, self.to_message(built.mail), (address,))
+        self.outbox.send_now(EMAIL_CHANNEL, built.message, (address,))
         return built
 
     def queue_so_far(self, digest: DigestSettings, period: Period) -> Built:
@@ -181,9 +178,8 @@ class DigestRunner:
         of the whole period still goes)."""
         built = self.build(digest, period)
         key = f"digest:{digest.name}:so-far:{period.end.isoformat()}"
-        message = self.to_message(built.mail)
         for channel, to in targets(digest):
-            self.outbox.enqueue(key, channel, message, to)
+            self.outbox.enqueue(key, channel, built.message, to)
         return dataclasses.replace(built, key=key)
 
     # --- building -----------------------------------------------------------------------
@@ -228,24 +224,24 @@ class DigestRunner:
                         period.schedule, complete=False)
         )  # fmt: skip
         alerts = self.alerts_of(site, period.start, period.end) if self.alerts_of else ()
-        mail = build_mail(
-            DigestInput(
-                name=digest.name,
-                schedule=digest.schedule,
-                tz=tz,
-                site=site,
-                dashboard=dashboard,
-                period=period,
-                data=data,
-                generated_at=now,
-                compare=compare,
-                charts=report.charts,
-                sources=self.sources_of(site),
-                alerts=alerts,
-                files=tuple(report.files),
-            )
+        digest_input = DigestInput(
+            name=digest.name,
+            schedule=digest.schedule,
+            tz=tz,
+            site=site,
+            dashboard=dashboard,
+            period=period,
+            data=data,
+            generated_at=now,
+            compare=compare,
+            charts=report.charts,
+            sources=self.sources_of(site),
+            alerts=alerts,
+            files=tuple(report.files),
         )
-        return Built(digest, period, mail, digest_key(digest.name, period))
+        mail = build_mail(digest_input)
+        message = to_message(mail, webhook_fields(digest_input))
+        return Built(digest, period, mail, message, digest_key(digest.name, period))
 
     def sources_of(self, site: str) -> list[dict[str, Any]]:
         settings = self.settings
@@ -264,3 +260,19 @@ def targets(digest: DigestSettings) -> list[tuple[str, tuple[str, ...]]]:
     if digest.to:
         pairs.append((EMAIL_CHANNEL, digest.to))
     return pairs
+
+
+def webhook_fields(digest: DigestInput) -> dict[str, object]:
+    """What a JSON webhook channel gets of a digest besides its subject and text."""
+    return {
+        "digest": digest.name,
+        "site": digest.site,
+        "dashboard": digest.dashboard.id,
+        "schedule": digest.schedule,
+        "period": {"from": digest.period.start.isoformat(), "to": digest.period.end.isoformat()},
+        "kpis": [
+            {"widget": k.widget, "title": k.title, "value": k.value, "previous": k.previous,
+             "change": k.note}
+            for k in kpis(digest.dashboard, digest.data)
+        ],
+    }  # fmt: skip
