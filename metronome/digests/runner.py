@@ -22,6 +22,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from metronome.alerts.history import AlertEvent, alert_events
 from metronome.config import DigestSettings, Settings
 from metronome.config.digests import EMAIL_CHANNEL
 from metronome.dashboards.data import PageState, dashboard_data
@@ -113,7 +114,7 @@ class DigestRunner:
         self.fixed = fixed
         self.clock = clock
         self.render = render
-        self.alerts_of = alerts_of
+        self.alerts_of = alerts_of or self._alert_events
         prefix = settings.elasticsearch.index_prefix
         self.prefix = prefix
         self.sent = SentLog(client, prefix)
@@ -223,7 +224,7 @@ class DigestRunner:
             else Period(period.start - (period.end - period.start), period.start,
                         period.schedule, complete=False)
         )  # fmt: skip
-        alerts = self.alerts_of(site, period.start, period.end) if self.alerts_of else ()
+        alerts = self.alerts_of(site, period.start, period.end)
         digest_input = DigestInput(
             name=digest.name,
             schedule=digest.schedule,
@@ -242,6 +243,14 @@ class DigestRunner:
         mail = build_mail(digest_input)
         message = to_message(mail, webhook_fields(digest_input))
         return Built(digest, period, mail, message, digest_key(digest.name, period))
+
+    def _alert_events(self, site: str, start: datetime, end: datetime) -> list[AlertEvent]:
+        """The site's alerts of the period, and those of the pipeline-health checks (which
+        belong to no site), oldest first."""
+        own = alert_events(self.client, self.prefix, site=site, start=start, end=end)
+        every = alert_events(self.client, self.prefix, site=None, start=start, end=end)
+        health = [event for event in every if event.site is None]
+        return sorted([*own, *health], key=lambda event: event.at)
 
     def sources_of(self, site: str) -> list[dict[str, Any]]:
         settings = self.settings
