@@ -85,7 +85,7 @@ def test_list_send_once_and_again_to_one_address(config: Path, smtp: SmtpServer)
     body = message.get_body(("plain",))
     assert body is not None
     assert re.search(r"^Page views +7 ", body.get_content(), re.M), body.get_content()
-    assert [p.get_filename() for p in message.iter_attachments()][-1].endswith(".xlsx")
+    assert str([p.get_filename() for p in message.iter_attachments()][-1]).endswith(".xlsx")
 
     again = run(config, "send", "daily")
     assert again.exit_code == 0 and "was already sent" in again.output
