@@ -19,11 +19,12 @@ from typing import ParamSpec
 
 import click
 from elasticsearch import ApiError as EsApiError
-from elasticsearch import TransportError
+from elasticsearch import Elasticsearch, TransportError
 
 from metronome.cli.context import Context, pass_context, say
 from metronome.config import ConfigError, DigestSettings, Settings, config_origin
 from metronome.dashboards.builtins import builtin_dashboards
+from metronome.dashboards.definition import Dashboard
 from metronome.dashboards.files import dashboards_dir, load_dashboard_files
 from metronome.dashboards.registry import Fixed
 from metronome.digests.reports import render_with
@@ -32,10 +33,18 @@ from metronome.digests.schedule import Period, due_at, latest_due, period_contai
 from metronome.errors import ApiError
 from metronome.es.client import build_client
 from metronome.es.templates import install_templates
-from metronome.notify import NotifyError, Outbox, channels_from_settings, retry_policy
+from metronome.notify import (
+    NotifyError,
+    Outbox,
+    channels_from_settings,
+    retry_policy,
+    system_clock,
+)
 from metronome.reports import ReportRenderer
+from metronome.sources.scheduler import PeriodicTask
 
 P = ParamSpec("P")
+DIGEST_EVERY = 60.0  # seconds between the scheduler's looks at what is due
 
 
 def _errors(command: Callable[P, None]) -> Callable[P, None]:
@@ -177,16 +186,46 @@ def _dry_run(built: Built, out: Path | None) -> None:
         f"HTML, images and attachments in {folder})")  # fmt: skip
 
 
+def scheduler_task(
+    settings: Settings, client: Elasticsearch, config_file: str | None
+) -> PeriodicTask | None:
+    """The scheduler's digest task (under its lease): every minute, the digests that are due
+    are built and queued (the notifications task delivers them). None without digests."""
+    if not any(item.enabled for item in settings.digests.values()):
+        return None
+    prefix = settings.elasticsearch.index_prefix
+    channels = channels_from_settings(settings.notify, warn=False)
+    outbox = Outbox(client, prefix, channels, policy=retry_policy(settings.notify))
+    renderer = ReportRenderer(settings.reports)
+    runner = DigestRunner(
+        settings,
+        client,
+        outbox,
+        fixed=Fixed(builtin_dashboards(), _files(settings, config_file)),
+        clock=system_clock,
+        render=render_with(renderer),
+    )
+
+    def run() -> None:
+        runner.run_due()
+
+    return PeriodicTask("digests", DIGEST_EVERY, run)
+
+
+def _files(settings: Settings, config_file: str | None) -> tuple[Dashboard, ...]:
+    try:
+        return load_dashboard_files(dashboards_dir(settings, config_origin(config_file)))
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
 def _runner(
     ctx: Context, settings: Settings, *, render: bool
 ) -> tuple[DigestRunner, ReportRenderer | None]:
     client = build_client(settings.elasticsearch)
     prefix = settings.elasticsearch.index_prefix
     install_templates(client, prefix)
-    try:
-        files = load_dashboard_files(dashboards_dir(settings, config_origin(ctx.config_file)))
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from None
+    files = _files(settings, ctx.config_file)
     channels = channels_from_settings(settings.notify)
     outbox = Outbox(client, prefix, channels, policy=retry_policy(settings.notify))
     renderer = ReportRenderer(settings.reports) if render else None
@@ -195,7 +234,7 @@ def _runner(
         client,
         outbox,
         fixed=Fixed(builtin_dashboards(), files),
-        clock=lambda: datetime.now(UTC),
+        clock=system_clock,
         render=render_with(renderer) if renderer else None,
     )
     return runner, renderer

@@ -191,6 +191,10 @@ def scheduler(ctx: Context) -> None:
         say(f"scheduler: {message}")
 
     periodic, local = scheduler_tasks(settings, services.es, holder, tell)
+    from metronome.cli.digest import scheduler_task  # noqa: PLC0415
+
+    if digests := scheduler_task(settings, services.es, ctx.config_file):
+        periodic.append(digests)
     say(f"scheduler {holder}: {len(settings.sources)} sources configured")
     if banner := health_banner(settings):
         tell(banner)
