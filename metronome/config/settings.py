@@ -77,9 +77,6 @@ class Settings:
         """Every site a setting names is one of the sites (the Allezon endpoints' only when
         they are on)."""
         self._check_operator_keys()
-        channel_types = {name: c.type for name, c in self.notify.all_channels.items()}
-        if problems := digest_channel_problems(self.digests, channel_types):
-            raise ValidationError({"digests": problems})
         named: dict[tuple[str, ...], str | None] = {
             ("allezon", "site"): self.allezon.site if self.allezon.enabled else None,
             ("default_site",): self.default_site,
@@ -101,6 +98,9 @@ class Settings:
                 for part in path[:-1]:
                     node = node.setdefault(part, {})
                 node[path[-1]] = [f"{site!r} is not one of the sites ({known})."]
+        channel_types = {name: c.type for name, c in self.notify.all_channels.items()}
+        for name, fields in digest_channel_problems(self.digests, channel_types).items():
+            errors.setdefault("digests", {}).setdefault(name, {}).update(fields)
         if errors:
             raise ValidationError(errors)
 

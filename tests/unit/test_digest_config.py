@@ -10,10 +10,18 @@ from metronome.config import ConfigError, load_settings, settings_from_mapping
 from tests.conftest import ROOT
 
 SITES = {"default": {"write_auth": "none"}, "shop": {"write_auth": "none"}}
+NOTIFY = {
+    "smtp": {"host": "smtp.example.org", "sender": "Metronome <metronome@example.org>"},
+    "channels": {
+        "ops-mail": {"type": "email", "to": ["ops@example.org"]},
+        "chat": {"type": "webhook", "url": "https://chat.example.org/hooks/x", "format": "slack"},
+    },
+}
 
 
-def load(digests: dict[str, Any]) -> Any:
-    return settings_from_mapping({"sites": SITES, "digests": digests}).digests
+def load(digests: dict[str, Any], notify: dict[str, Any] | None = None) -> Any:
+    raw = {"sites": SITES, "digests": digests, "notify": NOTIFY if notify is None else notify}
+    return settings_from_mapping(raw).digests
 
 
 def test_defaults_fill_what_a_digest_leaves_out() -> None:
@@ -49,6 +57,8 @@ def test_the_environment_sets_a_digest() -> None:
             "METRONOME_DIGESTS__DAILY__SCHEDULE": "monthly",
             "METRONOME_DIGESTS__DAILY__DAY": "28",
             "METRONOME_DIGESTS__DAILY__TO": "a@example.org, b@example.org",
+            "METRONOME_NOTIFY__SMTP__HOST": "smtp.example.org",
+            "METRONOME_NOTIFY__SMTP__SENDER": "metronome@example.org",
         },
     )
     digest = settings.digests["daily"]
@@ -87,6 +97,23 @@ def test_a_wrong_digest_is_named_with_its_field(digest: dict[str, Any], names: s
     with pytest.raises(ConfigError) as caught:
         load({"d": digest})
     assert names in str(caught.value)
+
+
+def test_channels_and_addresses_need_notify() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load({"d": {"schedule": "daily", "channels": ["pager"]}})
+    assert (
+        "digests.d.channels: 'pager' is not one of the notify channels (chat, email, ops-mail)."
+    ) in str(caught.value)
+    with pytest.raises(ConfigError, match=r"digests\.d\.to: Addresses are sent through"):
+        load({"d": {"schedule": "daily", "to": ["a@example.org"]}}, notify={})
+    with pytest.raises(ConfigError, match=r"digests\.d\.to: Send to the 'email' channel or"):
+        load({"d": {"schedule": "daily", "to": ["a@example.org"], "channels": ["email"]}})
+    both = {"schedule": "daily", "site": "nowhere", "channels": ["pager"]}
+    with pytest.raises(ConfigError) as caught:
+        load({"d": both})
+    assert "digests.d.site: 'nowhere'" in str(caught.value)
+    assert "digests.d.channels: 'pager'" in str(caught.value)
 
 
 def test_a_wrong_name_or_shape_is_refused() -> None:
