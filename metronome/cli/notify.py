@@ -113,7 +113,8 @@ def deliver(ctx: Context) -> None:
     report = _outbox(ctx.reachable_settings()).deliver_due()
     say(
         f"sent {report.sent}, to retry {report.retrying}, failed {report.failed}, "
-        f"taken by another process {report.busy}"
+        f"taken by another process {report.busy}, waiting for a failing channel "
+        f"{report.deferred}"
     )
     for error in report.errors:
         say(f"  {error}")

@@ -19,6 +19,9 @@ fails); the message then goes again once its claim expires. Both copies carry th
 identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Key``), so a mail client or
 receiver can tell them apart from new messages.
 
+While a channel fails, one delivery run tries it once: the other messages of that channel
+wait, due, for the next run (``deferred``), rather than each wait out a timeout.
+
 Backoff: ``first_retry``, doubled each failure, capped at ``max_retry``; a message whose next
 attempt would fall later than ``give_up_after`` since it was queued is given up (``failed``,
 ``failure: expired``). A refusal the receiver means for good (``SendFailed.permanent``) fails
@@ -41,7 +44,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, TransportError
+from marshmallow import ValidationError
 
+from metronome.config.notify import mailbox_address
 from metronome.es.templates import load_templates
 from metronome.notify.backoff import RetryPolicy, next_attempt
 from metronome.notify.channel import Channel
@@ -63,6 +68,7 @@ class DeliveryReport:
     retrying: int = 0  # failed this time, due again later
     failed: int = 0  # refused for good, or given up, this time
     busy: int = 0  # claimed by another process first
+    deferred: int = 0  # not tried: their channel failed earlier in this run
     errors: tuple[str, ...] = ()  # "<channel> <key>: <why>", of the retrying and the failed
 
 
@@ -89,7 +95,9 @@ class _Tally:
     retrying: int = 0
     failed: int = 0
     busy: int = 0
+    deferred: int = 0
     errors: list[str] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)  # channels that failed (retryably) this run
 
 
 class Outbox:
@@ -116,9 +124,7 @@ class Outbox:
         """Queue once: ``key`` is the idempotency key (e.g. "alert:<rule>:<transition id>" or
         "digest:<name>:<period start>"); a second enqueue of the same (key, channel) is a no-op
         returning False. ``to`` overrides an e-mail channel's recipients (digest --to)."""
-        target = self._channel(channel)
-        if to and target.kind != "email":
-            raise NotifyError(channel, "'to' applies to e-mail channels only")
+        check_recipients(self._channel(channel), to)
         now = self.clock()
         document = {
             "key": key,
@@ -156,7 +162,12 @@ class Outbox:
         for hit in found["hits"]["hits"]:
             self._deliver_one(hit, tally)
         return DeliveryReport(
-            tally.sent, tally.retrying, tally.failed, tally.busy, tuple(tally.errors)
+            tally.sent,
+            tally.retrying,
+            tally.failed,
+            tally.busy,
+            tally.deferred,
+            tuple(tally.errors),
         )
 
     def send_now(self, channel: str, message: Message, to: tuple[str, ...] = ()) -> str:
@@ -179,6 +190,7 @@ class Outbox:
     def entries(self, *, status: Status | None = None, limit: int = 50) -> list[OutboxEntry]:
         """The latest messages, newest first."""
         query: dict[str, Any] = {"term": {"status": status}} if status else {"match_all": {}}
+        self.client.options(ignore_status=404).indices.refresh(index=self.index)
         found = self.client.options(ignore_status=404).search(
             index=self.index,
             query=query,
@@ -193,6 +205,9 @@ class Outbox:
     def _deliver_one(self, hit: dict[str, Any], tally: _Tally) -> None:
         source = hit["_source"]
         key, name = str(source["key"]), str(source["channel"])
+        if name in tally.down:  # one attempt per failing channel and run, not one per message
+            tally.deferred += 1
+            return
         claimed = self._claim(hit)
         if claimed is None:
             tally.busy += 1
@@ -205,9 +220,12 @@ class Outbox:
         except NotifyError as error:  # the channel is not (or no longer) configured here
             self._failed(full, version, error.reason, permanent=False, tally=tally)
         except SendFailed as error:
+            if not error.permanent:
+                tally.down.add(name)
             self._failed(full, version, error.reason, permanent=error.permanent, tally=tally)
         except Exception as error:  # a bug must not stop the others nor lose this one
             log.exception("sending %s on channel %s failed unexpectedly", key, name)
+            tally.down.add(name)
             self._failed(full, version, type(error).__name__, permanent=False, tally=tally)
         else:
             now = self.clock()
@@ -364,12 +382,24 @@ def send_now(
     if target is None:
         known = ", ".join(sorted(channels)) or "none"
         raise NotifyError(channel, f"no such channel in notify.channels (configured: {known})")
-    if to and target.kind != "email":
-        raise NotifyError(channel, "'to' applies to e-mail channels only")
+    check_recipients(target, to)
     try:
         return target.send(message, key=f"now:{uuid.uuid4().hex}", to=to)
     except SendFailed as error:
         raise NotifyError(channel, error.reason) from None
+
+
+def check_recipients(channel: Channel, to: tuple[str, ...]) -> None:
+    """``to`` fits the channel: e-mail addresses, for an e-mail channel only."""
+    if not to:
+        return
+    if channel.kind != "email":
+        raise NotifyError(channel.name, "'to' applies to e-mail channels only")
+    for address in to:
+        try:
+            mailbox_address(address)
+        except ValidationError as error:
+            raise NotifyError(channel.name, " ".join(error.messages)) from None
 
 
 def document_id(key: str, channel: str) -> str:
