@@ -20,6 +20,9 @@ FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
+# Debian's chromium draws the PDF and PNG reports of dashboards (docs/dashboards.md, "Reports").
+RUN apt-get update && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY setup.cfg pyproject.toml README.md ./
 COPY metronome ./metronome

@@ -7,11 +7,14 @@ STAMP  := $(VENV)/.installed
 .DEFAULT_GOAL := help
 JS     := clients/js
 APP    := clients/app
-# package=the file it installs: chromium (browser tests), nginx-light (the reverse-proxy test),
-# docker-compose (validates docker-compose.yml; no Docker engine needed)
-TEST_PACKAGES := chromium=/usr/bin/chromium nginx-light=/usr/sbin/nginx docker-compose=/usr/bin/docker-compose
+# package=the file it installs. Running: chromium (draws the PDF and PNG reports of dashboards).
+# Testing: chromium (browser tests), nginx-light (the reverse-proxy test), docker-compose
+# (validates docker-compose.yml; no Docker engine needed), poppler-utils (reads the reports' PDFs)
+RUN_PACKAGES := chromium=/usr/bin/chromium
+TEST_PACKAGES := chromium=/usr/bin/chromium nginx-light=/usr/sbin/nginx docker-compose=/usr/bin/docker-compose \
+                 poppler-utils=/usr/bin/pdftoppm
 
-.PHONY: help install es-resolve js js-test app app-test test-tools run test lint format unit clean
+.PHONY: help install es-resolve js js-test app app-test run-tools test-tools run test lint format unit clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -51,13 +54,19 @@ app: $(APP)/dist/manifest.json  ## build the browser app (clients/app/dist), ser
 app-test: app  ## the app's own tests: node unit tests, type check, size budget
 	cd $(APP) && npm test --silent
 
-test-tools:  ## Debian packages the tests use: chromium, nginx, docker-compose (apt-get when missing)
+run-tools:  ## Debian packages Metronome uses: chromium for PDF/PNG reports (apt-get when missing)
+	@missing=$$(for entry in $(RUN_PACKAGES); do test -x "$${entry#*=}" || echo "$${entry%%=*}"; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "PDF and PNG reports need Debian's" $$missing "(sudo apt-get install" $$missing"); Metronome starts without them." >&2; fi; fi
+
+test-tools:  ## Debian packages the tests use: chromium, nginx, docker-compose, poppler-utils (apt-get when missing)
 	@missing=$$(for entry in $(TEST_PACKAGES); do test -x "$${entry#*=}" || echo "$${entry%%=*}"; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "The tests need Debian's" $$missing ": sudo apt-get install" $$missing >&2; exit 1; fi; fi
 
-run: es-resolve js app  ## start the embedded Elasticsearch and Metronome on 127.0.0.1:8080
+run: es-resolve js app run-tools  ## start the embedded Elasticsearch and Metronome on 127.0.0.1:8080
 	$(BIN)/metronome serve
 
 lint: install  ## ruff, mypy and the package's layering (.importlinter)

@@ -132,9 +132,8 @@ def normalised(query: Query) -> dict[str, Any]:
 
 def header(query: Query) -> list[str]:
     """Column names of the file exports: dimensions, metrics, then comparison columns."""
-    return column_names(
-        [d.name for d in query.dimensions], [m.name for m in query.metrics], query.compare is not None
-    )
+    names = [d.name for d in query.dimensions], [m.name for m in query.metrics]
+    return column_names(*names, query.compare is not None)
 
 
 def column_names(dimensions: list[str], metrics: list[str], compared: bool) -> list[str]:

@@ -10,6 +10,7 @@ data is in the page. The render waits until every widget says it is drawn, withi
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -55,9 +56,7 @@ def renderer_problem(settings: ReportSettings, dist: Path = APP_DIST) -> str | N
             f"no browser at {settings.browser} (reports.browser): install Debian's chromium "
             "(`make run` does, as root)"
         )
-    try:
-        import playwright.sync_api  # noqa: F401, PLC0415
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return "the playwright package is not installed (pip install -e .)"
     if read_manifest(dist) is None:
         return f"the dashboard app is not built in {dist} (`make app`)"

@@ -58,37 +58,45 @@ class BrowserWorker:
     def __init__(self, executable: Path, *, queue_limit: int, idle_seconds: float) -> None:
         self.executable = executable
         self.idle_seconds = idle_seconds
-        self._jobs: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue(queue_limit + 1)
+        self.queue_limit = queue_limit
+        self._jobs: queue.Queue[tuple[Job, Future[Any]] | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._pending = 0  # renders running or waiting
         self.launches = 0  # browsers started (the bench and tests read it)
 
     def run(self, job: Callable[[Any], T], timeout: float) -> T:
         """``job(browser)`` on the browser's thread; its result or its exception."""
-        self._start()
-        future: Future[Any] = Future()
+        with self._lock:
+            if self._pending > self.queue_limit:  # one running, queue_limit waiting
+                raise ReportBusy("Other reports are being rendered; try again shortly.")
+            self._pending += 1
         try:
-            self._jobs.put_nowait((job, future))
-        except queue.Full:
-            raise ReportBusy("Other reports are being rendered; try again shortly.") from None
-        waited = timeout * (self._jobs.maxsize + 1) + LAUNCH_SECONDS
-        try:
-            result: T = future.result(timeout=waited)
-        except FutureTimeout:
-            future.cancel()
-            raise ReportFailed(f"The report took longer than {timeout:g} s.") from None
-        return result
+            self._start()
+            future: Future[Any] = Future()
+            self._jobs.put((job, future))
+            waited = timeout * (self.queue_limit + 1) + LAUNCH_SECONDS
+            try:
+                result: T = future.result(timeout=waited)
+            except FutureTimeout:
+                future.cancel()
+                raise ReportFailed(f"The report took longer than {timeout:g} s.") from None
+            return result
+        finally:
+            with self._lock:
+                self._pending -= 1
 
     def close(self) -> None:
         """Stop the thread (and its browser); a later ``run`` starts them again."""
-        with self._lock:
+        with self._start_lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._jobs.put(None)
             thread.join(timeout=10)
 
     def _start(self) -> None:
-        with self._lock:
+        with self._start_lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._loop, name="metronome-reports", daemon=True
@@ -143,6 +151,11 @@ _workers: list[BrowserWorker] = []
 def register(worker: BrowserWorker) -> BrowserWorker:
     """Close the worker's browser when the process exits."""
     if not _workers:
-        atexit.register(lambda: [w.close() for w in _workers])
+        atexit.register(_close_all)
     _workers.append(worker)
     return worker
+
+
+def _close_all() -> None:
+    for worker in _workers:
+        worker.close()

@@ -30,6 +30,7 @@ from metronome.config import Settings
 from metronome.es.client import build_client, check_connection, redact_url
 from metronome.es.embedded import EmbeddedElasticsearch
 from metronome.es.templates import install_templates
+from metronome.reports import renderer_problem
 from metronome.serve.exposure import ExposureError, check_exposure
 from metronome.serve.plan import WEB, ChildProcess, fresh_metrics_dir, process_plan
 
@@ -81,6 +82,9 @@ def serve(settings: Settings, config_file: str | None = None, say: Say = print) 
         say(_banner(settings, base))
         for line in describe(generated):
             say(line)
+        reports = renderer_problem(settings.reports)
+        if reports is not None:  # Metronome runs; only the PDF and PNG downloads answer 503
+            say(f"Reports: PDF and PNG downloads are unavailable ({reports}); XLSX works.")
         code = _supervise(children, plan, lambda: stop_requested, say)
         if code is not None:
             return code

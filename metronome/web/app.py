@@ -30,6 +30,7 @@ from metronome.web.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.web.sessions import session_book
 from metronome.web.views import alerts as alerts_view
 from metronome.web.views import dashboards as dashboards_view
+from metronome.web.views import reports as reports_view
 from metronome.web.views.allezon import bp as allezon_bp
 from metronome.web.views.allezon import fast_user_tags
 from metronome.web.views.app import bp as app_bp
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app, settings)
     alerts_view.init_app(app, settings)
+    reports_view.init_app(app, settings)
     services = app.extensions[EXTENSION_KEY]
     fast = {("POST", "/tick"): fast_tick(services)}
     if settings.allezon.enabled:

@@ -34,6 +34,7 @@ from metronome.version import VERSION
 from metronome.web.alerts_openapi import alert_paths
 from metronome.web.dashboards_openapi import all_paths as dashboard_paths
 from metronome.web.dashboards_openapi import dashboard_components
+from metronome.web.reports_openapi import report_paths
 from metronome.web.sessions import COOKIE_NAME, CSRF_HEADER
 from metronome.web.views.app import app_paths
 from metronome.web.views.events import FIELDS_PATTERN, FORMATS, MAX_VALUE_LENGTH
@@ -546,6 +547,8 @@ def build_spec(version: str) -> dict[str, Any]:
     for path, operations in dashboard_paths().items():
         spec.path(path=path, operations=operations)
     for path, operations in alert_paths().items():
+        spec.path(path=path, operations=operations)
+    for path, operations in report_paths().items():
         spec.path(path=path, operations=operations)
     for path, operations in app_paths().items():
         spec.path(path=path, operations=operations)

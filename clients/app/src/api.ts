@@ -110,3 +110,33 @@ export async function download(base: string, widgetId: string, format: "csv" | "
   link.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+export type ReportFormat = "pdf" | "png" | "xlsx";
+
+/** The query string of a report download: the page's state as the report endpoints read it. */
+export function reportQuery(body: DataBody, paper: "a4" | "letter" = "a4"): string {
+  const params = new URLSearchParams();
+  params.set("site", body.site);
+  params.set("range", Array.isArray(body.range) ? body.range.join("..") : body.range);
+  params.set("interval", body.interval);
+  params.set("tz", body.tz);
+  params.set("compare", body.compare ?? "none");
+  if (body.filters.length) params.set("filters", JSON.stringify(body.filters));
+  params.set("paper", paper);
+  return params.toString();
+}
+
+/** Downloads the whole dashboard (`base` is its API path) as PDF, PNG or XLSX for this page. */
+export async function downloadReport(base: string, format: ReportFormat, body: DataBody, paper: "a4" | "letter", fallbackName: string): Promise<void> {
+  const response = await call(`${base}.${format}?${reportQuery(body, paper)}`, { headers: { Accept: "*/*" } });
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1];
+  const blob = await response.blob();
+  const url = URL.createObjectURL(blob);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = named ?? `${fallbackName}.${format}`;
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

@@ -1,6 +1,6 @@
 // A dashboard page: its controls, filters and the grid of widgets; editing for stored ones.
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { api, ApiError, download, type DataBody } from "./api";
+import { api, ApiError, download, downloadReport, type DataBody, type ReportFormat } from "./api";
 import { COMPARE_OPTIONS, FilterChips, INTERVAL_OPTIONS, RangePicker, Select, zoneOptions } from "./controls";
 import { ConflictDialog, ShareDialog, uniqueId, WidgetForm } from "./editor";
 import { insertAfter, moveItem, readingOrder, removeItem, resizeItem, resolveLayout } from "./grid";
@@ -172,6 +172,7 @@ export function DashboardPage(props: PageProps) {
           {shown.description && !editing && <p class="description">{shown.description}</p>}
         </div>
         <div class="page-actions">
+          {!editing && <ReportMenu base={base} body={body} name={dashboard.id} />}
           {!shared && !editing && (
             <>
               {readonly ? (
@@ -389,6 +390,53 @@ function WidgetMenu({ widget, base, body, dashboard }: { widget: Widget; base: s
           <button type="button" role="menuitem" onClick={() => fetchFile("xlsx")}>
             Download XLSX
           </button>
+        </div>
+      )}
+      {error && (
+        <span class="menu-error" role="alert">
+          {error}
+        </span>
+      )}
+    </div>
+  );
+}
+
+const REPORT_CHOICES: [ReportFormat, "a4" | "letter", string][] = [
+  ["pdf", "a4", "Download PDF (A4)"],
+  ["pdf", "letter", "Download PDF (Letter)"],
+  ["png", "a4", "Download PNG"],
+  ["xlsx", "a4", "Download XLSX"],
+];
+
+/** The whole dashboard as a file, for the page as it is (range, zone, comparison, filters). */
+function ReportMenu({ base, body, name }: { base: string; body: DataBody; name: string }) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState("");
+  const [error, setError] = useState("");
+  const fetchReport = async (format: ReportFormat, paper: "a4" | "letter", label: string) => {
+    setOpen(false);
+    setError("");
+    setBusy(label);
+    try {
+      await downloadReport(base, format, body, paper, name);
+    } catch (e) {
+      setError((e as ApiError).message);
+    } finally {
+      setBusy("");
+    }
+  };
+  return (
+    <div class="menu">
+      <button type="button" class="button ghost" aria-haspopup="menu" aria-expanded={open} disabled={!!busy} onClick={() => setOpen(!open)}>
+        {busy ? "Preparing…" : "Download"}
+      </button>
+      {open && (
+        <div class="menu-list" role="menu" aria-label="Download the dashboard" onKeyDown={(e) => e.key === "Escape" && setOpen(false)}>
+          {REPORT_CHOICES.map(([format, paper, label]) => (
+            <button type="button" role="menuitem" key={label} onClick={() => fetchReport(format, paper, label)}>
+              {label}
+            </button>
+          ))}
         </div>
       )}
       {error && (

@@ -7,7 +7,7 @@ import { FilterChips } from "./controls";
 import { compareLabel } from "./format";
 import { bands } from "./grid";
 import { rangeLabel } from "./state";
-import type { Dashboard, DataAnswer, Filter, Range } from "./types";
+import { isError, type Dashboard, type DataAnswer, type Filter, type Range, type WidgetAnswer } from "./types";
 import { WidgetBody } from "./widget";
 
 /** What the server puts in the page (a JSON script element, `#report-data`). */
@@ -39,6 +39,12 @@ export function reportRangeLabel(range: Range, answered: { from: string; to: str
   const named = rangeLabel(range);
   if (!answered) return named;
   return `${named} (${instantLabel(answered.from, tz)} – ${instantLabel(answered.to, tz)})`;
+}
+
+/** Rows a pie's legend adds under it beyond the first two (at most 8 slices and "Other"). */
+function legendRows(answer: WidgetAnswer | undefined): number {
+  if (!answer || isError(answer)) return 0;
+  return Math.max(0, Math.min(9, answer.results?.length ?? 0) - 2);
 }
 
 export function ReportPage({ report }: { report: ReportPayload }) {
@@ -100,7 +106,7 @@ export function ReportPage({ report }: { report: ReportPayload }) {
             <section
               key={widget.id}
               class={`card card-${widget.type}${(widget.type === "pie" || widget.type === "donut") && widget.layout.w < 4 ? " narrow" : ""}`}
-              style={{ "--x": widget.layout.x + 1, "--y": widget.layout.y + 1, "--w": widget.layout.w, "--h": widget.layout.h }}
+              style={{ "--x": widget.layout.x + 1, "--y": widget.layout.y + 1, "--w": widget.layout.w, "--h": widget.layout.h, "--legend": legendRows(data.widgets?.[widget.id]) }}
               aria-label={widget.title}
               data-widget={widget.id}
             >

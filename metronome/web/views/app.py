@@ -9,10 +9,7 @@ by none.
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
