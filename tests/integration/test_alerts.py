@@ -83,7 +83,7 @@ def settings(es_url: str, index_prefix: str, tmp_path: Any) -> Settings:
                 "queries": {"up": "up"},
                 "site": "shop",
             }
-        },  # fmt: skip
+        },
     )
 
 
@@ -151,6 +151,7 @@ def test_a_threshold_rule_fires_once_per_incident_and_resolves(
     clock: Clock,
     es: Elasticsearch,
     index_prefix: str,
+    *,
     client: FlaskClient,
 ) -> None:
     # 12 refunds of 15 in the last minutes: 180 over the last hour, above 100
@@ -283,7 +284,7 @@ def test_two_evaluators_at_once_save_one_state(
     read_by_second = second.store.states(["many-refunds"])
     assert by_rule(first.run(only="many-refunds"))["many-refunds"].saved
     # the second evaluates from the state it read before the first saved
-    outcome = second._advance(  # noqa: SLF001 - the race, made deterministic
+    outcome = second._advance(  # the race, made deterministic
         first.rules()[0],
         read_by_second["many-refunds"],
         by_rule(first.run(only="many-refunds", dry_run=True))["many-refunds"].verdict,
