@@ -1,7 +1,8 @@
 """The ``metronome`` command. Each subsystem's commands are in their own module: ``serve``,
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
 (the forward listener), ``archive``, ``sources`` (sources and the scheduler), ``dashboards``
-(Kibana and Grafana objects), ``alerts`` (alert rules); ``context``
+(Kibana and Grafana objects), ``notify`` (channels and the outbox), ``alerts`` (alert
+rules); ``context``
 holds what they share.
 
 A command's module is imported when the command runs, not before: ``metronome shipper`` (one of
@@ -31,6 +32,7 @@ COMMANDS = {
     "scheduler": ("sources", "scheduler"),
     "dashboards": ("dashboards", "dashboards"),
     "alerts": ("alerts", "alerts"),
+    "notify": ("notify", "notify"),
 }
 
 

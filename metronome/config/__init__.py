@@ -26,6 +26,12 @@ from metronome.config.load import (
     settings_from_mapping,
 )
 from metronome.config.logs import ForwardSettings, ForwardTlsSettings, ItemPattern, LogsSettings
+from metronome.config.notify import (
+    ChannelSettings,
+    DeliverySettings,
+    NotifySettings,
+    SmtpSettings,
+)
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.server import (
@@ -51,8 +57,10 @@ __all__ = [
     "AlertSettings",
     "AllezonSettings",
     "ArchiveSettings",
+    "ChannelSettings",
     "ConfigError",
     "DashboardSettings",
+    "DeliverySettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "EnrichSettings",
@@ -69,6 +77,7 @@ __all__ = [
     "LogsSettings",
     "MetricsSettings",
     "Network",
+    "NotifySettings",
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
@@ -78,6 +87,7 @@ __all__ = [
     "Settings",
     "ShipperSettings",
     "SiteSettings",
+    "SmtpSettings",
     "SourceSettings",
     "SpoolSettings",
     "WebhookSettings",

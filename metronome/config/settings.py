@@ -17,6 +17,7 @@ from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
 from metronome.config.logs import LogsSettings
+from metronome.config.notify import NotifySettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
 from metronome.config.server import MetricsSettings, PublicCacheSettings, ServerSettings
@@ -62,6 +63,7 @@ class Settings:
     admin_keys: Annotated[tuple[str, ...], SPLIT, keys(16)] = field(default=(), repr=False)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)  # alert rules, health checks
+    notify: NotifySettings = field(default_factory=NotifySettings)  # e-mail and webhooks
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)

@@ -40,6 +40,10 @@ SECRETS = {
     "hook-s3cret": "webhooks.github.secret",
     "ghp_t0ken": "a source's token",
     "s3-s3cret-key": "archive.secret_access_key",
+    "smtp-pa55word": "notify.smtp.password",
+    "hook-sign-s3cret-01": "a webhook channel's secret",
+    "hook-t0ken": "a webhook channel's URL path",
+    "sms-api-k3y": "a webhook channel's header",
 }
 
 
@@ -59,6 +63,22 @@ def settings_full_of_secrets(**elasticsearch: str) -> Settings:
                 "bucket": "archive-bucket",
                 "access_key_id": "AKIAEXAMPLE",
                 "secret_access_key": "s3-s3cret-key",
+            },
+            "notify": {
+                "smtp": {
+                    "host": "smtp.example.org",
+                    "sender": "metronome@example.org",
+                    "username": "metronome",
+                    "password": "smtp-pa55word",
+                },
+                "channels": {
+                    "chat": {
+                        "type": "webhook",
+                        "url": "https://chat.example.org/hooks/hook-t0ken",
+                        "secret": "hook-sign-s3cret-01",
+                        "headers": {"Authorization": "Bearer sms-api-k3y"},
+                    },
+                },
             },
         }
     )
