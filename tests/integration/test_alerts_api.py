@@ -185,7 +185,7 @@ def test_the_history_is_paged_newest_first(
                     "@timestamp": (at - timedelta(minutes=n + 1)).isoformat(),
                     "site": "shop",
                     "event": "error",
-                },  # fmt: skip
+                },
                 refresh="wait_for",
             )
         clock_at[0] = at
