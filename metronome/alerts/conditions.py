@@ -8,19 +8,20 @@ are exactly what ``POST /api/v1/query`` runs for the same body); ``judge`` reads
 - ``change``: the same, and the same window just before (``previous``) or a week earlier
   (``last_week``); the change in percent, in the rule's direction. An earlier value of 0 gives
   no percentage: the condition does not hold;
-- ``anomaly``: the last whole hour against its seasonal baseline (``metronome.alerts.anomaly``:
-  the same hour of the week in the rule's time zone, over past weeks, read as hourly values);
+- ``anomaly``: the last whole hours of the window (1h by default; up to a week, then their
+  total) against the seasonal baseline (``metronome.alerts.anomaly``: the same window of the
+  week in the rule's time zone over past weeks, from hourly values of that zone);
 - ``no_data``: no document at all (``count``) in the last ``no_data`` duration.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from metronome.alerts import anomaly
 from metronome.alerts.rules import Rule, format_duration, format_number
 from metronome.query.catalog import FieldKind
 from metronome.query.model import Query
@@ -28,7 +29,7 @@ from metronome.query.parse import parse_query
 from metronome.query.runner import Outcome
 
 HISTORY_WEEKS = 4  # an anomaly rule reads at least this many weeks of hourly values
-MAX_HISTORY_WEEKS = 8
+COUNTS = frozenset({"count", "visitors", "sessions"})  # judged as counts (anomaly.py)
 
 
 @dataclass(frozen=True)
@@ -54,16 +55,11 @@ def evaluation_end(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def anomaly_module() -> Any:
-    """``metronome.alerts.anomaly`` (the seasonal baseline)."""
-    return importlib.import_module("metronome.alerts.anomaly")
-
-
 def rule_window(rule: Rule, now: datetime) -> Window:
     end = evaluation_end(now)
-    if rule.condition.kind == "anomaly":
-        hour = end.replace(minute=0) - timedelta(hours=1)
-        return Window(hour, hour + timedelta(hours=1))
+    if rule.condition.kind == "anomaly":  # the last whole hours
+        hour = end.replace(minute=0)
+        return Window(hour - timedelta(seconds=rule.window), hour)
     start = end - timedelta(seconds=rule.window)
     if rule.condition.kind != "change":
         return Window(start, end)
@@ -83,12 +79,11 @@ def rule_query(rule: Rule, known: Mapping[str, FieldKind], now: datetime) -> Que
             "to": window.compare[1].isoformat(),
         }
     if rule.condition.kind == "anomaly":
-        weeks = min(max(rule.condition.min_weeks, HISTORY_WEEKS), MAX_HISTORY_WEEKS)
-        start, end = anomaly_module().hourly_history_range(window.start, weeks)
-        start, end = min(start, window.start), max(end, window.end)
-        body["date_range"] = [start.isoformat(), end.isoformat()]
-        body["dimensions"] = ["time:hour"]
-        body["tz"] = "UTC"
+        weeks = min(max(rule.condition.min_weeks, HISTORY_WEEKS), anomaly.MAX_WEEKS)
+        span = timedelta(seconds=rule.window)
+        start, _ = anomaly.hourly_history_range(window.start, weeks, span)
+        body["date_range"] = [start.isoformat(), window.end.isoformat()]
+        body["dimensions"] = ["time:hour"]  # hours of the rule's time zone
         body["limit"] = 10_000
     query, _ = parse_query(body, rule.site or "", known, now)
     return query
@@ -145,23 +140,22 @@ def _anomaly(rule: Rule, outcome: Outcome, window: Window) -> Verdict:
         for row in outcome.rows
         if row.key and isinstance(row.key[0], datetime) and row.key[0] < window.start
     }
-    value = next(
-        (
-            float(_number(row.metrics[0]) or 0.0)
-            for row in outcome.rows
-            if row.key[0] == window.start
-        ),
-        0.0,
+    value = sum(
+        float(_number(row.metrics[0]) or 0.0)
+        for row in outcome.rows
+        if row.key and isinstance(row.key[0], datetime) and window.start <= row.key[0] < window.end
     )
-    anomaly = anomaly_module()
     baseline = anomaly.seasonal_baseline(
         history,
         window.start,
         rule.zone,
         sensitivity=condition.sensitivity,
         min_weeks=condition.min_weeks,
+        window=window.end - window.start,
+        counts=rule.metric in COUNTS,
     )
-    hour = f"the hour from {window.start:%Y-%m-%d %H:%M} UTC"
+    local = window.start.astimezone(rule.zone)
+    hour = f"the {format_duration(rule.window)} from {local:%Y-%m-%d %H:%M} {rule.tz}"
     if baseline is None:
         summary = f"{rule.metric} {format_number(value)} in {hour}; too little history yet"
         return Verdict(False, value, None, summary, window, {"history": "too_short"})

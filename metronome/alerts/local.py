@@ -43,7 +43,7 @@ STATE_FILE = "local-state.json"
 class Sender(Protocol):
     """What the local checks need of ``metronome.notify.outbox.Outbox``."""
 
-    def send_now(self, channel: str, message: Message, to: tuple[str, ...] = ()) -> None: ...
+    def send_now(self, channel: str, message: Message, to: tuple[str, ...] = ()) -> object: ...
 
 
 def state_path(settings: Settings) -> Path:

@@ -135,6 +135,9 @@ def _fields(
     if verdict is not None and verdict.window is not None:
         window = verdict.window
         fields["window"] = {"from": window.start.isoformat(), "to": window.end.isoformat()}
+        if window.compare is not None:
+            start, end = window.compare
+            fields["compare_window"] = {"from": start.isoformat(), "to": end.isoformat()}
         if rule.origin != "health" and rule.condition.kind != "anomaly":
             fields["query"] = rule.query_body(window.start, window.end)
         fields.update({key: value for key, value in verdict.details.items() if key not in fields})

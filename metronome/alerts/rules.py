@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
+from metronome.alerts.anomaly import DEFAULT_MIN_WEEKS, MAX_WEEKS
 from metronome.config import parse_duration
 from metronome.errors import ApiError
 from metronome.es.naming import is_valid_stream
@@ -91,7 +92,7 @@ class Condition:
     against: Against = "previous"  # change: the period just before, or the same one a week ago
     direction: Direction = "any"  # change and anomaly: which way counts
     sensitivity: float = 3.0  # anomaly: how far from the baseline (larger: fewer alerts)
-    min_weeks: int = 2  # anomaly: weeks of history before it may fire
+    min_weeks: int = DEFAULT_MIN_WEEKS  # anomaly: weeks of history before it may fire
     duration: float = 0.0  # no_data: seconds without a document
 
     def describe(self) -> str:
@@ -359,9 +360,11 @@ def _condition(raw: Any, rule: str) -> Condition:
         sensitivity = _number(options.get("sensitivity", 3.0), rule, f"{where}.sensitivity")
         if not 0.5 <= sensitivity <= 20:
             raise RuleError(rule, f"{where}.sensitivity", "Between 0.5 and 20.")
-        weeks = options.get("min_weeks", 2)
-        if not isinstance(weeks, int) or isinstance(weeks, bool) or not 1 <= weeks <= 52:
-            raise RuleError(rule, f"{where}.min_weeks", "A whole number of weeks, 1 to 52.")
+        weeks = options.get("min_weeks", DEFAULT_MIN_WEEKS)
+        if not isinstance(weeks, int) or isinstance(weeks, bool) or not 1 <= weeks <= MAX_WEEKS:
+            raise RuleError(
+                rule, f"{where}.min_weeks", f"A whole number of weeks, 1 to {MAX_WEEKS}."
+            )
         return Condition(
             kind="anomaly",
             sensitivity=sensitivity,
@@ -374,9 +377,9 @@ def _condition(raw: Any, rule: str) -> Condition:
 def _window(raw: Mapping[str, Any], rule: str, condition: Condition) -> float:
     window = _duration(raw, rule, "window", DEFAULT_WINDOW)
     if condition.kind == "anomaly":
-        if window != DEFAULT_WINDOW:
+        if window % 3600 or not 3600 <= window <= 7 * 86_400:
             raise RuleError(
-                rule, "window", "An anomaly rule compares whole hours: leave window out (1h)."
+                rule, "window", "An anomaly rule compares whole hours: 1h to 1w (default 1h)."
             )
         return window
     if condition.kind == "no_data":

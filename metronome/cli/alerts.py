@@ -61,11 +61,18 @@ def scheduler_tasks(
         for outcome in local.run():
             _log_outcome(outcome, say)
 
-    periodic = [PeriodicTask("alerts", settings.alerts.every, evaluate)]
-    if outbox is not None:
-        periodic.append(
-            PeriodicTask("notifications", settings.alerts.deliver_every, outbox.deliver_due)
-        )
+    def deliver() -> None:
+        report = outbox.deliver_due()
+        if report.sent or report.retrying or report.failed:
+            say(
+                f"notifications: {report.sent} sent, {report.retrying} to retry, "
+                f"{report.failed} failed" + "".join(f"; {error}" for error in report.errors[:5])
+            )
+
+    periodic = [
+        PeriodicTask("alerts", settings.alerts.every, evaluate),
+        PeriodicTask("notifications", settings.alerts.deliver_every, deliver),
+    ]
     instance = [PeriodicTask("health checks", settings.alerts.health.local_every, check_instance)]
     return periodic, instance
 
@@ -153,7 +160,11 @@ def check(ctx: Context, only: str | None, dry_run: bool) -> None:
             ) from None
     if outbox is not None:
         report = outbox.deliver_due()
-        say(f"notifications: {report}")
+        say(
+            f"notifications: {report.sent} sent, {report.retrying} to retry, {report.failed} failed"
+        )
+        for problem in report.errors:
+            say(f"    {problem}")
     for outcome in outcomes:
         _print_outcome(outcome, dry_run)
     banner = health_banner(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from metronome.alerts.anomaly import MAX_WEEKS
 from metronome.alerts.machine import STATES
 from metronome.alerts.rules import AGAINST, DIRECTIONS, MAX_DESCRIPTION, SEVERITIES
 from metronome.query.parse import FILTER_SCHEMA, METRIC_SCHEMA, STREAM_SCHEMA
@@ -59,7 +60,7 @@ CONDITION = {
                     "additionalProperties": False,
                     "properties": {
                         "sensitivity": {"type": "number", "minimum": 0.5, "maximum": 20},
-                        "min_weeks": {"type": "integer", "minimum": 1, "maximum": 52},
+                        "min_weeks": {"type": "integer", "minimum": 1, "maximum": MAX_WEEKS},
                         "direction": {"type": "string", "enum": list(DIRECTIONS)},
                     },
                 }

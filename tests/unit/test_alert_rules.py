@@ -85,7 +85,7 @@ def test_a_rule_survives_json() -> None:
         ({"site": "shop", "condition": {"above": 1}, "metric": "median"}, "metric", "metric"),
         ({"site": "shop", "condition": {"above": 1}, "colour": "red"}, "colour", "Unknown key"),
         (
-            {"site": "shop", "condition": {"anomaly": {}}, "window": "1d"},
+            {"site": "shop", "condition": {"anomaly": {}}, "window": "90m"},
             "window",
             "whole hours",
         ),
