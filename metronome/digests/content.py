@@ -293,7 +293,7 @@ def subject(digest: DigestInput) -> str:
 
 
 def inline_id(digest: DigestInput, widget_id: str) -> str:
-    return f"{widget_id}.{digest.name}@metronome"
+    return f"chart.{widget_id}.{digest.name}"  # what notify takes as a Content-ID
 
 
 # --- the plain text ----------------------------------------------------------------------

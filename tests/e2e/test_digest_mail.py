@@ -78,7 +78,7 @@ def test_a_digest_with_charts_pdf_and_xlsx(
     assert cids and cids == set(inline), (cids, set(inline))
     for image in inline.values():
         assert image.startswith(b"\x89PNG\r\n\x1a\n") and len(image) > 1000
-    assert "cid:views-over-time.team@metronome" in html
+    assert "cid:chart.views-over-time.team" in html
     assert "http://" not in html and "https://" not in html  # nothing external
     assert re.search(r"Page views +9 +\+125%", text)
 

@@ -173,14 +173,14 @@ def test_the_mail_escapes_what_it_shows_and_refers_to_its_images() -> None:
     mail = build_mail(digest)
     assert "<b>&</b>" not in mail.html and "Shop &lt;b&gt;&amp;&lt;/b&gt; co" in mail.html
     assert "/p0&lt;x&gt;" in mail.html and "Views &lt;3&gt; below 10" in mail.html
-    assert set(re.findall(r'src="cid:([^"]+)"', mail.html)) == {"trend.team@metronome"}
+    assert set(re.findall(r'src="cid:([^"]+)"', mail.html)) == {"chart.trend.team"}
     assert [f.filename for f in mail.files] == ["trend.png", "shop.xlsx"]  # "now": fixed range
     assert 'width="576" height="307"' in mail.html  # 600 x 320 shown at the column's width
     assert "<script" not in mail.html and "http" not in mail.html
     assert "2026-10-20 11:00  firing   views-low: Views <3> below 10" in mail.text
     message = to_message(mail, {"digest": "team"})
     assert message.html == mail.html and message.fields == {"digest": "team"}
-    assert [a.inline_id for a in message.attachments] == ["trend.team@metronome", None]
+    assert [a.inline_id for a in message.attachments] == ["chart.trend.team", None]
 
 
 def test_png_size() -> None:
