@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,15 @@ from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 
 from metronome.cli import cli
+from metronome.cli.digest import scheduler_task
+from metronome.config import load_settings
 from metronome.es.templates import install_templates
+from metronome.notify import Outbox
 from tests.conftest import ADMIN_KEY, METRICS_TOKEN, TEST_SITES, ClientWith
 from tests.integration.test_digests import send
 from tests.smtp_server import SmtpServer, smtp_server
 
-DAILY = {"site": "shop", "schedule": "daily", "time": "06:00", "to": ["team@example.org"]}
+DAILY = {"site": "shop", "schedule": "daily", "time": "00:00", "to": ["team@example.org"]}
 
 
 @pytest.fixture
@@ -72,7 +76,7 @@ def run(config: Path, *args: str) -> Result:
 def test_list_send_once_and_again_to_one_address(config: Path, smtp: SmtpServer) -> None:
     listed = run(config, "list")
     assert listed.exit_code == 0, listed.output
-    assert "daily: daily, 06:00 UTC; dashboard web of site shop; to email to team@example.org" in (
+    assert "daily: daily, 00:00 UTC; dashboard web of site shop; to email to team@example.org" in (
         listed.output
     )
     assert "never sent" in listed.output
@@ -117,3 +121,18 @@ def test_an_unknown_digest_is_named(config: Path) -> None:
     result = run(config, "send", "weekly")
     assert result.exit_code == 1
     assert "no digest 'weekly' (digests: daily)" in result.output
+
+
+def test_the_scheduler_task_sends_the_due_period_once(
+    config: Path, es: Elasticsearch, smtp: SmtpServer
+) -> None:
+    settings = load_settings(config)
+    assert scheduler_task(replace(settings, digests={}), es, str(config)) is None
+    task = scheduler_task(settings, es, str(config))
+    assert task is not None and task.name == "digests"
+    task.run()
+    task.run()
+    outbox = Outbox(es, settings.elasticsearch.index_prefix, {})
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    assert [e.key for e in outbox.entries()] == [f"digest:daily:{yesterday}T00:00:00+00:00"]
+    assert smtp.messages == []  # queued: the notifications task delivers
