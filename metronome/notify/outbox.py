@@ -16,8 +16,8 @@ The one way a message can go out twice: its process sends it and dies (or loses
 Elasticsearch) before the outcome is recorded. The window is kept to the time between the
 receiver's acceptance and one small update (retried a few times within seconds when it
 fails); the message then goes again once its claim expires. Both copies carry the same
-identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Key``), so a mail client or
-receiver can tell them apart from new messages.
+identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Message-Key``), so a mail
+client or receiver can tell them apart from new messages.
 
 While a channel fails, one delivery run tries it once: the other messages of that channel
 wait, due, for the next run (``deferred``), rather than each wait out a timeout.
@@ -37,6 +37,7 @@ import logging
 import os
 import socket
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -224,9 +225,12 @@ class Outbox:
                 tally.down.add(name)
             self._failed(full, version, error.reason, permanent=error.permanent, tally=tally)
         except Exception as error:  # a bug must not stop the others nor lose this one
-            log.exception("sending %s on channel %s failed unexpectedly", key, name)
+            # Its type and where, not its text: that may quote a URL or a body.
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            reason = f"{type(error).__name__} at {where.filename}:{where.lineno}"
+            log.error("sending %s on channel %s failed unexpectedly: %s", key, name, reason)
             tally.down.add(name)
-            self._failed(full, version, type(error).__name__, permanent=False, tally=tally)
+            self._failed(full, version, reason, permanent=False, tally=tally)
         else:
             now = self.clock()
             done = {
