@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from metronome.query.calendar import INTERVALS
-from metronome.query.parse import COMPARE_MODES
+from metronome.query.parse import COMPARE_MODES, RANGE_NAME_PATTERN
 from metronome.query.timerange import time_zone_schema
 from metronome.reports.report import PAPERS
-from metronome.web.dashboards_openapi import ID, READ_KEY, STATUS, TOKEN, _errors, _path
+from metronome.web.dashboards_openapi import FILTERS, ID, READ_KEY, STATUS, TOKEN, _errors, _path
 
 FORMAT = {"type": "string", "enum": ["pdf", "png", "xlsx"]}
 REPORT = {
@@ -35,14 +35,16 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 def page_parameters(*, site: bool) -> list[dict[str, Any]]:
     """The data endpoint's body as query parameters, plus the paper of a PDF."""
     parameters = [
-        _query("range", {"type": "string"}, 'A range name (7d, 30d, last_month...), '
-               '"from..to", or a JSON pair ["2026-01-01","2026-02-01"] (default: the '
-               "dashboard's)."),
+        _query("range", {"type": "string", "pattern": f"^{RANGE_NAME_PATTERN}$"},
+               'A range name (7d, 30d, last_month...); also "from..to" or a JSON pair '
+               '["2026-01-01","2026-02-01"] (default: the dashboard\'s).'),
         _query("interval", {"type": "string", "enum": list(INTERVALS)}, "Granularity."),
         _query("tz", time_zone_schema(), "IANA time zone."),
         _query("compare", {"type": "string", "enum": [*COMPARE_MODES, "none"]},
                "Comparison (none: no comparison)."),
-        _query("filters", {"type": "string"}, 'JSON: [["is","event",["view"]]].'),
+        {"in": "query", "name": "filters", "required": False,
+         "content": {"application/json": {"schema": FILTERS}},
+         "description": 'The page\'s filters as JSON: [["is","event",["view"]]].'},
         _query("paper", {"type": "string", "enum": list(PAPERS)}, "PDF paper (default a4)."),
     ]  # fmt: skip
     if site:

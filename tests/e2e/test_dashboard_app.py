@@ -8,7 +8,9 @@ Screenshots go to ``var/test-output/screenshots/`` (light and dark, desktop and 
 from __future__ import annotations
 
 import json
+import re
 import secrets
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -595,6 +597,48 @@ def test_a_widget_downloads_its_rows_as_csv_and_xlsx(
     with page.expect_download() as download:
         page.get_by_role("menuitem", name="Download XLSX").click()
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"  # a zip: an .xlsx
+
+
+def test_the_dashboard_downloads_as_pdf_png_and_xlsx_for_the_page_shown(
+    site: Metronome, browser: Browser, context: BrowserContext, tmp_path: Path
+) -> None:
+    page = context.new_page()
+    sign_in(page, site, "/?site=default&d=web&range=7d&tz=Europe/Warsaw")
+    starts = {".pdf": b"%PDF", ".png": b"\x89PNG", ".xlsx": b"PK"}
+    files: dict[str, bytes] = {}
+    for label, suffix in (("Download PDF (A4)", ".pdf"), ("Download PNG", ".png"),
+                          ("Download XLSX", ".xlsx")):  # fmt: skip
+        page.get_by_role("button", name="Download", exact=True).click()
+        with page.expect_download(timeout=90_000) as download:
+            page.get_by_role("menuitem", name=label).click()
+        name = download.value.suggested_filename
+        assert re.fullmatch(rf"web-default-\d{{8}}-\d{{8}}\{suffix}", name), name
+        files[suffix] = Path(download.value.path()).read_bytes()
+        assert files[suffix].startswith(starts[suffix])
+    (tmp_path / "page.pdf").write_bytes(files[".pdf"])
+    text = subprocess.run(["pdftotext", str(tmp_path / "page.pdf"), "-"], capture_output=True,
+                          check=True, text=True).stdout  # fmt: skip
+    flat = " ".join(text.split())
+    assert "Last 7 days" in flat and "Europe/Warsaw" in flat
+    shown = number_of(page, "views")  # the same number as the page shows
+    assert shown > 0 and f"{int(shown):,}" in flat
+
+    # A shared link's page downloads the same way, without a key.
+    share = requests.post(
+        f"{site.base}/api/v1/dashboards/web/shares", json={"site": "default"},
+        headers={"Authorization": f"Bearer {READ_KEY}"}, timeout=30,
+    ).json()  # fmt: skip
+    public = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    try:
+        shared = public.new_page()
+        shared.goto(f"{site.base}/share/{share['token']}")
+        drawn(shared)
+        shared.get_by_role("button", name="Download", exact=True).click()
+        with shared.expect_download(timeout=90_000) as download:
+            shared.get_by_role("menuitem", name="Download PDF (Letter)").click()
+        assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    finally:
+        public.close()
 
 
 def test_the_theme_follows_the_system_until_the_toggle_picks_one(
