@@ -24,7 +24,7 @@ from metronome.notify import (
     OutboxEntry,
     channels_from_settings,
     notify_warnings,
-    retry_policy,
+    outbox_from_settings,
     send_now,
 )
 from metronome.notify.outbox import Status
@@ -136,10 +136,7 @@ def test_message(channel: str) -> Message:
 
 
 def _outbox(settings: Settings) -> Outbox:
-    client = build_client(settings.elasticsearch)
-    channels = channels_from_settings(settings.notify, warn=False)
-    policy = retry_policy(settings.notify)
-    return Outbox(client, settings.elasticsearch.index_prefix, channels, policy=policy)
+    return outbox_from_settings(settings, build_client(settings.elasticsearch), warn=False)
 
 
 def _warn(settings: Settings) -> None:

@@ -7,7 +7,12 @@ backoff, each message once) or at once with ``send_now``. Imports only ``metrono
 """
 
 from metronome.notify.backoff import RetryPolicy, retry_delay
-from metronome.notify.build import channels_from_settings, notify_warnings, retry_policy
+from metronome.notify.build import (
+    channels_from_settings,
+    notify_warnings,
+    outbox_from_settings,
+    retry_policy,
+)
 from metronome.notify.channel import Channel
 from metronome.notify.clock import Clock, system_clock
 from metronome.notify.errors import NotifyError, SendFailed
@@ -27,6 +32,7 @@ __all__ = [
     "SendFailed",
     "channels_from_settings",
     "notify_warnings",
+    "outbox_from_settings",
     "retry_delay",
     "retry_policy",
     "send_now",

@@ -5,15 +5,28 @@ from __future__ import annotations
 
 import logging
 
-from metronome.config import ChannelSettings, NotifySettings, SmtpSettings
+from elasticsearch import Elasticsearch
+
+from metronome.config import ChannelSettings, NotifySettings, Settings, SmtpSettings
 from metronome.notify.backoff import RetryPolicy
 from metronome.notify.channel import Channel
 from metronome.notify.clock import Clock, system_clock
+from metronome.notify.outbox import Outbox
 from metronome.notify.payload import BodySpec
 from metronome.notify.smtp import EmailChannel, SmtpServer
 from metronome.notify.webhook import Endpoint, WebhookChannel
 
 log = logging.getLogger(__name__)
+
+
+def outbox_from_settings(
+    settings: Settings, client: Elasticsearch, clock: Clock = system_clock, *, warn: bool = True
+) -> Outbox:
+    """The outbox of every channel, in ``<prefix>-notifications``, retrying as
+    ``notify.delivery`` says. Build it once per process (``warn`` logs the warnings)."""
+    channels = channels_from_settings(settings.notify, clock, warn=warn)
+    policy = retry_policy(settings.notify)
+    return Outbox(client, settings.elasticsearch.index_prefix, channels, clock, policy=policy)
 
 
 def channels_from_settings(

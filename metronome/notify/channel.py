@@ -18,6 +18,6 @@ class Channel(Protocol):
     def send(self, message: Message, *, key: str, to: tuple[str, ...] = ()) -> str:
         """Send once; answer a short note of what happened (``250 accepted``). ``key`` is the
         outbox key (e-mail derives its Message-ID from it, webhooks send it as
-        ``X-Metronome-Key``). ``to`` replaces an e-mail channel's recipients. Raises
-        ``SendFailed``."""
+        ``X-Metronome-Message-Key``). ``to`` replaces an e-mail channel's recipients.
+        Raises ``SendFailed``."""
         ...

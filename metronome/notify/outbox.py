@@ -16,8 +16,8 @@ The one way a message can go out twice: its process sends it and dies (or loses
 Elasticsearch) before the outcome is recorded. The window is kept to the time between the
 receiver's acceptance and one small update (retried a few times within seconds when it
 fails); the message then goes again once its claim expires. Both copies carry the same
-identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Key``), so a mail client or
-receiver can tell them apart from new messages.
+identity (the e-mail's Message-ID, the webhook's ``X-Metronome-Message-Key``), so a mail
+client or receiver can tell them apart from new messages.
 
 While a channel fails, one delivery run tries it once: the other messages of that channel
 wait, due, for the next run (``deferred``), rather than each wait out a timeout.
@@ -37,6 +37,7 @@ import logging
 import os
 import socket
 import time
+import traceback
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,9 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError, TransportError
+from marshmallow import ValidationError
 
+from metronome.config.notify import mailbox_address
 from metronome.es.templates import load_templates
 from metronome.notify.backoff import RetryPolicy, next_attempt
 from metronome.notify.channel import Channel
@@ -122,9 +125,7 @@ class Outbox:
         """Queue once: ``key`` is the idempotency key (e.g. "alert:<rule>:<transition id>" or
         "digest:<name>:<period start>"); a second enqueue of the same (key, channel) is a no-op
         returning False. ``to`` overrides an e-mail channel's recipients (digest --to)."""
-        target = self._channel(channel)
-        if to and target.kind != "email":
-            raise NotifyError(channel, "'to' applies to e-mail channels only")
+        check_recipients(self._channel(channel), to)
         now = self.clock()
         document = {
             "key": key,
@@ -224,9 +225,12 @@ class Outbox:
                 tally.down.add(name)
             self._failed(full, version, error.reason, permanent=error.permanent, tally=tally)
         except Exception as error:  # a bug must not stop the others nor lose this one
-            log.exception("sending %s on channel %s failed unexpectedly", key, name)
+            # Its type and where, not its text: that may quote a URL or a body.
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            reason = f"{type(error).__name__} at {where.filename}:{where.lineno}"
+            log.error("sending %s on channel %s failed unexpectedly: %s", key, name, reason)
             tally.down.add(name)
-            self._failed(full, version, type(error).__name__, permanent=False, tally=tally)
+            self._failed(full, version, reason, permanent=False, tally=tally)
         else:
             now = self.clock()
             done = {
@@ -382,12 +386,24 @@ def send_now(
     if target is None:
         known = ", ".join(sorted(channels)) or "none"
         raise NotifyError(channel, f"no such channel in notify.channels (configured: {known})")
-    if to and target.kind != "email":
-        raise NotifyError(channel, "'to' applies to e-mail channels only")
+    check_recipients(target, to)
     try:
         return target.send(message, key=f"now:{uuid.uuid4().hex}", to=to)
     except SendFailed as error:
         raise NotifyError(channel, error.reason) from None
+
+
+def check_recipients(channel: Channel, to: tuple[str, ...]) -> None:
+    """``to`` fits the channel: e-mail addresses, for an e-mail channel only."""
+    if not to:
+        return
+    if channel.kind != "email":
+        raise NotifyError(channel.name, "'to' applies to e-mail channels only")
+    for address in to:
+        try:
+            mailbox_address(address)
+        except ValidationError as error:
+            raise NotifyError(channel.name, " ".join(error.messages)) from None
 
 
 def document_id(key: str, channel: str) -> str:

@@ -5,8 +5,8 @@ with backoff; any other status (a 4xx, a redirect): failed for good, recorded. R
 not followed (a POST that is redirected is a URL to correct). At most ``ANSWER_BYTES`` of an
 answer are read, for the note.
 
-Each request carries ``X-Metronome-Key`` (the outbox key: a receiver may drop a repeat of a
-key it has seen) and, with a ``secret``, ``X-Metronome-Timestamp`` and
+Each request carries ``X-Metronome-Message-Key`` (the outbox key: a receiver may drop a
+repeat of a key it has seen) and, with a ``secret``, ``X-Metronome-Timestamp`` and
 ``X-Metronome-Signature`` (``metronome.notify.signing``). Notes and errors show the URL's
 scheme, host and port only: the rest may be the hook's token.
 """
@@ -31,7 +31,7 @@ ANSWER_BYTES = 64 * 1024
 NOTE_CHARS = 200
 RETRIED = frozenset({408, 429})
 USER_AGENT = "Metronome-Notify/1"
-KEY_HEADER = "X-Metronome-Key"
+KEY_HEADER = "X-Metronome-Message-Key"
 
 
 @dataclass(frozen=True)

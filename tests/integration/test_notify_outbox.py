@@ -300,6 +300,35 @@ def test_a_dead_deliverers_claim_expires_and_another_sends_it(
     assert entry.last_error is not None and "may have been sent" in entry.last_error
 
 
+class Buggy:
+    kind = "webhook"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def describe(self) -> str:
+        return "buggy"
+
+    def send(self, message: Message, *, key: str, to: tuple[str, ...] = ()) -> str:
+        raise RuntimeError("https://hooks.example/secret-token")
+
+
+def test_an_unexpected_error_is_retried_and_recorded_without_its_text(
+    es: Elasticsearch, index_prefix: str, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = outbox(es, index_prefix, clock, {"hook": Buggy("hook")})
+    box.enqueue("alert:views-high:1", "hook", alert())
+    box.enqueue("alert:views-high:2", "hook", alert())
+    report = box.deliver_due()
+    assert (report.retrying, report.deferred) == (1, 1)
+    entry = box.entry("alert:views-high:1", "hook")
+    assert entry is not None and entry.status == "pending" and entry.last_error is not None
+    assert entry.last_error.startswith("RuntimeError at ") and "test_notify_outbox.py" in (
+        entry.last_error
+    )
+    assert "secret-token" not in caplog.text + repr(report)
+
+
 def test_a_sent_message_keeps_its_record_without_the_attachment_bytes(
     es: Elasticsearch, index_prefix: str, clock: ManualClock
 ) -> None:
@@ -338,6 +367,14 @@ def test_unknown_channels_and_to_on_a_webhook_are_refused(
         box.enqueue("k", "hook", alert(), to=("ann@example.org",))
     with pytest.raises(NotifyError, match="channel 'pager'"):
         box.send_now("pager", alert())
+    with smtp_server() as smtp:
+        mail = outbox(es, index_prefix, clock, channels(clock, smtp=smtp))
+        for bad in ("ann@example.org\r\nBcc: all@example.org", "not an address"):
+            with pytest.raises(NotifyError, match=r"^channel 'ops': .* is not an e-mail address"):
+                mail.enqueue("k", "ops", alert(), to=(bad,))
+            with pytest.raises(NotifyError, match="is not an e-mail address"):
+                mail.send_now("ops", alert(), to=(bad,))
+        assert not smtp.received
 
 
 def test_send_now_needs_no_outbox_and_names_the_channel(clock: ManualClock) -> None:

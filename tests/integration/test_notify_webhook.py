@@ -40,7 +40,7 @@ def test_the_json_body_and_its_signature_are_what_the_receiver_checks() -> None:
     assert note == f'200 from http://127.0.0.1:{receiver.port}/…: {{"ok": true}}'
     assert request.signature_ok is True
     assert request.headers["x-metronome-timestamp"] == str(int(clock.timestamp()))
-    assert request.headers["x-metronome-key"] == "alert:views-high:1"
+    assert request.headers["x-metronome-message-key"] == "alert:views-high:1"
     assert request.headers["content-type"] == "application/json"
     assert request.path == "/hooks/secret-token?key=query-s3cret"
     assert request.json() == {

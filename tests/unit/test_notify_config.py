@@ -298,3 +298,26 @@ def test_secrets_come_from_the_environment() -> None:
     )
     assert settings.notify.smtp is not None and settings.notify.smtp.password == "from-the-env"
     assert settings.notify.channels["ops"].to == ("a@example.org", "b@example.org")
+
+
+def test_the_outbox_from_the_settings_retries_as_notify_delivery_says() -> None:
+    from elasticsearch import Elasticsearch  # noqa: PLC0415
+
+    from metronome.notify import outbox_from_settings  # noqa: PLC0415
+
+    settings = settings_from_mapping(
+        {
+            "elasticsearch": {"index_prefix": "acme"},
+            "notify": {
+                "smtp": SMTP,
+                "delivery": {"first_retry": 30, "max_retry": 600, "give_up_after": 86400},
+            },
+        }
+    )
+    box = outbox_from_settings(settings, Elasticsearch("http://127.0.0.1:9"))
+    assert (box.policy.first_retry, box.policy.max_retry, box.policy.give_up_after) == (
+        30,
+        600,
+        86400,
+    )
+    assert box.index == "acme-notifications" and sorted(box.channels) == ["email"]
