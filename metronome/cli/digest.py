@@ -33,13 +33,7 @@ from metronome.digests.schedule import Period, due_at, latest_due, period_contai
 from metronome.errors import ApiError
 from metronome.es.client import build_client
 from metronome.es.templates import install_templates
-from metronome.notify import (
-    NotifyError,
-    Outbox,
-    channels_from_settings,
-    retry_policy,
-    system_clock,
-)
+from metronome.notify import NotifyError, outbox_from_settings, system_clock
 from metronome.reports import ReportRenderer
 from metronome.sources.scheduler import PeriodicTask
 
@@ -193,9 +187,7 @@ def scheduler_task(
     are built and queued (the notifications task delivers them). None without digests."""
     if not any(item.enabled for item in settings.digests.values()):
         return None
-    prefix = settings.elasticsearch.index_prefix
-    channels = channels_from_settings(settings.notify, warn=False)
-    outbox = Outbox(client, prefix, channels, policy=retry_policy(settings.notify))
+    outbox = outbox_from_settings(settings, client, warn=False)
     renderer = ReportRenderer(settings.reports)
     runner = DigestRunner(
         settings,
@@ -226,8 +218,7 @@ def _runner(
     prefix = settings.elasticsearch.index_prefix
     install_templates(client, prefix)
     files = _files(settings, ctx.config_file)
-    channels = channels_from_settings(settings.notify)
-    outbox = Outbox(client, prefix, channels, policy=retry_policy(settings.notify))
+    outbox = outbox_from_settings(settings, client)
     renderer = ReportRenderer(settings.reports) if render else None
     runner = DigestRunner(
         settings,
