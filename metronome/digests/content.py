@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from metronome.config.digests import Schedule
@@ -94,6 +95,7 @@ class DigestInput:
     sources: Sequence[Mapping[str, Any]] = ()  # status rows (metronome.sources.status)
     alerts: Sequence[AlertLike] = ()
     files: Sequence[File] = ()  # the dashboard as PDF and XLSX
+    link: str | None = None  # the dashboard in the app, for this period (server.public_url)
 
 
 # --- what the data says -------------------------------------------------------------------
@@ -218,6 +220,28 @@ def chart_widgets(dashboard: Dashboard, charts: Mapping[str, bytes]) -> list[Wid
     return [w for w in shown_widgets(dashboard) if w.type in CHART_TYPES and charts.get(w.id)]
 
 
+def dashboard_link(
+    public_url: str | None,
+    *,
+    site: str,
+    dashboard: str,
+    period: Period,
+    tz: ZoneInfo,
+    interval: str,
+) -> str | None:
+    """The app's address of ``dashboard`` showing ``period`` against the previous one; None
+    without ``server.public_url``. The app's ranges are days, the last one excluded."""
+    if not public_url:
+        return None
+    start, end = period.local(tz)
+    last = end.date() if end.time() == time(0) else end.date() + timedelta(days=1)
+    query = urlencode(
+        {"site": site, "d": dashboard, "range": f"{start.date()}..{last}", "interval": interval,
+         "tz": tz.key, "compare": "previous"}
+    )  # fmt: skip
+    return f"{public_url.rstrip('/')}/?{query}"
+
+
 def png_size(data: bytes) -> tuple[int, int] | None:
     """A PNG's width and height in pixels (its IHDR chunk), None if it is no PNG."""
     if len(data) < 24 or not data.startswith(b"\x89PNG\r\n\x1a\n") or data[12:16] != b"IHDR":
@@ -335,8 +359,23 @@ def render_text(digest: DigestInput) -> str:
     charts = chart_widgets(digest.dashboard, digest.charts)
     if charts:
         lines += ["", "Charts (in the HTML version): " + ", ".join(title_of(w) for w in charts)]
-    lines += ["", "Sources", "-------"]
-    sources = source_lines(digest.sources, digest.site, tz)
+    lines += _health_text(digest)
+    attached = [f.filename for f in digest.files if f.inline_id is None]
+    if attached:
+        lines += ["", "Attached: " + ", ".join(attached)]
+    if digest.link:
+        lines += ["", f"Open the dashboard: {digest.link}"]
+    lines += [
+        "",
+        f"-- Metronome, digest {digest.name!r}, made {when(digest.generated_at, tz)} {tz.key}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _health_text(digest: DigestInput) -> list[str]:
+    """The sources' and the alerts' sections of the text."""
+    lines = ["", "Sources", "-------"]
+    sources = source_lines(digest.sources, digest.site, digest.tz)
     if not sources:
         lines.append("No scheduled sources for this site.")
     for source in sources:
@@ -349,15 +388,9 @@ def render_text(digest: DigestInput) -> str:
     if not digest.alerts:
         lines.append("No alert fired or resolved in this period.")
     for alert in digest.alerts:
-        lines.append(f"{when(alert.at, tz)}  {alert.state:<8} {alert.rule}: {alert.summary}")
-    attached = [f.filename for f in digest.files if f.inline_id is None]
-    if attached:
-        lines += ["", "Attached: " + ", ".join(attached)]
-    lines += [
-        "",
-        f"-- Metronome, digest {digest.name!r}, made {when(digest.generated_at, tz)} {tz.key}",
-    ]
-    return "\n".join(lines) + "\n"
+        moment = when(alert.at, digest.tz)
+        lines.append(f"{moment}  {alert.state:<8} {alert.rule}: {alert.summary}")
+    return lines
 
 
 def title_of(widget: Widget) -> str:

@@ -185,7 +185,18 @@ def _header(digest: DigestInput) -> str:
     zone = _e(digest.tz.key) + (f" \u00b7 compared with {_e(compared)}" if compared else "")
     note = tag("div", zone, cls="m-muted", style=css(font_size="13px", color=c["muted"],
                margin_top="2px"))  # fmt: skip
-    return _row(kicker + title + period + note, "20px 24px 8px 24px")
+    button = ""
+    if digest.link:
+        link = tag(
+            "a",
+            "Open the dashboard",
+            href=digest.link,
+            style=css(display="inline-block", padding="7px 14px", border_radius="6px",
+                      background=c["accent"], color="#ffffff", font_size="14px",
+                      font_weight="600", text_decoration="none"),
+        )  # fmt: skip
+        button = tag("div", link, style="margin-top:12px")
+    return _row(kicker + title + period + note + button, "20px 24px 8px 24px")
 
 
 def _section(title: str, body: str) -> str:

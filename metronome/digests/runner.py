@@ -34,6 +34,7 @@ from metronome.digests.content import (
     DigestInput,
     DigestMail,
     File,
+    dashboard_link,
     kpis,
     shown_widgets,
 )
@@ -239,6 +240,14 @@ class DigestRunner:
             sources=self.sources_of(site),
             alerts=alerts,
             files=tuple(report.files),
+            link=dashboard_link(
+                self.settings.server.public_url,
+                site=site,
+                dashboard=dashboard.id,
+                period=period,
+                tz=tz,
+                interval=page.interval,
+            ),
         )
         mail = build_mail(digest_input)
         message = to_message(mail, webhook_fields(digest_input))

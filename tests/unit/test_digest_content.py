@@ -16,6 +16,7 @@ from metronome.dashboards.definition import parse_dashboard
 from metronome.digests.content import (
     DigestInput,
     File,
+    dashboard_link,
     kpis,
     period_label,
     png_size,
@@ -186,3 +187,28 @@ def test_the_mail_escapes_what_it_shows_and_refers_to_its_images() -> None:
 def test_png_size() -> None:
     assert png_size(PNG_HEADER) == (600, 320)
     assert png_size(b"GIF89a") is None
+
+
+def test_the_link_to_the_dashboard_in_the_app() -> None:
+    week = last_full_period(datetime(2026, 10, 28, tzinfo=UTC), "weekly", WARSAW)
+    place: dict[str, Any] = {
+        "site": "shop", "dashboard": "web", "period": week, "tz": WARSAW, "interval": "day",
+    }  # fmt: skip
+    assert dashboard_link(None, **place) is None
+    link = dashboard_link("https://metronome.example.org", **place)
+    assert link is not None
+    assert link == (
+        "https://metronome.example.org/?site=shop&d=web&range=2026-10-19..2026-10-26"
+        "&interval=day&tz=Europe%2FWarsaw&compare=previous"
+    )
+    so_far = period_so_far(datetime(2026, 10, 28, 9, tzinfo=UTC), "weekly", WARSAW)
+    assert "range=2026-10-26..2026-10-29" in str(
+        dashboard_link("https://m.example.org", **{**place, "period": so_far})
+    )
+    digest = DigestInput(
+        name="team", schedule="weekly", tz=WARSAW, site="shop", dashboard=DASHBOARD,
+        period=week, data=DATA, generated_at=datetime(2026, 10, 26, 7, tzinfo=UTC), link=link,
+    )  # fmt: skip
+    mail = build_mail(digest)
+    assert f"Open the dashboard: {link}" in mail.text
+    assert f'href="{link.replace("&", "&amp;")}"' in mail.html
