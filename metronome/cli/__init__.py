@@ -1,8 +1,8 @@
 """The ``metronome`` command. Each subsystem's commands are in their own module: ``serve``,
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
 (the forward listener), ``archive``, ``sources`` (sources and the scheduler), ``dashboards``
-(Kibana and Grafana objects), ``notify`` (channels and the outbox); ``context``
-holds what they share.
+(Kibana and Grafana objects), ``notify`` (channels and the outbox), ``alerts`` (alert rules),
+``digest`` (e-mailed digests); ``context`` holds what they share.
 
 A command's module is imported when the command runs, not before: ``metronome shipper`` (one of
 the children ``metronome serve`` starts, and restarts after a crash) loads the spool and the
@@ -31,6 +31,8 @@ COMMANDS = {
     "scheduler": ("sources", "scheduler"),
     "dashboards": ("dashboards", "dashboards"),
     "notify": ("notify", "notify"),
+    "alerts": ("alerts", "alerts"),
+    "digest": ("digest", "digest"),
 }
 
 

@@ -17,6 +17,9 @@ from metronome.serve.supervisor import serve as run_serve
 @pass_context
 def serve(ctx: Context) -> None:
     """Start Metronome in the foreground (and the embedded Elasticsearch if no URL is set)."""
+    from metronome.cli.alerts import check_rules  # noqa: PLC0415
+
+    check_rules(ctx.settings, ctx.config_file)
     try:
         code = run_serve(ctx.settings, ctx.config_file, say=say)
     except (EmbeddedError, ServeError, ElasticsearchUnusable) as error:

@@ -183,13 +183,29 @@ def scheduler(ctx: Context) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: stop.set())
+    from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks  # noqa: PLC0415
+
+    check_rules(settings, ctx.config_file)
+
+    def tell(message: str) -> None:
+        say(f"scheduler: {message}")
+
+    periodic, local = scheduler_tasks(settings, services.es, holder, tell)
+    from metronome.cli.digest import scheduler_task  # noqa: PLC0415
+
+    if digests := scheduler_task(settings, services.es, ctx.config_file):
+        periodic.append(digests)
     say(f"scheduler {holder}: {len(settings.sources)} sources configured")
+    if banner := health_banner(settings):
+        tell(banner)
     Scheduler(
         settings.sources,
         settings.default_site,
         services,
         settings.scheduler.lease_ttl,
-        say=lambda message: say(f"scheduler: {message}"),
+        say=tell,
+        periodic=periodic,
+        local=local,
     ).run_forever(stop)
 
 

@@ -8,8 +8,10 @@ Each section is declared once, as a frozen dataclass that says what a valid valu
 and ``load`` reads them. This package imports no other part of Metronome.
 """
 
+from metronome.config.alerts import AlertSettings, HealthSettings, parse_duration
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
+from metronome.config.digests import DigestSettings
 from metronome.config.elasticsearch import ElasticsearchSettings, EmbeddedSettings
 from metronome.config.enrich import EnrichSettings, GeoSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -54,12 +56,14 @@ __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_KEEP_PARAMS",
     "TRACKER_SCRIPT",
+    "AlertSettings",
     "AllezonSettings",
     "ArchiveSettings",
     "ChannelSettings",
     "ConfigError",
     "DashboardSettings",
     "DeliverySettings",
+    "DigestSettings",
     "ElasticsearchSettings",
     "EmbeddedSettings",
     "EnrichSettings",
@@ -67,6 +71,7 @@ __all__ = [
     "ForwardTlsSettings",
     "GeoSettings",
     "GitHubWebhookSettings",
+    "HealthSettings",
     "HitLimits",
     "IngestSettings",
     "ItemPattern",
@@ -95,6 +100,7 @@ __all__ = [
     "describe",
     "env_overrides",
     "load_settings",
+    "parse_duration",
     "read_config_file",
     "settings_from_mapping",
 ]

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from marshmallow import ValidationError
 from marshmallow.validate import Length, Range
 
+from metronome.config.elasticsearch import NO_TRAILING_SLASH, URL
 from metronome.config.sites import not_an_example_key
 
 TRACKER_SCRIPT = Path(__file__).resolve().parents[2] / "clients" / "js" / "dist" / "metronome.js"
@@ -35,6 +36,9 @@ class ServerSettings:
     # Listen on a public address even while a site takes hits or reads without a key
     # (metronome/serve/exposure.py): only when set, and with a warning for every open door.
     public_without_keys: bool = False
+    # The address people reach Metronome at (https://metronome.example.org), for links in
+    # notifications; None: messages carry no link.
+    public_url: Annotated[str | None, URL, NO_TRAILING_SLASH] = None
 
     def check(self) -> None:
         if self.worker_connections <= self.threads:  # gunicorn keeps no connection alive then

@@ -9,9 +9,11 @@ from typing import Annotated, Any
 
 from marshmallow import ValidationError
 
+from metronome.config.alerts import AlertSettings
 from metronome.config.archive import ArchiveSettings
 from metronome.config.dashboards import DashboardSettings
 from metronome.config.declare import SPLIT, Loader
+from metronome.config.digests import Digests, DigestSettings, digest_channel_problems
 from metronome.config.elasticsearch import ElasticsearchSettings
 from metronome.config.enrich import EnrichSettings
 from metronome.config.ingest import IngestSettings, ShipperSettings, SpoolSettings
@@ -63,7 +65,10 @@ class Settings:
     # configured: one is generated at first start (metronome.access.opskeys). Not in repr().
     admin_keys: Annotated[tuple[str, ...], SPLIT, keys(16)] = field(default=(), repr=False)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    # E-mailed digests of a dashboard (metronome.digests): digest name -> settings.
+    digests: Annotated[Mapping[str, DigestSettings], Loader(Digests)] = field(default_factory=dict)
     notify: NotifySettings = field(default_factory=NotifySettings)  # e-mail and webhooks
+    alerts: AlertSettings = field(default_factory=AlertSettings)  # alert rules, health checks
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)
@@ -78,6 +83,12 @@ class Settings:
             ("logs", "site"): self.logs.site,
             **{("sources", name, "site"): s.site for name, s in self.sources.items()},
             ("webhooks", "github", "site"): self.webhooks.github.site,
+            **{("digests", name, "site"): d.site for name, d in self.digests.items()},
+            **{
+                ("alerts", "rules", name, "site"): rule["site"]
+                for name, rule in self.alerts.rules.items()
+                if isinstance(rule.get("site"), str)
+            },
         }
         known = ", ".join(sorted(self.sites))
         errors: dict[str, Any] = {}
@@ -87,6 +98,9 @@ class Settings:
                 for part in path[:-1]:
                     node = node.setdefault(part, {})
                 node[path[-1]] = [f"{site!r} is not one of the sites ({known})."]
+        channel_types = {name: c.type for name, c in self.notify.all_channels.items()}
+        for name, fields in digest_channel_problems(self.digests, channel_types).items():
+            errors.setdefault("digests", {}).setdefault(name, {}).update(fields)
         if errors:
             raise ValidationError(errors)
 

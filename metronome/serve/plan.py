@@ -10,8 +10,9 @@ The children, in the order ``serve`` starts them:
 
 - ``shipper``: the spool to Elasticsearch, always;
 - ``forward``: the Fluentd / Fluent Bit forward listener, when ``logs.forward.enabled``;
-- ``scheduler``: the source scheduler, when ``scheduler.enabled`` and sources are configured
-  (it runs them while it holds the lease);
+- ``scheduler``: the scheduler, when ``scheduler.enabled``: while it holds the lease it runs
+  the sources, evaluates the alert rules and delivers the notifications; on every instance it
+  checks the instance's own health (Elasticsearch reachable, spool, forward listener);
 - ``archive``: ``metronome archive run --every <archive.interval>``, when ``archive.enabled``
   (on every instance: each run takes the archive lease);
 - ``web``: gunicorn serving the app, one listening socket per worker where the kernel spreads
@@ -76,7 +77,7 @@ def process_plan(
     restarted: list[tuple[str, tuple[str, ...]]] = [(SHIPPER, (*cli, "shipper"))]
     if settings.logs.forward.enabled:
         restarted.append((FORWARD, (*cli, "forward")))
-    if settings.scheduler.enabled and settings.sources:
+    if settings.scheduler.enabled:
         restarted.append((SCHEDULER, (*cli, "scheduler")))
     if settings.archive.enabled:
         every = f"{settings.archive.interval:g}"

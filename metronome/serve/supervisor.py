@@ -236,6 +236,20 @@ def _banner(settings: Settings, base: str) -> str:
                 if settings.sources
                 else []
             ),
+            *(
+                [
+                    f"Alerts: {len(settings.alerts.rules)} rules in the config (metronome alerts "
+                    f"list, or GET {base}/api/v1/alerts)"
+                    + (
+                        ""
+                        if settings.alerts.health.channels
+                        else "; pipeline-health alerts are recorded, not sent (set "
+                        "alerts.health.channels)"
+                    )
+                ]
+                if settings.scheduler.enabled
+                else []
+            ),
             "",
         ]
     )

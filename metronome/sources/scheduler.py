@@ -8,13 +8,20 @@ three times per TTL and stops scheduling the moment a renewal fails.
 While holding the lease, every enabled source runs once at once (catching up whatever was
 missed while no scheduler ran), then on its interval or cron schedule (UTC). A source is
 never run twice at a time (APScheduler ``max_instances=1``, and the per-source lease).
+
+Other work is given as ``PeriodicTask``s (the command composes them: alert evaluation,
+notification delivery): ``periodic`` ones run like the sources, only while the lease is held,
+once at once and then every ``every`` seconds; ``local`` ones run on every instance whether
+it holds the lease or not (the checks of the instance itself). A task's exception is logged
+and never ends the scheduler; a task is never run twice at a time.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +39,13 @@ from metronome.sources.status import refusals
 log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
 MAX_PARALLEL_RUNS = 4
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    name: str
+    every: float  # seconds
+    run: Callable[[], None]  # exceptions are logged, never end the scheduler
 
 
 def trigger_for(settings: SourceSettings) -> CronTrigger | IntervalTrigger:
@@ -66,14 +80,20 @@ class Scheduler:
         services: RunServices,
         lease_ttl: float,
         say: Callable[[str], None] = log.info,
+        *,
+        periodic: Sequence[PeriodicTask] = (),
+        local: Sequence[PeriodicTask] = (),
     ) -> None:
         self.sources = {name: s for name, s in sources.items() if s.enabled}
+        self.periodic = tuple(periodic)
+        self.local = tuple(local)
         self.default_site = default_site
         self.services = services
         self.lease_ttl = lease_ttl
         self.say = say
         self.leases = LeaseStore(services.es, services.index_prefix)
         self._jobs: BackgroundScheduler | None = None
+        self._local_jobs: BackgroundScheduler | None = None
 
     @property
     def holding(self) -> bool:
@@ -81,13 +101,17 @@ class Scheduler:
 
     def run_forever(self, stop: threading.Event) -> None:
         if not self.sources:
-            self.say("no enabled sources are configured (sources: in the config); idle")
+            self.say("no enabled sources are configured (sources: in the config)")
+        self._start_local()
         try:
             while not stop.is_set():
                 self.tick()
                 stop.wait(self.lease_ttl / 3)
         finally:
             self._stop_jobs()
+            if self._local_jobs is not None:
+                self._local_jobs.shutdown(wait=False)
+                self._local_jobs = None
             self.services.stop.set()  # running sources end after their current page
             self.leases.release(LEASE_NAME, self.services.holder)
 
@@ -99,7 +123,8 @@ class Scheduler:
             log.warning("scheduler lease check failed: %s", error)
             holding = False
         if holding and not self.holding:
-            self.say(f"holding the scheduler lease; scheduling {len(self.sources)} sources")
+            tasks = "".join(f", {task.name}" for task in self.periodic)
+            self.say(f"holding the scheduler lease; scheduling {len(self.sources)} sources{tasks}")
             self._start_jobs()
         elif not holding and self.holding:
             self.say("lost the scheduler lease; another process schedules the sources now")
@@ -111,10 +136,17 @@ class Scheduler:
         self.say(describe_report(report))
         return report
 
+    def run_task(self, task: PeriodicTask) -> None:
+        try:
+            task.run()
+        except Exception:
+            log.exception("%s failed", task.name)
+
     def _start_jobs(self) -> None:
-        workers = max(1, min(MAX_PARALLEL_RUNS, len(self.sources)))
+        workers = max(1, min(MAX_PARALLEL_RUNS, len(self.sources))) + len(self.periodic)
         jobs = BackgroundScheduler(executors={"default": ThreadPoolExecutor(workers)}, timezone=UTC)
         now = datetime.now(UTC)
+        self._add_tasks(jobs, self.periodic, now)
         for name, settings in self.sources.items():
             options: dict[str, Any] = {
                 "id": name,
@@ -127,6 +159,32 @@ class Scheduler:
             jobs.add_job(self.run_one, trigger_for(settings), args=[name], **options)
         jobs.start()
         self._jobs = jobs
+
+    def _start_local(self) -> None:
+        if not self.local:
+            return
+        jobs = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(len(self.local))}, timezone=UTC
+        )
+        self._add_tasks(jobs, self.local, datetime.now(UTC))
+        jobs.start()
+        self._local_jobs = jobs
+
+    def _add_tasks(
+        self, jobs: BackgroundScheduler, tasks: Sequence[PeriodicTask], now: datetime
+    ) -> None:
+        for task in tasks:
+            jobs.add_job(
+                self.run_task,
+                IntervalTrigger(seconds=task.every, timezone=UTC),
+                args=[task],
+                id=f"task:{task.name}",
+                name=task.name,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+                next_run_time=now,
+            )
 
     def _stop_jobs(self) -> None:
         if self._jobs is not None:

@@ -8,6 +8,8 @@ from elasticsearch import Elasticsearch
 from flask import Flask
 
 from metronome.access.opskeys import with_generated_keys
+from metronome.alerts.channels import channel_names
+from metronome.alerts.evaluate import check_alert_rules
 from metronome.config import Settings, config_origin, load_settings
 from metronome.enrich.visitors import SECRET_FILE, DailySalts
 from metronome.es.client import build_client
@@ -26,6 +28,7 @@ from metronome.web.openapi import bp as openapi_bp
 from metronome.web.ratelimit import middleware as ratelimit
 from metronome.web.services import EXTENSION_KEY, Services, SpoolEntrySink
 from metronome.web.sessions import session_book
+from metronome.web.views import alerts as alerts_view
 from metronome.web.views import dashboards as dashboards_view
 from metronome.web.views import reports as reports_view
 from metronome.web.views.allezon import bp as allezon_bp
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     if settings is None:
         settings = load_settings()
         check_source_options(settings, config_origin())  # config keeps them as given
+        check_alert_rules(settings, channel_names(settings), config_origin())  # the same
     client = es or build_client(settings.elasticsearch)
     spool = settings.spool
     settings, _ = with_generated_keys(settings, spool.dir.parent)
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app, settings)
+    alerts_view.init_app(app, settings)
     reports_view.init_app(app, settings)
     services = app.extensions[EXTENSION_KEY]
     fast = {("POST", "/tick"): fast_tick(services)}

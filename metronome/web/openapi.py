@@ -31,6 +31,7 @@ from metronome.query.result import RESULT_SCHEMA
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
+from metronome.web.alerts_openapi import alert_paths
 from metronome.web.dashboards_openapi import all_paths as dashboard_paths
 from metronome.web.dashboards_openapi import dashboard_components
 from metronome.web.reports_openapi import report_paths
@@ -544,6 +545,8 @@ def build_spec(version: str) -> dict[str, Any]:
     for name, component in dashboard_components().items():
         spec.components.schema(name, component)
     for path, operations in dashboard_paths().items():
+        spec.path(path=path, operations=operations)
+    for path, operations in alert_paths().items():
         spec.path(path=path, operations=operations)
     for path, operations in report_paths().items():
         spec.path(path=path, operations=operations)

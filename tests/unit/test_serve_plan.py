@@ -37,9 +37,9 @@ def names(**raw: Any) -> list[str]:
     return [child.name for child in plan_of(settings_from_mapping(raw))]
 
 
-def test_by_default_the_shipper_the_forward_listener_and_the_web_process_last() -> None:
+def test_by_default_shipper_forward_listener_scheduler_and_web_process_last() -> None:
     plan = plan_of(Settings())
-    assert [child.name for child in plan] == ["shipper", "forward", "web"]
+    assert [child.name for child in plan] == ["shipper", "forward", "scheduler", "web"]
     assert child_named(plan, "shipper").command == (*CLI, "shipper")
     assert child_named(plan, "forward").command == (*CLI, "forward")
     assert child_named(plan, "web").command == gunicorn_command(Settings().server)
@@ -60,7 +60,7 @@ def test_every_child_but_the_web_process_is_restarted() -> None:
 
 
 def test_no_forward_listener_when_it_is_disabled() -> None:
-    assert names(logs={"forward": {"enabled": False}}) == ["shipper", "web"]
+    assert names(logs={"forward": {"enabled": False}}) == ["shipper", "scheduler", "web"]
 
 
 @pytest.mark.parametrize(
@@ -68,12 +68,11 @@ def test_no_forward_listener_when_it_is_disabled() -> None:
     [
         ({"sources": SOURCES}, True),
         ({"sources": SOURCES, "scheduler": {"enabled": False}}, False),
-        ({}, False),  # nothing to schedule
+        ({}, True),  # no sources: it still evaluates the alerts and checks the pipeline
+        ({"scheduler": {"enabled": False}}, False),
     ],
 )
-def test_the_scheduler_runs_when_enabled_and_sources_are_configured(
-    raw: dict[str, Any], scheduler: bool
-) -> None:
+def test_the_scheduler_runs_whenever_it_is_enabled(raw: dict[str, Any], scheduler: bool) -> None:
     found = names(**raw)
     assert ("scheduler" in found) is scheduler
     if scheduler:
@@ -99,8 +98,8 @@ def test_the_archive_loop_is_a_restartable_child_when_enabled(
 
 
 def test_a_plan_has_no_entry_it_does_not_start() -> None:
-    with pytest.raises(KeyError, match="no scheduler"):
-        child_named(plan_of(Settings()), "scheduler")
+    with pytest.raises(KeyError, match="no archive"):
+        child_named(plan_of(Settings()), "archive")
 
 
 def test_the_web_process_is_gunicorn_with_the_server_settings() -> None:
