@@ -201,7 +201,7 @@ def test_the_github_dashboard_counts_webhook_events_apart_from_what_the_source_r
     # must not show as a "(none) · (none)" row of the actions table.
     index = f"{settings.elasticsearch.index_prefix}-github-2016.03.01"
     at = "2016-03-01T10:00:00Z"
-    documents = [
+    documents: list[dict[str, Any]] = [
         {"kind": "webhook", "event": "push", "repo": "acme/app", "sender": "ada",
          "push": {"commits": 3}},
         {"kind": "webhook", "event": "issues", "action": "opened", "repo": "acme/app",

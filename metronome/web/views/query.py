@@ -83,7 +83,7 @@ def _tock_response(item_id: str, fmt: str, site: SiteSettings) -> Response:
         body = build_tock_body(query, time_range)
         span = time_range or TimeRange(query.start, query.end)
         index = indices_for_range(prefix, query.stream, span.start, span.end)
-        answer = call_elasticsearch(
+        answer: dict[str, Any] = call_elasticsearch(
             lambda: (
                 services.es.search(
                     index=index, body=body, ignore_unavailable=True, allow_no_indices=True
