@@ -296,6 +296,9 @@ def test_bad_requests_are_json_refusals_naming_the_problem(client: FlaskClient) 
         error = error_of(response)
         assert code is None or error["code"] == code, (path, error)
     assert error_of(client.get("/api/v1/dashboards/web.pdf?site=shop"))["code"] == "missing_key"
+    # Without a key nothing but the missing key is said, whatever else is wrong.
+    anonymous = client.get("/api/v1/dashboards/web.pdf?site=shop&paper=a3&color=red")
+    assert anonymous.status_code == 401 and error_of(anonymous)["code"] == "missing_key"
     keyed = client.get(f"/api/v1/dashboards/web.pdf?site=shop&key={READ_KEY}")
     assert keyed.status_code == 400 and error_of(keyed)["code"] == "key_in_url"
     field = error_of(client.get("/api/v1/dashboards/web.pdf?site=shop&paper=a3", headers=AUTH))

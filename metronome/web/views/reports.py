@@ -79,16 +79,17 @@ def report_renderer() -> ReportRenderer:
 @bp.get("/api/v1/dashboards/<dashboard_id:dashboard_id>.<fmt>")
 def dashboard_report(dashboard_id: str, fmt: str) -> Response:
     _format(fmt)
+    site = reader_site(request.args.get("site"))  # the key first: nothing else to the anonymous
     body, paper = page_parameters(request.args)
-    site = reader_site(body.pop("site", None))
+    body.pop("site", None)
     return report_response(_find(dashboard_id, site), site, body, fmt, paper, fixed=[])
 
 
 @bp.get("/api/v1/shared/<share_token:token>.<fmt>")
 def shared_report(token: str, fmt: str) -> Response:
     _format(fmt)
-    body, paper = page_parameters(request.args)
     share, entry, site = _shared(token)
+    body, paper = page_parameters(request.args)
     if body.pop("site", None) not in (None, share.site):
         message = "A shared link shows the site it was made for; site cannot change."
         raise ApiError(403, "readonly", message, field="site")
