@@ -44,18 +44,10 @@ from bench._common import BenchError, percentiles, ratio
 from bench.options import add_run_options, add_subset_option, bench_parser
 from bench.query import SyntheticHits
 from bench.server_bench import ServerBench, run_bench
+from metronome.reports.worker import CHROMIUM_ARGS
 from metronome.serve.plan import WEB
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 APP_MANIFEST = Path(__file__).resolve().parents[1] / "clients" / "app" / "dist" / "manifest.json"
 ONE_WIDGET = {
     "id": "bench-one-widget",
@@ -147,7 +139,7 @@ class DashboardBrowserBench(ServerBench):
         args = self.args
         timings: dict[str, list[float]] = {case: [] for case in cases}
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))
             context = browser.new_context(viewport={"width": 1360, "height": 900})
             page = context.new_page()
             page.goto(f"{base}/?d=bench-one-widget")

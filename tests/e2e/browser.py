@@ -13,21 +13,11 @@ from typing import Any
 
 from playwright.sync_api import Browser, sync_playwright
 
+from metronome.reports.worker import CHROMIUM_ARGS  # the flags the reports' browser runs with
 from tests.conftest import ROOT, free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 SNIPPET = ROOT / "clients" / "js" / "dist" / "metronome.js"
-# Headless as root, and quiet: without the background-networking flags Chromium keeps
-# calling Google's hosts, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @contextmanager
@@ -35,7 +25,9 @@ def chromium() -> Iterator[Browser]:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
     assert SNIPPET.exists(), f"{SNIPPET} is missing: `make js` builds it"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS)
+        )
         try:
             yield browser
         finally:
