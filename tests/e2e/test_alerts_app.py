@@ -66,10 +66,10 @@ def site(
                 {"elasticsearch": {"url": es_url, "index_prefix": prefix},
                  "sites": {"default": {"write_auth": "none", "read_keys": [READ_KEY]}}}
             )  # fmt: skip
-            at = [NOW - timedelta(hours=2)]
-            evaluator = Evaluator(settings, es, None, lambda: at[0])
+            when = [NOW - timedelta(hours=2)]
+            evaluator = Evaluator(settings, es, None, lambda: when[0])
             evaluator.run()  # two hours ago: no errors yet; views drop; no downloads
-            at[0] = NOW
+            when[0] = NOW
             evaluator.run()
             yield metronome
     finally:
