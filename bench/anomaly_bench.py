@@ -27,9 +27,10 @@ were injected / flagged hours), false alarms per week on the clean series; mean,
 over the seeds, and the seasonal detector's ratios against each naive one. Then, on the
 seasonal detector alone: false alarms and recall by sensitivity (2 to 5), by ``max_weeks``
 (4 and 8), a young site (2 and 3 weeks of history, and the same-hour-of-day fallback over the
-last 14 days), and daily windows (``window`` 1 day) on the sparse level.
+last 14 days; the same after an outage day in the history), and daily windows (``window`` 1
+day) on the sparse level.
 
-    .venv/bin/python bench/anomaly_bench.py > anomaly.json        # ~5-10 minutes
+    .venv/bin/python bench/anomaly_bench.py > anomaly.json        # ~12 minutes
     .venv/bin/python bench/anomaly_bench.py --seeds 2 --levels 100 # a quick look
 """
 
@@ -165,8 +166,15 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 
 def make_series(
-    level: float, seed: int, args: argparse.Namespace, *, anomalous: bool, weeks: int = 0
+    level: float,
+    seed: int,
+    args: argparse.Namespace,
+    *,
+    anomalous: bool,
+    weeks: int = 0,
+    outage: range = range(0),
 ) -> Series:
+    """``outage``: hours (indices from the start) with no traffic at all."""
     rng = random.Random(f"{level}:{seed}")  # the clean and anomalous series share the noise
     weeks = weeks or args.weeks
     hours = [START + i * HOUR for i in range(weeks * 168)]
@@ -186,6 +194,8 @@ def make_series(
         mean = rate(level, hour, args.trend) * day_factor[day]
         noisy = rng.gammavariate(args.dispersion, mean / args.dispersion)
         values[hour] = poisson(rng, noisy * anomalies.get(hour, 1.0))
+        if index in outage:
+            values[hour] = 0
     return Series(level, seed, values, anomalies, judged)
 
 
@@ -409,24 +419,34 @@ def spread(values: list[float]) -> dict[str, float | None]:
 
 def young_site(args: argparse.Namespace) -> dict[str, Any]:
     """The first judged week of a site whose history is 2 or 3 weeks long: the weekly baseline
-    (min_weeks 2 and 3) against a same-hour-of-day baseline over the last 14 days."""
+    (min_weeks 2 and 3) against a same-hour-of-day baseline over the last 14 days; and the
+    weekly ones again when the history's last Wednesday was an outage (no traffic all day)."""
     k = args.sensitivity
     results: dict[str, Any] = {}
     for level in args.levels:
-        cases: dict[str, tuple[int, Detector]] = {
-            "weekly_2_weeks": (2, seasonal(k, min_weeks=2)),
-            "weekly_3_weeks": (3, seasonal(k, min_weeks=3)),
-            "daily_14_days": (2, seasonal(k, min_weeks=14, max_weeks=14, period=DAY)),
+        cases: dict[str, tuple[int, Detector, bool]] = {
+            "weekly_2_weeks": (2, seasonal(k, min_weeks=2), False),
+            "weekly_3_weeks": (3, seasonal(k, min_weeks=3), False),
+            "daily_14_days": (2, seasonal(k, min_weeks=14, max_weeks=14, period=DAY), False),
+            "weekly_2_weeks_outage": (2, seasonal(k, min_weeks=2), True),
+            "weekly_3_weeks_outage": (3, seasonal(k, min_weeks=3), True),
         }
         per_level: dict[str, Any] = {}
-        for name, (history_weeks, detector) in cases.items():
+        for name, (history_weeks, detector, outage) in cases.items():
             found: list[Tally] = []
             clean: list[Tally] = []
+            wednesday = (history_weeks - 1) * 168 + 2 * 24
+            hours = range(wednesday, wednesday + 24) if outage else range(0)
             for seed in range(min(args.seeds, 3)):
                 for is_anomalous, into in ((True, found), (False, clean)):
                     young = argparse.Namespace(**{**vars(args), "judged_weeks": 1})
                     series = make_series(
-                        level, seed, young, anomalous=is_anomalous, weeks=history_weeks + 1
+                        level,
+                        seed,
+                        young,
+                        anomalous=is_anomalous,
+                        weeks=history_weeks + 1,
+                        outage=hours,
                     )
                     indexed = HourlySeries(series.values)
                     verdicts = [detector(indexed, hour) for hour in series.judged]
