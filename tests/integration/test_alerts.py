@@ -305,8 +305,8 @@ def test_an_anomaly_rule_fires_on_a_spike_against_the_seasonal_baseline(
         es, index_prefix, [{"@timestamp": hour + timedelta(minutes=20), "revenue": round(usual, 1)}]
     )
     clock.walk(hours=1)
-    back = by_rule(evaluator.run(only="odd-revenue"))["odd-revenue"]
-    assert back.after.state == "resolved", back.after.summary
+    again = by_rule(evaluator.run(only="odd-revenue"))["odd-revenue"]
+    assert again.after.state == "resolved", again.after.summary
     assert subject(delivered(outbox, smtp, 2)[1]).startswith("[RESOLVED] [shop] odd-revenue")
 
 
