@@ -29,8 +29,8 @@ from metronome.es.templates import install_templates
 from metronome.notify import Message, Outbox
 from metronome.sources.store import LastError, SourceState, StateStore, Versioned
 from metronome.web.app import create_app
-from tests.alert_outbox import Crash
 from tests.conftest import READ_KEY, make_settings
+from tests.crash import Crash
 from tests.smtp_server import SmtpServer, smtp_server
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
