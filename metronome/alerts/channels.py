@@ -6,7 +6,7 @@ from __future__ import annotations
 from elasticsearch import Elasticsearch
 
 from metronome.config import Settings
-from metronome.notify import Clock, Outbox, channels_from_settings, system_clock
+from metronome.notify import Clock, Outbox, outbox_from_settings, system_clock
 
 
 def channel_names(settings: Settings) -> list[str]:
@@ -15,6 +15,6 @@ def channel_names(settings: Settings) -> list[str]:
 
 
 def build_outbox(settings: Settings, client: Elasticsearch, clock: Clock = system_clock) -> Outbox:
-    """The outbox of every notify channel, in ``<prefix>-notifications``."""
-    channels = channels_from_settings(settings.notify, clock)
-    return Outbox(client, settings.elasticsearch.index_prefix, channels, clock)
+    """The outbox of every notify channel, in ``<prefix>-notifications``, retrying as
+    ``notify.delivery`` says."""
+    return outbox_from_settings(settings, client, clock)

@@ -45,7 +45,7 @@ KEYS = (
     "name", "site", "stream", "metric", "filters", "window", "condition", "for", "repeat",
     "cooldown", "severity", "channels", "tz", "description", "enabled",
 )  # fmt: skip
-ANSWER_KEYS = ("source", "readonly", "version", "state")  # sent back by clients: ignored
+ANSWER_KEYS = ("origin", "readonly", "version", "status")  # sent back by clients: ignored
 MAX_WINDOW = 31 * 86_400.0
 MIN_WINDOW = 60.0
 MAX_DESCRIPTION = 2000
@@ -175,6 +175,11 @@ def parse_rule(
         raise RuleError(
             label, str(unknown[0])[:40], f"Unknown key; a rule takes {', '.join(KEYS)}."
         )
+    for key, value in raw.items():
+        if value is None and key not in ("site", "name", *ANSWER_KEYS):
+            raise RuleError(
+                label, str(key), "null is no value here: leave the key out for its default."
+            )
     rule_name = name if name is not None else raw.get("name")
     if not isinstance(rule_name, str) or not RULE_NAME.fullmatch(rule_name):
         raise RuleError(

@@ -210,7 +210,9 @@ def _line(row: dict[str, Any]) -> str:
     since = ""
     if row["since"]:
         moment = datetime.fromisoformat(row["since"])
-        since = f" for {format_duration(round((datetime.now(UTC) - moment).total_seconds()))}"
+        seconds = (datetime.now(UTC) - moment).total_seconds()
+        rounded = round(seconds / 60) * 60 if seconds >= 60 else round(seconds)
+        since = f" for {format_duration(rounded)}"
     value = f", value {format_number(row['value'])}" if row["value"] is not None else ""
     where = f" [{row['site']}]" if row["site"] else ""
     channels = ", ".join(row["channels"]) or "no channels"

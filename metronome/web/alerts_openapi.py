@@ -9,7 +9,6 @@ from metronome.alerts.anomaly import MAX_WEEKS
 from metronome.alerts.machine import STATES
 from metronome.alerts.rules import AGAINST, DIRECTIONS, MAX_DESCRIPTION, SEVERITIES
 from metronome.query.parse import FILTER_SCHEMA, METRIC_SCHEMA, STREAM_SCHEMA
-from metronome.query.timerange import time_zone_schema
 
 NAME = {"type": "string", "pattern": "^[a-z0-9][a-z0-9_.-]{0,63}$"}
 PATH_NAME = {
@@ -89,7 +88,7 @@ RULE = {
         "cooldown": DURATION,
         "severity": {"type": "string", "enum": list(SEVERITIES)},
         "channels": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
-        "tz": time_zone_schema(),
+        "tz": {"type": "string", "maxLength": 64, "description": "IANA time zone (anomaly)."},
         "description": {"type": "string", "maxLength": MAX_DESCRIPTION},
         "enabled": {"type": "boolean"},
         "origin": {"type": "string"},
@@ -269,7 +268,7 @@ def alert_paths() -> dict[str, dict[str, Any]]:
                 "summary": "Replace a stored rule from the version it was read at (If-Match or "
                 "version in the body)",
                 "security": WRITE,
-                "parameters": [_name(), _site(), IF_MATCH],
+                "parameters": [_name(), _site(), {**IF_MATCH, "required": True}],
                 "requestBody": _body(),
                 "responses": {
                     "200": saved,

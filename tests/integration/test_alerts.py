@@ -29,8 +29,8 @@ from metronome.es.templates import install_templates
 from metronome.notify import Message, Outbox
 from metronome.sources.store import LastError, SourceState, StateStore, Versioned
 from metronome.web.app import create_app
-from tests.alert_outbox import Crash
 from tests.conftest import READ_KEY, make_settings
+from tests.crash import Crash
 from tests.smtp_server import SmtpServer, smtp_server
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
@@ -279,7 +279,7 @@ def test_a_no_data_rule_fires_on_silence_and_resolves_when_data_comes(
 
 def test_an_anomaly_rule_fires_on_a_spike_against_the_seasonal_baseline(
     evaluator: Evaluator, outbox: Outbox, smtp: SmtpServer, es: Elasticsearch,
-    *, index_prefix: str, client: FlaskClient,
+    *, index_prefix: str, client: FlaskClient, clock: Clock,
 ) -> None:  # fmt: skip
     hour = NOW.replace(minute=0)
     docs = []
@@ -299,6 +299,15 @@ def test_an_anomaly_rule_fires_on_a_spike_against_the_seasonal_baseline(
     answer = query(client, {"metrics": ["sum:revenue"], "date_range": window_of(mail)})
     assert answer["metrics"] == [number(fact(mail, "Value"))]
     assert number(fact(mail, "Expected")) < 1000
+    # the next hour is as usual again: resolved
+    usual = 200 + 150 * math.sin(2 * math.pi * (hour.hour - 6) / 24)
+    put(
+        es, index_prefix, [{"@timestamp": hour + timedelta(minutes=20), "revenue": round(usual, 1)}]
+    )
+    clock.walk(hours=1)
+    again = by_rule(evaluator.run(only="odd-revenue"))["odd-revenue"]
+    assert again.after.state == "resolved", again.after.summary
+    assert subject(delivered(outbox, smtp, 2)[1]).startswith("[RESOLVED] [shop] odd-revenue")
 
 
 def test_a_failing_source_mails_the_health_channels_and_resolves(
@@ -327,6 +336,29 @@ def test_a_failing_source_mails_the_health_channels_and_resolves(
     clock.walk(minutes=31)  # stale: no success for 3 intervals of 10 minutes
     stale = "health:source_stale:metrics"
     assert by_rule(evaluator.run(only=stale))[stale].after.state == "firing"
+
+
+def test_dead_letters_fire_their_health_rule_until_the_window_passes(
+    evaluator: Evaluator, outbox: Outbox, smtp: SmtpServer, es: Elasticsearch,
+    *, index_prefix: str, clock: Clock,
+) -> None:  # fmt: skip
+    name = "health:dead_letters"
+    assert by_rule(evaluator.run(only=name))[name].after.state == "ok"
+    for n in range(3):
+        es.index(
+            index=f"{index_prefix}-deadletters",
+            id=f"letter-{n}",
+            document={"failed_at": (NOW - timedelta(minutes=5)).isoformat(), "stream": "hits"},
+            refresh="wait_for",
+        )
+    clock.walk(minutes=1)
+    firing = by_rule(evaluator.run(only=name))[name]
+    assert firing.after.state == "firing" and firing.after.value == 3
+    assert subject(delivered(outbox, smtp, 1)[0]) == (
+        "[FIRING] health:dead_letters: 3 documents dead-lettered in the last 1h"
+    )
+    clock.walk(hours=1)
+    assert by_rule(evaluator.run(only=name))[name].after.state == "resolved"
 
 
 class DyingOutbox:

@@ -107,7 +107,7 @@ def test_the_alerts_commands(
 ) -> None:
     install_templates(es, index_prefix)
     config = tmp_path / "metronome.yml"
-    raw = {
+    raw: dict[str, Any] = {
         "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
         "spool": {"dir": str(tmp_path / "var" / "spool")},
         "logs": {"forward": {"enabled": False}},

@@ -71,6 +71,9 @@ SEMANTIC_REFUSALS = {
     "impossible_date": "a date in the grammar before the year 1 or after 9998",
     "unknown_site": "a hit or a tag names a site that is not configured",
     "filter_not_applicable": "a page filter names a field the widget's stream does not have",
+    "invalid_rule": "an alert rule naming a field its stream lacks, a channel or site that is not "
+    "configured, or a duration out of range for its condition (a window under a minute, an "
+    "anomaly window of part of an hour)",
     "invalid_dashboard": "a dashboard whose widget queries name fields their stream lacks, or "
     "whose parts contradict each other (x + w beyond the grid, a pie of two dimensions, an "
     "order_by naming neither a metric nor a dimension, a site other than the request's)",
@@ -178,6 +181,10 @@ def run_schemathesis(url: str) -> Outcome:
             "checks": {
                 "enabled": True,
                 "negative_data_rejection": {"expected-statuses": [*NEGATIVE_STATUSES, "413"]},
+                # A change without the If-Match it requires: 428 Precondition Required.
+                "missing_required_header": {
+                    "expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]
+                },
             },
             # A report (PDF, PNG) is rendered by a browser, seconds each: a few cases suffice.
             "operations": [

@@ -2,6 +2,7 @@
 // methods carry the CSRF token, errors become ApiError with the server's code and message.
 import type { Dashboard, DashboardSummary, DataAnswer, Filter, QueryAnswer, Range, Session, Share } from "./types";
 import type { FieldInfo } from "./fields";
+import type { AlertDetail, AlertRule } from "./alerts";
 
 export class ApiError extends Error {
   constructor(
@@ -91,6 +92,10 @@ export const api = {
   revoke: (shareId: string) => json<void>(`/api/v1/shares/${q(shareId)}`, { method: "DELETE" }),
   fields: (site: string, stream: string) => json<{ fields: FieldInfo[] }>(`/api/v1/fields?site=${q(site)}&stream=${q(stream)}`),
   shared: (token: string) => json<SharedAnswer>(`/api/v1/shared/${q(token)}`, { quietAuth: true }),
+  alerts: (site: string) => json<{ alerts: AlertRule[] }>(`/api/v1/alerts?site=${q(site)}`),
+  alert: (name: string, site: string, page = 1) => json<AlertDetail>(`/api/v1/alerts/${q(name)}?site=${q(site)}&page=${page}&limit=20`),
+  createAlert: (rule: Record<string, unknown>) => json<AlertRule>("/api/v1/alerts", { method: "POST", body: rule }),
+  removeAlert: (name: string, site: string) => json<void>(`/api/v1/alerts/${q(name)}?site=${q(site)}`, { method: "DELETE" }),
 };
 
 export interface SharedAnswer { dashboard: Dashboard; site: string; filters: Filter[] }

@@ -2,6 +2,7 @@
 // /share/<token>, one shared dashboard read-only.
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError, onSessionExpired, setCsrf, type SharedAnswer } from "./api";
+import { AlertsPage } from "./alerts-page";
 import { DashboardPage } from "./dashboard";
 import { NewDashboard, uniqueId } from "./editor";
 import { navigate, useUrlState } from "./router";
@@ -185,8 +186,9 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
   }, [site, dashboardId, reloads]);
 
   useEffect(() => {
+    if (state.view === "alerts") return;
     document.title = dashboard && site ? `${dashboard.title} · ${site} · Metronome` : "Metronome";
-  }, [dashboard, site]);
+  }, [dashboard, site, state.view]);
 
   const header = (
     <header class="topbar">
@@ -204,7 +206,7 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
             </select>
           </label>
         )}
-        {site && list && (
+        {site && list && state.view !== "alerts" && (
           <label class="control compact dashboard-picker">
             <span class="sr-only">Dashboard</span>
             <select
@@ -234,6 +236,16 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
           </label>
         )}
         <span class="spacer" />
+        {site && (
+          <nav class="views" aria-label="Pages">
+            <button type="button" class={state.view === "alerts" ? "view-link" : "view-link current"} aria-current={state.view === "alerts" ? undefined : "page"} onClick={() => navigate({ site, d: state.d, filters: [] })}>
+              Dashboards
+            </button>
+            <button type="button" class={state.view === "alerts" ? "view-link current" : "view-link"} aria-current={state.view === "alerts" ? "page" : undefined} onClick={() => navigate({ site, view: "alerts", filters: [] })}>
+              Alerts
+            </button>
+          </nav>
+        )}
         <ThemeToggle theme={theme} toggle={toggleTheme} />
         <button type="button" class="button ghost small" onClick={onSignOut}>
           Sign out
@@ -320,7 +332,9 @@ function Workspace({ session, theme, toggleTheme, onSignOut }: { session: Sessio
           The list of dashboards could not load: {listError}
         </div>
       )}
-      {loadError ? (
+      {state.view === "alerts" ? (
+        <AlertsPage site={site} rule={state.rule} />
+      ) : loadError ? (
         <main class="page">
           <div class="state error big" role="alert">
             <strong>{loadError.status === 404 ? "No such dashboard" : "The dashboard could not load"}</strong>

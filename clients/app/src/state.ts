@@ -11,6 +11,8 @@ export interface UrlState {
   compare?: string | null; // null: explicitly none; undefined: the dashboard's default
   filters: Filter[];
   edit?: boolean;
+  view?: "alerts"; // the alerts page instead of a dashboard
+  rule?: string; // on the alerts page: one rule and its history
 }
 
 export const RANGES: [string, string][] = [
@@ -70,6 +72,8 @@ export function decodeState(search: string): UrlState {
     else if (key === "tz" && value) state.tz = value;
     else if (key === "compare") state.compare = value === "none" || value === "" ? null : value;
     else if (key === "edit") state.edit = value === "1";
+    else if (key === "view" && value === "alerts") state.view = "alerts";
+    else if (key === "rule" && value) state.rule = value;
   }
   return state;
 }
@@ -88,6 +92,8 @@ export function encodeState(state: UrlState): string {
     parts.push("f=" + [op, field, ...values].map(encodeURIComponent).join(","));
   }
   if (state.edit) add("edit", "1");
+  if (state.view) add("view", state.view);
+  if (state.rule) add("rule", state.rule);
   return parts.length ? "?" + parts.join("&") : "";
 }
 

@@ -52,3 +52,10 @@ test("a range suggests a granularity", () => {
   assert.equal(intervalFor("12mo"), "month");
   assert.equal(intervalFor(["2026-01-01", "2026-01-02"]), "hour");
 });
+
+test("the alerts page and one rule are in the URL", () => {
+  const state = decodeState("?site=shop&view=alerts&rule=checkout-drop");
+  assert.deepEqual(state, { site: "shop", view: "alerts", rule: "checkout-drop", filters: [] });
+  assert.equal(encodeState(state), "?site=shop&view=alerts&rule=checkout-drop");
+  assert.equal(decodeState("?view=elsewhere").view, undefined);
+});

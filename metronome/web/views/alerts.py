@@ -128,7 +128,8 @@ def replace_alert(name: str) -> Response:
     site = _site_of(raw)
     if current.site != site.name:
         raise _unknown(name)
-    version = _if_match() or (raw.get("version") if isinstance(raw, dict) else None)
+    header = _if_match()
+    version = header if header is not None else raw.get("version")
     if not isinstance(version, str) or not version:
         raise ApiError(
             428,
@@ -151,7 +152,7 @@ def delete_alert(name: str) -> Response:
     _writable(current)
     header = _if_match()
     store = alert_services().store
-    deleted = store.delete_rule(name, _version(header) if header else None)
+    deleted = store.delete_rule(name, _version(header) if header is not None else None)
     if deleted is None:
         raise _conflict(name)
     if not deleted:

@@ -14,7 +14,7 @@ from metronome.config import SourceSettings
 from metronome.es.templates import install_templates
 from metronome.sources.lease import LeaseStore, holding
 from metronome.sources.registry import register
-from metronome.sources.scheduler import LEASE_NAME, Scheduler
+from metronome.sources.scheduler import LEASE_NAME, PeriodicTask, Scheduler
 from metronome.sources.store import SourceState, StateConflict, StateStore, Versioned
 from tests.integration.sources.contract import StaticSource, services, stored_documents
 
@@ -183,3 +183,44 @@ def test_run_forever_releases_the_lease_when_stopped(
     thread.join(timeout=10)
     assert not thread.is_alive()
     assert LeaseStore(es, prefix).current(LEASE_NAME) is None  # the next one need not wait
+
+
+def test_periodic_tasks_run_under_the_lease_and_local_ones_everywhere(
+    es: Elasticsearch, prefix: str, stop_events: list[threading.Event]
+) -> None:
+    ran: dict[str, list[str]] = {"a": [], "b": []}
+
+    def tasks(name: str) -> dict[str, Any]:
+        def failing() -> None:
+            ran[name].append("failing")
+            raise RuntimeError("a task's failure is logged, never the scheduler's end")
+
+        return {
+            "periodic": [
+                PeriodicTask("alerts", 0.2, lambda: ran[name].append("alerts")),
+                PeriodicTask("failing", 0.2, failing),
+            ],
+            "local": [PeriodicTask("health", 0.2, lambda: ran[name].append("health"))],
+        }
+
+    schedulers = {
+        name: Scheduler({}, "default", services(es, prefix, holder=f"scheduler-{name}"),
+                        lease_ttl=2.0, say=lambda message: None, **tasks(name))
+        for name in ("a", "b")
+    }  # fmt: skip
+    threads = []
+    for name, scheduler in schedulers.items():  # a first: it takes the lease
+        stop = threading.Event()
+        stop_events.append(stop)
+        threads.append(threading.Thread(target=scheduler.run_forever, args=(stop,)))
+        threads[-1].start()
+        if name == "a":
+            _wait_for(lambda: schedulers["a"].holding)
+    _wait_for(lambda: ran["a"].count("alerts") >= 3 and ran["b"].count("health") >= 3)
+    assert ran["a"].count("failing") >= 3  # still scheduled after failing
+    assert "alerts" not in ran["b"] and "failing" not in ran["b"]  # b does not hold the lease
+    assert "health" in ran["a"]
+    for stop in stop_events:
+        stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
