@@ -1,6 +1,6 @@
 """The ``metronome`` command. Each subsystem's commands are in their own module: ``serve``,
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
-(the forward listener), ``archive``, ``sources`` (sources and the scheduler), ``dashboards``
+(the forward listener), ``archive``, ``sources``, ``scheduler``, ``dashboards``
 (Kibana and Grafana objects), ``notify`` (channels and the outbox), ``alerts`` (alert rules),
 ``digest`` (e-mailed digests); ``context`` holds what they share.
 
@@ -28,7 +28,7 @@ COMMANDS = {
     "forward": ("logs", "forward"),
     "archive": ("archive", "archive"),
     "sources": ("sources", "sources"),
-    "scheduler": ("sources", "scheduler"),
+    "scheduler": ("scheduler", "scheduler"),
     "dashboards": ("dashboards", "dashboards"),
     "notify": ("notify", "notify"),
     "alerts": ("alerts", "alerts"),

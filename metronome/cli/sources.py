@@ -1,14 +1,11 @@
-"""``metronome sources list | status | run NAME | backfill NAME --from --to | reset NAME`` and
-``metronome scheduler``."""
+"""``metronome sources list | status | run NAME | backfill NAME --from --to | reset NAME``."""
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import signal
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any, ParamSpec
@@ -25,14 +22,14 @@ from metronome.sources.base import Window
 from metronome.sources.lease import LeaseStore, holder_id
 from metronome.sources.registry import build_source, source_type, type_names
 from metronome.sources.runner import RunReport, run_source, services_from_settings
-from metronome.sources.scheduler import LEASE_NAME, Scheduler, describe_report
+from metronome.sources.scheduler import LEASE_NAME, describe_report
 from metronome.sources.status import statuses
 from metronome.sources.store import StateStore
 
 P = ParamSpec("P")
 
 
-def _elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
+def elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
     """An Elasticsearch that does not answer is a one-line error, not a traceback."""
 
     @functools.wraps(command)
@@ -48,7 +45,7 @@ def _elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
     return wrapped
 
 
-def _ready(settings: Settings) -> Settings:
+def ready(settings: Settings) -> Settings:
     """Templates in place before a source writes (safe to repeat): the state index's mapping
     keeps cursors unindexed, so cursors of any shape can be stored."""
     install_templates(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
@@ -87,7 +84,7 @@ def list_sources(ctx: Context) -> None:
 @sources.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors
 def status(ctx: Context, as_json: bool) -> None:
     """Last run, last success, lag and last error of every configured source."""
     settings = ctx.reachable_settings()
@@ -114,10 +111,10 @@ def status(ctx: Context, as_json: bool) -> None:
 @sources.command()
 @click.argument("name")
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors
 def run(ctx: Context, name: str) -> None:
     """Run one source now, from its stored cursor (exit 1 if it fails)."""
-    settings = _ready(ctx.reachable_settings())
+    settings = ready(ctx.reachable_settings())
     _exit_with(_run(settings, _configured(settings, name), None))
 
 
@@ -138,11 +135,11 @@ def run(ctx: Context, name: str) -> None:
     help="Last UTC day to read again, included.",
 )
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors
 def backfill(ctx: Context, name: str, first: datetime, last: datetime) -> None:
     """Read the days FROM..TO again (what the remote still offers); stored documents are
     not duplicated and the regular cursor does not move."""
-    settings = _ready(ctx.reachable_settings())
+    settings = ready(ctx.reachable_settings())
     try:
         window = Window(first.date(), last.date())
     except ValueError as error:
@@ -156,7 +153,7 @@ def backfill(ctx: Context, name: str, first: datetime, last: datetime) -> None:
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors
 def reset(ctx: Context, name: str, yes: bool) -> None:
     """Forget a source's cursor: its next run reads everything again (nothing stored is
     duplicated; ids repeat)."""
@@ -166,47 +163,6 @@ def reset(ctx: Context, name: str, yes: bool) -> None:
         click.confirm(f"Forget the cursor and history of source {name!r}?", abort=True)
     store = StateStore(build_client(settings.elasticsearch), settings.elasticsearch.index_prefix)
     say("forgotten" if store.reset(name) else f"{name} had no stored state")
-
-
-@click.command()
-@pass_context
-@_elasticsearch_errors
-def scheduler(ctx: Context) -> None:
-    """Run the configured sources on their schedules (one scheduler per cluster holds a
-    lease in Elasticsearch; others wait to take over)."""
-    settings = _ready(ctx.reachable_settings())
-    logging.basicConfig(level=logging.INFO, format="scheduler: %(levelname)s %(message)s")
-    for chatty in ("elastic_transport", "apscheduler"):  # a line per request / per job run
-        logging.getLogger(chatty).setLevel(logging.WARNING)
-    holder = holder_id()
-    services = services_from_settings(settings, holder)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda signum, frame: stop.set())
-    from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks  # noqa: PLC0415
-
-    check_rules(settings, ctx.config_file)
-
-    def tell(message: str) -> None:
-        say(f"scheduler: {message}")
-
-    periodic, local = scheduler_tasks(settings, services.es, holder, tell)
-    from metronome.cli.digest import scheduler_task  # noqa: PLC0415
-
-    if digests := scheduler_task(settings, services.es, ctx.config_file):
-        periodic.append(digests)
-    say(f"scheduler {holder}: {len(settings.sources)} sources configured")
-    if banner := health_banner(settings):
-        tell(banner)
-    Scheduler(
-        settings.sources,
-        settings.default_site,
-        services,
-        settings.scheduler.lease_ttl,
-        say=tell,
-        periodic=periodic,
-        local=local,
-    ).run_forever(stop)
 
 
 def _configured(settings: Settings, name: str) -> SourceSettings:
