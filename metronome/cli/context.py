@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import ParamSpec
 
 import click
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError
 
 from metronome.config import ConfigError, Settings, config_origin, load_settings
 from metronome.enrich.geo import GeoDatabaseError, geo_lookup
 from metronome.es.embedded import EmbeddedElasticsearch
+
+P = ParamSpec("P")
 
 
 class Context:
@@ -80,3 +86,24 @@ def stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def elasticsearch_errors(kept: str = "") -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """A command's decorator: an Elasticsearch that does not answer is a one-line error (with
+    ``kept``: what the command keeps there), not a traceback."""
+
+    def decorate(command: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(command)
+        def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
+            try:
+                command(*args, **kwargs)
+            except (TransportError, EsApiError) as error:
+                where = f"; {kept}" if kept else ""
+                raise click.ClickException(
+                    f"Elasticsearch did not answer as expected ({type(error).__name__}: {error})"
+                    + where
+                ) from None
+
+        return wrapped
+
+    return decorate

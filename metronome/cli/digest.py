@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import ParamSpec
 
 import click
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import Elasticsearch, TransportError
+from elasticsearch import Elasticsearch
 
-from metronome.cli.context import Context, pass_context, say
+from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.config import ConfigError, DigestSettings, Settings, config_origin
 from metronome.dashboards.builtins import builtin_dashboards
 from metronome.dashboards.definition import Dashboard
@@ -42,20 +41,18 @@ DIGEST_EVERY = 60.0  # seconds between the scheduler's looks at what is due
 
 
 def _errors(command: Callable[P, None]) -> Callable[P, None]:
+    """A digest or channel that cannot be made or sent is a one-line error."""
+
     @functools.wraps(command)
     def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             command(*args, **kwargs)
-        except (TransportError, EsApiError) as error:
-            raise click.ClickException(
-                f"Elasticsearch did not answer as expected ({type(error).__name__}: {error})"
-            ) from None
         except (DigestError, NotifyError) as error:
             raise click.ClickException(str(error)) from None
         except ApiError as error:
             raise click.ClickException(f"the digest cannot be made: {error.message}") from None
 
-    return wrapped
+    return elasticsearch_errors()(wrapped)
 
 
 @click.group()

@@ -3,18 +3,14 @@ notification channels, tried by hand, and the outbox."""
 
 from __future__ import annotations
 
-import functools
 import html
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import ParamSpec, cast
+from typing import cast
 
 import click
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import TransportError
 
-from metronome.cli.context import Context, pass_context, say
+from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.config import Settings
 from metronome.es.client import build_client
 from metronome.notify import (
@@ -29,22 +25,7 @@ from metronome.notify import (
 )
 from metronome.notify.outbox import Status
 
-P = ParamSpec("P")
 STATUSES = ("pending", "sending", "sent", "failed")
-
-
-def _elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
-    @functools.wraps(command)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            command(*args, **kwargs)
-        except (TransportError, EsApiError) as error:
-            raise click.ClickException(
-                f"Elasticsearch did not answer as expected ({type(error).__name__}: {error}); "
-                "the outbox is kept there"
-            ) from None
-
-    return wrapped
 
 
 @click.group()
@@ -94,7 +75,7 @@ def test_channel(ctx: Context, channel: str, to: tuple[str, ...]) -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only messages in this state.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors("the outbox is kept there")
 def outbox(ctx: Context, status: str | None, limit: int) -> None:
     """The latest queued messages: state, attempts, last error."""
     box = _outbox(ctx.reachable_settings())
@@ -107,7 +88,7 @@ def outbox(ctx: Context, status: str | None, limit: int) -> None:
 
 @notify.command("deliver")
 @pass_context
-@_elasticsearch_errors
+@elasticsearch_errors("the outbox is kept there")
 def deliver(ctx: Context) -> None:
     """Send what is due in the outbox now (what the scheduler does periodically)."""
     report = _outbox(ctx.reachable_settings()).deliver_due()

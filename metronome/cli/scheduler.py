@@ -11,9 +11,9 @@ import threading
 import click
 
 from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks
-from metronome.cli.context import Context, pass_context, say
+from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.cli.digest import scheduler_task
-from metronome.cli.sources import elasticsearch_errors, ready
+from metronome.cli.sources import SOURCES_KEPT, ready
 from metronome.sources.lease import holder_id
 from metronome.sources.runner import services_from_settings
 from metronome.sources.scheduler import Scheduler
@@ -21,7 +21,7 @@ from metronome.sources.scheduler import Scheduler
 
 @click.command()
 @pass_context
-@elasticsearch_errors
+@elasticsearch_errors(SOURCES_KEPT)
 def scheduler(ctx: Context) -> None:
     """Run the sources on their schedules, evaluate alerts, deliver notifications and send
     due digests (one scheduler per cluster holds a lease in Elasticsearch; others wait to

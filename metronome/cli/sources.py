@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any, ParamSpec
+from typing import Any
 
 import click
-from elasticsearch import ApiError as EsApiError
-from elasticsearch import TransportError
 
-from metronome.cli.context import Context, pass_context, say
+from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.config import Settings, SourceSettings
 from metronome.es.client import build_client
 from metronome.es.templates import install_templates
@@ -26,23 +23,7 @@ from metronome.sources.scheduler import LEASE_NAME, describe_report
 from metronome.sources.status import statuses
 from metronome.sources.store import StateStore
 
-P = ParamSpec("P")
-
-
-def elasticsearch_errors(command: Callable[P, None]) -> Callable[P, None]:
-    """An Elasticsearch that does not answer is a one-line error, not a traceback."""
-
-    @functools.wraps(command)
-    def wrapped(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            command(*args, **kwargs)
-        except (TransportError, EsApiError) as error:
-            raise click.ClickException(
-                f"Elasticsearch did not answer as expected ({type(error).__name__}: {error}); "
-                "source state and leases are kept there"
-            ) from None
-
-    return wrapped
+SOURCES_KEPT = "source state and leases are kept there"
 
 
 def ready(settings: Settings) -> Settings:
@@ -84,7 +65,7 @@ def list_sources(ctx: Context) -> None:
 @sources.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @pass_context
-@elasticsearch_errors
+@elasticsearch_errors(SOURCES_KEPT)
 def status(ctx: Context, as_json: bool) -> None:
     """Last run, last success, lag and last error of every configured source."""
     settings = ctx.reachable_settings()
@@ -111,7 +92,7 @@ def status(ctx: Context, as_json: bool) -> None:
 @sources.command()
 @click.argument("name")
 @pass_context
-@elasticsearch_errors
+@elasticsearch_errors(SOURCES_KEPT)
 def run(ctx: Context, name: str) -> None:
     """Run one source now, from its stored cursor (exit 1 if it fails)."""
     settings = ready(ctx.reachable_settings())
@@ -135,7 +116,7 @@ def run(ctx: Context, name: str) -> None:
     help="Last UTC day to read again, included.",
 )
 @pass_context
-@elasticsearch_errors
+@elasticsearch_errors(SOURCES_KEPT)
 def backfill(ctx: Context, name: str, first: datetime, last: datetime) -> None:
     """Read the days FROM..TO again (what the remote still offers); stored documents are
     not duplicated and the regular cursor does not move."""
@@ -153,7 +134,7 @@ def backfill(ctx: Context, name: str, first: datetime, last: datetime) -> None:
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @pass_context
-@elasticsearch_errors
+@elasticsearch_errors(SOURCES_KEPT)
 def reset(ctx: Context, name: str, yes: bool) -> None:
     """Forget a source's cursor: its next run reads everything again (nothing stored is
     duplicated; ids repeat)."""
