@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import ConflictError, Elasticsearch
 
 from metronome.alerts.machine import AlertState, Transition
 from metronome.alerts.rules import Rule, RuleError, parse_rule, rule_to_json
 from metronome.errors import ApiError
 from metronome.es.templates import load_templates
-from metronome.query.reads import call_elasticsearch
+from metronome.query.reads import (
+    DocumentConflict,
+    DocumentMissing,
+    call_document,
+)
 
 MAX_LISTED = 1000
 T = TypeVar("T")
@@ -91,7 +95,7 @@ class AlertStore:
         query: dict[str, Any] = {"bool": {"filter": [{"term": {"kind": "rule"}}]}}
         if site is not None:
             query["bool"]["filter"].append({"term": {"site": site}})
-        response = _call(
+        response = call_document(
             lambda: (
                 self.client.search(
                     index=self.index,
@@ -113,8 +117,8 @@ class AlertStore:
 
     def rule(self, name: str) -> StoredRule | None:
         try:
-            found = _call(lambda: self.client.get(index=self.index, id=f"rule:{name}").body)
-        except _Missing:
+            found = call_document(lambda: self.client.get(index=self.index, id=f"rule:{name}").body)
+        except DocumentMissing:
             return None
         return _stored_rule(found)
 
@@ -122,7 +126,7 @@ class AlertStore:
         """The stored rule, or None when the name is taken."""
         self.ensure_index()
         try:
-            written = _call(
+            written = call_document(
                 lambda: (
                     self.client.create(
                         index=self.index,
@@ -132,14 +136,14 @@ class AlertStore:
                     ).body
                 )
             )
-        except _Conflict:
+        except DocumentConflict:
             return None
         return StoredRule(rule, _version(written))
 
     def replace_rule(self, rule: Rule, version: tuple[int, int]) -> StoredRule | None:
         """Write over ``version``; None when the rule changed since (or is gone)."""
         try:
-            written = _call(
+            written = call_document(
                 lambda: (
                     self.client.index(
                         index=self.index,
@@ -151,7 +155,7 @@ class AlertStore:
                     ).body
                 )
             )
-        except (_Conflict, _Missing):
+        except (DocumentConflict, DocumentMissing):
             return None
         return StoredRule(rule, _version(written))
 
@@ -161,14 +165,14 @@ class AlertStore:
         if version is not None:
             options = {"if_seq_no": version[0], "if_primary_term": version[1]}
         try:
-            _call(
+            call_document(
                 lambda: self.client.delete(
                     index=self.index, id=f"rule:{name}", refresh="wait_for", **options
                 )
             )
-        except _Missing:
+        except DocumentMissing:
             return False
-        except _Conflict:
+        except DocumentConflict:
             return None
         return True
 
@@ -180,7 +184,7 @@ class AlertStore:
         states = {name: VersionedState(AlertState(rule=name)) for name in wanted}
         if not wanted:
             return states
-        response = _call(
+        response = call_document(
             lambda: (
                 self.client.options(ignore_status=404)
                 .mget(index=self.index, ids=[f"state:{name}" for name in wanted])
@@ -271,7 +275,7 @@ class AlertStore:
             if end is not None:
                 bounds["lt"] = end.isoformat()
             filters.append({"range": {"at": bounds}})
-        response = _call(
+        response = call_document(
             lambda: (
                 self.client.search(
                     index=self.index,
@@ -297,7 +301,7 @@ class AlertStore:
             return
         template = next(t for t in load_templates(self.prefix) if t.name == self.index)
         body = template.body["template"]
-        _call(
+        call_document(
             lambda: self.client.options(ignore_status=400).indices.create(
                 index=self.index, mappings=body["mappings"]
             )
@@ -369,34 +373,6 @@ def _stored_rule(document: dict[str, Any]) -> StoredRule | None:
 
 def _version(document: dict[str, Any]) -> str:
     return f"{document['_seq_no']}.{document['_primary_term']}"
-
-
-def _call(call: Callable[[], T]) -> T:
-    """``call`` as every read is made (503 when Elasticsearch cannot answer), 404 and 409 as
-    ``_Missing`` and ``_Conflict``."""
-
-    def guarded() -> tuple[str, T | None]:
-        try:
-            return "done", call()
-        except ConflictError:
-            return "conflict", None
-        except NotFoundError:
-            return "missing", None
-
-    outcome, value = call_elasticsearch(guarded)
-    if outcome == "conflict":
-        raise _Conflict
-    if outcome == "missing":
-        raise _Missing
-    return value  # type: ignore[return-value]
-
-
-class _Conflict(Exception):
-    pass
-
-
-class _Missing(Exception):
-    pass
 
 
 def store_error(error: Exception) -> ApiError:

@@ -11,17 +11,20 @@ overwriting. Writes wait for the refresh, so a list read after a save shows it.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from elasticsearch import ConflictError, Elasticsearch, NotFoundError
+from elasticsearch import Elasticsearch
 
 from metronome.dashboards.definition import Dashboard, parse_dashboard, to_json
 from metronome.dashboards.registry import Entry
 from metronome.errors import ApiError
 from metronome.es.templates import load_templates
-from metronome.query.reads import call_elasticsearch
+from metronome.query.reads import (
+    DocumentConflict,
+    DocumentMissing,
+    call_document,
+)
 
 VERSION = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
 MAX_LISTED = 1000
@@ -54,7 +57,7 @@ class DashboardStore:
         self._ready = False
 
     def list(self, site: str) -> list[Entry]:
-        response = self._call(
+        response = call_document(
             lambda: (
                 self.client.search(
                     index=self.index,
@@ -71,10 +74,10 @@ class DashboardStore:
 
     def get(self, site: str, dashboard_id: str) -> Entry | None:
         try:
-            found = self._call(
+            found = call_document(
                 lambda: self.client.get(index=self.index, id=_doc_id(site, dashboard_id)).body
             )
-        except _Missing:
+        except DocumentMissing:
             return None
         return self._entry(found)
 
@@ -83,7 +86,7 @@ class DashboardStore:
         assert dashboard.site is not None
         self._ensure_index()
         try:
-            written = self._call(
+            written = call_document(
                 lambda: (
                     self.client.create(
                         index=self.index,
@@ -93,7 +96,7 @@ class DashboardStore:
                     ).body
                 )
             )
-        except _Conflict:
+        except DocumentConflict:
             return None
         return Entry(dashboard, "stored", version_of(written))
 
@@ -103,7 +106,7 @@ class DashboardStore:
         assert dashboard.site is not None
         seq_no, primary_term = _versioned(version)
         try:
-            written = self._call(
+            written = call_document(
                 lambda: (
                     self.client.index(
                         index=self.index,
@@ -115,7 +118,7 @@ class DashboardStore:
                     ).body
                 )
             )
-        except _Conflict:
+        except DocumentConflict:
             raise self.conflict(dashboard.site, dashboard.id) from None
         return Entry(dashboard, "stored", version_of(written))
 
@@ -125,7 +128,7 @@ class DashboardStore:
             seq_no, primary_term = _versioned(version)
             options = {"if_seq_no": seq_no, "if_primary_term": primary_term}
         try:
-            self._call(
+            call_document(
                 lambda: self.client.delete(
                     index=self.index,
                     id=_doc_id(site, dashboard_id),
@@ -133,9 +136,9 @@ class DashboardStore:
                     **options,
                 )
             )
-        except _Conflict:
+        except DocumentConflict:
             raise self.conflict(site, dashboard_id) from None
-        except _Missing:
+        except DocumentMissing:
             raise unknown_dashboard(dashboard_id, site) from None
 
     def conflict(self, site: str, dashboard_id: str) -> ApiError:
@@ -164,40 +167,12 @@ class DashboardStore:
             return
         template = next(t for t in load_templates(self.prefix) if t.name == self.index)
         body = template.body["template"]
-        self._call(
+        call_document(
             lambda: self.client.options(ignore_status=400).indices.create(
                 index=self.index, mappings=body["mappings"]
             )
         )
         self._ready = True
-
-    @staticmethod
-    def _call(call: Callable[[], T]) -> T:
-        """``call`` as every read is made (a 503 when Elasticsearch cannot answer), its 404
-        and 409 raised as ``_Missing`` and ``_Conflict``."""
-
-        def guarded() -> tuple[str, T | None]:
-            try:
-                return "done", call()
-            except ConflictError:
-                return "conflict", None
-            except NotFoundError:
-                return "missing", None
-
-        outcome, value = call_elasticsearch(guarded)
-        if outcome == "conflict":
-            raise _Conflict
-        if outcome == "missing":
-            raise _Missing
-        return value  # type: ignore[return-value]
-
-
-class _Conflict(Exception):
-    """Elasticsearch answered 409: the document changed, or the id is taken."""
-
-
-class _Missing(Exception):
-    """Elasticsearch answered 404: no such document (or no index yet)."""
 
 
 def unknown_dashboard(dashboard_id: str, site: str) -> ApiError:

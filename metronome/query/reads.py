@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from elasticsearch import ApiError as EsApiError
-from elasticsearch import BadRequestError, TransportError
+from elasticsearch import BadRequestError, ConflictError, NotFoundError, TransportError
 
 from metronome.errors import ApiError
 
@@ -39,6 +39,35 @@ def call_elasticsearch(call: Callable[[], T]) -> T:
             log.warning("Elasticsearch failed a read: %r", error)
             raise store_unavailable() from None
     raise AssertionError("unreachable")
+
+
+class DocumentConflict(Exception):
+    """Elasticsearch answered 409: the document changed since it was read, or the id is taken."""
+
+
+class DocumentMissing(Exception):
+    """Elasticsearch answered 404: no such document (or no index yet)."""
+
+
+def call_document(call: Callable[[], T]) -> T:
+    """A read or conditional write of one stored document (a dashboard, an alert rule): made
+    as ``call_elasticsearch`` makes every read (503 when Elasticsearch cannot answer), its 409
+    and 404 raised as ``DocumentConflict`` and ``DocumentMissing``."""
+
+    def guarded() -> tuple[str, T | None]:
+        try:
+            return "done", call()
+        except ConflictError:
+            return "conflict", None
+        except NotFoundError:
+            return "missing", None
+
+    outcome, value = call_elasticsearch(guarded)
+    if outcome == "conflict":
+        raise DocumentConflict
+    if outcome == "missing":
+        raise DocumentMissing
+    return value  # type: ignore[return-value]
 
 
 def check_shards(response: Mapping[str, Any]) -> None:
