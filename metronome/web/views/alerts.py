@@ -28,8 +28,8 @@ from metronome.alerts.store import AlertStore, Event, StoredRule
 from metronome.config import Settings, SiteSettings
 from metronome.dashboards.store import parse_version
 from metronome.errors import ApiError
-from metronome.hits.bodies import loads_json
 from metronome.query.reads import call_elasticsearch
+from metronome.web.json_body import json_body
 from metronome.web.readers import reader_site
 from metronome.web.services import EXTENSION_KEY as SERVICES_KEY
 from metronome.web.services import current_services
@@ -293,19 +293,7 @@ def _paging() -> tuple[int, int]:
 
 
 def _body() -> Any:
-    mimetype = request.mimetype
-    if not (mimetype in ("application/json", "", "application/x-www-form-urlencoded") or
-            mimetype.endswith("+json")):  # fmt: skip
-        message = f"{mimetype} is not read here: send the rule as application/json."
-        raise ApiError(415, "unsupported_media_type", message)
-    data = request.get_data(cache=True)
-    if len(data) > MAX_BODY_BYTES:
-        message = f"A rule is at most {MAX_BODY_BYTES} bytes of JSON ({len(data)} sent)."
-        raise ApiError(413, "body_too_large", message)
-    try:
-        body = loads_json(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"The body is not valid JSON ({error}).") from None
+    body = json_body("the rule", MAX_BODY_BYTES)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_rule", "The body is a rule: a JSON object.")
     return body

@@ -43,7 +43,6 @@ from metronome.dashboards.registry import Entry, Fixed
 from metronome.dashboards.shares import Share, ShareStore, share_csp, share_url
 from metronome.dashboards.store import DashboardStore, parse_version, unknown_dashboard
 from metronome.errors import ApiError
-from metronome.hits.bodies import loads_json
 from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.catalog import FieldKind
@@ -52,6 +51,7 @@ from metronome.query.parse import parse_query
 from metronome.query.public_cache import Answer, PublicCache
 from metronome.query.reads import call_elasticsearch
 from metronome.query.result import flat_rows, header
+from metronome.web.json_body import json_body
 from metronome.web.readers import reader_site
 from metronome.web.services import EXTENSION_KEY as SERVICES_KEY
 from metronome.web.services import current_services
@@ -141,7 +141,7 @@ def get_dashboard(dashboard_id: str) -> Response:
 
 @bp.post("/api/v1/dashboards")
 def create_dashboard() -> Response:
-    raw = _definition_body()
+    raw = json_body("the dashboard", MAX_BODY_BYTES)
     site = _site_of(raw)
     dashboard = _parsed(raw, site, id_required=False)
     services = dashboard_services()
@@ -157,7 +157,7 @@ def create_dashboard() -> Response:
 
 @bp.post("/api/v1/dashboards/import")
 def import_dashboard() -> Response:
-    raw = _definition_body()
+    raw = json_body("the dashboard", MAX_BODY_BYTES)
     site = reader_site()  # ?site=: the definition's own site is replaced
     if isinstance(raw, dict):
         given = raw.get("site")
@@ -177,7 +177,7 @@ def import_dashboard() -> Response:
 
 @bp.put("/api/v1/dashboards/<dashboard_id:dashboard_id>")
 def replace_dashboard(dashboard_id: str) -> Response:
-    raw = _definition_body()
+    raw = json_body("the dashboard", MAX_BODY_BYTES)
     site = _site_of(raw)
     current = _find(dashboard_id, site)
     _writable(current)
@@ -423,22 +423,6 @@ def _definition_answer(entry: Entry, status: int = 200) -> Response:
     response.status_code = status
     response.headers["ETag"] = f'"{entry.version}"'
     return response
-
-
-def _definition_body() -> Any:
-    mimetype = request.mimetype
-    if not (mimetype in ("application/json", "", "application/x-www-form-urlencoded") or
-            mimetype.endswith("+json")):  # fmt: skip
-        message = f"{mimetype} is not read here: send the dashboard as application/json."
-        raise ApiError(415, "unsupported_media_type", message)
-    data = request.get_data(cache=True)
-    if len(data) > MAX_BODY_BYTES:
-        message = f"A dashboard is at most {MAX_BODY_BYTES} bytes of JSON ({len(data)} sent)."
-        raise ApiError(413, "body_too_large", message)
-    try:
-        return loads_json(data.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"The body is not valid JSON ({error}).") from None
 
 
 def _site_of(raw: Any) -> SiteSettings:
