@@ -26,7 +26,7 @@ from elasticsearch import ConflictError, Elasticsearch
 from metronome.alerts.machine import AlertState, Transition
 from metronome.alerts.rules import Rule, RuleError, parse_rule, rule_to_json
 from metronome.errors import ApiError
-from metronome.es.templates import load_templates
+from metronome.es.templates import create_templated_index
 from metronome.query.reads import (
     DocumentConflict,
     DocumentMissing,
@@ -297,16 +297,9 @@ class AlertStore:
 
     def ensure_index(self) -> None:
         """The index with its mapping, even where the templates were not installed."""
-        if self._ready:
-            return
-        template = next(t for t in load_templates(self.prefix) if t.name == self.index)
-        body = template.body["template"]
-        call_document(
-            lambda: self.client.options(ignore_status=400).indices.create(
-                index=self.index, mappings=body["mappings"]
-            )
-        )
-        self._ready = True
+        if not self._ready:
+            call_document(lambda: create_templated_index(self.client, self.prefix, self.index))
+            self._ready = True
 
 
 def event_of(rule: Rule, state: AlertState, transition: Transition) -> Event:

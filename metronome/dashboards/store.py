@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from metronome.dashboards.definition import Dashboard, parse_dashboard, to_json
 from metronome.dashboards.registry import Entry
 from metronome.errors import ApiError
-from metronome.es.templates import load_templates
+from metronome.es.templates import create_templated_index
 from metronome.query.reads import (
     DocumentConflict,
     DocumentMissing,
@@ -163,16 +163,9 @@ class DashboardStore:
 
     def _ensure_index(self) -> None:
         """The index with its mapping, even where the templates were not installed."""
-        if self._ready:
-            return
-        template = next(t for t in load_templates(self.prefix) if t.name == self.index)
-        body = template.body["template"]
-        call_document(
-            lambda: self.client.options(ignore_status=400).indices.create(
-                index=self.index, mappings=body["mappings"]
-            )
-        )
-        self._ready = True
+        if not self._ready:
+            call_document(lambda: create_templated_index(self.client, self.prefix, self.index))
+            self._ready = True
 
 
 def unknown_dashboard(dashboard_id: str, site: str) -> ApiError:

@@ -15,7 +15,7 @@ from typing import Any
 from elasticsearch import ConflictError, Elasticsearch
 
 from metronome.digests.schedule import Period
-from metronome.es.templates import load_templates
+from metronome.es.templates import create_templated_index
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,9 @@ class SentLog:
 
     def _ensure_index(self) -> None:
         """The index with its mapping, even where the templates were not installed."""
-        if self._ready:
-            return
-        template = next(t for t in load_templates(self.prefix) if t.name == self.index)
-        mappings = template.body["template"]["mappings"]
-        self.client.options(ignore_status=400).indices.create(index=self.index, mappings=mappings)
-        self._ready = True
+        if not self._ready:
+            create_templated_index(self.client, self.prefix, self.index)
+            self._ready = True
 
 
 def _sent(source: dict[str, Any]) -> Sent:

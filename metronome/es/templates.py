@@ -43,6 +43,14 @@ def install_templates(client: Elasticsearch, prefix: str) -> list[Template]:
     return templates
 
 
+def create_templated_index(client: Elasticsearch, prefix: str, index: str) -> None:
+    """The single index ``index`` (e.g. ``<prefix>-alerts``) with the mapping of its template,
+    even where the templates were not installed; one already there is left as it is."""
+    template = next(t for t in load_templates(prefix) if t.name == index)
+    mappings = template.body["template"]["mappings"]
+    client.options(ignore_status=400).indices.create(index=index, mappings=mappings)
+
+
 def remove_templates(client: Elasticsearch, prefix: str) -> None:
     """Delete the templates of one prefix (index templates first); used by tests."""
     for template in reversed(load_templates(prefix)):

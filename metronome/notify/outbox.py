@@ -48,7 +48,7 @@ from elasticsearch import ConflictError, Elasticsearch, NotFoundError, Transport
 from marshmallow import ValidationError
 
 from metronome.config.notify import mailbox_address
-from metronome.es.templates import load_templates
+from metronome.es.templates import create_templated_index
 from metronome.notify.backoff import RetryPolicy, next_attempt
 from metronome.notify.channel import Channel
 from metronome.notify.clock import Clock, system_clock
@@ -369,13 +369,9 @@ class Outbox:
 
     def _ensure_index(self) -> None:
         """The index with its mapping, even where the templates were not installed."""
-        if self._ready:
-            return
-        template = next(t for t in load_templates(self.prefix) if t.name == self.index)
-        self.client.options(ignore_status=400).indices.create(
-            index=self.index, mappings=template.body["template"]["mappings"]
-        )
-        self._ready = True
+        if not self._ready:
+            create_templated_index(self.client, self.prefix, self.index)
+            self._ready = True
 
 
 def send_now(
