@@ -144,7 +144,8 @@ def put(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> None:
             {"site": "shop", **doc, "@timestamp": at.isoformat(), "received_at": at.isoformat()},
         ]
     for start in range(0, len(operations), 2000):
-        response = es.bulk(operations=operations[start : start + 2000], refresh="wait_for")
+        chunk = operations[start : start + 2000]  # new daily indices: slow on a busy machine
+        response = es.options(request_timeout=120).bulk(operations=chunk, refresh="wait_for")
         assert not response["errors"], response
 
 
