@@ -220,13 +220,18 @@ def test_a_threshold_rule_mails_once_per_incident_and_its_resolution(
     link = "https://metronome.example.org/?site=shop&amp;view=alerts&amp;rule=many-refunds"
     assert link in html_of(mail) and "Open: https://metronome.example.org/" in text_of(mail)
 
-    for _ in range(30):  # half an hour of one-minute evaluations and deliveries: no new mail
+    # More refunds half an hour on: the rule holds for the whole next hour, evaluated and
+    # delivered every minute, and sends no second mail (its repeat interval is 4 hours).
+    put(es, index_prefix, events_at(NOW + timedelta(minutes=25), 12, timedelta(seconds=25),
+                                    event="refund", amount=15))  # fmt: skip
+    for _ in range(60):
         clock.walk(minutes=1)
-        evaluator.run(only="many-refunds")
+        held = by_rule(evaluator.run(only="many-refunds"))["many-refunds"]
+        assert held.after.state == "firing", held.after
         outbox.deliver_due()
     assert len(smtp.messages) == 1
 
-    clock.walk(hours=1)  # the refunds have left the window
+    clock.walk(hours=1)  # every refund has left the window
     assert by_rule(evaluator.run(only="many-refunds"))["many-refunds"].after.state == "resolved"
     resolved = delivered(outbox, smtp, 2)[1]
     assert subject(resolved).startswith("[RESOLVED] [shop] many-refunds: sum:amount 0")
