@@ -135,10 +135,10 @@ def check(ctx: Context, only: str | None, dry_run: bool) -> None:
     --dry-run, record and send as the scheduler does. Exit 1 when a rule cannot be evaluated."""
     settings = ctx.settings
     check_rules(settings, ctx.config_file)
-    try:
+    if settings.elasticsearch.url:  # configured: the local checks say when it is down
+        client = build_client(settings.elasticsearch)
+    else:  # the embedded node: it must be running (a one-line error says how to start it)
         client = build_client(ctx.reachable_settings().elasticsearch)
-    except click.ClickException:
-        client = build_client(settings.elasticsearch)  # the local checks say it is down
     outbox = None if dry_run else build_outbox(settings, client)
     evaluator = Evaluator(settings, client, outbox, instance="metronome alerts check")
     local = LocalChecks(settings, client, outbox, instance="metronome alerts check")

@@ -137,3 +137,11 @@ def test_the_alerts_commands(
     bad = runner.invoke(cli, ["--config", str(config), "alerts", "list"])
     assert bad.exit_code == 1
     assert "alerts.rules.quiet-site.channels: Unknown channel 'pager'" in bad.output
+    # No Elasticsearch URL and no embedded node running: one line says how to start it.
+    del raw["elasticsearch"]["url"]
+    raw["elasticsearch"]["embedded"] = {"data_dir": str(tmp_path / "es"), "http_port": free_port()}
+    raw["alerts"]["rules"]["quiet-site"]["channels"] = ["ops"]
+    config.write_text(yaml.safe_dump(raw))
+    stopped = runner.invoke(cli, ["--config", str(config), "alerts", "check", "--dry-run"])
+    assert stopped.exit_code == 1 and isinstance(stopped.exception, SystemExit), stopped.output
+    assert "the embedded node is not running" in stopped.output
