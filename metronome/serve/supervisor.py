@@ -238,7 +238,7 @@ def _banner(settings: Settings, base: str) -> str:
             ),
             *(
                 [
-                    f"Alerts: {len(settings.alerts.rules)} rules in the config (metronome alerts "
+                    f"Alerts: {_rules(len(settings.alerts.rules))} in the config (metronome alerts "
                     f"list, or GET {base}/api/v1/alerts)"
                     + (
                         ""
@@ -253,3 +253,7 @@ def _banner(settings: Settings, base: str) -> str:
             "",
         ]
     )
+
+
+def _rules(count: int) -> str:
+    return f"{count} rule" if count == 1 else f"{count} rules"
