@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ import pytest
 import schemathesis
 from elasticsearch import Elasticsearch
 from schemathesis.core import NotSet
-from schemathesis.core.failures import Failure
+from schemathesis.core.failures import AcceptedNegativeData, Failure
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.engine import events, from_schema
 from schemathesis.openapi.checks import RejectedPositiveData
@@ -78,6 +79,12 @@ SEMANTIC_REFUSALS = {
     "whose parts contradict each other (x + w beyond the grid, a pie of two dimensions, an "
     "order_by naming neither a metric nor a dimension, a site other than the request's)",
 }
+# "Invalid component: in body - violates `pattern` at /items/.../properties/hit_id (was ...": one
+# field of one item of a batch (a single mutation; several are listed on lines of their own).
+BATCH_ITEM_FIELD = re.compile(
+    r"Invalid component: in body - violates `[^`]+` "
+    r"at /items/\S*/properties/([A-Za-z0-9_.@-]+) \(was"
+)
 # A hit's or a tag's time beyond the bounds the site sets around the server clock: the refusal
 # (invalid_hit, invalid_user_tag, or an entry of a batch's rejected) names time and says so.
 CLOCK_REFUSALS = ("ahead of the server clock", "days in the past")
@@ -234,6 +241,8 @@ def run_schemathesis(url: str) -> Outcome:
 
 
 def _excuse(operation: str, failure: Failure, response: schemathesis.Response) -> str | None:
+    if isinstance(failure, AcceptedNegativeData):
+        return _batch_kept_the_rest(failure, response)
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return None
     errors = _errors(response.content)
@@ -244,6 +253,26 @@ def _excuse(operation: str, failure: Failure, response: schemathesis.Response) -
     if errors and None not in reasons:
         return " + ".join(sorted(str(reason) for reason in reasons))
     return None
+
+
+def _batch_kept_the_rest(failure: Failure, response: schemathesis.Response) -> str | None:
+    """A batch with one schema-violating item is answered 202: its valid items are kept and
+    the bad one is listed in ``rejected`` (docs/api.md). Excused only when an entry of
+    ``rejected`` names the very field the case made invalid."""
+    broken = BATCH_ITEM_FIELD.search(failure.message)
+    if response.status_code != 202 or broken is None:
+        return None
+    try:
+        body = json.loads(response.content or b"")
+    except ValueError:
+        return None
+    rejected = body.get("rejected") if isinstance(body, dict) else None
+    fields = {
+        (entry.get("error") or {}).get("field")
+        for entry in (rejected if isinstance(rejected, list) else [])
+        if isinstance(entry, dict)
+    }
+    return "a batch's bad item rejected, the rest kept" if broken[1] in fields else None
 
 
 def _semantic(error: dict[str, Any]) -> str | None:
