@@ -83,7 +83,8 @@ SEMANTIC_REFUSALS = {
 # field of one item of a batch (a single mutation; several are listed on lines of their own).
 BATCH_ITEM_FIELD = re.compile(
     r"Invalid component: in body - violates `[^`]+` "
-    r"at /items/\S*/properties/([A-Za-z0-9_.@-]+) \(was"
+    r"at /items/\S*/properties/([A-Za-z0-9_.@-]+) \(was .*, became (.*)\)$",
+    re.MULTILINE,
 )
 # A hit's or a tag's time beyond the bounds the site sets around the server clock: the refusal
 # (invalid_hit, invalid_user_tag, or an entry of a batch's rejected) names time and says so.
@@ -225,7 +226,7 @@ def run_schemathesis(url: str) -> Outcome:
         case: schemathesis.Case[Any],
         response: schemathesis.Response,
     ) -> bool:  # False drops the failure
-        reason = _excuse(case.operation.label, failure, response)
+        reason = _excuse(case, failure, response)
         if reason is not None:
             outcome.excused[reason] = outcome.excused.get(reason, 0) + 1
         return reason is None
@@ -240,9 +241,11 @@ def run_schemathesis(url: str) -> Outcome:
     return outcome
 
 
-def _excuse(operation: str, failure: Failure, response: schemathesis.Response) -> str | None:
+def _excuse(
+    case: schemathesis.Case[Any], failure: Failure, response: schemathesis.Response
+) -> str | None:
     if isinstance(failure, AcceptedNegativeData):
-        return _batch_kept_the_rest(failure, response)
+        return _batch_kept_the_rest(case, failure, response)
     if not isinstance(failure, RejectedPositiveData) or response.status_code != 422:
         return None
     errors = _errors(response.content)
@@ -255,24 +258,29 @@ def _excuse(operation: str, failure: Failure, response: schemathesis.Response) -
     return None
 
 
-def _batch_kept_the_rest(failure: Failure, response: schemathesis.Response) -> str | None:
-    """A batch with one schema-violating item is answered 202: its valid items are kept and
-    the bad one is listed in ``rejected`` (docs/api.md). Excused only when an entry of
-    ``rejected`` names the very field the case made invalid."""
+def _batch_kept_the_rest(
+    case: schemathesis.Case[Any], failure: Failure, response: schemathesis.Response
+) -> str | None:
+    """A batch with a schema-violating item is answered 202: its valid items are kept and the
+    bad one is listed in ``rejected`` (docs/api.md). Excused only when every item that carries
+    the value the case made invalid is among the rejected ones."""
     broken = BATCH_ITEM_FIELD.search(failure.message)
-    if response.status_code != 202 or broken is None:
+    if response.status_code != 202 or broken is None or not isinstance(case.body, list):
         return None
     try:
+        became = json.loads(broken[2])
         body = json.loads(response.content or b"")
     except ValueError:
         return None
+    carriers = {
+        n for n, item in enumerate(case.body)
+        if isinstance(item, dict) and broken[1] in item and item[broken[1]] == became
+    }  # fmt: skip
     rejected = body.get("rejected") if isinstance(body, dict) else None
-    fields = {
-        (entry.get("error") or {}).get("field")
-        for entry in (rejected if isinstance(rejected, list) else [])
-        if isinstance(entry, dict)
-    }
-    return "a batch's bad item rejected, the rest kept" if broken[1] in fields else None
+    refused = {e.get("index") for e in (rejected or []) if isinstance(e, dict)}
+    if carriers and carriers <= refused:
+        return "a batch's bad item rejected, the rest kept"
+    return None
 
 
 def _semantic(error: dict[str, Any]) -> str | None:
