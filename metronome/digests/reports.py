@@ -22,11 +22,10 @@ from metronome.reports import (
     report_filename,
     xlsx,
 )
+from metronome.reports.report import MEDIA_TYPES
 
 log = logging.getLogger(__name__)
 
-PDF = "application/pdf"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The e-mail's column is 576 px; the report page is 1200 px on 12 columns. A series over time
 # drawn on 6 columns is about as wide as the column (its labels at their size), a pie or a bar
 # on 3 columns fits twice side by side.
@@ -64,10 +63,11 @@ def render_with(renderer: ReportRenderer) -> RenderReport:
             charts = renderer.widget_pngs(
                 dataclasses.replace(report, dashboard=chart_dashboard(request.dashboard))
             )
-            files.append(File(report_filename(report, "pdf"), PDF, renderer.pdf(report)))
+            pdf = renderer.pdf(report)
+            files.append(File(report_filename(report, "pdf"), MEDIA_TYPES["pdf"], pdf))
         except (ReportUnavailable, ReportFailed, ReportBusy) as error:
             log.warning("digest of %r without charts and PDF: %s", request.dashboard.id, error)
-        files.append(File(report_filename(report, "xlsx"), XLSX, xlsx(report)))
+        files.append(File(report_filename(report, "xlsx"), MEDIA_TYPES["xlsx"], xlsx(report)))
         return Report(charts, tuple(files))
 
     return render

@@ -29,6 +29,9 @@ from openpyxl import Workbook  # type: ignore[import-untyped]
 from openpyxl.cell import WriteOnlyCell  # type: ignore[import-untyped]
 from openpyxl.styles import Font  # type: ignore[import-untyped]
 
+# what every .xlsx download and attachment is sent as
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
 Table = tuple[str, list[str], Iterable[Sequence[Any]]]
 
 FORMULA_STARTS = frozenset("=+-@\t\r")

@@ -12,9 +12,12 @@ from typing import Any, Literal
 
 from metronome.dashboards.data import PageState
 from metronome.dashboards.definition import Dashboard, to_json
+from metronome.query.export import XLSX_MEDIA_TYPE
 
 Paper = Literal["a4", "letter"]
 PAPERS: tuple[Paper, ...] = ("a4", "letter")
+# what each report format is sent as (an e-mail attachment or a download)
+MEDIA_TYPES = {"pdf": "application/pdf", "png": "image/png", "xlsx": XLSX_MEDIA_TYPE}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

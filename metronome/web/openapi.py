@@ -26,6 +26,7 @@ from metronome.compat.allezon import openapi_paths as allezon_paths
 from metronome.config import IngestSettings
 from metronome.hits.definition import hit_query_parameters, hit_schema
 from metronome.query.catalog import FieldKind
+from metronome.query.export import XLSX_MEDIA_TYPE
 from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.result import RESULT_SCHEMA
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
@@ -105,7 +106,7 @@ def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str
 MEDIA_TYPES = {
     "json": "application/json",
     "csv": "text/csv",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MEDIA_TYPE,
     "ndjson": "application/x-ndjson",
 }
 

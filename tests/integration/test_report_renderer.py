@@ -22,7 +22,11 @@ from metronome.reports import ReportBusy, ReportData, ReportFailed, ReportRender
 from tests.conftest import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+
+
+@pytest.fixture(autouse=True)
+def _chromium_installed() -> None:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium"
 
 
 def bundle(tmp_path: Path, script: str) -> Path:

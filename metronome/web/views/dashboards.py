@@ -46,6 +46,7 @@ from metronome.errors import ApiError
 from metronome.query import export
 from metronome.query.body import query_body
 from metronome.query.catalog import FieldKind
+from metronome.query.export import XLSX_MEDIA_TYPE
 from metronome.query.multi import run_queries
 from metronome.query.parse import parse_query
 from metronome.query.public_cache import Answer, PublicCache
@@ -75,7 +76,7 @@ EXTENSION_KEY = "metronome.dashboards"
 DATA_CACHE = PublicCacheSettings(ttl=10.0, max_entries=500, max_bytes=32 * 1024 * 1024)
 DOWNLOADS = {
     "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MEDIA_TYPE,
 }
 MAX_SUFFIX = 100
 

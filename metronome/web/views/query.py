@@ -19,6 +19,7 @@ from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, is_valid_stream
 from metronome.query import export
 from metronome.query.body import query_body
+from metronome.query.export import XLSX_MEDIA_TYPE
 from metronome.query.model import TimeRange
 from metronome.query.parse import output_format, parse_query
 from metronome.query.public_cache import Answer, cache_key
@@ -49,7 +50,7 @@ MAX_ID_LENGTH = 1024
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "ndjson": "application/x-ndjson",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "xlsx": XLSX_MEDIA_TYPE,
 }
 
 

@@ -33,18 +33,13 @@ from metronome.reports import (
     report_filename,
     xlsx,
 )
-from metronome.reports.report import PAPERS
+from metronome.reports.report import MEDIA_TYPES, PAPERS
 from metronome.web.readers import reader_site
 from metronome.web.views.dashboards import _find, _shared, data_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reports", __name__)
 EXTENSION_KEY = "metronome.reports"
-CONTENT_TYPES = {
-    "pdf": "application/pdf",
-    "png": "image/png",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 PARAMETERS = (*PAGE_KEYS, "paper")
 RETRY_SECONDS = 5
 
@@ -139,7 +134,7 @@ def _json_parameter(name: str, value: str) -> Any:
 
 
 def _format(fmt: str) -> None:
-    if fmt not in CONTENT_TYPES:
+    if fmt not in MEDIA_TYPES:
         message = f"A dashboard downloads as .pdf, .png or .xlsx, not .{fmt[:10]}."
         raise ApiError(404, "unknown_format", message, field="format")
 
@@ -168,7 +163,7 @@ def report_response(
         fixed_filters=tuple(fixed),
     )
     content = xlsx(report) if fmt == "xlsx" else _render(renderer, report, fmt, paper)
-    response = Response(content, content_type=CONTENT_TYPES[fmt])
+    response = Response(content, content_type=MEDIA_TYPES[fmt])
     name = report_filename(report, fmt)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.headers["Cache-Control"] = "private, no-store"
