@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 import requests
 from elasticsearch import Elasticsearch
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, Page, Response
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from metronome.es.templates import install_templates
 from tests.e2e.browser import SNIPPET, PageServer, chromium
@@ -38,6 +39,28 @@ def page_html(script_src: str, endpoint: str = "", body: str = "") -> str:
 <script defer src="{script_src}"{endpoint_attribute} data-flush-interval="200"
         data-retry-base="300" data-retry-max="1500"></script>
 </head><body>{body}</body></html>"""
+
+
+def record_trouble(page: Page) -> list[str]:
+    """What went wrong while the page loaded (failed requests, error answers, script
+    errors), so a snippet that never starts fails with its cause rather than a bare timeout."""
+    trouble: list[str] = []
+    page.on("requestfailed", lambda r: trouble.append(f"{r.url}: {r.failure}"))
+
+    def note_refusal(response: Response) -> None:
+        if response.status >= 400:
+            trouble.append(f"{response.url}: HTTP {response.status}")
+
+    page.on("response", note_refusal)
+    page.on("pageerror", lambda error: trouble.append(f"script error: {error}"))
+    return trouble
+
+
+def wait_for_tracker(page: Page, trouble: list[str]) -> None:
+    try:
+        page.wait_for_function("typeof window.metronome?.pending === 'function'")
+    except PlaywrightTimeout:
+        raise AssertionError(f"the snippet never started; the page saw {trouble}") from None
 
 
 def counts_by_event_and_id(base: str) -> Counter[tuple[str, str]]:
@@ -113,9 +136,10 @@ def test_a_visit_is_counted_exactly(
             page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda error: errors.append(str(error)))
+            trouble = record_trouble(page)
 
             page.goto(page_url, wait_until="load")
-            page.wait_for_function("window.metronome && window.metronome.pending")
+            wait_for_tracker(page, trouble)
             page.click("#spa")  # SPA route change: a view of /shop/item-1
             page.evaluate("history.replaceState({}, '', '/shop/item-1')")  # same route: none
             with page.expect_download():
