@@ -1,0 +1,151 @@
+"""The rollup job's bucket arithmetic and its choice of work (metronome.rollups.buckets, .plan,
+and the state document's round trip)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from metronome.rollups.buckets import (
+    Grain,
+    buckets,
+    ceil,
+    clip,
+    floor,
+    merge,
+    spans_of,
+    subtract,
+    union,
+    window_start,
+)
+from metronome.rollups.plan import (
+    closing,
+    differing,
+    merged,
+    received_work,
+    split_received,
+    sweep_due,
+    sweep_work,
+    watermark,
+)
+from metronome.rollups.state import GroupState, Pending, StreamState, from_document, to_document
+
+
+def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
+
+
+def test_floor_and_ceil_are_utc_bucket_edges() -> None:
+    moment = datetime(2026, 11, 1, 1, 30, tzinfo=UTC)
+    assert floor(moment, "hour") == at(1, 1)
+    assert floor(moment, "day") == at(1)
+    assert ceil(moment, "hour") == at(1, 2)
+    assert ceil(at(1, 2), "hour") == at(1, 2)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        floor(datetime(2026, 11, 1), "hour")
+
+
+def test_the_window_starts_on_the_utc_day_its_length_reaches_back_to() -> None:
+    assert window_start(at(8, 13, 5), timedelta(days=7)) == at(1)
+
+
+def test_bucket_starts_merge_into_the_fewest_ranges() -> None:
+    hours = [at(1, 3), at(1, 1), at(1, 2), at(1, 2), at(1, 7)]
+    assert merge(hours, "hour") == [(at(1, 1), at(1, 4)), (at(1, 7), at(1, 8))]
+    assert spans_of(hours, "day") == [(at(1), at(2))]
+    assert buckets((at(1, 22), at(2, 1)), "hour") == [at(1, 22), at(1, 23), at(2, 0)]
+
+
+def test_range_algebra() -> None:
+    assert union([(at(3), at(4)), (at(1), at(2)), (at(2), at(3))]) == [(at(1), at(4))]
+    assert clip([(at(1), at(5))], at(2), at(3)) == [(at(2), at(3))]
+    assert clip([(at(1), at(2))], at(2), at(3)) == []
+    assert subtract([(at(1), at(5))], (at(2), at(3))) == [(at(1), at(2)), (at(3), at(5))]
+    assert subtract([(at(1), at(2))], (at(1), at(3))) == []
+
+
+def test_only_ended_buckets_are_closed_and_nothing_twice() -> None:
+    since: dict[Grain, datetime] = {"hour": at(1, 10), "day": at(1)}
+    until: dict[Grain, datetime] = {"hour": at(1, 12), "day": at(1)}  # the day has not ended
+    assert closing(["g"], since, until) == [Pending("g", "hour", at(1, 10), at(1, 12))]
+    assert closing(["g"], until, until) == []
+
+
+def test_received_documents_recompute_their_ended_buckets_only() -> None:
+    closed: dict[Grain, datetime] = {"hour": at(5, 10), "day": at(5)}
+    hours = [at(4, 23), at(5, 9), at(5, 10), at(5, 11)]  # 10:00 and 11:00 are still open
+    work = received_work(["g"], hours, closed)
+    assert work == [
+        Pending("g", "hour", at(4, 23), at(5, 0)),
+        Pending("g", "hour", at(5, 9), at(5, 10)),
+        Pending("g", "day", at(4), at(5)),
+    ]
+
+
+def test_received_hours_before_the_window_are_kept_apart() -> None:
+    inside, before = split_received([at(1, 5), at(1, 6), at(3, 1)], at(2))
+    assert inside == [at(3, 1)]
+    assert before == [(at(1, 5), at(1, 7))]
+
+
+def test_the_sweep_recomputes_the_buckets_whose_counts_differ() -> None:
+    raw = {at(2, 1): 3, at(2, 2): 1, at(3, 4): 2}
+    rolled: dict[Grain, dict[datetime, int]] = {
+        "hour": {at(2, 1): 3, at(2, 2): 0, at(2, 9): 5},
+        "day": {at(2): 9},
+    }
+    end: dict[Grain, datetime] = {"hour": at(4), "day": at(3)}  # day 3 not computed yet: not compared
+    work = sweep_work("g", raw, rolled, at(1), end)
+    assert work == [
+        Pending("g", "hour", at(2, 2), at(2, 3)),
+        Pending("g", "hour", at(2, 9), at(2, 10)),
+        Pending("g", "hour", at(3, 4), at(3, 5)),
+        Pending("g", "day", at(2), at(3)),
+    ]
+    assert differing({at(2): 1}, {at(2): 1}, "day", at(1), at(9)) == []
+
+
+def test_work_is_merged_per_group_and_grain() -> None:
+    work = [
+        Pending("b", "hour", at(1, 1), at(1, 2)),
+        Pending("a", "hour", at(1, 2), at(1, 3)),
+        Pending("a", "hour", at(1, 1), at(1, 2)),
+        Pending("a", "day", at(1), at(2)),
+    ]
+    assert merged(work) == (
+        Pending("a", "day", at(1), at(2)),
+        Pending("a", "hour", at(1, 1), at(1, 3)),
+        Pending("b", "hour", at(1, 1), at(1, 2)),
+    )
+
+
+def test_the_watermark_stops_at_the_frontier_and_before_stale_ranges() -> None:
+    frontier = at(8, 13, 40)
+    assert watermark(frontier, "hour", []) == at(8, 13)
+    assert watermark(frontier, "day", []) == at(8)
+    assert watermark(frontier, "hour", [(at(3, 5), at(3, 6))]) == at(3, 5)
+    assert watermark(frontier, "day", [(at(3, 5), at(3, 6))]) == at(3)
+
+
+def test_the_sweep_is_due_after_its_interval() -> None:
+    assert sweep_due(None, at(1), 3600)
+    assert not sweep_due(at(1, 0), at(1, 0, 59), 3600)
+    assert sweep_due(at(1, 0), at(1, 1), 3600)
+
+
+def test_the_state_document_round_trips() -> None:
+    state = StreamState(
+        stream="hits",
+        checkpoint=at(8, 13, 5),
+        last_sweep=at(8, 13),
+        complete_from=at(1),
+        pending=(Pending("items", "day", at(2), at(3)),),
+        stale=((at(1, 1), at(1, 2)),),
+        groups={"items": GroupState("abc", at(1))},
+        closed={"hour": at(8, 13), "day": at(8)},
+        last_run={"ranges": 2},
+    )
+    back = from_document("hits", to_document(state), (4, 1))
+    assert back == StreamState(**{**state.__dict__, "version": (4, 1)})
+    assert from_document("hits", {}, None) == StreamState(stream="hits")
