@@ -95,7 +95,8 @@ def test_the_sweep_recomputes_the_buckets_whose_counts_differ() -> None:
         "hour": {at(2, 1): 3, at(2, 2): 0, at(2, 9): 5},
         "day": {at(2): 9},
     }
-    end: dict[Grain, datetime] = {"hour": at(4), "day": at(3)}  # day 3 not computed yet: not compared
+    # day 3 is not computed yet: not compared
+    end: dict[Grain, datetime] = {"hour": at(4), "day": at(3)}
     work = sweep_work("g", raw, rolled, at(1), end)
     assert work == [
         Pending("g", "hour", at(2, 2), at(2, 3)),
