@@ -36,6 +36,7 @@ from metronome.config.notify import (
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.reports import ReportSettings
+from metronome.config.rollups import RollupGroup, RollupSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
     MetricsSettings,
@@ -85,6 +86,8 @@ __all__ = [
     "PublicCacheSettings",
     "RateLimitSettings",
     "ReportSettings",
+    "RollupGroup",
+    "RollupSettings",
     "SchedulerSettings",
     "ServerSettings",
     "SessionSettings",
