@@ -26,8 +26,9 @@ from metronome.sources.scheduler import Scheduler
 @elasticsearch_errors(SOURCES_KEPT)
 def scheduler(ctx: Context) -> None:
     """Run the sources on their schedules, evaluate alerts, deliver notifications, send due
-    digests and keep the rollups current (one scheduler per cluster holds a lease in Elasticsearch; others wait to
-    take over), and check Elasticsearch, the spool and the forward listener on this instance."""
+    digests and keep the rollups current (one scheduler per cluster holds a lease in
+    Elasticsearch; others wait to take over), and check Elasticsearch, the spool and the
+    forward listener on this instance."""
     settings = ready(ctx.reachable_settings())
     logging.basicConfig(level=logging.INFO, format="scheduler: %(levelname)s %(message)s")
     for chatty in ("elastic_transport", "apscheduler"):  # a line per request / per job run

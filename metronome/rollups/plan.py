@@ -5,13 +5,13 @@ Two ways find the buckets whose raw documents changed:
 - **closing** (every run): a bucket is computed once it has ended (and the time documents take
   to become searchable has passed): the watermark never passes a bucket still open, so an
   open bucket's rollup would never be read;
-- the **fast pass** (every run): the UTC hours of the documents received since the last
-  run's start (less a margin for documents still on their way from the spool). Their ended
-  hour buckets, and the ended days that hold them, are recomputed;
-- the **sweep** (every ``sweep_every``): documents can reach Elasticsearch long after their
-  ``received_at`` (a spool that could not ship while Elasticsearch was down), and the fast pass
-  does not see those. The sweep compares, for every bucket of the late-data window, the raw
-  document count with the rollups' own count and recomputes the buckets that differ.
+- **changes** (every run): the UTC hours of the documents written to the raw indices since the
+  last run (by sequence number, metronome.rollups.detect: whenever they were received, so a
+  spool that ships a week late is seen at once). Their ended hour buckets, and the ended
+  days that hold them, are recomputed;
+- the **sweep** (every ``sweep_every``): deleted raw documents leave nothing to find, so the
+  sweep compares, for every bucket of the late-data window, the raw document count with the
+  rollups' own count and recomputes the buckets that differ.
 
 Buckets before the window are never recomputed by the job: a change there is recorded as a
 stale range (a back-fill recomputes it), and the watermark stays before it.
@@ -50,16 +50,16 @@ def closing(
     ]
 
 
-def split_received(
+def split_window(
     hours: Iterable[datetime], window_start: datetime
 ) -> tuple[list[datetime], list[Span]]:
-    """Hours of received documents: those in the window, and the hour ranges before it."""
+    """Hours of changed documents: those in the window, and the hour ranges before it."""
     inside = [hour for hour in hours if hour >= window_start]
     before = merge((hour for hour in hours if hour < window_start), "hour")
     return inside, before
 
 
-def received_work(
+def changed_work(
     groups: Iterable[str], hours: Sequence[datetime], closed: Mapping[Grain, datetime]
 ) -> list[Pending]:
     """Recompute the ended hour buckets of ``hours`` and the ended day buckets holding them

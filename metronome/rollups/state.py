@@ -2,8 +2,9 @@
 so a restart (or another scheduler taking the lease over) continues where the last run ended:
 
 - ``closed``: per grain, up to where the buckets that ended have been computed;
-- ``checkpoint``: the instant up to which documents' ``received_at`` has been looked at (the
-  next fast pass looks again from ``checkpoint - margin``);
+- ``checkpoint``: when the last completed run started;
+- ``seen``: per primary shard of the raw indices, the sequence number up to which its writes
+  have been looked at (metronome.rollups.detect): the next run looks at those after it;
 - ``last_sweep``: when the raw and rollup counts of the whole window were last compared;
 - ``complete_from``: the first instant the rollups of every group cover; per group, with
   the fingerprint of the definition its rollups were made with, in ``groups`` (the window's
@@ -46,6 +47,14 @@ class Pending:
 
 
 @dataclass(frozen=True)
+class ShardMark:
+    """How far one primary shard of a raw index has applied writes."""
+
+    uuid: str  # the index's; another one means the index was made again
+    checkpoint: int  # every write up to this sequence number is applied
+
+
+@dataclass(frozen=True)
 class GroupState:
     shape: str  # fingerprint of the group's definition its rollups were made with
     since: datetime  # its rollups cover every bucket from here on
@@ -61,6 +70,7 @@ class StreamState:
     stale: tuple[Span, ...] = ()
     groups: Mapping[str, GroupState] = field(default_factory=dict)
     closed: Mapping[Grain, datetime] = field(default_factory=dict)
+    seen: Mapping[str, ShardMark] = field(default_factory=dict)
     last_run: Mapping[str, Any] = field(default_factory=dict)
     version: tuple[int, int] | None = None  # (seq_no, primary_term) as read; None: new
 
@@ -100,6 +110,10 @@ def to_document(state: StreamState) -> dict[str, Any]:
             for name, group in sorted(state.groups.items())
         ],
         "closed": {grain: _iso(moment) for grain, moment in state.closed.items()},
+        "seen": [
+            {"shard": name, "uuid": mark.uuid, "checkpoint": mark.checkpoint}
+            for name, mark in sorted(state.seen.items())
+        ],
         "last_run": dict(state.last_run),
     }
 
@@ -125,10 +139,15 @@ def from_document(
     }
     closed_at = body.get("closed") or {}
     closed = {grain: _required(closed_at[grain]) for grain in GRAINS if closed_at.get(grain)}
+    seen = {
+        str(item["shard"]): ShardMark(str(item["uuid"]), int(item["checkpoint"]))
+        for item in body.get("seen") or ()
+    }
     return StreamState(
         stream=stream,
         groups=groups,
         closed=closed,
+        seen=seen,
         checkpoint=_moment(body.get("checkpoint")),
         last_sweep=_moment(body.get("last_sweep")),
         complete_from=_moment(body.get("complete_from")),

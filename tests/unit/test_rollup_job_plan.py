@@ -20,11 +20,11 @@ from metronome.rollups.buckets import (
     window_start,
 )
 from metronome.rollups.plan import (
+    changed_work,
     closing,
     differing,
     merged,
-    received_work,
-    split_received,
+    split_window,
     sweep_due,
     sweep_work,
     watermark,
@@ -72,10 +72,10 @@ def test_only_ended_buckets_are_closed_and_nothing_twice() -> None:
     assert closing(["g"], until, until) == []
 
 
-def test_received_documents_recompute_their_ended_buckets_only() -> None:
+def test_changed_documents_recompute_their_ended_buckets_only() -> None:
     closed: dict[Grain, datetime] = {"hour": at(5, 10), "day": at(5)}
     hours = [at(4, 23), at(5, 9), at(5, 10), at(5, 11)]  # 10:00 and 11:00 are still open
-    work = received_work(["g"], hours, closed)
+    work = changed_work(["g"], hours, closed)
     assert work == [
         Pending("g", "hour", at(4, 23), at(5, 0)),
         Pending("g", "hour", at(5, 9), at(5, 10)),
@@ -83,8 +83,8 @@ def test_received_documents_recompute_their_ended_buckets_only() -> None:
     ]
 
 
-def test_received_hours_before_the_window_are_kept_apart() -> None:
-    inside, before = split_received([at(1, 5), at(1, 6), at(3, 1)], at(2))
+def test_changed_hours_before_the_window_are_kept_apart() -> None:
+    inside, before = split_window([at(1, 5), at(1, 6), at(3, 1)], at(2))
     assert inside == [at(3, 1)]
     assert before == [(at(1, 5), at(1, 7))]
 
