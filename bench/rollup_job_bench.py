@@ -19,8 +19,8 @@ moved past their end, and measures the CPU of each against the documents it cove
 those, the steady cost at ``--rate`` (an hour of documents closed every hour, a day of them
 every day, a sweep of the late-data window every hour) as a fraction of one core.
 
-    .venv/bin/python bench/rollup_bench.py > rollup.json          # ~5 minutes
-    .venv/bin/python bench/rollup_bench.py --seconds 30 --warmup 20 # a quick look
+    .venv/bin/python bench/rollup_job_bench.py > rollup.json          # ~5 minutes
+    .venv/bin/python bench/rollup_job_bench.py --seconds 30 --warmup 20 # a quick look
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ class RollupBench:
             feeder.stop()
         closing = self._closing()
         return {
-            "bench": "rollup_bench",
+            "bench": "rollup_job_bench",
             "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "machine": machine(),
             "rate": options.rate,

@@ -21,8 +21,6 @@ sequence numbers) or the pending work (redone first): rollups end equal to raw e
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,10 +31,20 @@ from typing import Protocol
 from elasticsearch import Elasticsearch
 
 from metronome.rollups import detect
-from metronome.rollups.buckets import GRAINS, Grain, Span, clip, floor, union, window_start
+from metronome.rollups.buckets import (
+    GRAINS,
+    Grain,
+    Span,
+    clip,
+    floor,
+    merge,
+    union,
+    window_start,
+)
 from metronome.rollups.plan import (
     changed_work,
     closing,
+    differing,
     merged,
     split_window,
     sweep_due,
@@ -119,12 +127,6 @@ class StreamRun:
         )
 
 
-def fingerprint(definition: object) -> str:
-    """A short, stable digest of a group's definition (dimensions, measures)."""
-    text = json.dumps(definition, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 class RollupJob:
     def __init__(
         self,
@@ -193,11 +195,20 @@ class RollupJob:
         marks = detect.shard_marks(self.client, self.prefix, plan.stream)
         if not first:
             since_seen = detect.changed_shards(state.seen, marks)
-            hours = detect.changed_hours(self.client, since_seen)
-            run.changed_hours = len(hours)
+            known = {name: seq for name, seq in since_seen.items() if seq[0] >= 0}
+            new = {name: seq for name, seq in since_seen.items() if seq[0] < 0}
+            hours = detect.changed_hours(self.client, known)
+            copied = detect.changed_hours(self.client, new)
+            run.changed_hours = len(set(hours) | set(copied))
             inside, before = split_window(sorted(hours), start)
-            work += changed_work(rest, inside, closed)
-            run.stale = clip(before, complete_from, start)
+            inside_new, before_new = split_window(sorted(copied), start)
+            work += changed_work(rest, [*inside, *inside_new], closed)
+            run.stale = union(
+                [
+                    *clip(before, complete_from, start),
+                    *self._differing(plan, rest, clip(before_new, complete_from, start)),
+                ]
+            )
             stale = union([*stale, *run.stale])
         swept_at = now if first else state.last_sweep
         due = sweep_due(state.last_sweep, now, options.sweep_every)
@@ -244,6 +255,22 @@ class RollupJob:
                 watermark(frontier, grain, stale),
                 {name: group.shape for name, group in groups.items()},
             )
+
+    def _differing(
+        self, plan: StreamPlan, groups: Sequence[str], spans: Sequence[Span]
+    ) -> list[Span]:
+        """The hours of ``spans`` whose raw count differs from a group's. For documents before
+        the window found in an index the job had not seen: documents copied into new indices
+        (a change of the stream's index period) leave the counts as they were and are not
+        stale; a new day's index of late or back-dated documents does not."""
+        bad: set[datetime] = set()
+        for start, end in spans:
+            index = self.rollups.raw_index(plan.stream, start, end)
+            raw = detect.raw_hour_counts(self.client, index, start, end)
+            for group in groups:
+                rolled = self.rollups.counts(plan.stream, group, "hour", start, end)
+                bad.update(differing(raw, rolled, "hour", start, end))
+        return merge(bad, "hour")
 
     def _sweep(
         self,
