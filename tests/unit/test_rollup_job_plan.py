@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metronome.rollups.backfill import Progress, format_seconds
 from metronome.rollups.buckets import (
     Grain,
     buckets,
@@ -19,6 +20,7 @@ from metronome.rollups.buckets import (
     union,
     window_start,
 )
+from metronome.rollups.detect import changed_shards
 from metronome.rollups.plan import (
     changed_work,
     closing,
@@ -29,7 +31,14 @@ from metronome.rollups.plan import (
     sweep_work,
     watermark,
 )
-from metronome.rollups.state import GroupState, Pending, StreamState, from_document, to_document
+from metronome.rollups.state import (
+    GroupState,
+    Pending,
+    ShardMark,
+    StreamState,
+    from_document,
+    to_document,
+)
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -145,8 +154,29 @@ def test_the_state_document_round_trips() -> None:
         stale=((at(1, 1), at(1, 2)),),
         groups={"items": GroupState("abc", at(1))},
         closed={"hour": at(8, 13), "day": at(8)},
+        seen={"x-hits-2026.11.08/0": ShardMark("uuid", 41)},
         last_run={"ranges": 2},
     )
     back = from_document("hits", to_document(state), (4, 1))
     assert back == StreamState(**{**state.__dict__, "version": (4, 1)})
     assert from_document("hits", {}, None) == StreamState(stream="hits")
+
+
+def test_changed_shards_are_those_whose_checkpoint_moved_or_whose_index_is_new() -> None:
+    before = {"x-hits-1/0": ShardMark("u1", 10), "x-hits-2/0": ShardMark("u2", 5)}
+    now = {
+        "x-hits-1/0": ShardMark("u1", 12),  # two writes since
+        "x-hits-2/0": ShardMark("u2", 5),  # none
+        "x-hits-3/0": ShardMark("u3", 0),  # new: from the start
+    }
+    assert changed_shards(before, now) == {"x-hits-1/0": (10, 12), "x-hits-3/0": (-1, 0)}
+    remade = {"x-hits-1/0": ShardMark("u9", 3)}  # deleted and made again
+    assert changed_shards(before, remade) == {"x-hits-1/0": (-1, 3)}
+
+
+def test_progress_says_days_done_rate_and_eta() -> None:
+    progress = Progress("hits", total=10, done=4, buckets=100)
+    progress.started -= 2.0  # two seconds in: 2 days/s, 3 s to go
+    line = progress.line()
+    assert line.startswith("hits: 4/10 days (40.0 %), 100 buckets, 2.0 days/s, ETA 0:00:03")
+    assert format_seconds(3725) == "1:02:05"
