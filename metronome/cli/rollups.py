@@ -138,8 +138,12 @@ def backfill(
             if found is None and start is None:
                 say(f"{plan.stream}: no documents: nothing to back-fill")
                 continue
-            begin = start if start is not None else found[0] if found else now
-            finish = end + timedelta(days=1) if end is not None else (found[1] if found else now)
+            tomorrow = datetime.combine(now.date() + timedelta(days=1), time(), UTC)
+            begin = start if start is not None else found[0] if found else tomorrow
+            finish = end + timedelta(days=1) if end is not None else tomorrow
+            if begin >= finish:
+                say(f"{plan.stream}: nothing to back-fill from {begin:%Y-%m-%d}")
+                continue
             result = backfill_stream(
                 service.rollups.client,
                 service.rollups,
