@@ -259,7 +259,7 @@ def _comparison(node: exp.Expr, context: _Context) -> Filter:
     if written_name(right) is not None:
         raise unsupported("Comparing two fields", context.text, node)
     if isinstance(right, exp.Null):
-        raise unsupported("= NULL (write IS NULL or IS NOT NULL)", context.text, right)
+        raise unsupported("= NULL (write IS NULL or IS NOT NULL)", context.text, node)
     if op in ("eq", "neq"):
         value = _exact_value(right, kind, field, context)
         return Filter("is" if op == "eq" else "is_not", field, (value,))

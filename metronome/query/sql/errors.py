@@ -31,17 +31,34 @@ def position_at(text: str, offset: int) -> Position:
     return Position(line, offset - (text.rfind("\n", 0, offset) + 1) + 1)
 
 
-def node_offset(node: exp.Expr) -> int | None:
-    """Where ``node`` starts in the text: the first token of it that the parser placed."""
-    starts = [int(part.meta["start"]) for part in node.walk() if part.meta and "start" in part.meta]
-    return min(starts) if starts else None
+# Constructs that begin with a keyword the parser keeps no place for: found in the text,
+# backwards from the first of their parts that has one.
+KEYWORDS: dict[type[exp.Expr], str] = {
+    exp.Case: "CASE", exp.Select: "SELECT", exp.Subquery: "SELECT", exp.Join: "JOIN",
+}  # fmt: skip
+
+
+def node_offset(node: exp.Expr, text: str = "") -> int | None:
+    """Where ``node`` starts in the text: the first token of it that the parser placed (or
+    the keyword that opens it)."""
+    starts = [
+        int(part.meta_get("start")) for part in node.walk() if part.meta_get("start") is not None
+    ]
+    if not starts:
+        return None
+    first = min(starts)
+    keyword = KEYWORDS.get(type(node))
+    if keyword and text:
+        found = text.upper().rfind(keyword, 0, first + 1)
+        return found if found >= 0 else first
+    return first
 
 
 def sql_error(
     status: int, code: str, message: str, text: str, where: exp.Expr | int | None
 ) -> ApiError:
     """An ``ApiError`` naming where in ``text`` the problem is, when that is known."""
-    offset = node_offset(where) if isinstance(where, exp.Expr) else where
+    offset = node_offset(where, text) if isinstance(where, exp.Expr) else where
     if offset is None:
         return ApiError(status, code, message, field=FIELD)
     position = position_at(text, offset)

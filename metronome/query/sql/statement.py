@@ -14,6 +14,7 @@ start with a digit, so that the Allezon specification's ``1m_bucket(time)`` read
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from dataclasses import dataclass
@@ -112,6 +113,7 @@ def parse_statement(text: str) -> Statement:
     _check_tokens(text, tokens)
     tree = _parse(text, tokens)
     _check_depth(text, tree)
+    _place_parameters(tree, tokens)
     _check_kinds(text, tree)
     return Statement(text=text, select=tree, table=_table(text, tree))
 
@@ -123,7 +125,7 @@ def _tokens(text: str) -> list[Token]:
         offset = len(text.rstrip())
         found = _MISSING_DELIMITER.search(str(error.__cause__ or ""))
         if found:  # an unterminated quote: where it opens
-            offset = int(found.group(1)) - 1
+            offset = int(found.group(1))
         message = "The text cannot be read as SQL: a quote or comment that never ends?"
         raise sql_error(422, "invalid_sql", message, text, offset) from None
 
@@ -187,6 +189,20 @@ def _syntax_error(text: str, error: ParseError) -> ApiError:
         offset = start + max(0, column - len(highlight))  # sqlglot points at the token's end
     near = f" near {highlight[:40]!r}" if highlight else ""
     return sql_error(422, "invalid_sql", f"{description}{near}.", text, offset)
+
+
+def _place_parameters(tree: exp.Select, tokens: list[Token]) -> None:
+    """``@timestamp`` is a parameter to the parser, which keeps no place for it: take its
+    place from the tokens (an ``@`` then the name), in the order they come."""
+    places: dict[str, list[int]] = {}
+    for at, name in itertools.pairwise(tokens):
+        if at.token_type == TokenType.PARAMETER:
+            places.setdefault(name.text, []).append(at.start)
+    for node in tree.walk(bfs=False):
+        if isinstance(node, exp.Parameter) and node.meta_get("start") is None:
+            free = places.get(str(node.name), [])
+            if free:
+                node.meta["start"] = free.pop(0)
 
 
 def _check_depth(text: str, tree: exp.Expr) -> None:
