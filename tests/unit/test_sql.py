@@ -239,7 +239,7 @@ def test_distinct_without_aggregates_is_a_group_by() -> None:
 def test_a_file_reads_every_row_and_a_json_answer_at_most_its_cap() -> None:
     assert plan_of("SELECT id, count(*) FROM hits GROUP BY id", every_row=True).query.exact
     assert plan_of("SELECT id, count(*) FROM hits GROUP BY id").query.limit == 10_000
-    assert refusal("SELECT id, count(*) FROM hits GROUP BY id LIMIT 10001").code == "invalid_query"
+    assert refusal("SELECT id, count(*) FROM hits GROUP BY id LIMIT 10001").code == "invalid_sql"
 
 
 def test_the_site_condition_names_the_site() -> None:
@@ -325,7 +325,7 @@ CORPUS: list[tuple[str, str, tuple[int, int] | None]] = [
     ("SELECT id, count(*) FROM hits", "inconsistent_query", (1, 8)),
     ("SELECT count(*) FROM hits GROUP BY count(*)", "unsupported_sql", (1, 36)),
     ("SELECT 1", "unsupported_sql", None),
-    ('SELECT count(*) FROM "no such stream!"', "invalid_query", (1, 22)),
+    ('SELECT count(*) FROM "no such stream!"', "invalid_sql", (1, 22)),
     ("SELECT count(*) FROM hits WHERE nope = 1", "unknown_field", (1, 33)),
     ("SELECT sum(title) FROM hits", "unsuitable_field", (1, 12)),
     ("SELECT title, count(*) FROM hits GROUP BY title", "unsuitable_field", (1, 8)),
@@ -334,7 +334,7 @@ CORPUS: list[tuple[str, str, tuple[int, int] | None]] = [
     ("SELECT count(*) FROM hits WHERE id > 'a'", "unsuitable_field", (1, 38)),
     ("SELECT count(*) FROM hits WHERE id = event", "unsupported_sql", (1, 33)),
     ("SELECT count(*) FROM hits WHERE id = NULL", "unsupported_sql", (1, 33)),
-    ("SELECT count(*) FROM hits WHERE @timestamp > 'yesterday-ish'", "invalid_date", (1, 46)),
+    ("SELECT count(*) FROM hits WHERE @timestamp > 'yesterday-ish'", "invalid_sql", (1, 46)),
     ("SELECT count(*) FROM hits WHERE @timestamp <> '2026-01-01'", "unsupported_sql", (1, 33)),
     (
         "SELECT count(*) FROM hits WHERE @timestamp >= '2026-02-01' AND @timestamp < '2026-01-01'",
@@ -353,7 +353,7 @@ CORPUS: list[tuple[str, str, tuple[int, int] | None]] = [
         "inconsistent_query",
         (1, 99),
     ),
-    ("SELECT id, count(*) FROM hits GROUP BY 3", "invalid_query", (1, 40)),
+    ("SELECT id, count(*) FROM hits GROUP BY 3", "invalid_sql", (1, 40)),
     ("SELECT id, count(*) FROM hits GROUP BY id ORDER BY event", "inconsistent_query", (1, 52)),
     (
         "SELECT id, count(*) FROM hits GROUP BY id HAVING count(*) > 'many'",
@@ -426,7 +426,7 @@ def test_within_the_bounds_a_long_in_list_is_read() -> None:
 
 def test_values_longer_than_the_query_api_takes_are_refused() -> None:
     error = refusal("SELECT count(*) FROM hits WHERE id = '" + "x" * 300 + "'")
-    assert error.code == "invalid_query"
+    assert error.code == "invalid_sql"
 
 
 # --- HAVING and the answer ------------------------------------------------------------------

@@ -194,8 +194,9 @@ def _instant(node: exp.Expr, context: _Context) -> datetime:
         raise unsupported("A time that is not a literal", context.text, node)
     try:
         return parse_instant(str(node.this), context.tz, context.now, "sql")
-    except ApiError as error:
-        raise with_position(error, context.text, node) from None
+    except ApiError as error:  # not a date (400 in a URL): a statement that is wrong, 422
+        code = error.code if error.status == 422 else "invalid_sql"
+        raise with_position(ApiError(422, code, error.message), context.text, node) from None
 
 
 # --- filters ------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ def literal_value(node: exp.Expr, text: str) -> Value:
         return _text_value(node, text)
     number = float(str(node.this))
     if not math.isfinite(number):
-        raise sql_error(422, "invalid_query", "A number too large.", text, node)
+        raise sql_error(422, "invalid_sql", "A number too large.", text, node)
     if number.is_integer() and abs(number) < 2**53 and "." not in str(node.this):
         return -int(number) if negative else int(number)
     return -number if negative else number
@@ -379,7 +380,7 @@ def _text_value(node: exp.Literal, text: str) -> str:
     value = str(node.this)
     if len(value) > MAX_VALUE_LENGTH:
         message = f"Values are at most {MAX_VALUE_LENGTH} characters."
-        raise sql_error(422, "invalid_query", message, text, node)
+        raise sql_error(422, "invalid_sql", message, text, node)
     return value
 
 

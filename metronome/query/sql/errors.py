@@ -1,7 +1,9 @@
 """Refusals of a SQL statement: a 422 whose message and ``position`` say where (line, column).
 
-Codes: ``invalid_sql`` (the text is not SQL that parses), ``unsupported_sql`` (SQL, but a
-construct this service does not read: a join, a subquery, a function we lack...),
+Codes: ``invalid_sql`` (the text is not SQL that parses, or names what cannot be: a stream
+name that is none, a column number beyond the SELECT, a date that is none...),
+``unsupported_sql`` (SQL, but a construct this service does not read: a join, a subquery, a
+function we lack...),
 ``sql_too_complex`` (over a bound: text length, nesting, IN list, conditions). The query's own
 codes (``unknown_field``, ``unsuitable_field``, ``invalid_range``, ``too_many_buckets``...) keep
 their meaning, with the position added.

@@ -55,7 +55,7 @@ def source_of(statement: Statement) -> Source:
         return Source(table=name, stream="hits", names=EVENTS_NAMES)
     if not is_valid_stream(name):
         message = f"{name[:40]!r} is not a stream name (hits, logs, events, a source's stream)."
-        raise sql_error(422, "invalid_query", message, statement.text, table)
+        raise sql_error(422, "invalid_sql", message, statement.text, table)
     return Source(table=name, stream=name)
 
 
@@ -93,7 +93,7 @@ def stored_field(
     name = source.names.get(written, written)
     if not FIELD_NAME.fullmatch(name):
         message = f"{written[:80]!r} is not a field name."
-        raise sql_error(422, "invalid_query", message, text, node)
+        raise sql_error(422, "invalid_sql", message, text, node)
     kind = known.get(name)
     if kind is None and name == TIME_FIELD:
         kind = "date"  # every stream has it, before its first document too

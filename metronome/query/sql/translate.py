@@ -144,7 +144,7 @@ def translate(
     limit = _count(limit_node, "LIMIT", text) if limit_node is not None else None
     if limit is not None and limit > MAX_LIMIT and not every_row:
         message = f"LIMIT is at most {MAX_LIMIT} in a JSON answer (a CSV file holds every row)."
-        raise sql_error(422, "invalid_query", message, text, limit_node)
+        raise sql_error(422, "invalid_sql", message, text, limit_node)
     rows = offset + (MAX_LIMIT if limit is None else limit)
     query = Query(
         site=site,
@@ -354,7 +354,7 @@ def _reference(node: exp.Expr, builder: _Builder, *, output_first: bool = False)
         number = str(node.this)
         if not number.isdigit() or not 1 <= int(number) <= len(builder.selected):
             message = f"There is no column {number[:20]} (the SELECT has {len(builder.selected)})."
-            raise sql_error(422, "invalid_query", message, builder.text, node)
+            raise sql_error(422, "invalid_sql", message, builder.text, node)
         return builder.selected[int(number) - 1].term
     if isinstance(node, exp.Column) and len(node.parts) == 1:
         named = [column for column in builder.selected if column.name == node.name]
@@ -491,7 +491,7 @@ def _count(node: exp.Expr | None, what: str, text: str) -> int:
         raise unsupported(f"{what} other than a whole number", text, node)
     number = int(str(value.this))
     if number > 10**9:
-        raise sql_error(422, "invalid_query", f"{what} is too large.", text, node)
+        raise sql_error(422, "invalid_sql", f"{what} is too large.", text, node)
     return number
 
 
