@@ -9,11 +9,15 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import yaml
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
+from metronome.cli import cli
 from metronome.es.templates import install_templates
 from tests.conftest import READ_KEY, TEST_SITES, WRITE_KEY, ClientWith
 
@@ -266,3 +270,43 @@ def test_the_allezon_aggregate_query_works_as_written(
     assert [[row[0][:16], int(row[3]), int(row[4])] for row in nonzero] == [
         [bucket[:16], count, total] for bucket, _, _, count, total in answer["rows"]
     ]
+
+
+def test_the_command_prints_what_the_endpoint_answers(
+    client: FlaskClient, ship: Callable[[], int], es_url: str, index_prefix: str, tmp_path: Path
+) -> None:
+    send(client, HITS)
+    ship()
+    config = tmp_path / "metronome.yml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "elasticsearch": {"url": es_url, "index_prefix": index_prefix},
+                "spool": {"dir": str(tmp_path / "spool")},
+                "sites": TEST_SITES,
+            }
+        )
+    )
+    statement = (
+        f"SELECT id, count(*) AS n, sum(price) FROM hits WHERE site = 'shop' AND {WHERE_DAYS} "
+        "GROUP BY id ORDER BY n DESC, id"
+    )
+    table = CliRunner().invoke(cli, ["--config", str(config), "sql", statement])
+    assert table.exit_code == 0, table.output
+    assert table.output.splitlines() == [
+        "id  n  sum_price",
+        "--  -  ---------",
+        "a   3         60",
+        "b   2          5",
+        "c   2        101",
+        "(3 rows)",
+    ]
+    printed = CliRunner().invoke(
+        cli, ["--config", str(config), "sql", "--format", "json", statement]
+    )
+    assert json.loads(printed.output)["rows"] == sql(client, statement)["rows"]
+    refused = CliRunner().invoke(
+        cli, ["--config", str(config), "sql", "SELECT count(*) FROM hits\nJOIN logs ON a = b"]
+    )
+    assert refused.exit_code == 1
+    assert "unsupported_sql: JOIN is not supported (line 2, column 1)." in refused.output

@@ -78,13 +78,12 @@ def _allezon_site() -> str | None:
 
 
 def _output_format(asked: SqlRequest) -> str:
-    """``format`` of the body, else ``?format=``, else what Accept prefers (JSON by default)."""
-    if asked.format is not None:
-        return asked.format
-    if "format" in request.args:
-        fmt = request.args["format"]
-        if fmt not in SQL_FORMATS:
-            raise ApiError(422, "invalid_query", f"format={fmt[:20]!r} is json or csv.", "format")
-        return fmt
+    """``format`` of the body, else ``?format=``, else what Accept prefers (JSON by default);
+    both are checked."""
+    fmt = request.args.get("format")
+    if fmt is not None and fmt not in SQL_FORMATS:
+        raise ApiError(422, "invalid_query", f"format={fmt[:20]!r} is json or csv.", "format")
+    if asked.format is not None or fmt is not None:
+        return asked.format or str(fmt)
     best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
     return "csv" if best == "text/csv" else "json"
