@@ -179,10 +179,10 @@ HOSTILE = [
     "SELECT count(*) FROM hits WHERE id = sleep(10)",
     "SELECT count(*) FROM hits WHERE id IN (SELECT id FROM logs)",
     "SELECT count(*) FROM hits JOIN logs ON hits.id = logs.id",
-    "SELECT count(*) FROM hits WHERE id IN (" + ",".join(map(str, range(5000))) + ")",
+    "SELECT count(*) FROM hits WHERE id IN (" + ",".join(map(str, range(1500))) + ")",
     "SELECT count(*) FROM hits WHERE " + "(" * 500 + "id = 'a'" + ")" * 500,
     "SELECT count(*) FROM hits WHERE " + "NOT " * 2000 + "id = 'a'",
-    "SELECT count(*) FROM hits WHERE " + " OR ".join(f"id = '{n}'" for n in range(1000)),
+    "SELECT count(*) FROM hits WHERE " + " OR ".join(f"id = '{n}'" for n in range(400)),
     "SELECT " + "f(" * 3000 + ")" * 3000 + " FROM hits",
     "SELECT count(*) FROM hits WHERE id = '" + "x" * 20_000 + "'",
     "SELECT * FROM hits",
@@ -199,6 +199,7 @@ def test_hostile_sql_is_a_4xx_never_a_500(client: FlaskClient) -> None:
         error = response.get_json()["error"]
         assert error["code"] in {
             "invalid_sql", "unsupported_sql", "sql_too_complex", "unknown_field",
+            "invalid_query",  # the body's own check: more than 10,000 characters
         }, (statement[:80], error)  # fmt: skip
     first = client.post("/api/v1/sql", json={"sql": HOSTILE[1]}, headers=AUTH).get_json()
     assert first["position"] == {"line": 2, "column": 3}
