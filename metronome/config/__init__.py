@@ -51,10 +51,12 @@ from metronome.config.sources import (
     SourceSettings,
     WebhookSettings,
 )
+from metronome.config.storage import PERIODS, Period, StorageSettings
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_KEEP_PARAMS",
+    "PERIODS",
     "TRACKER_SCRIPT",
     "AlertSettings",
     "AllezonSettings",
@@ -81,6 +83,7 @@ __all__ = [
     "MetricsSettings",
     "Network",
     "NotifySettings",
+    "Period",
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
@@ -94,6 +97,7 @@ __all__ = [
     "SmtpSettings",
     "SourceSettings",
     "SpoolSettings",
+    "StorageSettings",
     "WebhookSettings",
     "config_origin",
     "deep_merge",

@@ -34,6 +34,7 @@ from metronome.config.sites import (
     keys,
 )
 from metronome.config.sources import SchedulerSettings, Sources, SourceSettings, WebhookSettings
+from metronome.config.storage import StorageSettings
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Settings:
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)  # index periods
     # Scheduled sources (metronome.sources, ingesters/): instance name -> settings.
     sources: Annotated[Mapping[str, SourceSettings], Loader(Sources)] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
