@@ -33,6 +33,7 @@ COMMANDS = {
     "notify": ("notify", "notify"),
     "alerts": ("alerts", "alerts"),
     "digest": ("digest", "digest"),
+    "doctor": ("doctor", "doctor"),
 }
 
 

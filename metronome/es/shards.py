@@ -138,15 +138,30 @@ def max_shards_per_node(settings: Mapping[str, Any]) -> int:
     return DEFAULT_MAX_SHARDS_PER_NODE
 
 
-def shard_budget(client: Elasticsearch, warn_ratio: float = 0.8) -> ShardBudget:
+def shard_budget(
+    client: Elasticsearch, warn_ratio: float = 0.8, health: Mapping[str, Any] | None = None
+) -> ShardBudget:
     """The budget as the cluster counts it: the shards of open indices (assigned or not)
-    against ``cluster.max_shards_per_node`` times the data nodes."""
-    health = client.cluster.health().body
+    against ``cluster.max_shards_per_node`` times the data nodes (``health``: a cluster health
+    answer already in hand)."""
+    if health is None:
+        health = client.cluster.health().body
+    settings = client.cluster.get_settings(
+        include_defaults=True,
+        flat_settings=True,
+        filter_path=["*.cluster.max_shards_per_node"],
+    ).body
+    return budget_from(health, settings, warn_ratio)
+
+
+def budget_from(
+    health: Mapping[str, Any], settings: Mapping[str, Any], warn_ratio: float = 0.8
+) -> ShardBudget:
+    """The budget from a cluster health answer and a flat settings answer."""
     used = sum(
         int(health.get(key, 0))
         for key in ("active_shards", "initializing_shards", "unassigned_shards")
     )
-    settings = client.cluster.get_settings(include_defaults=True, flat_settings=True).body
     return ShardBudget(
         used=used,
         per_node=max_shards_per_node(settings),
