@@ -5,10 +5,11 @@ by month, say) is moved on its own, oldest first:
 
 1. a write block on the source index (nothing can change it while it is copied; writers with
    the current settings write to the configured indices anyway);
-2. a ``_reindex`` of its documents into the index (or indices, when moving to a shorter period)
-   of the configured period, keeping every document's ``_id`` and version
-   (``version_type: external``, ``conflicts: proceed``): a document already copied, or already
-   written there by a writer, is left as it is, so nothing is doubled;
+2. a copy of its documents (a point-in-time scan, then ``_bulk``) into the index, or the
+   indices when moving to a shorter period, of the configured period, keeping every
+   document's ``_id`` and version (external versioning): a document already copied, or
+   already written there by a writer, is left as it is (a 409), so nothing is doubled. (No
+   ``_reindex``: the embedded node has no reindex module.)
 3. a check that every document of the source is in a target (created, or found there), then
    the source index is deleted.
 
@@ -33,12 +34,16 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from metronome.config import Period, StorageSettings
+from metronome.es.bulk import BulkAction, bulk_create, bulk_until_settled
 from metronome.es.naming import IndexSpan, index_for, is_valid_stream, parse_index
+from metronome.es.retry import Retry
+from metronome.es.scan import scan
 from metronome.es.shards import ShardLimitReached, shard_limit_refusal
 
 Say = Callable[[str], None]
 POLL_SECONDS = 5.0  # how often a copy's progress is told
-CHECK_SECONDS = 0.1  # how often a copy is asked whether it has ended
+BATCH_DOCS = 1000  # documents per _bulk of a copy
+COPY_RETRY = Retry(cap=10.0, tries=8)  # a busy cluster (429, 5xx) is given about a minute
 
 
 class MigrationError(RuntimeError):
@@ -194,9 +199,9 @@ def move_index(
         found = targets(client, prefix, move)
         report.targets = tuple(t.index for t in found)
         for target in found:
-            outcome = _copy(client, source, target, say, poll_seconds)
-            report.created += int(outcome.get("created", 0)) + int(outcome.get("updated", 0))
-            report.present += int(outcome.get("version_conflicts", 0))
+            created, present = copy_into(client, source, target, say=say, poll_seconds=poll_seconds)
+            report.created += created
+            report.present += present
         if report.created + report.present != documents:
             raise MigrationError(
                 f"{source}: {documents} documents, but {report.created} were copied and "
@@ -208,41 +213,50 @@ def move_index(
     return report
 
 
-def _copy(
-    client: Elasticsearch, source: str, target: Target, say: Say, poll_seconds: float
-) -> dict[str, Any]:
-    """One ``_reindex`` as a task, its progress told every ``poll_seconds``; its outcome."""
-    body: dict[str, Any] = {"index": source}
-    if target.query is not None:
-        body["query"] = target.query
-    task = client.reindex(
-        source=body,
-        dest={"index": target.index, "version_type": "external"},
-        conflicts="proceed",
-        wait_for_completion=False,
-    ).body["task"]
+def copy_into(
+    client: Elasticsearch,
+    source: str,
+    target: Target,
+    *,
+    say: Say = lambda message: None,
+    poll_seconds: float = POLL_SECONDS,
+    retry: Retry = COPY_RETRY,
+) -> tuple[int, int]:
+    """Copy the documents of ``source`` (those of ``target.query``) into ``target.index``
+    with their ``_id`` and version; ``(created, present)``: written now, and already there
+    with the same or a newer version. Raises ``ShardLimitReached`` when the target cannot be
+    created, ``MigrationError`` when a document is refused."""
+    created = present = 0
+    batch: list[BulkAction] = []
     last = time.monotonic()
-    while True:
-        answer = client.tasks.get(task_id=task).body
-        if answer.get("completed"):
-            break
-        time.sleep(CHECK_SECONDS)
-        if time.monotonic() - last >= poll_seconds:
-            status = answer.get("task", {}).get("status", {})
-            done = sum(int(status.get(k, 0)) for k in ("created", "updated", "version_conflicts"))
-            say(f"    {target.index}: {done} of {status.get('total', '?')} copied")
-            last = time.monotonic()
-    if "error" in answer:
-        raise MigrationError(f"copying {source} into {target.index} failed: {answer['error']}")
-    outcome: dict[str, Any] = answer.get("response", {})
-    for failure in outcome.get("failures", []):
-        refusal = shard_limit_refusal(failure.get("cause", failure), target.index)
-        if refusal is not None:
-            raise ShardLimitReached(refusal)
-    if outcome.get("failures"):
-        first = outcome["failures"][0]
-        raise MigrationError(
-            f"copying {source} into {target.index}: {len(outcome['failures'])} documents "
-            f"refused (first: {first.get('cause', first)}); the index is kept"
+
+    def flush() -> None:
+        nonlocal created, present
+        results = bulk_until_settled(batch, lambda b: bulk_create(client, b), retry)
+        for action, result in zip(batch, results, strict=True):
+            if result.status in (200, 201):
+                created += 1
+            elif result.status == 409:
+                present += 1
+            else:
+                refusal = shard_limit_refusal(result.error, action.index)
+                if refusal is not None:
+                    raise ShardLimitReached(refusal)
+                raise MigrationError(
+                    f"copying {source} into {target.index}: {action.id} refused "
+                    f"({result.error}); the index is kept"
+                )
+        batch.clear()
+
+    for hit in scan(client, source, target.query, with_ids=True, with_versions=True):
+        batch.append(
+            BulkAction(target.index, hit["_id"], hit.get("_source", {}), int(hit["_version"]))
         )
-    return outcome
+        if len(batch) >= BATCH_DOCS:
+            flush()
+            if time.monotonic() - last >= poll_seconds:
+                say(f"    {target.index}: {created + present} documents copied")
+                last = time.monotonic()
+    if batch:
+        flush()
+    return created, present

@@ -496,7 +496,8 @@ def test_cli_archives_lists_and_restores_with_progress_per_day(
     assert quiet_day.output.splitlines()[0] == "hits 2024-02-20: no index, nothing to archive"
 
     month = f"{world.prefix}-hits-2024.03"
-    world.es.delete_by_query(index=month, query=of_day(DAY2), refresh=True)
+    for hit in world.es.search(index=month, query=of_day(DAY2), size=100)["hits"]["hits"]:
+        world.es.delete(index=month, id=hit["_id"], refresh="wait_for")
     restored = invoke(
         config, "restore", "--stream", "hits", "--from", "2024-03-01", "--to", "2024-03-03"
     )

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from ingesters.github import GitHubOptions, GitHubSource
 from metronome.config import Settings, ShipperSettings
 from metronome.es.layout import layout_estimate
-from metronome.es.migrate import migrate, stream_indices
+from metronome.es.migrate import Target, copy_into, migrate, stream_indices
 from metronome.es.naming import index_for, indices_for_range
 from metronome.es.retry import Stopped
 from metronome.es.shards import shard_budget
@@ -248,11 +248,8 @@ def test_an_interrupted_migration_resumes_and_doubles_nothing(
     first, second = (index_for(index_prefix, "hits", noon(d)) for d in DAYS[:2])
     # cut short after the copy of the first day (before its deletion) ...
     es.indices.add_block(index=first, block="write")
-    es.reindex(
-        source={"index": first},
-        dest={"index": f"{index_prefix}-hits-2024.03", "version_type": "external"},
-        refresh=True,
-    )
+    copy_into(es, first, Target(f"{index_prefix}-hits-2024.03", None))
+    es.indices.refresh(index=f"{index_prefix}-hits-2024.03")
     # ... and after blocking the second one
     es.indices.add_block(index=second, block="write")
     # a read during the migration still finds every document (the copied day twice: the
