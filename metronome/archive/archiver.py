@@ -1,6 +1,7 @@
 """Archive runs: every closed day of every stream, written once, completed when cut short.
 
-For each daily index of a closed day the run lists the day's objects, reads its manifest and
+For each closed day with documents (a daily index, or a day of a monthly or yearly index read
+with the day's range) the run lists the day's objects, reads its manifest and
 counts the index, then ``plan_day`` decides: skip a day archived and unchanged, write a day
 that is new, incomplete (parts but no manifest), damaged or has grown since, and never
 overwrite an archive with an index that holds less (deleted or partly restored indices).
