@@ -34,6 +34,7 @@ COMMANDS = {
     "alerts": ("alerts", "alerts"),
     "digest": ("digest", "digest"),
     "doctor": ("doctor", "doctor"),
+    "retention": ("retention", "retention"),
 }
 
 

@@ -36,6 +36,7 @@ from metronome.config.notify import (
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.reports import ReportSettings
+from metronome.config.retention import RetentionSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
     MetricsSettings,
@@ -88,6 +89,7 @@ __all__ = [
     "PublicCacheSettings",
     "RateLimitSettings",
     "ReportSettings",
+    "RetentionSettings",
     "SchedulerSettings",
     "ServerSettings",
     "SessionSettings",
