@@ -46,8 +46,11 @@ def run_checks(client: Elasticsearch, prefix: str, storage: StorageSettings) -> 
         return checks
     color = str(health.get("status"))
     status: Status = "OK" if color == "green" else "WARN" if color == "yellow" else "FAIL"
-    nodes = health.get("number_of_data_nodes")
-    checks.insert(0, Check("elasticsearch", status, f"cluster health {color}, {nodes} data nodes"))
+    nodes = int(health.get("number_of_data_nodes", 0))
+    plural = "" if nodes == 1 else "s"
+    checks.insert(
+        0, Check("elasticsearch", status, f"cluster health {color}, {nodes} data node{plural}")
+    )
     try:
         budget = shard_budget(client, storage.shard_warn_ratio, health)
         checks.append(Check("shard budget", budget.status, budget.describe()))

@@ -129,10 +129,13 @@ class ShardBudget:
 
 
 def max_shards_per_node(settings: Mapping[str, Any]) -> int:
-    """``cluster.max_shards_per_node`` from a flat ``cluster.get_settings`` answer with
-    defaults: transient over persistent over the default."""
+    """``cluster.max_shards_per_node`` from a ``cluster.get_settings`` answer with defaults
+    (flat or nested): transient over persistent over the default."""
     for scope in ("transient", "persistent", "defaults"):
-        value = (settings.get(scope) or {}).get("cluster.max_shards_per_node")
+        section = settings.get(scope) or {}
+        value = section.get("cluster.max_shards_per_node")
+        if value is None:
+            value = (section.get("cluster") or {}).get("max_shards_per_node")
         if value is not None:
             return int(value)
     return DEFAULT_MAX_SHARDS_PER_NODE
@@ -147,9 +150,7 @@ def shard_budget(
     if health is None:
         health = client.cluster.health().body
     settings = client.cluster.get_settings(
-        include_defaults=True,
-        flat_settings=True,
-        filter_path=["*.cluster.max_shards_per_node"],
+        include_defaults=True, filter_path=["*.cluster.max_shards_per_node"]
     ).body
     return budget_from(health, settings, warn_ratio)
 

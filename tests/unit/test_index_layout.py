@@ -128,6 +128,8 @@ def test_the_budget_warns_long_before_the_limit() -> None:
         max_shards_per_node({**settings, "persistent": {"cluster.max_shards_per_node": "50"}}) == 50
     )
     assert max_shards_per_node({"transient": {"cluster.max_shards_per_node": "9"}, **settings}) == 9
+    assert max_shards_per_node({"persistent": {"cluster": {"max_shards_per_node": "7"}}}) == 7
+    assert max_shards_per_node({}) == 1000
     health = {"active_shards": 790, "unassigned_shards": 10, "number_of_data_nodes": 1}
     budget = budget_from(health, settings)
     assert (budget.used, budget.limit, budget.status) == (800, 1000, "WARN")
