@@ -9,13 +9,17 @@ import logging
 import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from click.testing import CliRunner, Result
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
 from ingesters.github import GitHubOptions, GitHubSource
+from metronome.cli import cli
 from metronome.config import Settings, ShipperSettings
 from metronome.es.layout import layout_estimate
 from metronome.es.migrate import Target, copy_into, migrate, stream_indices
@@ -267,3 +271,37 @@ def test_an_interrupted_migration_resumes_and_doubles_nothing(
     assert stored_ids(es, index_prefix) == sorted(ids)
     assert es.count(index=read, ignore_unavailable=True)["count"] == len(ids)
     assert sorted(stream_indices(es, index_prefix)) == ["hits"]
+
+
+def test_doctor_and_the_layout_commands_say_what_to_do(
+    settings: Settings, es: Elasticsearch, index_prefix: str, app: Any, tmp_path: Path
+) -> None:
+    config = tmp_path / "metronome.yml"
+    body = {
+        "elasticsearch": {"url": settings.elasticsearch.url, "index_prefix": index_prefix},
+        "spool": {"dir": str(tmp_path / "spool")},
+    }
+    config.write_text(yaml.safe_dump(body))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(cli, ["--config", str(config), *args])
+
+    es.index(index=f"{index_prefix}-github-2016.03.01", document={"@timestamp": "2016-03-01"})
+    doctor = run("doctor")
+    lines = doctor.output.splitlines()
+    assert doctor.exit_code == 1, doctor.output  # a warning
+    assert [line.split()[0] for line in lines] == ["OK", "OK", "OK", "WARN", "OK", "OK"]
+    assert lines[3].startswith("WARN  index periods: 1 indices of github are not at their")
+    assert "shard budget:" in lines[2] and "of 1000 shards open" in lines[2]
+
+    dry = run("es", "migrate-layout", "--dry-run")
+    assert dry.output.splitlines() == [
+        f"{index_prefix}-github-2016.03.01 (day) -> year",
+        "1 indices to move",
+    ]
+    moved = run("es", "migrate-layout")
+    assert moved.exit_code == 0, moved.output
+    assert moved.output.splitlines()[-1] == "moved 1 indices (1 documents)"
+    assert run("doctor").exit_code == 0
+    layout = run("es", "layout").output
+    assert "hits        month    120 shards" in layout and "under the target of 300" in layout
