@@ -6,7 +6,11 @@ id (a 409 means "already stored"). Per item:
 
 - created or 409: done;
 - 429 or 5xx: retried with capped exponential backoff and full jitter;
+- a refused index creation for want of shards (``cluster.max_shards_per_node``): retried the
+  same way, the refusal logged as it is (the documents are valid: they wait in the spool);
 - any other 4xx (mapping conflict, malformed value): stored as a dead letter.
+
+Each record goes to the index of its UTC day at its stream's period (``storage``).
 
 A connection error or a refused ``_bulk`` retries the whole batch the same way; the shipper
 retries until Elasticsearch answers or a stop is requested (``metronome.es.bulk``'s
