@@ -34,6 +34,8 @@ COMMANDS = {
     "alerts": ("alerts", "alerts"),
     "digest": ("digest", "digest"),
     "sql": ("sql", "sql"),
+    "doctor": ("doctor", "doctor"),
+    "retention": ("retention", "retention"),
 }
 
 

@@ -579,12 +579,30 @@ def build_spec(version: str) -> dict[str, Any]:
             path=path,
             operations={"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}},
         )
-    ready = {"type": "object", "required": ["status"]}
+    ready = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "unavailable"]},
+            "shards": {
+                "type": "object",
+                "description": "Shards open against cluster.max_shards_per_node x data nodes",
+                "properties": {
+                    "used": {"type": "integer"},
+                    "limit": {"type": "integer"},
+                    "max_shards_per_node": {"type": "integer"},
+                    "data_nodes": {"type": "integer"},
+                    "status": {"type": "string", "enum": ["ok", "warn", "fail"]},
+                },
+            },
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     spec.path(
         path="/readyz",
         operations={
             "get": {
-                "summary": "Elasticsearch answers and the spool has room",
+                "summary": "Elasticsearch answers and the spool has room (and the shard budget)",
                 "responses": {
                     "200": _json(ready, "Ready"),
                     "503": {**_json(ready, "Not ready; error says why"), "headers": RETRY_AFTER},
