@@ -110,6 +110,7 @@ def backfill_stream(
     """Recompute every group's hour and day rollups of the days of ``[start, end)`` (UTC day
     boundaries) that hold data; resume an interrupted back-fill of the same range."""
     result = BackfillResult(plan.stream, start, end)
+    store.ensure()
     name = BACKFILL_PREFIX + plan.stream
     shapes = dict(sorted(plan.groups.items()))
     resume_after: datetime | None = None

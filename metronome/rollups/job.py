@@ -163,6 +163,7 @@ class RollupJob:
         return runs
 
     def run_stream(self, plan: StreamPlan, run: StreamRun, sweep: bool | None) -> None:
+        self.store.ensure()
         now = self.clock()
         options = self.options
         frontier = now - timedelta(seconds=options.settle)

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from elasticsearch import ConflictError, Elasticsearch, NotFoundError
 
+from metronome.es.templates import create_templated_index
 from metronome.rollups.buckets import GRAINS, Grain, Span
 
 JOB_PREFIX = "job:"  # stream names hold no colon; the watermarks' ids are <stream>.<grain>
@@ -159,12 +160,22 @@ def from_document(
 
 
 class StateStore:
-    """The job's documents in ``index`` (created by whoever owns it; a missing index reads as
-    no state)."""
+    """The job's documents in ``index`` (made by ``ensure`` when the store knows the index
+    prefix; a missing index reads as no state)."""
 
-    def __init__(self, client: Elasticsearch, index: str) -> None:
+    def __init__(self, client: Elasticsearch, index: str, prefix: str | None = None) -> None:
         self.client = client
         self.index = index
+        self.prefix = prefix
+        self._ensured = prefix is None
+
+    def ensure(self) -> None:
+        """Create the index with its mapping before the first write (once per process), so
+        that it is never made by a write while others read it (a read of an index whose
+        shard is still being allocated fails rather than finding nothing)."""
+        if not self._ensured and self.prefix is not None:
+            create_templated_index(self.client, self.prefix, self.index)
+            self._ensured = True
 
     def read(self, stream: str) -> StreamState:
         found = self._get(JOB_PREFIX + stream)

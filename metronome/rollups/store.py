@@ -146,7 +146,7 @@ def rollup_service(
 ) -> RollupService:
     plans = tuple(stream_plans(settings))
     rollups = EsRollups(client, prefix, settings)
-    store = StateStore(client, state_index(prefix))
+    store = StateStore(client, state_index(prefix), prefix)
     options = JobOptions(settle=settings.settle, sweep_every=settings.sweep_interval)
     job = RollupJob(
         plans, rollups, client=client, prefix=prefix, store=store, options=options, clock=clock
