@@ -217,8 +217,9 @@ class RollupSettings:
         default_factory=lambda: dict(DEFAULT_GROUPS)
     )
     # The rollup job (metronome.rollups.job, run by the scheduler under its lease).
-    # seconds between two runs: a bucket's rollup is made within this of the bucket's end
-    interval: Annotated[float, duration(), Range(min=1)] = 60.0
+    # seconds between two runs: a bucket's rollup is made (and the watermark passes it) at
+    # most settle + interval after the bucket ends (a minute by default)
+    interval: Annotated[float, duration(), Range(min=1)] = 30.0
     # seconds a document may take from being received to being searchable: a bucket is
     # computed (and the watermark passes it) this long after it ends
     settle: Annotated[float, duration(), Range(min=0)] = 30.0

@@ -96,6 +96,14 @@ def test_a_late_hit_is_counted_after_one_run_and_more_runs_change_nothing(
     assert rollup_versions(es, index_prefix) == after
     assert_equal_to_raw(es, index_prefix, documents, clock)
 
+    # Current within a minute: a run rollups.settle after an hour ends completes that hour.
+    hour_end = NOW.replace(minute=0) + timedelta(hours=1)
+    clock.now = hour_end + timedelta(seconds=SETTINGS.settle)
+    rollups.job.run()
+    assert read_watermarks(es, index_prefix, "hits")["hour"].complete_through == hour_end
+    assert_equal_to_raw(es, index_prefix, documents, clock)
+    assert SETTINGS.settle + SETTINGS.interval <= 60
+
 
 def test_a_hit_older_than_the_window_is_not_rolled_up_and_the_watermark_stays_before_it(
     es: Elasticsearch, index_prefix: str
