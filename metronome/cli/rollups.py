@@ -19,7 +19,7 @@ from metronome.cli.context import (
 )
 from metronome.config import Settings
 from metronome.es.client import build_client
-from metronome.rollups.backfill import backfill_stream, default_range
+from metronome.rollups.backfill import backfill_stream, default_range, format_seconds
 from metronome.rollups.job import StreamPlan, utc_now
 from metronome.rollups.status import status_lines, stream_status
 from metronome.rollups.store import RollupService, rollup_service
@@ -167,8 +167,9 @@ def backfill(
                 say(f"{plan.stream}: stopped; run the same command again to resume")
                 raise SystemExit(130)
             say(
-                f"{plan.stream}: back-filled {result.days} days "
-                f"({result.written} documents written, {result.deleted} deleted)"
+                f"{plan.stream}: back-filled {result.days} days in "
+                f"{format_seconds(result.seconds)} ({result.written:,} rollup documents "
+                f"written, {result.deleted:,} deleted)"
             )
 
 
@@ -184,11 +185,18 @@ def status(ctx: Context, stream: str | None, as_json: bool) -> None:
     prefix = settings.elasticsearch.index_prefix
     now = utc_now()
     streams = [
-        stream_status(service.rollups.client, prefix, service.store, plan, now)
+        stream_status(
+            service.rollups.client,
+            prefix,
+            service.store,
+            plan,
+            now=now,
+            settle=settings.rollups.settle,
+        )
         for plan in _plans(service, stream)
     ]
     if as_json:
         click.echo(json.dumps({"streams": streams}, indent=2))
         return
-    for line in status_lines(streams):
+    for line in status_lines(streams, now):
         say(line)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +29,8 @@ from metronome.rollups.job import Rollups, StreamPlan
 from metronome.rollups.state import BACKFILL_PREFIX, GroupState, StateConflict, StateStore
 
 DAY = STEP["day"]
-SAY_EVERY = 2.0  # seconds between two progress lines
+SAY_EVERY = 5.0  # seconds between two progress lines
+CHUNK_DAYS = 7  # consecutive days recomputed by one call per group and grain
 
 
 @dataclass
@@ -38,21 +39,31 @@ class Progress:
     total: int  # days to do in this session
     done: int = 0
     skipped: int = 0  # days done by an earlier, interrupted session
-    buckets: int = 0
     written: int = 0
     deleted: int = 0
+    through: datetime | None = None  # the last day done
     started: float = field(default_factory=time.monotonic)
 
+    def elapsed(self) -> float:
+        return max(time.monotonic() - self.started, 1e-9)
+
     def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        """How far (days, share, the last day done), what it wrote, how fast, how long left."""
+        elapsed = self.elapsed()
         rate = self.done / elapsed
         left = self.total - self.done
         eta = format_seconds(left / rate) if rate > 0 else "unknown"
         share = 100.0 * self.done / self.total if self.total else 100.0
+        day = f" (through {self.through:%Y-%m-%d})" if self.through else ""
         return (
-            f"{self.stream}: {self.done}/{self.total} days ({share:.1f} %), "
-            f"{self.buckets:,} buckets, {rate:.1f} days/s, ETA {eta}"
+            f"{self.stream}: {self.done}/{self.total} days{day}, {share:.0f} %, "
+            f"{self.written:,} rollup documents written, {rate:.1f} days/s, "
+            f"elapsed {format_seconds(elapsed)}, about {eta} left"
         )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def format_seconds(seconds: float) -> str:
@@ -73,6 +84,7 @@ class BackfillResult:
     written: int = 0
     deleted: int = 0
     stopped: bool = False
+    seconds: float = 0.0
 
 
 def days_to_do(
@@ -92,6 +104,17 @@ def days_to_do(
             if count
         }
     return sorted(raw), sorted(rolled - set(raw))
+
+
+def chunks(days: Sequence[datetime], most: int) -> list[tuple[datetime, datetime]]:
+    """Sorted days as (first, last) runs of at most ``most`` consecutive days."""
+    runs: list[tuple[datetime, datetime]] = []
+    for day in days:
+        if runs and day - runs[-1][1] == DAY and (day - runs[-1][0]) / DAY < most:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
 
 
 def backfill_stream(
@@ -140,28 +163,35 @@ def backfill_stream(
     }
     if resume_after is not None:
         say(f"{plan.stream}: resuming after {resume_after:%Y-%m-%d} ({progress.skipped} days done)")
+    if todo:
+        say(
+            f"{plan.stream}: {len(todo)} days with events to roll up, {todo[0]:%Y-%m-%d} to "
+            f"{todo[-1]:%Y-%m-%d}: {_count(len(plan.groups), 'group')}, hourly and daily"
+        )
     store.put_any(name, record)
     said = time.monotonic()
-    for day in todo:
+    for first, last in chunks(todo, CHUNK_DAYS):
         if stop is not None and stop.is_set():
             result.stopped = True
             break
         for group in plan.groups:
             for grain in GRAINS:
-                written, deleted = rollups.recompute(plan.stream, group, grain, day, day + DAY)
+                written, deleted = rollups.recompute(plan.stream, group, grain, first, last + DAY)
                 progress.written += written
                 progress.deleted += deleted
-                progress.buckets += 24 if grain == "hour" else 1
-        progress.done += 1
-        record["done_through"] = (day + DAY).isoformat()
-        if time.monotonic() - said >= SAY_EVERY:
+        progress.done += round((last - first) / DAY) + 1
+        progress.through = last
+        record["done_through"] = (last + DAY).isoformat()
+        if time.monotonic() - said >= SAY_EVERY and progress.done < progress.total:
             store.put_any(name, record)
             say(progress.line())
             said = time.monotonic()
     result.days, result.written, result.deleted = progress.done, progress.written, progress.deleted
+    result.seconds = progress.elapsed()
     record["finished"] = not result.stopped
     store.put_any(name, record)
-    say(progress.line())
+    if todo:
+        say(progress.line())
     if not result.stopped:
         _record_coverage(store, plan, start, end, window_start(now, plan.late_window))
     return result

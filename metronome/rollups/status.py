@@ -13,7 +13,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from metronome.query.rollup_schema import read_watermarks, rollup_pattern
-from metronome.rollups.buckets import GRAINS, Grain
+from metronome.rollups.buckets import GRAINS, STEP, Grain
 from metronome.rollups.job import StreamPlan
 from metronome.rollups.state import BACKFILL_PREFIX, StateStore
 
@@ -25,6 +25,7 @@ class GrainStatus:
     complete_through: datetime | None
     documents: int
     lag_seconds: float | None  # now - complete_through
+    behind_seconds: float | None  # ended buckets not rolled up yet (0: current)
 
 
 def rollup_documents(client: Elasticsearch, prefix: str, stream: str, grain: Grain) -> int:
@@ -34,8 +35,24 @@ def rollup_documents(client: Elasticsearch, prefix: str, stream: str, grain: Gra
     return int(answer["count"])
 
 
+def behind(through: datetime | None, now: datetime, settle: float, grain: Grain) -> float | None:
+    """Seconds since the first bucket not rolled up yet ended and settled: 0 when every ended
+    bucket is (the job makes each within ``settle + interval`` of its end); None when there
+    is no watermark."""
+    if through is None:
+        return None
+    late = (now - timedelta(seconds=settle)) - (through + STEP[grain])
+    return max(0.0, round(late.total_seconds(), 1))
+
+
 def stream_status(
-    client: Elasticsearch, prefix: str, store: StateStore, plan: StreamPlan, now: datetime
+    client: Elasticsearch,
+    prefix: str,
+    store: StateStore,
+    plan: StreamPlan,
+    *,
+    now: datetime,
+    settle: float = 30.0,
 ) -> dict[str, Any]:
     marks = read_watermarks(client, prefix, plan.stream)
     grains: list[GrainStatus] = []
@@ -49,6 +66,7 @@ def stream_status(
                 complete_through=through,
                 documents=rollup_documents(client, prefix, plan.stream, grain),
                 lag_seconds=None if through is None else (now - through).total_seconds(),
+                behind_seconds=behind(through, now, settle, grain),
             )
         )
     state = store.read(plan.stream)
@@ -64,6 +82,7 @@ def stream_status(
                 "complete_through": _iso(g.complete_through),
                 "documents": g.documents,
                 "lag_seconds": None if g.lag_seconds is None else round(g.lag_seconds, 1),
+                "behind_seconds": g.behind_seconds,
             }
             for g in grains
         ],
@@ -84,36 +103,48 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
 
 
-def status_lines(streams: Sequence[dict[str, Any]]) -> list[str]:
-    """The status as text: one line per stream and grain, then what needs attention."""
-    lines = [f"{'stream':<10} {'grain':<5} {'complete from':<25} {'complete through':<25} "
-             f"{'documents':>10} {'lag':>10}"]  # fmt: skip
+def status_lines(streams: Sequence[dict[str, Any]], now: datetime) -> list[str]:
+    """The status as text: a table of streams and grains, then a line per stream on the job's
+    last run, and what needs attention."""
+    lines = [
+        "Times in UTC. Queries answer from rollups between 'complete from' and 'complete "
+        "through', from raw events elsewhere.",
+        f"{'stream':<10} {'grain':<5}  {'complete from':<16}  {'complete through':<16}  "
+        f"{'documents':>10}  state",
+    ]
     for stream in streams:
         for grain in stream["grains"]:
-            lag = grain["lag_seconds"]
             lines.append(
-                f"{stream['stream']:<10} {grain['grain']:<5} "
-                f"{grain['complete_from'] or '-':<25} {grain['complete_through'] or '-':<25} "
-                f"{grain['documents']:>10,} {_duration(lag):>10}"
+                f"{stream['stream']:<10} {grain['grain']:<5}  {_minute(grain['complete_from']):<16}"
+                f"  {_minute(grain['complete_through']):<16}  {grain['documents']:>10,}  "
+                f"{_state(grain['behind_seconds'])}"
             )
+    lines.append("")
     for stream in streams:
         name = stream["stream"]
         run = stream["last_run"]
+        window = _duration(stream["late_window_seconds"])
+        groups = len(stream["groups"])
+        head = f"{name}: {groups} group{'s' if groups != 1 else ''}, late-data window {window}"
         if run:
+            at = datetime.fromisoformat(run["at"])
+            sweep = stream["last_sweep"]
+            swept = _ago(datetime.fromisoformat(sweep), now) if sweep else "never"
             lines.append(
-                f"{name}: last run {run.get('at')}: {run.get('ranges', 0)} ranges, "
-                f"{run.get('written', 0)} written, {run.get('deleted', 0)} deleted "
-                f"in {run.get('seconds', 0)}s; last sweep {stream['last_sweep'] or 'never'}"
+                f"{head}; last run {_ago(at, now)} ({at:%H:%M:%S}): "
+                f"{run.get('ranges', 0)} ranges recomputed, {run.get('written', 0):,} "
+                f"documents written, {run.get('deleted', 0):,} deleted in "
+                f"{run.get('seconds', 0)}s; last sweep {swept}"
             )
         else:
-            lines.append(f"{name}: the rollup job has not run yet")
+            lines.append(f"{head}; the rollup job has not run yet")
         if stream["pending"]:
             lines.append(f"{name}: {stream['pending']} ranges left pending by an interrupted run")
         for stale in stream["stale"]:
             last = datetime.fromisoformat(stale["to"]) - timedelta(microseconds=1)
             lines.append(
-                f"{name}: stale (raw changed before the late-data window) {stale['from']} to "
-                f"{stale['to']}: run `metronome rollups backfill --stream {name} "
+                f"{name}: stale (raw changed before the late-data window) {_minute(stale['from'])}"
+                f" to {_minute(stale['to'])}: run `metronome rollups backfill --stream {name} "
                 f"--from {stale['from'][:10]} --to {last:%Y-%m-%d}`"
             )
         backfill = stream["backfill"]
@@ -126,6 +157,20 @@ def status_lines(streams: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _minute(text: str | None) -> str:
+    return "-" if not text else f"{datetime.fromisoformat(text):%Y-%m-%d %H:%M}"
+
+
+def _state(behind_seconds: float | None) -> str:
+    if behind_seconds is None:
+        return "no rollups yet"
+    return "up to date" if behind_seconds <= 0 else f"{_duration(behind_seconds)} behind"
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    return f"{_duration(max(0.0, (now - moment).total_seconds()))} ago"
+
+
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -134,5 +179,5 @@ def _duration(seconds: float | None) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f}m"
     if seconds < 172_800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
+        return f"{seconds / 3600:.1f}".removesuffix(".0") + "h"
+    return f"{seconds / 86400:.1f}".removesuffix(".0") + "d"

@@ -121,7 +121,11 @@ def test_a_hit_older_than_the_window_is_not_rolled_up_and_the_watermark_stays_be
         say=said.append, now=clock.now,
     )  # fmt: skip
     assert result.days == 5 and not result.stopped  # the old day and the history's four
-    assert said[-1].startswith("hits: 5/5 days (100.0 %)") and "days/s, ETA" in said[-1]
+    assert said[0] == (
+        "hits: 5 days with events to roll up, 2026-10-20 to 2026-11-10: 1 group, hourly and daily"
+    )
+    assert said[-1].startswith("hits: 5/5 days (through 2026-11-10), 100 %, ")
+    assert "days/s, elapsed 0:00:0" in said[-1] and said[-1].endswith("about 0:00:00 left")
     rollups.job.run()
     through = read_watermarks(es, index_prefix, "hits")["hour"]
     assert through.complete_from == old_day
@@ -171,7 +175,7 @@ def test_backfill_resumes_after_an_interruption_and_status_tells_how_far_rollups
             "--from", f"{first:%Y-%m-%d}", "--to", f"{third:%Y-%m-%d}"]  # fmt: skip
     done = invoke(cli, args)
     assert done.exit_code == 0, done.output
-    assert "hits: 3/3 days (100.0 %)" in done.output
+    assert f"hits: 3/3 days (through {third:%Y-%m-%d}), 100 %" in done.output
     assert "back-filled 3 days" in done.output
     # An interrupted run of a longer range: the same command resumes after the last day done.
     state_index = f"{index_prefix}-rollup-state"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metronome.rollups.backfill import Progress, format_seconds
+from metronome.rollups.backfill import Progress, chunks, format_seconds
 from metronome.rollups.buckets import (
     Grain,
     buckets,
@@ -39,6 +39,7 @@ from metronome.rollups.state import (
     from_document,
     to_document,
 )
+from metronome.rollups.status import behind, status_lines
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -174,9 +175,55 @@ def test_changed_shards_are_those_whose_checkpoint_moved_or_whose_index_is_new()
     assert changed_shards(before, remade) == {"x-hits-1/0": (-1, 3)}
 
 
-def test_progress_says_days_done_rate_and_eta() -> None:
-    progress = Progress("hits", total=10, done=4, buckets=100)
+def test_progress_says_days_done_what_was_written_rate_and_time_left() -> None:
+    progress = Progress("hits", total=10, done=4, written=1200)
+    progress.through = datetime(2026, 3, 4, tzinfo=UTC)
     progress.started -= 2.0  # two seconds in: 2 days/s, 3 s to go
     line = progress.line()
-    assert line.startswith("hits: 4/10 days (40.0 %), 100 buckets, 2.0 days/s, ETA 0:00:03")
+    assert line.startswith(
+        "hits: 4/10 days (through 2026-03-04), 40 %, 1,200 rollup documents written, "
+        "2.0 days/s, elapsed 0:00:02, about 0:00:03 left"
+    )
     assert format_seconds(3725) == "1:02:05"
+
+
+def test_back_fill_days_go_in_runs_of_consecutive_days() -> None:
+    day = datetime(2026, 3, 1, tzinfo=UTC)
+    days = [day + timedelta(days=n) for n in (0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 20)]
+    assert chunks(days, 7) == [
+        (day, day + timedelta(days=2)),
+        (day + timedelta(days=5), day + timedelta(days=11)),
+        (day + timedelta(days=12), day + timedelta(days=12)),
+        (day + timedelta(days=20), day + timedelta(days=20)),
+    ]
+    assert chunks([], 7) == []
+
+
+def test_status_says_how_far_behind_the_ended_buckets_are() -> None:
+    hour = datetime(2026, 3, 4, 13, tzinfo=UTC)
+    assert behind(hour, hour + timedelta(minutes=59), 30, "hour") == 0  # 13:00 not ended
+    assert behind(hour, hour + timedelta(hours=1, seconds=20), 30, "hour") == 0  # settling
+    assert behind(hour, hour + timedelta(hours=1, seconds=75), 30, "hour") == 45
+    assert behind(hour, hour + timedelta(hours=3, seconds=30), 30, "hour") == 7200
+    assert behind(None, hour, 30, "hour") is None
+    stream = {
+        "stream": "hits",
+        "late_window_seconds": 7 * 86400.0,
+        "groups": ["items"],
+        "grains": [
+            {"grain": "hour", "complete_from": hour.isoformat(),
+             "complete_through": hour.isoformat(), "documents": 1234, "behind_seconds": 7200},
+        ],
+        "last_run": {"at": hour.isoformat(), "ranges": 2, "written": 5, "deleted": 0,
+                     "seconds": 0.4},
+        "last_sweep": None,
+        "pending": 0,
+        "stale": [],
+        "backfill": None,
+    }  # fmt: skip
+    lines = status_lines([stream], hour + timedelta(minutes=5))
+    assert "hits       hour   2026-03-04 13:00  2026-03-04 13:00       1,234  2h behind" in lines
+    assert lines[-1] == (
+        "hits: 1 group, late-data window 7d; last run 5m ago (13:00:00): 2 ranges recomputed, "
+        "5 documents written, 0 deleted in 0.4s; last sweep never"
+    )
