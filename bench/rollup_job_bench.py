@@ -47,12 +47,14 @@ from bench._common import ROOT, BenchError, Monitor, machine, report_main, run_i
 from bench.elastic import Cluster, es_cpu_ms
 from bench.options import bench_parser
 from metronome.config.rollups import RollupSettings
+from metronome.config.storage import StorageSettings
 from metronome.es.naming import index_for
 from metronome.es.templates import install_templates
 from metronome.query.rollup_schema import read_watermarks
 from metronome.rollups.store import rollup_service
 
 PREFIX = "rollbench"
+PERIOD = StorageSettings().period_of("hits")  # the shipped index period of hits
 CHUNK = 100
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 EVENTS = ("view", "view", "view", "download")
@@ -112,7 +114,7 @@ class Feeder:
         started = time.monotonic()
         while not self._stop.is_set():
             now = datetime.now(UTC)
-            index = index_for(PREFIX, "hits", now)
+            index = index_for(PREFIX, "hits", now, PERIOD)
             actions = [
                 {"_index": index, "_source": document(self.sent + n, now, self._rand)}
                 for n in range(CHUNK)
@@ -336,7 +338,7 @@ def main() -> int:
     add("--rate", type=float, default=1000.0, help="hits per second fed (default 1000)")
     add("--seconds", type=float, default=90.0, help="length of each phase (default 90)")
     add("--warmup", type=float, default=60.0, help="ingest before measuring (default 60)")
-    add("--interval", type=float, default=60.0, help="rollups.interval (default 60)")
+    add("--interval", type=float, default=30.0, help="rollups.interval (default 30)")
     add("--es-url", default=None, help="use this Elasticsearch instead of starting one")
     add("--es-heap", default="1g")
     add("--keep", action="store_true", help="keep the temporary directory")

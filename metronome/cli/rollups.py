@@ -35,7 +35,12 @@ def scheduler_task(
     when rollups are off or no stream has a group."""
     if not settings.rollups.enabled:
         return None
-    service = rollup_service(client, settings.elasticsearch.index_prefix, settings.rollups)
+    service = rollup_service(
+        client,
+        settings.elasticsearch.index_prefix,
+        settings.rollups,
+        raw_days=settings.retention.raw_days,
+    )
     if not service.plans:
         return None
 
@@ -53,7 +58,9 @@ def _service(ctx: Context) -> tuple[Settings, RollupService]:
         raise click.ClickException("rollups are off (rollups.enabled: false)")
     client = build_client(settings.elasticsearch)
     prefix = settings.elasticsearch.index_prefix
-    return settings, rollup_service(client, prefix, settings.rollups)
+    return settings, rollup_service(
+        client, prefix, settings.rollups, raw_days=settings.retention.raw_days
+    )
 
 
 def _plans(service: RollupService, stream: str | None) -> list[StreamPlan]:

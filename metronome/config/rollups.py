@@ -224,7 +224,8 @@ class RollupSettings:
     # computed (and the watermark passes it) this long after it ends
     settle: Annotated[float, duration(), Range(min=0)] = 30.0
     # seconds between two sweeps comparing raw and rollup counts over the late-data window
-    sweep_interval: Annotated[float, duration(), Range(min=60)] = 3600.0
+    # (a run that sees raw documents deleted sweeps at once: the sweep is the safety net)
+    sweep_interval: Annotated[float, duration(), Range(min=60)] = 86_400.0
 
     def late_window_of(self, stream: str) -> float:
         """Seconds of the late-data window of ``stream``."""

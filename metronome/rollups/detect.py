@@ -14,6 +14,7 @@ rollups' own counts."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,24 +104,39 @@ def changed_shards(
     return changed
 
 
-def changed_hours(
-    client: Elasticsearch, changed: Mapping[str, tuple[int, int]]
-) -> dict[datetime, int]:
+@dataclass(frozen=True)
+class Changes:
+    """What was written in some ranges of sequence numbers: the UTC hours of the documents
+    there now, with how many each holds, and the shards where fewer documents than
+    operations were found (a document deleted, or written again, since)."""
+
+    hours: dict[datetime, int] = field(default_factory=dict)
+    removed: frozenset[str] = frozenset()
+
+
+def changed_hours(client: Elasticsearch, changed: Mapping[str, tuple[int, int]]) -> Changes:
     """The UTC hours (of ``@timestamp``) of the documents written in the ``changed`` ranges of
     sequence numbers, with how many each holds. The indices are refreshed first, so every
-    write up to the checkpoints read is searched."""
+    write up to the checkpoints read is searched. Every operation takes one sequence number:
+    a shard whose range holds fewer documents than numbers had documents deleted (or
+    replaced), which nothing here says the hours of."""
     if not changed:
-        return {}
+        return Changes()
     indices = sorted({name.rsplit("/", 1)[0] for name in changed})
     for first in range(0, len(indices), 50):  # names per request: URLs stay short
         client.indices.refresh(index=",".join(indices[first : first + 50]), ignore_unavailable=True)
     hours: dict[datetime, int] = {}
+    removed: set[str] = set()
     for name, (after, through) in sorted(changed.items()):
         index, shard = name.rsplit("/", 1)
         query = {"range": {SEQ_NO: {"gt": after, "lte": through}}}
+        found = 0
         for hour, count in _composite_hours(client, index, query, preference=f"_shards:{shard}"):
             hours[hour] = hours.get(hour, 0) + count
-    return hours
+            found += count
+        if found < through - after:
+            removed.add(name)
+    return Changes(hours, frozenset(removed))
 
 
 def counted(start: datetime, end: datetime) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from metronome.rollups.plan import (
     sweep_work,
     watermark,
 )
-from metronome.rollups.state import GroupState, Pending, StateStore
+from metronome.rollups.state import GroupState, Pending, ShardMark, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,15 @@ class StreamRun:
     deleted: int = 0
     swept: bool = False
     changed_hours: int = 0
+    removed: int = 0  # shards with documents deleted since the last run (a sweep follows)
     stale: list[Span] = field(default_factory=list)
     error: str | None = None
 
     def describe(self) -> str:
         if self.error:
             return f"rollups {self.stream}: FAILED after {self.seconds:.1f}s: {self.error}"
-        sweep = ", swept the window" if self.swept else ""
+        removed = f" (documents deleted in {self.removed} shards)" if self.removed else ""
+        sweep = f", swept the window{removed}" if self.swept else ""
         stale = f", {len(self.stale)} stale ranges before the window" if self.stale else ""
         return (
             f"rollups {self.stream}: {self.ranges} ranges recomputed ({self.written} written, "
@@ -195,22 +197,13 @@ class RollupJob:
         stale = list(state.stale)
         marks = detect.shard_marks(self.client, self.prefix, plan.stream)
         if not first:
-            since_seen = detect.changed_shards(state.seen, marks)
-            known = {name: seq for name, seq in since_seen.items() if seq[0] >= 0}
-            new = {name: seq for name, seq in since_seen.items() if seq[0] < 0}
-            hours = detect.changed_hours(self.client, known)
-            copied = detect.changed_hours(self.client, new)
-            run.changed_hours = len(set(hours) | set(copied))
-            inside, before = split_window(sorted(hours), start)
-            inside_new, before_new = split_window(sorted(copied), start)
-            work += changed_work(rest, [*inside, *inside_new], closed)
-            run.stale = union(
-                [
-                    *clip(before, complete_from, start),
-                    *self._differing(plan, rest, clip(before_new, complete_from, start)),
-                ]
+            found, run.stale, removed = self._changes(
+                plan, state.seen, marks, rest, (start, complete_from), closed, run
             )
+            work += found
             stale = union([*stale, *run.stale])
+            if removed and sweep is None:  # deletions: their hours are unknown
+                sweep = True
         swept_at = now if first else state.last_sweep
         due = sweep_due(state.last_sweep, now, options.sweep_every)
         if rest and (sweep is True or (sweep is None and due)):
@@ -256,6 +249,37 @@ class RollupJob:
                 watermark(frontier, grain, stale),
                 {name: group.shape for name, group in groups.items()},
             )
+
+    def _changes(  # noqa: PLR0917
+        self,
+        plan: StreamPlan,
+        seen: Mapping[str, ShardMark],
+        marks: Mapping[str, ShardMark],
+        groups: Sequence[str],
+        window: tuple[datetime, datetime],
+        closed: Mapping[Grain, datetime],
+        run: StreamRun,
+    ) -> tuple[list[Pending], list[Span], bool]:
+        """From the writes since ``seen``: the work in the window (``window``: its start, and
+        where the rollups' coverage starts), the stale ranges before it, and whether some
+        shard had documents deleted."""
+        start, complete_from = window
+        since_seen = detect.changed_shards(seen, marks)
+        known = {name: seq for name, seq in since_seen.items() if seq[0] >= 0}
+        new = {name: seq for name, seq in since_seen.items() if seq[0] < 0}
+        changes = detect.changed_hours(self.client, known)
+        hours, copied = changes.hours, detect.changed_hours(self.client, new).hours
+        run.changed_hours = len(set(hours) | set(copied))
+        run.removed = len(changes.removed)
+        inside, before = split_window(sorted(hours), start)
+        inside_new, before_new = split_window(sorted(copied), start)
+        stale = union(
+            [
+                *clip(before, complete_from, start),
+                *self._differing(plan, groups, clip(before_new, complete_from, start)),
+            ]
+        )
+        return changed_work(groups, [*inside, *inside_new], closed), stale, bool(changes.removed)
 
     def _differing(
         self, plan: StreamPlan, groups: Sequence[str], spans: Sequence[Span]

@@ -29,13 +29,22 @@ from metronome.rollups.state import StateStore
 INTERVAL: Mapping[Grain, str] = {"hour": "1h", "day": "1d"}
 
 
-def stream_plans(settings: RollupSettings) -> list[StreamPlan]:
-    """Every stream with at least one group, as the job sees it."""
+def stream_plans(
+    settings: RollupSettings, raw_days: Mapping[str, int] | None = None
+) -> list[StreamPlan]:
+    """Every stream with at least one group, as the job sees it. ``raw_days``: how long
+    retention keeps each stream's raw indices (``retention.raw_days``): the late-data window
+    stops there, so the job never recomputes (and so empties) buckets whose raw events
+    retention has deleted."""
+    kept = raw_days or {}
     return [
         StreamPlan(
             stream=stream,
             groups={group.name: group_signature(group) for group in settings.groups_of(stream)},
-            late_window=timedelta(seconds=settings.late_window_of(stream)),
+            late_window=min(
+                timedelta(seconds=settings.late_window_of(stream)),
+                timedelta(days=kept.get(stream, 36_500)),
+            ),
         )
         for stream in sorted(settings.groups)
         if settings.groups_of(stream)
@@ -143,8 +152,9 @@ def rollup_service(
     prefix: str,
     settings: RollupSettings,
     clock: Callable[[], datetime] = utc_now,
+    raw_days: Mapping[str, int] | None = None,
 ) -> RollupService:
-    plans = tuple(stream_plans(settings))
+    plans = tuple(stream_plans(settings, raw_days))
     rollups = EsRollups(client, prefix, settings)
     store = StateStore(client, state_index(prefix), prefix)
     options = JobOptions(settle=settings.settle, sweep_every=settings.sweep_interval)

@@ -104,6 +104,17 @@ def test_a_late_hit_is_counted_after_one_run_and_more_runs_change_nothing(
     assert_equal_to_raw(es, index_prefix, documents, clock)
     assert SETTINGS.settle + SETTINGS.interval <= 60
 
+    # A raw document deleted: nothing says its hour, so the next run sweeps the window.
+    (found,) = es.search(index=f"{index_prefix}-hits-*", query={"term": {"id": "item-late"}})[
+        "hits"
+    ]["hits"]
+    es.delete(index=found["_index"], id=found["_id"], refresh=True)
+    documents.remove(late)
+    clock.tick()
+    (swept,) = rollups.job.run()
+    assert swept.swept and swept.removed == 1 and swept.deleted == 2
+    assert_equal_to_raw(es, index_prefix, documents, clock)
+
 
 def test_a_hit_older_than_the_window_is_not_rolled_up_and_the_watermark_stays_before_it(
     es: Elasticsearch, index_prefix: str

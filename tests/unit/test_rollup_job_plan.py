@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metronome.config.rollups import RollupSettings
 from metronome.rollups.backfill import Progress, chunks, format_seconds
 from metronome.rollups.buckets import (
     Grain,
@@ -40,6 +41,7 @@ from metronome.rollups.state import (
     to_document,
 )
 from metronome.rollups.status import behind, status_lines
+from metronome.rollups.store import stream_plans
 
 
 def at(day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -227,3 +229,11 @@ def test_status_says_how_far_behind_the_ended_buckets_are() -> None:
         "hits: 1 group, late-data window 7d; last run 5m ago (13:00:00): 2 ranges recomputed, "
         "5 documents written, 0 deleted in 0.4s; last sweep never"
     )
+
+
+def test_the_late_window_stops_where_retention_deletes_raw_indices() -> None:
+    settings = RollupSettings(late_window=7 * 86_400.0)
+    plans = {plan.stream: plan for plan in stream_plans(settings, {"hits": 3, "s3": 30})}
+    assert plans["hits"].late_window == timedelta(days=3)
+    assert plans["s3"].late_window == timedelta(days=7)
+    assert plans["logs"].late_window == timedelta(days=7)
