@@ -49,7 +49,7 @@ from bench.options import bench_parser
 from metronome.config.rollups import RollupSettings
 from metronome.config.storage import StorageSettings
 from metronome.es.naming import index_for
-from metronome.es.templates import install_templates
+from metronome.es.templates import create_templated_index, install_templates
 from metronome.query.rollup_schema import read_watermarks
 from metronome.rollups.store import rollup_service
 
@@ -289,6 +289,7 @@ class RollupBench:
     def run(self) -> dict[str, Any]:
         options = self.options
         install_templates(self.client, PREFIX)
+        create_templated_index(self.client, PREFIX, f"{PREFIX}-rollup-state")  # polled below
         feeder = Feeder(self.client, options.rate)
         feeder.start()
         try:
