@@ -40,6 +40,7 @@ def scheduler_task(
         settings.elasticsearch.index_prefix,
         settings.rollups,
         raw_days=settings.retention.raw_days,
+        rollup_days=settings.retention.rollup_days,
     )
     if not service.plans:
         return None
@@ -58,8 +59,13 @@ def _service(ctx: Context) -> tuple[Settings, RollupService]:
         raise click.ClickException("rollups are off (rollups.enabled: false)")
     client = build_client(settings.elasticsearch)
     prefix = settings.elasticsearch.index_prefix
+    retention = settings.retention
     return settings, rollup_service(
-        client, prefix, settings.rollups, raw_days=settings.retention.raw_days
+        client,
+        prefix,
+        settings.rollups,
+        raw_days=retention.raw_days,
+        rollup_days=retention.rollup_days,
     )
 
 

@@ -95,6 +95,7 @@ class StreamPlan:
     stream: str
     groups: Mapping[str, str]  # group name -> a fingerprint of its definition
     late_window: timedelta
+    rollups_kept: timedelta | None = None  # retention.rollup_days: older rollups may be gone
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,8 @@ class RollupJob:
                 last_run=summary,
             )
         )
+        if plan.rollups_kept is not None:  # what retention may have deleted is not claimed
+            complete_from = max(complete_from, floor(now - plan.rollups_kept, "day"))
         for grain in GRAINS:
             self.rollups.mark(
                 plan.stream,

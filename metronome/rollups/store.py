@@ -30,13 +30,17 @@ INTERVAL: Mapping[Grain, str] = {"hour": "1h", "day": "1d"}
 
 
 def stream_plans(
-    settings: RollupSettings, raw_days: Mapping[str, int] | None = None
+    settings: RollupSettings,
+    raw_days: Mapping[str, int] | None = None,
+    rollup_days: int | None = None,
 ) -> list[StreamPlan]:
     """Every stream with at least one group, as the job sees it. ``raw_days``: how long
     retention keeps each stream's raw indices (``retention.raw_days``): the late-data window
     stops there, so the job never recomputes (and so empties) buckets whose raw events
-    retention has deleted."""
+    retention has deleted. ``rollup_days`` (``retention.rollup_days``): the watermark claims
+    no rollups older than that."""
     kept = raw_days or {}
+    rollups_kept = None if rollup_days is None else timedelta(days=rollup_days)
     return [
         StreamPlan(
             stream=stream,
@@ -45,6 +49,7 @@ def stream_plans(
                 timedelta(seconds=settings.late_window_of(stream)),
                 timedelta(days=kept.get(stream, 36_500)),
             ),
+            rollups_kept=rollups_kept,
         )
         for stream in sorted(settings.groups)
         if settings.groups_of(stream)
@@ -151,10 +156,12 @@ def rollup_service(
     client: Elasticsearch,
     prefix: str,
     settings: RollupSettings,
+    *,
     clock: Callable[[], datetime] = utc_now,
     raw_days: Mapping[str, int] | None = None,
+    rollup_days: int | None = None,
 ) -> RollupService:
-    plans = tuple(stream_plans(settings, raw_days))
+    plans = tuple(stream_plans(settings, raw_days, rollup_days))
     rollups = EsRollups(client, prefix, settings)
     store = StateStore(client, state_index(prefix), prefix)
     options = JobOptions(settle=settings.settle, sweep_every=settings.sweep_interval)

@@ -233,7 +233,8 @@ def test_status_says_how_far_behind_the_ended_buckets_are() -> None:
 
 def test_the_late_window_stops_where_retention_deletes_raw_indices() -> None:
     settings = RollupSettings(late_window=7 * 86_400.0)
-    plans = {plan.stream: plan for plan in stream_plans(settings, {"hits": 3, "s3": 30})}
+    plans = {plan.stream: plan for plan in stream_plans(settings, {"hits": 3, "s3": 30}, 400)}
     assert plans["hits"].late_window == timedelta(days=3)
+    assert plans["hits"].rollups_kept == timedelta(days=400)
     assert plans["s3"].late_window == timedelta(days=7)
     assert plans["logs"].late_window == timedelta(days=7)
