@@ -17,7 +17,8 @@ it (an open bucket is never read, so it is not computed). So the bench then clos
 and the day the documents fell in, and sweeps the window, each once with the job on a clock
 moved past their end, and measures the CPU of each against the documents it covered; from
 those, the steady cost at ``--rate`` (an hour of documents closed every hour, a day of them
-every day, a sweep of the late-data window every hour) as a fraction of one core.
+every day, a sweep of the late-data window every ``rollups.sweep_interval``) as a fraction
+of one core.
 
     .venv/bin/python bench/rollup_job_bench.py > rollup.json          # ~5 minutes
     .venv/bin/python bench/rollup_job_bench.py --seconds 30 --warmup 20 # a quick look
@@ -273,7 +274,7 @@ class RollupBench:
         steady = {
             "close_hours": per_doc["close_hour"] * rate,  # an hour of documents each hour
             "close_days": per_doc["close_day"] * rate,  # a day of documents each day
-            "hourly_sweep": per_doc["sweep"] * rate * window / settings.sweep_interval,
+            "sweeps": per_doc["sweep"] * rate * window / settings.sweep_interval,
         }
         figures["steady_cpu_fraction_at_rate"] = {k: round(v, 4) for k, v in steady.items()}
         figures["steady_cpu_fraction_total"] = round(sum(steady.values()), 4)
