@@ -28,6 +28,10 @@ SPOOL_FULL = Counter("metronome_spool_full", "Requests answered 503 because the 
 SHIPPED = Counter("metronome_shipped", "Documents confirmed by Elasticsearch", ["stream"])
 SHIP_RETRIES = Counter("metronome_ship_retries", "Documents sent again after 429/5xx/errors")
 DEAD_LETTERED = Counter("metronome_dead_lettered", "Documents Elasticsearch refused as invalid")
+SHIP_SHARD_LIMIT = Counter(
+    "metronome_ship_shard_limit",
+    "Bulk requests with an index refused for the cluster's shard limit",
+)
 SPOOL_TORN_BYTES = Counter("metronome_spool_torn_bytes", "Bytes of torn records skipped")
 SPOOL_UNREADABLE = Counter("metronome_spool_unreadable", "Checksummed records that were unreadable")
 LOG_RECORDS = Counter(

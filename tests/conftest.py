@@ -140,7 +140,13 @@ def ship(settings: Settings, es: Elasticsearch) -> Callable[[], int]:
 
     What `metronome shipper` does continuously, done on demand so tests are deterministic.
     """
-    shipper = Shipper(settings.spool.dir, es, settings.elasticsearch.index_prefix, settings.shipper)
+    shipper = Shipper(
+        settings.spool.dir,
+        es,
+        settings.elasticsearch.index_prefix,
+        settings.shipper,
+        storage=settings.storage,
+    )
 
     def drain() -> int:
         shipped = 0

@@ -13,7 +13,7 @@ index's document count at archive time; a day without one is incomplete.
 
 Modules: ``layout`` (key names, closed days; pure), ``manifest`` (the manifest and the decision
 what to do with a day; pure), ``parts`` (writing and reading part files), ``store`` (the S3
-client and its errors), ``source`` (reading a daily index with its ids), ``archiver``,
+client and its errors), ``source`` (reading a day of a stream's indices with its ids), ``archiver``,
 ``restore``, ``listing`` (what the bucket holds), ``schedule`` (the ``--every`` loop and the
 lease), ``run`` (what ``metronome archive run`` does: once, or every N seconds).
 """

@@ -1,6 +1,7 @@
 """Archive runs: every closed day of every stream, written once, completed when cut short.
 
-For each daily index of a closed day the run lists the day's objects, reads its manifest and
+For each closed day with documents (a daily index, or a day of a monthly or yearly index read
+with the day's range) the run lists the day's objects, reads its manifest and
 counts the index, then ``plan_day`` decides: skip a day archived and unchanged, write a day
 that is new, incomplete (parts but no manifest), damaged or has grown since, and never
 overwrite an archive with an index that holds less (deleted or partly restored indices).
@@ -23,7 +24,7 @@ from metronome.archive import layout
 from metronome.archive.errors import ArchiveError, Stopped
 from metronome.archive.manifest import Decision, Manifest, ManifestError, PartInfo, plan_day
 from metronome.archive.parts import PartWriter
-from metronome.archive.source import Snapshot, count_documents, daily_indices
+from metronome.archive.source import DaySource, Snapshot, count_documents, day_sources
 from metronome.archive.store import S3Store
 from metronome.config import ArchiveSettings
 
@@ -78,7 +79,7 @@ class Archiver:
             yield from self.archive_stream(stream, day)
 
     def archive_stream(self, stream: str, only: date | None = None) -> Iterator[DayReport]:
-        indices = daily_indices(self.client, self.index_prefix, stream)
+        indices = day_sources(self.client, self.index_prefix, stream)
         days = sorted(d for d in indices if self.is_closed(d) and only in (None, d))
         if not days:
             return
@@ -98,10 +99,11 @@ class Archiver:
             )
 
     def archive_day(
-        self, stream: str, day: date, index: str, stored: layout.DayObjects
+        self, stream: str, day: date, source: DaySource, stored: layout.DayObjects
     ) -> DayReport:
         manifest = self._manifest(stream, day) if stored.has_manifest else None
-        plan = plan_day(manifest, count_documents(self.client, index), stored.parts)
+        index_docs = count_documents(self.client, source.index, source.query)
+        plan = plan_day(manifest, index_docs, stored.parts)
         if plan.decision is not Decision.ARCHIVE:
             assert manifest is not None
             return DayReport(
@@ -109,7 +111,7 @@ class Archiver:
             )
         if stored.has_manifest:
             self.store.delete(self._key(stream, day, layout.MANIFEST_NAME))
-        written = self._write_day(stream, day, index)
+        written = self._write_day(stream, day, source)
         for name in sorted(set(stored.parts) - {p.name for p in written.parts}):
             self.store.delete(self._key(stream, day, name))
         self.store.put_bytes(
@@ -119,18 +121,19 @@ class Archiver:
 
     # --- writing a day -----------------------------------------------------------------------
 
-    def _write_day(self, stream: str, day: date, index: str) -> Manifest:
+    def _write_day(self, stream: str, day: date, source: DaySource) -> Manifest:
         parts: list[PartInfo] = []
         docs = 0
-        with Snapshot(self.client, index, self.page_size) as snapshot:
+        index = source.index
+        with Snapshot(self.client, index, self.page_size, source.query) as snapshot:
             writer: PartWriter | None = None
             try:
-                for doc_id, source in snapshot.documents():
+                for doc_id, document in snapshot.documents():
                     if docs % self.page_size == 0:
                         self._check_stop()
                     if writer is None:
                         writer = PartWriter()
-                    writer.add(doc_id, source)
+                    writer.add(doc_id, document)
                     docs += 1
                     if writer.docs >= self.settings.part_docs:
                         parts.append(self._upload(stream, day, len(parts), writer))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from metronome.config import Period
 from metronome.es.naming import index_for
 
 MANIFEST_NAME = "manifest.json"
@@ -86,9 +87,10 @@ def catalog(
     return days
 
 
-def index_name(index_prefix: str, stream: str, day: date) -> str:
-    """The daily index of ``day``, named as the shipper names it."""
-    return index_for(index_prefix, stream, datetime.combine(day, time(), UTC))
+def index_name(index_prefix: str, stream: str, day: date, period: Period = "day") -> str:
+    """The index ``day`` goes to at the stream's index ``period``, named as the shipper names
+    it."""
+    return index_for(index_prefix, stream, datetime.combine(day, time(), UTC), period)
 
 
 def day_of_index(index_prefix: str, stream: str, index: str) -> date | None:

@@ -1,6 +1,7 @@
-"""Restore: archived days back into their daily indices, through the normal bulk path.
+"""Restore: archived days back into their stream's indices, through the normal bulk path.
 
-Each document goes back with its archived ``_id`` into ``<prefix>-<stream>-YYYY.MM.DD`` with
+Each document goes back with its archived ``_id`` into the index of its day at the stream's
+index period (``<prefix>-<stream>-YYYY.MM.DD``, ``-YYYY.MM`` or ``-YYYY``) with
 ``op_type=create`` (``metronome.es.bulk``): a 409 means the document is already there, so
 restoring over existing data changes nothing and a restore cut short can simply be repeated.
 Only days with a manifest are restored; every part is checked against the manifest's size,
@@ -24,7 +25,7 @@ from metronome.archive.manifest import Manifest, ManifestError, PartInfo
 from metronome.archive.parts import read_part, spooled_file
 from metronome.archive.source import es_errors
 from metronome.archive.store import S3Store
-from metronome.config import ArchiveSettings, ShipperSettings
+from metronome.config import ArchiveSettings, ShipperSettings, StorageSettings
 from metronome.es import retry
 from metronome.es.bulk import BulkAction, GaveUp, ItemResult, bulk_create, bulk_until_settled
 from metronome.es.templates import install_templates
@@ -55,7 +56,9 @@ class Restorer:
         shipper: ShipperSettings,
         *,
         stop: threading.Event | None = None,
+        storage: StorageSettings | None = None,
     ) -> None:
+        self.storage = storage or StorageSettings()  # which index a day goes back to
         self.client = client
         self.store = store
         self.index_prefix = index_prefix
@@ -102,7 +105,7 @@ class Restorer:
             day,
             "restored",
             docs=manifest.doc_count,
-            index=layout.index_name(self.index_prefix, stream, day),
+            index=layout.index_name(self.index_prefix, stream, day, self.storage.period_of(stream)),
         )
         for part in manifest.parts:
             self._restore_part(stream, day, part, report)

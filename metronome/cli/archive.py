@@ -80,6 +80,7 @@ def archive_restore(ctx: Context, stream: str, first: datetime, last: datetime) 
             settings.archive,
             settings.shipper,
             stop=stop,
+            storage=settings.storage,
         )
         try:
             restorer.store.check()

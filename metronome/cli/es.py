@@ -10,11 +10,14 @@ from pathlib import Path
 
 import click
 
-from metronome.cli.context import Context, pass_context, say, with_reachable_es
+from metronome.cli.context import Context, pass_context, say, stop_on_signals, with_reachable_es
 from metronome.es.client import ElasticsearchUnusable, build_client, check_connection
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
+from metronome.es.layout import layout_estimate, single_indices
 from metronome.es.mapping_report import mapping_report
+from metronome.es.migrate import MigrationError, migrate, plan_moves, stream_indices
 from metronome.es.naming import stream_pattern
+from metronome.es.shards import ShardLimitReached
 from metronome.es.templates import install_templates
 
 
@@ -60,7 +63,59 @@ def mappings(ctx: Context, stream: str, as_json: bool) -> None:
 
 @click.group()
 def es() -> None:
-    """The embedded Elasticsearch node (used when elasticsearch.url is not set)."""
+    """The embedded Elasticsearch node (used when elasticsearch.url is not set), and the
+    index layout (index periods, their shard cost, moving indices into them)."""
+
+
+@es.command("layout")
+@click.option("--years", type=click.IntRange(1, 100), default=10, show_default=True)
+@pass_context
+def es_layout(ctx: Context, years: int) -> None:
+    """The shards the built-in streams take over YEARS at their configured index periods."""
+    settings = ctx.settings
+    estimate = layout_estimate(
+        settings.storage,
+        years=years,
+        single=single_indices(settings.elasticsearch.index_prefix),
+    )
+    for line in estimate.lines():
+        say(line)
+    say(
+        "(one shard per index on one node; a replica doubles it on a cluster, and each stream "
+        "with rollups adds an index per grain and year)"
+    )
+
+
+@es.command("migrate-layout")
+@click.option(
+    "--stream", "streams", multiple=True, help="Only this stream (repeat for more; default: all)."
+)
+@click.option("--dry-run", is_flag=True, help="Only list the indices that would be moved.")
+@pass_context
+def es_migrate_layout(ctx: Context, streams: tuple[str, ...], dry_run: bool) -> None:
+    """Move indices into their stream's index period (storage.index_periods), one at a time,
+    keeping every document's _id; safe to run while ingest runs, and to run again after an
+    interruption (it resumes with what is left)."""
+    settings = with_reachable_es(ctx.settings)
+    client = build_client(settings.elasticsearch)
+    prefix = settings.elasticsearch.index_prefix
+    if dry_run:
+        moves = plan_moves(stream_indices(client, prefix), settings.storage, streams)
+        for move in moves:
+            say(f"{move.source.name} ({move.source.period}) -> {move.period}")
+        say(f"{len(moves)} indices to move")
+        return
+    moved = documents = 0
+    with stop_on_signals() as stop:
+        try:
+            for report in migrate(
+                client, prefix, settings.storage, streams=streams, say=say, stop=stop.is_set
+            ):
+                moved += 1
+                documents += report.documents
+        except (MigrationError, ShardLimitReached) as error:
+            raise click.ClickException(f"{error} ({moved} indices moved before)") from None
+    say(f"moved {moved} indices ({documents} documents)")
 
 
 def _embedded(ctx: Context, data_dir: str | None, port: int | None) -> EmbeddedElasticsearch:

@@ -1,5 +1,6 @@
 """``metronome scheduler``: the process that runs, while it holds the cluster's lease, the
-sources on their schedules, alert evaluation, notification delivery and the due digests; and
+sources on their schedules, alert evaluation, notification delivery, the due digests and
+retention; and
 on every instance the checks that must work without Elasticsearch (metronome.alerts.local)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import click
 from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks
 from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.cli.digest import scheduler_task
+from metronome.cli.retention import scheduler_task as retention_task
 from metronome.cli.sources import SOURCES_KEPT, ready
 from metronome.sources.lease import holder_id
 from metronome.sources.runner import services_from_settings
@@ -43,6 +45,8 @@ def scheduler(ctx: Context) -> None:
     periodic, local = scheduler_tasks(settings, services.es, holder, tell)
     if digests := scheduler_task(settings, services.es, ctx.config_file):
         periodic.append(digests)
+    if retention := retention_task(settings, services.es, tell):
+        periodic.append(retention)
     say(f"scheduler {holder}: {len(settings.sources)} sources configured")
     if banner := health_banner(settings):
         tell(banner)

@@ -32,6 +32,7 @@ def shipper(ctx: Context) -> None:
         settings.elasticsearch.index_prefix,
         settings.shipper,
         stop=stop,
+        storage=settings.storage,
     )
     logging.basicConfig(level=logging.INFO, format="shipper: %(levelname)s %(message)s")
     try:
@@ -82,5 +83,5 @@ def dead_letters_replay(ctx: Context, limit: int) -> None:
 def _dead_letter_store(ctx: Context) -> DeadLetterStore:
     settings = with_reachable_es(ctx.settings)
     return DeadLetterStore(
-        build_client(settings.elasticsearch), settings.elasticsearch.index_prefix
+        build_client(settings.elasticsearch), settings.elasticsearch.index_prefix, settings.storage
     )

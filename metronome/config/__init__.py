@@ -36,6 +36,7 @@ from metronome.config.notify import (
 from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.reports import ReportSettings
+from metronome.config.retention import RetentionSettings
 from metronome.config.rollups import RollupGroup, RollupSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
@@ -52,10 +53,12 @@ from metronome.config.sources import (
     SourceSettings,
     WebhookSettings,
 )
+from metronome.config.storage import PERIODS, Period, StorageSettings
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEFAULT_KEEP_PARAMS",
+    "PERIODS",
     "TRACKER_SCRIPT",
     "AlertSettings",
     "AllezonSettings",
@@ -82,10 +85,12 @@ __all__ = [
     "MetricsSettings",
     "Network",
     "NotifySettings",
+    "Period",
     "PrivacySettings",
     "PublicCacheSettings",
     "RateLimitSettings",
     "ReportSettings",
+    "RetentionSettings",
     "RollupGroup",
     "RollupSettings",
     "SchedulerSettings",
@@ -97,6 +102,7 @@ __all__ = [
     "SmtpSettings",
     "SourceSettings",
     "SpoolSettings",
+    "StorageSettings",
     "WebhookSettings",
     "config_origin",
     "deep_merge",

@@ -22,6 +22,7 @@ from metronome.config.notify import NotifySettings
 from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
 from metronome.config.reports import ReportSettings
+from metronome.config.retention import RetentionSettings
 from metronome.config.rollups import RollupSettings
 from metronome.config.server import MetricsSettings, PublicCacheSettings, ServerSettings
 from metronome.config.sessions import SessionSettings
@@ -35,6 +36,7 @@ from metronome.config.sites import (
     keys,
 )
 from metronome.config.sources import SchedulerSettings, Sources, SourceSettings, WebhookSettings
+from metronome.config.storage import StorageSettings
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class Settings:
     allezon: AllezonSettings = field(default_factory=AllezonSettings)
     logs: LogsSettings = field(default_factory=LogsSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)  # index periods
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # what is deleted
     # Scheduled sources (metronome.sources, ingesters/): instance name -> settings.
     sources: Annotated[Mapping[str, SourceSettings], Loader(Sources)] = field(default_factory=dict)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)

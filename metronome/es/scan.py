@@ -36,12 +36,14 @@ def scan(
     keep_alive: str = "1m",
     fields: Sequence[str] | None = None,
     with_ids: bool = False,
+    with_versions: bool = False,
     on_total: Callable[[int], None] | None = None,
 ) -> Generator[dict[str, Any], None, None]:
     """Yield every hit matching ``query`` (all documents when None), oldest first.
 
-    A hit holds ``_source`` (only the dotted ``fields`` when given) and, with ``with_ids``,
-    ``_id``; nothing else is asked of Elasticsearch, as it would only add bytes to parse.
+    A hit holds ``_source`` (only the dotted ``fields`` when given), with ``with_ids`` its
+    ``_id`` and with ``with_versions`` its ``_version``; nothing else is asked of
+    Elasticsearch, as it would only add bytes to parse.
     ``on_total``, when given, is called once with the number of matching documents the
     point-in-time holds, before the first hit. Nothing is asked of Elasticsearch until the
     first ``next()``; the PIT is closed when the scan ends, fails, or is abandoned
@@ -53,6 +55,9 @@ def scan(
     if with_ids:
         filter_path.append("hits.hits._id")
     extra: dict[str, Any] = {}
+    if with_versions:
+        filter_path.append("hits.hits._version")
+        extra["version"] = True
     if query is not None:
         extra["query"] = query
     if fields is not None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from metronome.query.model import PERCENTILES, Filter, Metric, Query, TimeRange
+from metronome.query.model import (
+    COMPOUND_OPS,
+    PERCENTILES,
+    RANGE_OPS,
+    Filter,
+    Metric,
+    Query,
+    TimeRange,
+)
 
 COMPOSITE_PAGE = 2000
 VISITOR_FIELD = "visitor"
@@ -40,8 +48,11 @@ def filter_query(query: Query, time_range: TimeRange) -> dict[str, Any]:
 
 
 def filter_clause(item: Filter) -> dict[str, Any]:
+    """The clause of one filter; ``is_not``'s is the clause of the values it excludes."""
     if item.op in ("is", "is_not"):
         return {"terms": {item.field: list(item.values)}}
+    if item.op in COMPOUND_OPS or item.op in RANGE_OPS or item.op in ("like", "ilike", "exists"):
+        return _condition_clause(item)
     if item.op == "contains":
         should = [
             {
@@ -56,6 +67,32 @@ def filter_clause(item: Filter) -> dict[str, Any]:
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
+def _condition_clause(item: Filter) -> dict[str, Any]:
+    """The SQL operators (model.py): a clause that matches exactly the documents that pass."""
+    if item.op in RANGE_OPS:
+        return {"range": {item.field: {item.op: item.values[0]}}}
+    if item.op == "exists":
+        return {"exists": {"field": item.field}}
+    if item.op in ("like", "ilike"):
+        ignore_case = item.op == "ilike"
+        should = [
+            {"wildcard": {item.field: {"value": str(v), "case_insensitive": ignore_case}}}
+            for v in item.values
+        ]
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+    clauses = [_child_clause(child) for child in item.children]
+    if item.op == "all":
+        return {"bool": {"filter": clauses}}
+    if item.op == "any":
+        return {"bool": {"should": clauses, "minimum_should_match": 1}}
+    return {"bool": {"must_not": clauses}}  # not: its one child
+
+
+def _child_clause(item: Filter) -> dict[str, Any]:
+    clause = filter_clause(item)
+    return {"bool": {"must_not": [clause]}} if item.op == "is_not" else clause
+
+
 def escape_wildcard(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
 
@@ -67,6 +104,8 @@ def metric_aggs(metrics: tuple[Metric, ...]) -> dict[str, Any]:
             aggs["visitors"] = _cardinality(VISITOR_FIELD)
         elif metric.kind == "sessions":
             aggs["sessions"] = _cardinality(SESSION_FIELD)
+        elif metric.kind == "distinct":
+            aggs[metric.name] = _cardinality(str(metric.field))
         elif metric.kind in PERCENTILES:
             name = f"percentiles:{metric.field}"
             percents = aggs.setdefault(
@@ -92,6 +131,8 @@ def read_metrics(
             values.append(doc_count)
         elif metric.kind in ("visitors", "sessions"):
             values.append(int(buckets[metric.kind]["value"]))
+        elif metric.kind == "distinct":
+            values.append(int(buckets[metric.name]["value"]))
         elif metric.kind in PERCENTILES:
             keyed = buckets[f"percentiles:{metric.field}"]["values"]
             values.append(_number(keyed.get(f"{PERCENTILES[metric.kind]:.1f}")))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from elasticsearch import Elasticsearch, NotFoundError
 
-from metronome.es.naming import is_valid_stream
+from metronome.es.naming import is_valid_stream, parse_index
 
 FieldKind = Literal["keyword", "number", "date", "boolean", "text", "other"]
 TTL_SECONDS = 30.0
@@ -104,6 +104,14 @@ class FieldCatalog:
         mappings = self.client.indices.get_mapping(
             index=f"{self.index_prefix}-{stream}-*", allow_no_indices=True
         ).body
-        for index in sorted(mappings):  # later days win where a field's type changed
+        # Indices holding later data win where a field's type changed: a yearly index sorts
+        # by its end, after the months and days it spans (indices of any period, the index
+        # template's pattern covers them all).
+        for index in sorted(mappings, key=lambda name: _by_end(self.index_prefix, stream, name)):
             kinds.update(field_kinds(mappings[index]["mappings"].get("properties", {})))
         return kinds
+
+
+def _by_end(prefix: str, stream: str, index: str) -> tuple[str, str]:
+    span = parse_index(prefix, stream, index)
+    return (span.end.isoformat() if span is not None else "", index)

@@ -14,13 +14,24 @@ from zoneinfo import ZoneInfo
 from metronome.query.calendar import Interval
 
 MetricKind = Literal[
-    "count", "visitors", "sessions", "sum", "avg", "min", "max", "p50", "p95", "p99"
+    "count", "visitors", "sessions", "sum", "avg", "min", "max", "p50", "p95", "p99", "distinct"
 ]
 FIELD_METRICS = frozenset({"sum", "avg", "min", "max", "p50", "p95", "p99"})
 PERCENTILES = {"p50": 50.0, "p95": 95.0, "p99": 99.0}
 # Cardinality (HyperLogLog++) and percentiles (t-digest) are estimates in Elasticsearch.
-APPROXIMATE = frozenset({"visitors", "sessions", "p50", "p95", "p99"})
-FilterOp = Literal["is", "is_not", "contains", "matches"]
+# "distinct" (a distinct count of any field, as SQL's COUNT(DISTINCT x)) is a cardinality too.
+APPROXIMATE = frozenset({"visitors", "sessions", "p50", "p95", "p99", "distinct"})
+# is, is_not, contains, matches: the query API's operators. The others come from SQL: like and
+# ilike (values are wildcard patterns, ``*`` and ``?``, ``\\`` escaping; ilike ignores case),
+# lt/lte/gt/gte (one number, or one ISO instant on a date field), exists (no values), and the
+# compound all/any/not, whose conditions are their ``children`` (their ``field`` is empty and
+# they have no values).
+FilterOp = Literal[
+    "is", "is_not", "contains", "matches", "like", "ilike", "lt", "lte", "gt", "gte",
+    "exists", "all", "any", "not",
+]  # fmt: skip
+COMPOUND_OPS = frozenset({"all", "any", "not"})
+RANGE_OPS = frozenset({"lt", "lte", "gt", "gte"})
 CompareMode = Literal["previous", "week", "month", "year", "custom"]
 
 
@@ -53,6 +64,14 @@ class Filter:
     op: FilterOp
     field: str
     values: tuple[str | float | bool, ...]
+    children: tuple[Filter, ...] = ()  # the conditions of all, any and not
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Every field this condition reads, its children's included."""
+        if self.op in COMPOUND_OPS:
+            return frozenset().union(*(child.fields for child in self.children))
+        return frozenset({self.field})
 
 
 @dataclass(frozen=True)
@@ -95,3 +114,8 @@ class Query:
     @property
     def approximate(self) -> bool:
         return any(metric.kind in APPROXIMATE for metric in self.metrics)
+
+    @property
+    def filter_fields(self) -> frozenset[str]:
+        """Every field the filters read (inside compound conditions too)."""
+        return frozenset().union(*(item.fields for item in self.filters))

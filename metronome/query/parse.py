@@ -412,6 +412,11 @@ def _named_range(name: str, tz: ZoneInfo, now: datetime) -> tuple[datetime, date
     )
 
 
+def check_bucket_count(time_range: TimeRange, interval: Interval, tz: ZoneInfo) -> None:
+    """422 ``too_many_buckets`` when the range holds more than ``MAX_BUCKETS`` buckets."""
+    _check_buckets(time_range, interval, tz)
+
+
 def _check_buckets(time_range: TimeRange, interval: Interval, tz: ZoneInfo) -> None:
     try:
         bucket_starts(time_range.start, time_range.end, interval, tz, MAX_BUCKETS)

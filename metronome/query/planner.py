@@ -104,7 +104,7 @@ def source_of(plans: Sequence[Plan]) -> Source:
 def needed_fields(query: Query) -> tuple[set[str], set[str]]:
     """The fields a group must have as dimensions, and as measures, to answer ``query``."""
     dimensions = {d.field for d in query.dimensions if d.field is not None}
-    dimensions |= {item.field for item in query.filters}
+    dimensions |= query.filter_fields  # inside compound (SQL) conditions too
     measures = {m.field for m in query.metrics if m.field is not None}
     return dimensions - ALWAYS_KEPT, measures
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metronome.query.compare import change_percent
-from metronome.query.model import APPROXIMATE, Query
+from metronome.query.model import APPROXIMATE, COMPOUND_OPS, Filter, Query
 from metronome.query.runner import Outcome, Row, labels
 
 # The JSON answer's schema, for /openapi.json: ``meta`` in full, the rows in outline.
@@ -119,7 +119,7 @@ def normalised(query: Query) -> dict[str, Any]:
         "metrics": [m.name for m in query.metrics],
         "date_range": [query.range.start.isoformat(), query.range.end.isoformat()],
         "dimensions": [d.name for d in query.dimensions],
-        "filters": [[f.op, f.field, list(f.values)] for f in query.filters],
+        "filters": [filter_json(f) for f in query.filters],
         "tz": query.tz.key,
         "order_by": [[o.name, "desc" if o.descending else "asc"] for o in query.order_by],
         "limit": query.limit,
@@ -135,6 +135,13 @@ def normalised(query: Query) -> dict[str, Any]:
             ],
         }
     return data
+
+
+def filter_json(item: Filter) -> list[Any]:
+    """A filter as the query API writes it; a compound one (SQL) as [op, [conditions]]."""
+    if item.op in COMPOUND_OPS:
+        return [item.op, [filter_json(child) for child in item.children]]
+    return [item.op, item.field, list(item.values)]
 
 
 def header(query: Query) -> list[str]:

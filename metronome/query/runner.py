@@ -26,7 +26,7 @@ from metronome.query.model import OrderBy, Query, TimeRange
 from metronome.query.reads import check_shards
 
 MAX_ROWS = 100_000
-ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum"})
+ZERO_METRICS = frozenset({"count", "visitors", "sessions", "sum", "distinct"})
 
 Values = list[float | int | None]
 

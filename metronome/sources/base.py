@@ -134,8 +134,8 @@ class Source(ABC):
     implement ``fetch``; they never loop over runs, store documents or save cursors."""
 
     type_name: ClassVar[str]  # the `type:` in config, e.g. "github"
-    # Documents land in <prefix>-<stream>-YYYY.MM.DD. Not a ClassVar: a type whose stream is an
-    # option (http_json) sets it per instance.
+    # Documents land in <prefix>-<stream>-<period> (storage.index_periods). Not a ClassVar:
+    # a type whose stream is an option (http_json) sets it per instance.
     stream: str
     options_schema: ClassVar[type[Schema]]  # validates the source's own config options
     natural_key: ClassVar[str]  # what makes a document unique, in words (shown by `sources list`)

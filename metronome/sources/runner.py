@@ -27,7 +27,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from metronome import metrics
-from metronome.config import Settings
+from metronome.config import Settings, StorageSettings
 from metronome.enrich.geo import Geo, geo_lookup
 from metronome.es.bulk import (
     BulkAction,
@@ -41,6 +41,7 @@ from metronome.es.bulk import (
 from metronome.es.client import build_client
 from metronome.es.naming import index_for
 from metronome.es.retry import Retry
+from metronome.es.shards import ShardLimitReached, shard_limit_refusal
 from metronome.sources.base import (
     Document,
     FetchContext,
@@ -81,6 +82,7 @@ class RunServices:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     sleep: Callable[[float], None] = time.sleep
     geo: Geo | None = None  # the location lookups sources with client addresses use
+    storage: StorageSettings = field(default_factory=StorageSettings)  # index periods
 
     @property
     def states(self) -> StateStore:
@@ -272,9 +274,10 @@ def _store(
         return []
     received_at = iso(services.clock())
     bodies = [build_document(source, document, received_at) for document in documents]
+    period = services.storage.period_of(source.stream)
     actions = [
         BulkAction(
-            index=index_for(services.index_prefix, source.stream, document.timestamp),
+            index=index_for(services.index_prefix, source.stream, document.timestamp, period),
             id=document_id(source.name, document.key),
             document=body,
             version=document.version,
@@ -283,6 +286,7 @@ def _store(
     ]
     send = functools.partial(bulk_create, services.es)
     final = bulk_until_settled(actions, send, _retry(services))
+    _check_shard_limit(actions, final)
     refused = [
         (
             Entry(source.stream, actions[i].id, bodies[i]),
@@ -293,19 +297,35 @@ def _store(
         if not result.stored
     ]
     if refused:
-        letters = DeadLetterStore(services.es, services.index_prefix)
-        stored = bulk_until_settled(letters.actions(refused), send, _retry(services))
+        letters = DeadLetterStore(services.es, services.index_prefix, services.storage)
+        letter_actions = letters.actions(refused)
+        stored = bulk_until_settled(letter_actions, send, _retry(services))
+        _check_shard_limit(letter_actions, stored)
         if not all(result.stored for result in stored):
             raise StoreUnavailable("Elasticsearch refused to store the dead letters of a page")
     return final
 
 
+def _check_shard_limit(
+    actions: Sequence[BulkAction | VersionedDelete], results: Sequence[ItemResult]
+) -> None:
+    """Raise ``ShardLimitReached`` when an index of the page could not be created for want of
+    shards: the page is valid, so the run fails without dead-lettering it and without moving
+    the cursor (the next run reads the page again once there is room)."""
+    for action, result in zip(actions, results, strict=True):
+        if result.status == 400 and result.error is not None:
+            refusal = shard_limit_refusal(result.error, action.index)
+            if refusal is not None:
+                raise ShardLimitReached(refusal)
+
+
 def _remove(source: Source, removals: Sequence[Removal], services: RunServices) -> int:
     """Delete the page's removed snapshots (before its cursor is saved: a crash repeats the
     removal, which then finds nothing); how many were deleted."""
+    period = services.storage.period_of(source.stream)
     deletes = [
         VersionedDelete(
-            index=index_for(services.index_prefix, source.stream, removal.timestamp),
+            index=index_for(services.index_prefix, source.stream, removal.timestamp, period),
             id=document_id(source.name, removal.key),
             version=removal.version,
         )
@@ -315,9 +335,13 @@ def _remove(source: Source, removals: Sequence[Removal], services: RunServices) 
         deletes,
         lambda pending: bulk_delete(services.es, pending),
         _retry(services),
-        # 404: not stored; 409: a newer version is. Anything else passes or is worth a retry.
-        again=lambda result: result.status not in (200, 404, 409),
+        # 404: not stored; 409: a newer version is. Anything else passes or is worth a retry,
+        # but for a refusal for want of shards (a versioned delete creates its index).
+        again=lambda result: (
+            result.status not in (200, 404, 409) and shard_limit_refusal(result.error, "") is None
+        ),
     )
+    _check_shard_limit(deletes, results)
     return sum(1 for result in results if result.status == 200)
 
 
@@ -373,4 +397,5 @@ def services_from_settings(
         lease_ttl=scheduler.run_lease_ttl,
         progress=progress or (lambda message: log.info("%s", message)),
         geo=geo_lookup(settings.enrich.geo),
+        storage=settings.storage,
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from metronome.config import StorageSettings
 from metronome.es.bulk import BulkAction, bulk_create, bulk_until_settled
 from metronome.es.naming import index_for
 from metronome.es.retry import Retry
@@ -52,9 +53,12 @@ REPLAY_RETRY = Retry(cap=15.0, tries=6)
 
 
 class DeadLetterStore:
-    def __init__(self, client: Elasticsearch, index_prefix: str) -> None:
+    def __init__(
+        self, client: Elasticsearch, index_prefix: str, storage: StorageSettings | None = None
+    ) -> None:
         self.client = client
         self.index_prefix = index_prefix
+        self.storage = storage or StorageSettings()  # where a replayed letter goes
         self.index = f"{index_prefix}-deadletters"
 
     def actions(self, failures: Sequence[tuple[Entry, str, dict[str, Any]]]) -> list[BulkAction]:
@@ -96,6 +100,7 @@ class DeadLetterStore:
                     self.index_prefix,
                     letter.stream,
                     datetime.fromisoformat(letter.document["@timestamp"]),
+                    self.storage.period_of(letter.stream),
                 ),
                 id=letter.doc_id,
                 document=letter.document,

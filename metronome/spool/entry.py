@@ -17,7 +17,7 @@ import orjson
 
 @dataclass(frozen=True)
 class Entry:
-    stream: str  # hits, logs, ... : the index family <prefix>-<stream>-YYYY.MM.DD
+    stream: str  # hits, logs, ... : the index family <prefix>-<stream>-<period>
     id: str  # the Elasticsearch _id: a resend of the same event gets the same id
     doc: dict[str, Any]
 
@@ -26,7 +26,9 @@ class Entry:
 class SpooledEntry:
     stream: str
     id: str
-    day: str  # YYYY.MM.DD, the UTC day of the document's @timestamp
+    # YYYY.MM.DD, the UTC day of the document's @timestamp: the shipper names the index of the
+    # stream's period from it (metronome.es.naming.index_for_day)
+    day: str
     doc_json: bytes
 
     def to_entry(self) -> Entry:

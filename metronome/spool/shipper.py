@@ -6,7 +6,11 @@ id (a 409 means "already stored"). Per item:
 
 - created or 409: done;
 - 429 or 5xx: retried with capped exponential backoff and full jitter;
+- a refused index creation for want of shards (``cluster.max_shards_per_node``): retried the
+  same way, the refusal logged as it is (the documents are valid: they wait in the spool);
 - any other 4xx (mapping conflict, malformed value): stored as a dead letter.
+
+Each record goes to the index of its UTC day at its stream's period (``storage``).
 
 A connection error or a refused ``_bulk`` retries the whole batch the same way; the shipper
 retries until Elasticsearch answers or a stop is requested (``metronome.es.bulk``'s
@@ -30,15 +34,18 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from metronome import metrics
-from metronome.config import ShipperSettings
+from metronome.config import ShipperSettings, StorageSettings
 from metronome.es.bulk import (
     BulkAction,
     ItemResult,
     StoreUnavailable,
     bulk_create,
     bulk_until_settled,
+    passes,
 )
+from metronome.es.naming import index_for_day
 from metronome.es.retry import Retry, Stopped
+from metronome.es.shards import ShardLimitRefusal, shard_limit_refusal
 from metronome.spool import framing
 from metronome.spool.checkpoint import Checkpoints
 from metronome.spool.deadletters import DeadLetterStore
@@ -70,8 +77,10 @@ class Shipper:
         *,
         stop: threading.Event | None = None,
         fsync: bool = True,
+        storage: StorageSettings | None = None,
     ) -> None:
         self.spool_dir = spool_dir
+        self.storage = storage or StorageSettings()  # each stream's index period
         self.client = client
         self.index_prefix = index_prefix
         self.settings = settings
@@ -80,9 +89,11 @@ class Shipper:
         # checkpointed; the records are sent again by the next pass or the next shipper).
         self.retry = Retry(cap=settings.max_backoff, stop=self.stop)
         self.checkpoints = Checkpoints(spool_dir, fsync=fsync)
-        self.dead_letters = DeadLetterStore(client, index_prefix)
+        self.dead_letters = DeadLetterStore(client, index_prefix, self.storage)
         self._lock_fd: int | None = None
         self._pool: ThreadPoolExecutor | None = None  # made when two segments wait at once
+        # The last refusal for want of shards, told with the next retry (then forgotten).
+        self._refusal: ShardLimitRefusal | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -170,11 +181,14 @@ class Shipper:
                 metrics.SPOOL_UNREADABLE.inc()
                 log.error("skipped an unreadable spool record at %d: %s", record.start, error)
                 continue
-            pending.append(Pending(entry, f"{self.index_prefix}-{entry.stream}-{entry.day}"))
+            period = self.storage.period_of(entry.stream)
+            index = index_for_day(self.index_prefix, entry.stream, entry.day, period)
+            pending.append(Pending(entry, index))
         results = bulk_until_settled(
             [BulkAction(p.index, p.entry.id, p.entry.doc_json) for p in pending],
             self._bulk,
             self.retry,
+            again=_again,
             on_retry=self._retrying,
         )
         invalid: list[tuple[Entry, str, dict[str, Any]]] = []
@@ -206,18 +220,42 @@ class Shipper:
         started = time.perf_counter()
         results = bulk_create(self.client, actions)
         metrics.BULK_SECONDS.observe(time.perf_counter() - started)
+        for action, result in zip(actions, results, strict=True):
+            if result.status == 400 and result.error is not None:
+                refusal = shard_limit_refusal(result.error, action.index)
+                if refusal is not None:
+                    self._refusal = refusal
         return results
 
-    @staticmethod
-    def _retrying(count: int, failure: StoreUnavailable | None) -> None:
+    def _told_refusal(self) -> bool:
+        """Log the last refusal for want of shards, if any; whether there was one."""
+        refusal, self._refusal = self._refusal, None
+        if refusal is None:
+            return False
+        metrics.SHIP_SHARD_LIMIT.inc()
+        log.error("%s", refusal.message())
+        return True
+
+    def _retrying(self, count: int, failure: StoreUnavailable | None) -> None:
         metrics.SHIP_RETRIES.inc(count)
+        if self._told_refusal():
+            return
         if failure is not None:
             log.warning("Elasticsearch unavailable (%s); retrying", failure)
 
-    @staticmethod
-    def _retrying_letters(count: int, failure: StoreUnavailable | None) -> None:
+    def _retrying_letters(self, count: int, failure: StoreUnavailable | None) -> None:
+        if self._told_refusal():
+            return
         if failure is None:
             log.error("dead-letter store refused %d documents; retrying", count)
         else:
             metrics.SHIP_RETRIES.inc(count)
             log.warning("Elasticsearch unavailable (%s); retrying", failure)
+
+
+def _again(result: ItemResult) -> bool:
+    """Sent again: a 429 or 5xx, and a refusal for want of shards (the documents are valid;
+    they wait in the spool until the cluster has room for their index)."""
+    return passes(result) or (
+        result.status == 400 and shard_limit_refusal(result.error, "") is not None
+    )

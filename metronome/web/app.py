@@ -43,6 +43,7 @@ from metronome.web.views.query import bp as query_bp
 from metronome.web.views.session import bp as session_bp
 from metronome.web.views.snippet import bp as snippet_bp
 from metronome.web.views.sources import bp as sources_bp
+from metronome.web.views.sql import bp as sql_bp
 from metronome.web.views.webhooks import bp as webhooks_bp
 
 
@@ -77,7 +78,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     readers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
-        webhooks_bp, session_bp, app_bp,
+        webhooks_bp, session_bp, app_bp, sql_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app, settings)

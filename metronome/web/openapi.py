@@ -29,6 +29,8 @@ from metronome.query.catalog import FieldKind
 from metronome.query.export import XLSX_MEDIA_TYPE
 from metronome.query.parse import OUTPUT_FORMATS, STREAM_SCHEMA, QuerySchema
 from metronome.query.result import RESULT_SCHEMA
+from metronome.query.sql.answer import SQL_RESULT_SCHEMA
+from metronome.query.sql.request import SQL_FORMATS, SqlSchema
 from metronome.query.timerange import INSTANT_SCHEMA, time_zone_schema
 from metronome.query.tock import TockArgsSchema
 from metronome.version import VERSION
@@ -128,6 +130,50 @@ CSRF_PARAMETER = {
 DATES = "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998"
 
 
+SQL_REFUSALS = (
+    "invalid_sql: not SQL that parses; unsupported_sql: a construct not read here (a second "
+    "statement, a join, a subquery, a function we lack...); sql_too_complex: over a bound "
+    "(nesting, IN list, conditions); the message and position say where (line, column); "
+    "unknown_field, unsuitable_field, inconsistent_query, too_many_buckets, too_many_rows, "
+    f"{DATES}"
+)
+
+
+def _sql_path(spec: APISpec) -> None:
+    formats = {"json": "application/json", "csv": "text/csv"}
+    spec.path(
+        path="/api/v1/sql",
+        operations={
+            "post": {
+                "summary": "One SQL SELECT over a stream, answered as the equivalent query",
+                "security": READ_KEY,
+                "parameters": [
+                    _query("format", {"type": "string", "enum": list(SQL_FORMATS)}),
+                    _query("site", {"type": "string"}, "Site (default: default_site)."),
+                    CSRF_PARAMETER,
+                ],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Sql"}}
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "columns and rows in SELECT order, meta and the query "
+                        "run (or the rows as CSV)",
+                        "content": {
+                            formats["json"]: {"schema": {"$ref": "#/components/schemas/SqlResult"}},
+                            formats["csv"]: {},
+                        },
+                    },
+                    **_errors(400, 401, 403, 404, 413, 415, 422, 503, semantic=SQL_REFUSALS),
+                },
+            }
+        },
+    )
+
+
 def build_spec(version: str) -> dict[str, Any]:
     spec = APISpec(
         title="Metronome",
@@ -140,6 +186,8 @@ def build_spec(version: str) -> dict[str, Any]:
     spec.components.schema("FormHit", hit_schema(nested_ok=False))
     spec.components.schema("Query", schema=QuerySchema)
     spec.components.schema("QueryResult", RESULT_SCHEMA)
+    spec.components.schema("Sql", schema=SqlSchema)
+    spec.components.schema("SqlResult", SQL_RESULT_SCHEMA)
     spec.components.schema(
         "Error",
         {
@@ -302,6 +350,7 @@ def build_spec(version: str) -> dict[str, Any]:
             }
         },
     )
+    _sql_path(spec)
     kinds = list(get_args(FieldKind))
     field = {
         "type": "object",
@@ -530,12 +579,30 @@ def build_spec(version: str) -> dict[str, Any]:
             path=path,
             operations={"get": {"summary": summary, "responses": {"200": {"description": "OK"}}}},
         )
-    ready = {"type": "object", "required": ["status"]}
+    ready = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"type": "string", "enum": ["ready", "unavailable"]},
+            "shards": {
+                "type": "object",
+                "description": "Shards open against cluster.max_shards_per_node x data nodes",
+                "properties": {
+                    "used": {"type": "integer"},
+                    "limit": {"type": "integer"},
+                    "max_shards_per_node": {"type": "integer"},
+                    "data_nodes": {"type": "integer"},
+                    "status": {"type": "string", "enum": ["ok", "warn", "fail"]},
+                },
+            },
+            "warnings": {"type": "array", "items": {"type": "string"}},
+        },
+    }
     spec.path(
         path="/readyz",
         operations={
             "get": {
-                "summary": "Elasticsearch answers and the spool has room",
+                "summary": "Elasticsearch answers and the spool has room (and the shard budget)",
                 "responses": {
                     "200": _json(ready, "Ready"),
                     "503": {**_json(ready, "Not ready; error says why"), "headers": RETRY_AFTER},

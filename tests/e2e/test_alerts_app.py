@@ -71,6 +71,9 @@ def site(
             evaluator.run()  # two hours ago: no errors yet; views drop; no downloads
             when[0] = NOW
             evaluator.run()
+            # the history is searched: make the evaluation's events searchable now rather
+            # than at the next scheduled refresh, which a loaded machine may delay
+            es.indices.refresh(index=f"{prefix}-*")
             yield metronome
     finally:
         names = list(es.indices.get(index=f"{prefix}-*", expand_wildcards="all").body)

@@ -253,7 +253,7 @@ def test_request_bodies_are_ignored(loaded: Loaded) -> None:
 
 def test_tags_are_stored_as_hits_with_their_own_mappings(loaded: Loaded, es: Elasticsearch) -> None:
     prefix = loaded.settings.elasticsearch.index_prefix
-    mappings = es.indices.get_mapping(index=f"{prefix}-hits-2022.03.01").body
+    mappings = es.indices.get_mapping(index=f"{prefix}-hits-2022.03").body
     properties = next(iter(mappings.values()))["mappings"]["properties"]
     assert properties[TAG_FIELD] == {"type": "object", "enabled": False}
     assert properties["cookie"]["type"] == "keyword"

@@ -186,7 +186,7 @@ def load(world: World, *, full: bool = True) -> None:
         return
     logs = [
         BulkAction(
-            f"{world.prefix}-logs-2024.03.01",
+            f"{world.prefix}-logs-2024.03",  # logs are kept by month
             f"log-{n}",
             {
                 "@timestamp": f"2024-03-01T0{n}:00:00.000Z",
@@ -280,7 +280,7 @@ def test_archive_delete_restore_gives_the_same_answers_and_repeats_change_nothin
         ("logs", DAY1, True, 3, 1),
     ]
     today = datetime.now(UTC).date()
-    assert es.indices.exists(index=layout.index_name(prefix, "hits", today))
+    assert es.indices.exists(index=layout.index_name(prefix, "hits", today, "month"))
     assert set(objects(store)) == {
         *(key("hits", DAY1, f"part-{n}.ndjson.gz") for n in range(3)),
         *(key("hits", DAY2, f"part-{n}.ndjson.gz") for n in range(2)),
@@ -292,7 +292,7 @@ def test_archive_delete_restore_gives_the_same_answers_and_repeats_change_nothin
 
     manifest = Manifest.from_json(store.get_bytes(key("hits", DAY1, "manifest.json")) or b"")
     assert (manifest.doc_count, manifest.index_doc_count) == (7, 7)
-    assert manifest.index == f"{prefix}-hits-2024.03.01"
+    assert manifest.index == f"{prefix}-hits-2024.03"  # hits are kept by month: a day of it
     assert [(p.name, p.docs) for p in manifest.parts] == [
         ("part-0.ndjson.gz", 3),
         ("part-1.ndjson.gz", 3),
@@ -301,7 +301,9 @@ def test_archive_delete_restore_gives_the_same_answers_and_repeats_change_nothin
     archived = part_documents(store, "hits", DAY1)
     assert len(archived) == len(dict(archived)) == 7  # each document once
     assert dict(archived) == {
-        doc_id: source for (index, doc_id), source in docs_before.items() if index == manifest.index
+        doc_id: source
+        for (index, doc_id), source in docs_before.items()
+        if index == manifest.index and source["@timestamp"].startswith(str(DAY1))
     }
 
     # A second run writes nothing: every day is archived and unchanged.
@@ -347,6 +349,11 @@ def test_archive_delete_restore_gives_the_same_answers_and_repeats_change_nothin
 def versions_of(es: Elasticsearch, index: str) -> dict[str, int]:
     hits = es.search(index=index, version=True, size=100)["hits"]["hits"]
     return {hit["_id"]: hit["_version"] for hit in hits}
+
+
+def of_day(day: date) -> dict[str, Any]:
+    """The documents of one UTC day (of a monthly index)."""
+    return {"range": {"@timestamp": {"gte": f"{day}T00:00:00Z", "lt": f"{day}T23:59:59.999Z"}}}
 
 
 def test_a_day_cut_short_is_completed_over_the_same_names_without_duplicates(
@@ -396,7 +403,8 @@ def test_a_day_cut_short_is_completed_over_the_same_names_without_duplicates(
     }
     ids = [doc_id for doc_id, _ in part_documents(store, "hits", DAY1)]
     assert len(ids) == len(set(ids)) == 7
-    assert set(ids) == set(versions_of(es, f"{prefix}-hits-2024.03.01"))
+    day1 = es.search(index=f"{prefix}-hits-2024.03", query=of_day(DAY1), size=100)["hits"]["hits"]
+    assert set(ids) == {hit["_id"] for hit in day1}
 
 
 def test_late_documents_are_archived_again_and_a_smaller_index_never_shrinks_the_archive(
@@ -413,9 +421,9 @@ def test_late_documents_are_archived_again_and_a_smaller_index_never_shrinks_the
     assert first[0].reason == "1 documents arrived since: archived again"
     assert len(part_documents(store, "hits", DAY1)) == 8
 
-    day2 = f"{hits_world.prefix}-hits-2024.03.02"
-    victim = es.search(index=day2, size=1)["hits"]["hits"][0]["_id"]
-    es.delete(index=day2, id=victim, refresh="wait_for")
+    month = f"{hits_world.prefix}-hits-2024.03"
+    victim = es.search(index=month, query=of_day(DAY2), size=1)["hits"]["hits"][0]["_id"]
+    es.delete(index=month, id=victim, refresh="wait_for")
     state = objects(store)
     second = list(archiver.run(["hits"]))
     assert [(r.day, r.archived) for r in second] == [(DAY1, False), (DAY2, False)]
@@ -487,7 +495,9 @@ def test_cli_archives_lists_and_restores_with_progress_per_day(
     assert quiet_day.exit_code == 0, quiet_day.output
     assert quiet_day.output.splitlines()[0] == "hits 2024-02-20: no index, nothing to archive"
 
-    world.es.indices.delete(index=f"{world.prefix}-hits-2024.03.02")
+    month = f"{world.prefix}-hits-2024.03"
+    for hit in world.es.search(index=month, query=of_day(DAY2), size=100)["hits"]["hits"]:
+        world.es.delete(index=month, id=hit["_id"], refresh="wait_for")
     restored = invoke(
         config, "restore", "--stream", "hits", "--from", "2024-03-01", "--to", "2024-03-03"
     )
@@ -498,7 +508,8 @@ def test_cli_archives_lists_and_restores_with_progress_per_day(
         "restore: 12 documents of 2 archived days: 5 created, 7 already present; "
         "not archived: 1 of the days",
     ]
-    assert world.es.count(index=f"{world.prefix}-hits-2024.03.02")["count"] == 5
+    world.es.indices.refresh(index=month)
+    assert world.es.count(index=month, query=of_day(DAY2))["count"] == 5
 
 
 def test_cli_errors_are_one_clear_line(settings: Settings, tmp_path: Path) -> None:

@@ -450,7 +450,7 @@ def test_the_corpus_never_gets_a_5xx_and_every_valid_hit_beside_bad_ones_is_stor
         name, value = next(iter(extra.items()))
         assert kept[name] == value, f"{hit_id}: the conflicting value was not kept"
     for letter in lettered.values():
-        assert letter.target_index == f"{prefix}-hits-2020.01.01"
+        assert letter.target_index == f"{prefix}-hits-2020.01"
         assert letter.error_type.endswith("exception")
         assert letter.stream == "hits"
         assert letter.document["@timestamp"] == "2020-01-01T12:00:00.000Z"

@@ -109,7 +109,7 @@ def test_a_signed_json_push_is_stored_with_its_summary(
     assert ship() == 1
     [doc] = stored(es, index_prefix)
     assert doc["_id"] == f"github-webhook:sha256:{payload_digest(PUSH)}"  # of the payload
-    assert doc["_index"] == f"{index_prefix}-github-2024.05.01"  # the push's own day
+    assert doc["_index"] == f"{index_prefix}-github-2024"  # the push's own year (github: by year)
     assert doc["@timestamp"] == "2024-05-01T10:00:00.000Z"
     assert {key: doc[key] for key in ("type", "site", "source", "source_type", "kind")} == {
         "type": "github",
@@ -248,7 +248,7 @@ def test_every_kind_of_payload_is_stored_side_by_side_without_mapping_conflicts(
     assert deliver(client, "release", release, "d-release").status_code == 202
     assert ship() == 3
     assert len(stored(es, index_prefix)) == 3
-    index = f"{index_prefix}-github-2024.05.01"
+    index = f"{index_prefix}-github-2024"
     properties = es.indices.get_mapping(index=index)[index]["mappings"]["properties"]
     assert properties["payload"] == {"type": "object", "enabled": False}
     assert properties["hook_id"]["type"] == "long"

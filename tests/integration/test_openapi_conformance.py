@@ -71,6 +71,9 @@ SEMANTIC_REFUSALS = {
     "too_many_rows": "the breakdown holds more rows than one answer carries",
     "impossible_date": "a date in the grammar before the year 1 or after 9998",
     "unknown_site": "a hit or a tag names a site that is not configured",
+    "invalid_sql": "a SQL statement that does not parse, or names what cannot be",
+    "unsupported_sql": "a SQL construct the service does not read (a join, a subquery...)",
+    "sql_too_complex": "a SQL statement over a bound (nesting, IN list, conditions)",
     "filter_not_applicable": "a page filter names a field the widget's stream does not have",
     "invalid_rule": "an alert rule naming a field its stream lacks, a channel or site that is not "
     "configured, or a duration out of range for its condition (a window under a minute, an "

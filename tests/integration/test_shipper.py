@@ -59,7 +59,7 @@ def test_everything_spooled_is_indexed_once_and_sealed_segments_are_removed(
     assert shipped == 120
     assert count(es, prefix) == 120
     assert list_segments(settings.spool.dir) == []
-    document = es.get(index=f"{prefix}-hits-2026.11.20", id="h7")["_source"]
+    document = es.get(index=f"{prefix}-hits-2026.11", id="h7")["_source"]  # hits: by month
     assert document["id"] == "item-7"
 
 
@@ -106,13 +106,13 @@ def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed
     es.indices.refresh(index=store.index)
     (letter,) = store.list()
     assert letter.doc_id == "h2"
-    assert letter.target_index == f"{prefix}-hits-2026.11.20"
+    assert letter.target_index == f"{prefix}-hits-2026.11"
     assert letter.error_type == "document_parsing_exception"
     assert letter.document["shape"] == "flat"
     assert store.replay().still_failing == 1  # the cause is still there
 
-    # The cause goes away (here: the letter is moved to another day); replay stores it.
-    move_letter(es, store, letter, "2026-11-21T10:00:00.000Z")
+    # The cause goes away (here: the letter is moved to another month); replay stores it.
+    move_letter(es, store, letter, "2026-12-21T10:00:00.000Z")
     report = store.replay()
     assert (report.stored, report.still_failing) == (1, 0)
     assert store.count() == 0
@@ -129,9 +129,9 @@ def test_a_replay_refused_for_a_passing_cause_is_retried_and_then_stored(
     store = DeadLetterStore(es, prefix)
     es.indices.refresh(index=store.index)
     (letter,) = store.list()
-    move_letter(es, store, letter, "2026-11-22T10:00:00.000Z")
-    # The day's index exists but refuses writes the way a nearly full disk makes it: 429.
-    target = f"{prefix}-hits-2026.11.22"
+    move_letter(es, store, letter, "2026-12-22T10:00:00.000Z")
+    # The month's index exists but refuses writes the way a nearly full disk makes it: 429.
+    target = f"{prefix}-hits-2026.12"
     es.indices.create(index=target)
     es.indices.put_settings(index=target, settings={"index.blocks.read_only_allow_delete": True})
     waits: list[float] = []
@@ -189,7 +189,7 @@ def test_a_busy_writer_does_not_keep_a_quiet_writers_hits_waiting(
     shipper = Shipper(settings.spool.dir, es, prefix, ShipperSettings(batch_docs=10))
     shipper.run_once()  # one pass: one batch of each writer's segment
     es.indices.refresh(index=f"{prefix}-hits-*")
-    assert es.exists(index=f"{prefix}-hits-2026.11.20", id="h1000")
+    assert es.exists(index=f"{prefix}-hits-2026.11", id="h1000")
     assert count(es, prefix) == 11
     busy.close()
     quiet.close()

@@ -100,13 +100,13 @@ def test_week_month_and_hour_intervals(client: FlaskClient, ship: Callable[[], i
     }
 
 
-def test_a_hit_lands_in_the_index_of_its_own_day(
+def test_a_hit_lands_in_the_index_of_its_own_month(
     client: FlaskClient, es: Elasticsearch, settings: Settings, ship: Callable[[], int]
 ) -> None:
     last_week = datetime.now(UTC) - timedelta(days=7)
     tick(client, {"id": "late", "time": last_week.isoformat(), "hit_id": "late-1"})
     ship()
-    index = f"{settings.elasticsearch.index_prefix}-hits-{last_week:%Y.%m.%d}"
+    index = f"{settings.elasticsearch.index_prefix}-hits-{last_week:%Y.%m}"  # hits: by month
     document = es.get(index=index, id="default:late-1")  # hit_ids are scoped by site
     source = document["_source"]
     assert source["id"] == "late"

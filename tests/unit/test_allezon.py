@@ -483,17 +483,23 @@ def test_formatting_of_minutes_and_sums() -> None:
     assert format_sum(2.5) == "2.5"
 
 
-def test_only_the_daily_indices_of_the_range_are_searched() -> None:
+def test_only_the_indices_of_the_range_are_searched() -> None:
+    around = "p-hits-2022,p-hits-2022.03"  # the year and month indices that hold the days
     assert (
-        indices_for("p", t("2022-03-22T12:00:00"), t("2022-03-22T12:10:00")) == "p-hits-2022.03.22"
+        indices_for("p", t("2022-03-22T12:00:00"), t("2022-03-22T12:10:00"))
+        == f"{around},p-hits-2022.03.22"
     )
     assert indices_for("p", t("2022-03-22T23:59:00"), t("2022-03-23T00:01:00")) == (
-        "p-hits-2022.03.22,p-hits-2022.03.23"
+        f"{around},p-hits-2022.03.22,p-hits-2022.03.23"
     )
     assert (
-        indices_for("p", t("2022-03-22T12:00:00"), t("2022-03-23T00:00:00")) == "p-hits-2022.03.22"
+        indices_for("p", t("2022-03-22T12:00:00"), t("2022-03-23T00:00:00"))
+        == f"{around},p-hits-2022.03.22"
     )
-    assert indices_for("p", t("2022-01-01T00:00:00"), t("2022-03-01T00:00:00")) == "p-hits-*"
+    assert indices_for("p", t("2022-01-01T00:00:00"), t("2022-03-01T00:00:00")) == (
+        "p-hits-2022,p-hits-2022.01*,p-hits-2022.02*"
+    )
+    assert indices_for("p", t("2022-01-02T00:00:00"), t("2022-03-30T00:00:00")) == "p-hits-*"
 
 
 # --- configuration ---------------------------------------------------------------------------

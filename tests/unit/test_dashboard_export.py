@@ -22,7 +22,7 @@ from metronome.dashboards.export.files import shipped_files
 from metronome.dashboards.export.grafana import grid_of
 from metronome.dashboards.export.plan import TEMPLATE_STREAMS, VISITOR_FIELD
 from metronome.dashboards.export.queries import dsl_filters, kql, lucene
-from metronome.es.naming import index_for
+from metronome.es.naming import PERIODS, index_for
 from metronome.es.templates import load_templates
 from metronome.query.model import Filter
 from tests.conftest import ROOT
@@ -246,19 +246,17 @@ def grafana_docs() -> dict[str, dict[str, Any]]:
     return {d.id: grafana.dashboard_json(d, PREFIX) for d in builtin_dashboards()}
 
 
-def test_grafana_data_sources_name_each_streams_daily_indices() -> None:
+def test_grafana_data_sources_name_each_streams_indices_of_every_period() -> None:
     config = yaml.safe_load(grafana.datasources_yaml(builtin_dashboards(), PREFIX))
     assert config["apiVersion"] == 1
     day = datetime(2026, 3, 9, 23, 59, tzinfo=UTC)
     for source in config["datasources"]:
         assert source["type"] == "elasticsearch" and source["access"] == "proxy"
         data = source["jsonData"]
-        assert data["interval"] == "Daily" and data["timeField"] == "@timestamp"
-        match = re.fullmatch(r"\[(.+)\]YYYY\.MM\.DD", data["index"])
-        assert match is not None
-        literal = match[1]
+        assert "interval" not in data and data["timeField"] == "@timestamp"
         stream = source["uid"].removeprefix(f"{PREFIX}-")
-        assert literal + day.strftime("%Y.%m.%d") == index_for(PREFIX, stream, day)
+        for period in PERIODS:
+            assert fnmatch.fnmatchcase(index_for(PREFIX, stream, day, period), data["index"])
     provider = yaml.safe_load(grafana.provider_yaml())["providers"][0]
     assert provider["type"] == "file" and provider["options"]["path"]
 

@@ -49,8 +49,26 @@ def test_mappings_make_strings_keywords_and_numbers_doubles() -> None:
     assert body["date_detection"] is False
 
 
-def test_a_short_range_names_its_daily_indices_and_a_long_one_uses_the_wildcard() -> None:
+def test_a_short_range_names_its_days_and_the_month_and_year_indices_holding_them() -> None:
     start = datetime(2015, 1, 30, 23, 0, tzinfo=timezone(timedelta(hours=-2)))  # Jan 31 UTC
     end = datetime(2015, 2, 2, tzinfo=UTC)  # exclusive: Feb 2 itself is not needed
-    assert indices_for_range("m", "hits", start, end) == "m-hits-2015.01.31,m-hits-2015.02.01"
-    assert indices_for_range("m", "hits", start, datetime(2016, 1, 1, tzinfo=UTC)) == "m-hits-*"
+    assert indices_for_range("m", "hits", start, end).split(",") == [
+        "m-hits-2015",
+        "m-hits-2015.01",
+        "m-hits-2015.01.31",
+        "m-hits-2015.02",
+        "m-hits-2015.02.01",
+    ]
+
+
+def test_whole_months_and_years_are_one_wildcard_each() -> None:
+    start = datetime(2015, 1, 31, tzinfo=UTC)
+    names = indices_for_range("m", "hits", start, datetime(2017, 1, 1, tzinfo=UTC)).split(",")
+    assert names[:3] == ["m-hits-2015", "m-hits-2015.01", "m-hits-2015.01.31"]
+    assert names[3:] == [f"m-hits-2015.{month:02d}*" for month in range(2, 13)] + ["m-hits-2016*"]
+
+
+def test_too_many_single_days_read_the_streams_wildcard() -> None:
+    start, end = datetime(2015, 1, 2, tzinfo=UTC), datetime(2015, 3, 30, tzinfo=UTC)
+    assert indices_for_range("m", "hits", start, end, max_named=31) == "m-hits-*"
+    assert indices_for_range("m", "hits", end, start) == "m-hits-*"  # empty

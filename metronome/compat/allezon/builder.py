@@ -3,7 +3,7 @@
 A profile is one search for the newest tags of both actions (``profile_search``; ``profiles``
 adds a search of one action only when that page cannot tell), ``_source`` limited to the stored
 tag; aggregates are one search with a 1-minute ``date_histogram`` (and a ``sum`` of the price).
-Both name the daily indices of their range.
+Both name the indices of their range (``metronome.es.naming.indices_for_range``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from metronome.hits.pipeline import STREAM
 # The parts of a search answer the endpoints read (``filter_path``): only these bytes are sent
 # by Elasticsearch and decoded by Python.
 ANSWER_PARTS = ["hits.hits._source", "aggregations", "_shards.failed"]
-MAX_NAMED_INDICES = 31  # longer ranges search the stream's wildcard instead of each day
+MAX_NAMED_INDICES = 31  # more single days than this search the stream's wildcard instead
 
 
 def indices_for(prefix: str, start: datetime, end: datetime) -> str:
-    """The daily indices that can hold ``[start, end)``, or the stream's wildcard."""
+    """The indices that can hold ``[start, end)``, or the stream's wildcard."""
     return indices_for_range(prefix, STREAM, start, end, MAX_NAMED_INDICES)
 
 

@@ -33,6 +33,7 @@ from metronome.dashboards.export.plan import (
     time_range,
 )
 from metronome.dashboards.export.queries import lucene
+from metronome.es.naming import stream_pattern
 from metronome.query.model import Metric
 
 DEFAULT_ES_URL = "http://127.0.0.1:9200"
@@ -84,9 +85,9 @@ def datasources_yaml(
             "url": url,
             "editable": False,
             "jsonData": {
-                # One index per UTC day, named as Metronome names them: <prefix>-<stream>-YYYY.MM.DD
-                "index": f"[{prefix}-{stream}-]YYYY.MM.DD",
-                "interval": "Daily",
+                # Every index of the stream, whatever its period (day, month or year: see
+                # storage.index_periods), and both kinds while a migration moves them.
+                "index": stream_pattern(prefix, stream),
                 "timeField": TIME_FIELD,
                 "maxConcurrentShardRequests": 5,
             },

@@ -1,5 +1,6 @@
 """``/healthz`` (the process answers), ``/readyz`` (Elasticsearch answers and the spool has
-room), ``/metrics`` (Prometheus text format; the metrics token or an admin key, unless
+room; the shard budget is reported, and warned about past ``storage.shard_warn_ratio``),
+``/metrics`` (Prometheus text format; the metrics token or an admin key, unless
 ``metrics.auth: none``)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from prometheus_client.registry import Collector
 
 from metronome import metrics
 from metronome.access.admin import check_metrics_key
+from metronome.es.shards import shard_budget
 from metronome.sources.status import SourcesCollector, source_rows
 from metronome.spool.gauges import SpoolCollector
 from metronome.spool.writer import spool_bytes
@@ -40,6 +42,15 @@ def readyz() -> tuple[Response, int, dict[str, str]]:
         body["elasticsearch"] = str(health["status"])
         if body["elasticsearch"] not in ("green", "yellow"):
             problems.append(f"Elasticsearch cluster health is {body['elasticsearch']}.")
+        budget = shard_budget(
+            services.es.options(request_timeout=2),
+            services.settings.storage.shard_warn_ratio,
+            health.body,
+        )
+        body["shards"] = budget.to_json()
+        if budget.status != "OK":
+            # Not a reason to stop taking hits (they wait in the spool), but said here.
+            body["warnings"] = [f"Shard budget: {budget.describe()}."]
     except (TransportError, EsApiError) as error:
         body["elasticsearch"] = "unreachable"
         problems.append(f"Elasticsearch is not reachable ({type(error).__name__}).")
