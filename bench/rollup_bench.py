@@ -17,6 +17,7 @@ it equalled the raw one; the rollups' build time; their storage as a share of th
 Progress goes to stderr.
 
     .venv/bin/python bench/rollup_bench.py --docs 500000 --days 365
+    .venv/bin/python bench/rollup_bench.py --docs 200000 --groups items   # the cases' group only
     .venv/bin/python bench/rollup_bench.py --docs 5000000 --days 365 --es-heap 2g   # the issue's
 """
 
@@ -70,9 +71,20 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def build_rollups(client: Elasticsearch, prefix: str, days: int) -> dict[str, Any]:
-    """Every built-in hits group at both grains over the data's range, and the watermarks."""
+def rollup_settings(names: str | None) -> RollupSettings:
+    """The built-in ``rollups:`` settings, or only the named built-in hits groups."""
     settings = RollupSettings()
+    if names is None:
+        return settings
+    wanted = set(names.split(","))
+    groups = tuple(group for group in settings.groups_of("hits") if group.name in wanted)
+    return replace(settings, groups={**settings.groups, "hits": groups})
+
+
+def build_rollups(
+    client: Elasticsearch, prefix: str, days: int, settings: RollupSettings
+) -> dict[str, Any]:
+    """The hits groups at both grains over the data's range, and the watermarks."""
     groups = settings.groups_of("hits")
     now = datetime.now(UTC)
     start = floor_grain(now - timedelta(days=days + 1), "day")
@@ -104,9 +116,10 @@ def uncached(query: Query) -> Query:
     return replace(query, filters=(*query.filters, nonce))
 
 
-def measure(client: Elasticsearch, prefix: str, runs: int) -> dict[str, Any]:
+def measure(
+    client: Elasticsearch, prefix: str, runs: int, settings: RollupSettings
+) -> dict[str, Any]:
     fields = FieldCatalog(client, prefix).fields("hits")
-    settings = RollupSettings()
     report: dict[str, Any] = {}
     for name, body in CASES.items():
         query = parse_query(body, SITE, fields, datetime.now(UTC))[0]
@@ -155,15 +168,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             seed=args.seed,
         )
         loaded = corpus.load(client, prefix)
-        built = build_rollups(client, prefix, args.days)
+        settings = rollup_settings(args.groups)
+        built = build_rollups(client, prefix, args.days, settings)
         return {
             "bench": "rollups",
             "machine": machine(),
             "data": {"docs": args.docs, "days": args.days, "loaded": loaded},
+            "groups": [group.name for group in settings.groups_of("hits")],
             "rollups_built": built,
             "storage": storage(client, prefix),
             "runs": args.runs,
-            "ms": measure(client, prefix, args.runs),
+            "ms": measure(client, prefix, args.runs, settings),
         }
     finally:
         if not args.keep:
@@ -184,6 +199,7 @@ def main() -> None:
     add("--runs", type=int, default=15)
     add("--es-url", default=None, help="a running cluster instead of a new node")
     add("--es-heap", default="1g")
+    add("--groups", default=None, help="build only these built-in hits groups (comma list)")
     add("--keep", action="store_true", help="keep the loaded indices")
     print(json.dumps(run(parser.parse_args()), indent=2))
 
