@@ -100,6 +100,17 @@ def test_unique_counts_percentiles_and_fields_outside_every_group_read_raw_event
     assert choose_group(make(filters=(("contains", "id"), ("is", "bot"))), GROUPS) is None
 
 
+def test_the_fields_inside_compound_sql_conditions_must_be_dimensions_too() -> None:
+    def either(*fields: str) -> Query:
+        children = tuple(Filter(op="is", field=f, values=("x",)) for f in fields)
+        return replace(make(), filters=(Filter(op="any", field="", values=(), children=children),))
+
+    assert choose_group(either("event"), GROUPS) == SMALL
+    assert choose_group(either("event", "format"), GROUPS) == LARGE
+    assert choose_group(either("event", "referrer.host"), GROUPS) is None
+    assert choose_group(make(metrics=("count", "distinct:id")), GROUPS) is None
+
+
 def test_whole_utc_days_come_from_daily_rollups_whole_hours_from_hourly_and_the_rest_raw() -> None:
     query = make(dimensions=("time:day",), start=at(1, 10, 15), end=at(5, 17, 45))
     plan = plan_range(query, query.range, LARGE, marks(day=at(4), hour=at(5, 7)))
