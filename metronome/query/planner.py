@@ -225,10 +225,11 @@ Values = list[float | int | None]
 
 def fetch(client: Elasticsearch, prefix: str, query: Query, plan: Plan) -> list[tuple[Key, Values]]:
     """Every row of one planned range: (composite key as Elasticsearch gives it, metric
-    values in query order), in the composite aggregation's order."""
+    values in query order), in the composite aggregation's order. The pieces' first pages are
+    read in one multi-search (one round trip however many pieces)."""
     partial: dict[Key, list[Any]] = {}
-    for piece in plan.pieces:
-        for key, values in _read_piece(client, prefix, query, plan.group, piece):
+    for piece, first in zip(plan.pieces, _first_pages(client, prefix, query, plan), strict=True):
+        for key, values in _read_piece(client, prefix, query, plan.group, piece, first):
             known = partial.get(key)
             partial[key] = values if known is None else merge(query.metrics, known, values)
     if not query.dimensions and not partial:
@@ -237,21 +238,49 @@ def fetch(client: Elasticsearch, prefix: str, query: Query, plan: Plan) -> list[
     return [(key, finish(query.metrics, values)) for key, values in ordered]
 
 
-def _read_piece(
-    client: Elasticsearch, prefix: str, query: Query, group: RollupGroup | None, piece: Piece
+def _piece_index(prefix: str, query: Query, piece: Piece) -> str:
+    if piece.grain is None:
+        return indices_for_range(prefix, query.stream, piece.start, piece.end)
+    return rollup_indices(prefix, query.stream, piece.grain, piece.start, piece.end)
+
+
+def _first_pages(
+    client: Elasticsearch, prefix: str, query: Query, plan: Plan
+) -> list[dict[str, Any] | None]:
+    """Each piece's first answer, read together; None for a piece whose search failed (it is
+    searched again on its own, so its error is met as a lone search meets it)."""
+    if len(plan.pieces) < 2:
+        return [None] * len(plan.pieces)
+    searches: list[dict[str, Any]] = []
+    for piece in plan.pieces:
+        group = plan.group if piece.grain else None
+        searches.append({"index": _piece_index(prefix, query, piece), "ignore_unavailable": True,
+                         "allow_no_indices": True})  # fmt: skip
+        searches.append(piece_body(query, TimeRange(piece.start, piece.end), group))
+    answers = client.msearch(searches=searches).body.get("responses", [])
+    return [None if "error" in answer else answer for answer in answers]
+
+
+def _read_piece(  # noqa: PLR0917 (one piece of one plan)
+    client: Elasticsearch,
+    prefix: str,
+    query: Query,
+    group: RollupGroup | None,
+    piece: Piece,
+    first: Mapping[str, Any] | None = None,
 ) -> list[tuple[Key, list[Any]]]:
     time_range = TimeRange(piece.start, piece.end)
-    if piece.grain is None:
-        index = indices_for_range(prefix, query.stream, piece.start, piece.end)
-    else:
-        index = rollup_indices(prefix, query.stream, piece.grain, piece.start, piece.end)
+    index = _piece_index(prefix, query, piece)
     rows: list[tuple[Key, list[Any]]] = []
     after: dict[str, Any] | None = None
     while True:
-        body = piece_body(query, time_range, group if piece.grain else None, after)
-        response = client.search(
-            index=index, body=body, ignore_unavailable=True, allow_no_indices=True
-        ).body
+        if first is not None:
+            response, first = first, None
+        else:
+            body = piece_body(query, time_range, group if piece.grain else None, after)
+            response = client.search(
+                index=index, body=body, ignore_unavailable=True, allow_no_indices=True
+            ).body
         check_shards(response)
         page, after = read_piece(query, response)
         rows.extend(page)

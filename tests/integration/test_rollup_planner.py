@@ -244,8 +244,9 @@ def test_a_multi_search_answers_planned_queries_alongside_the_others(
     rng = random.Random(7)
     queries = [random_query(rng) for _ in range(10)]
     top_n = {"metrics": ["count"], "dimensions": ["id"], "date_range": ["2026-10-29", "2026-11-01"]}
+    # Day and hour rollups and raw events: its pieces' multi-search fails, as one search would.
     broken = {"metrics": ["count"], "filters": [["matches", "id", ["(unclosed"]]],
-              "date_range": ["2026-10-29", "2026-11-01"], "exact": True}  # fmt: skip
+              "date_range": ["2026-10-29", "2026-11-04T03:30"], "exact": True}  # fmt: skip
     for body in (top_n, broken):
         queries.append(parse_query(body, "shop", FIELDS, datetime(2026, 12, 1, tzinfo=UTC))[0])
     planned = run_queries(es, rolled_up, queries, ROLLUPS)
