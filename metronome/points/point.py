@@ -140,7 +140,7 @@ def point_time(value: Any, now: datetime) -> datetime:
         except EventTimeError as error:
             raise PointError("invalid_point", f"time: {MESSAGES[error.kind]}", "time") from None
         if moment - now > MAX_FUTURE:
-            message = "time is more than a day ahead of the server's clock."
+            message = "time: more than a day ahead of the server clock."
             raise PointError("invalid_point", message, "time")
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
@@ -170,8 +170,10 @@ def dimensions(value: Any) -> tuple[tuple[str, str], ...]:
 def _dimension_value(name: str, raw: Any) -> str:
     if isinstance(raw, bool):
         return "true" if raw else "false"
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)  # 200.0 is the whole number 200 (as JSON Schema reads it)
     if isinstance(raw, int):
-        text = str(raw)  # the body's parser allows a few hundred digits at most
+        text = str(raw)  # the body's parser allows at most 4,000 digits
     elif isinstance(raw, str):
         text = raw
     else:
