@@ -93,6 +93,10 @@ def load_point(raw: Any, now: datetime) -> Point:
     if unknown:
         message = f"Unknown field {unknown[0][:64]!r}; a point has {', '.join(FIELDS)}."
         raise PointError("invalid_point", message, unknown[0][:64])
+    for name in ("time", "dimensions", "unit"):
+        if name in raw and raw[name] is None:  # left out, it has its default; null is no value
+            message = f"{name} may be left out, but not null."
+            raise PointError("invalid_point", message, name)
     return Point(
         metric=metric_name(raw.get("metric")),
         value=point_value(raw.get("value")),

@@ -96,6 +96,9 @@ def test_a_point_is_read_with_its_time_in_utc_and_its_dimensions_sorted() -> Non
         ({"metric": "m", "value": 1, "unit": ""}, "unit"),
         ({"metric": "m", "value": 1, "unit": 3}, "unit"),
         ({"metric": "m", "value": 1, "site": "other"}, "site"),
+        ({"metric": "m", "value": 1, "time": None}, "time"),
+        ({"metric": "m", "value": 1, "dimensions": None}, "dimensions"),
+        ({"metric": "m", "value": 1, "unit": None}, "unit"),
     ],
 )
 def test_a_point_outside_the_rules_is_refused_naming_its_field(raw: Any, field: str) -> None:
