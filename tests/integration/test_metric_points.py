@@ -1,20 +1,25 @@
 """POST /api/v1/metrics into the metrics stream of the real Elasticsearch, read back through
-POST /api/v1/query, GET /api/v1/fields and POST /api/v1/sql: answers equal counts made by hand,
-a batch keeps its good points, a retried request stores nothing twice."""
+POST /api/v1/query, GET /api/v1/fields and POST /api/v1/sql and rolled up by the default
+group: answers equal counts made by hand, a batch keeps its good points, a retried request
+stores nothing twice."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
 from metronome.config import Settings
+from metronome.rollups.compute import rollup_range
 from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, error_of
+from tests.rollup_data import stored_rollups
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 RANGE = ["2026-11-02", "2026-11-03"]
+PARTS = ("sum", "min", "max", "count")
 POINTS: list[dict[str, Any]] = [
     {"metric": "orders", "value": 3, "time": "2026-11-02T10:05:00Z",
      "dimensions": {"region": "eu", "plan": "pro"}, "unit": "count"},
@@ -95,6 +100,14 @@ def test_points_are_answered_as_counted_by_hand_by_query_fields_and_sql(
     response = client.post("/api/v1/sql", json={"sql": statement, "site": "shop"}, headers=AUTH)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["rows"] == [["latency_ms", 120.0, 1], ["orders", 7.5, 4]]
+    statement = (
+        "SELECT dimensions.region, sum(value) AS total FROM metrics WHERE metric = 'orders' "
+        "AND @timestamp BETWEEN '2026-11-02' AND '2026-11-02T23:59:59' "
+        "GROUP BY dimensions.region ORDER BY total DESC"
+    )
+    response = client.post("/api/v1/sql", json={"sql": statement, "site": "shop"}, headers=AUTH)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["rows"] == [["eu", 8.5], ["us", -1.0]]
     index = f"{settings.elasticsearch.index_prefix}-metrics-2026"  # the stream's yearly index
     assert es.count(index=index)["count"] == 6
 
@@ -163,3 +176,28 @@ def test_points_need_the_sites_ingest_key_and_a_well_formed_body(client: FlaskCl
         "/api/v1/metrics?site=shop", data={"a": "b"}, headers={"X-Metronome-Key": INGEST_KEY}
     )
     assert form.status_code == 415
+
+
+def test_points_are_rolled_up_by_metric_with_the_default_group(
+    client: FlaskClient, ship: Callable[[], int], es: Elasticsearch, settings: Settings
+) -> None:
+    assert send(client, POINTS).status_code == 202
+    ship()
+    prefix = settings.elasticsearch.index_prefix
+    (group,) = settings.rollups.groups_of("metrics")
+    start, end = datetime(2026, 11, 2, tzinfo=UTC), datetime(2026, 11, 4, tzinfo=UTC)
+    assert rollup_range(es, prefix, "metrics", group, "hour", start, end).written == 4
+    found = {}
+    for stored in stored_rollups(es, prefix).values():
+        source = stored["_source"]
+        parts = source["rollup"]
+        key = (source["@timestamp"][:13], source["site"], source["metric"])
+        found[key] = [source["_doc_count"], *(parts[part]["value"] for part in PARTS)]
+    # count, sum, min, max and the number of values of each metric's hour, counted by hand
+    assert found == {
+        ("2026-11-02T10", "shop", "orders"): [3, 6.5, -2.0, 5.5, 3],
+        ("2026-11-02T11", "shop", "orders"): [1, 1.0, 1.0, 1.0, 1],
+        ("2026-11-02T10", "shop", "latency_ms"): [1, 120.0, 120.0, 120.0, 1],
+        ("2026-11-03T00", "shop", "orders"): [1, 100.0, 100.0, 100.0, 1],
+    }
+    assert rollup_range(es, prefix, "metrics", group, "hour", start, end).written == 0
