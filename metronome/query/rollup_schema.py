@@ -179,6 +179,19 @@ class Watermark:
     groups: Mapping[str, str] = field(default_factory=dict)
     updated_at: datetime | None = None
 
+    @classmethod
+    def of_groups(
+        cls,
+        stream: str,
+        grain: Grain,
+        complete_through: datetime,
+        groups: Sequence[RollupGroup],
+        complete_from: datetime | None = None,
+    ) -> Watermark:
+        """The watermark of ``groups`` as they are defined now."""
+        signatures = {group.name: group_signature(group) for group in groups}
+        return cls(stream, grain, complete_through, complete_from, signatures)
+
     def covers(self, group: RollupGroup) -> bool:
         """Whether this watermark speaks for ``group`` as it is defined now."""
         return self.groups.get(group.name) == group_signature(group)

@@ -302,7 +302,11 @@ def build_spec(version: str) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _files(
-                        "The original tock shape (docs/api.md 4.1)", "json", "csv", "xlsx"
+                        "The original tock shape, and meta.source (always raw: unique "
+                        "visitors are counted; docs/api.md 4.1)",
+                        "json",
+                        "csv",
+                        "xlsx",
                     ),
                     **_errors(
                         400, 401, 403, 404, 422, 429, 503, semantic=f"{DATES}; too_many_buckets"
