@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
 from metronome.config import Settings
+from metronome.query.rollup_schema import Watermark, write_watermark
 from metronome.rollups.compute import rollup_range
 from tests.conftest import INGEST_KEY, READ_KEY, WRITE_KEY, error_of
 from tests.rollup_data import stored_rollups
@@ -44,14 +45,20 @@ def send(client: FlaskClient, points: list[Any], **headers: str) -> Any:
     )
 
 
-def query(client: FlaskClient, **body: Any) -> list[list[Any]]:
+def query_answer(client: FlaskClient, **body: Any) -> dict[str, Any]:
     response = client.post(
         "/api/v1/query",
         json={"site": "shop", "stream": "metrics", "date_range": RANGE, **body},
         headers=AUTH,
     )
     assert response.status_code == 200, response.get_json()
-    return [[*row["dimensions"], *row["metrics"]] for row in response.get_json()["results"]]
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def query(client: FlaskClient, **body: Any) -> list[list[Any]]:
+    results = query_answer(client, **body)["results"]
+    return [[*row["dimensions"], *row["metrics"]] for row in results]
 
 
 def test_points_are_answered_as_counted_by_hand_by_query_fields_and_sql(
@@ -201,3 +208,15 @@ def test_points_are_rolled_up_by_metric_with_the_default_group(
         ("2026-11-03T00", "shop", "orders"): [1, 100.0, 100.0, 100.0, 1],
     }
     assert rollup_range(es, prefix, "metrics", group, "hour", start, end).written == 0
+    # the question by metric and hour, asked of raw points, then of the rollups once they are
+    # marked complete: the same rows
+    question: dict[str, Any] = {
+        "metrics": ["sum:value", "avg:value", "min:value", "max:value", "count"],
+        "dimensions": ["time:hour", "metric"],
+        "order_by": [["time:hour", "asc"], ["metric", "asc"]],
+    }
+    raw = query_answer(client, **question)
+    write_watermark(es, prefix, Watermark.of_groups("metrics", "hour", end, [group]))
+    rolled = query_answer(client, **question)
+    assert (raw["meta"]["source"], rolled["meta"]["source"]) == ("raw", "rollup")
+    assert rolled["results"] == raw["results"] and len(raw["results"]) == 3
