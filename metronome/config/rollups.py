@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from marshmallow import ValidationError, fields
-from marshmallow.validate import Length, Regexp
+from marshmallow.validate import Length, Range, Regexp
 
 from metronome.config.alerts import duration, parse_duration
 from metronome.config.declare import Each, Loader, load_section
@@ -219,6 +219,16 @@ class RollupSettings:
     groups: Annotated[Mapping[str, tuple[RollupGroup, ...]], Loader(StreamGroups)] = field(
         default_factory=lambda: dict(DEFAULT_GROUPS)
     )
+    # The rollup job (metronome.rollups.job, run by the scheduler under its lease).
+    # seconds between two runs: a bucket's rollup is made (and the watermark passes it) at
+    # most settle + interval after the bucket ends (a minute by default)
+    interval: Annotated[float, duration(), Range(min=1)] = 30.0
+    # seconds a document may take from being received to being searchable: a bucket is
+    # computed (and the watermark passes it) this long after it ends
+    settle: Annotated[float, duration(), Range(min=0)] = 30.0
+    # seconds between two sweeps comparing raw and rollup counts over the late-data window
+    # (a run that sees raw documents deleted sweeps at once: the sweep is the safety net)
+    sweep_interval: Annotated[float, duration(), Range(min=60)] = 86_400.0
 
     def late_window_of(self, stream: str) -> float:
         """Seconds of the late-data window of ``stream``."""
