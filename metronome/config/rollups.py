@@ -128,6 +128,9 @@ DEFAULT_GROUPS: Mapping[str, tuple[RollupGroup, ...]] = {
         _group("objects", ("kind", "event", "bucket", "key"), ("bytes_sent",)),
         _group("errors", ("kind", "error_code", "http.status")),
     ),
+    # metric points (POST /api/v1/metrics): each metric's values per hour and day; a breakdown
+    # by dimensions.<name> reads the raw points (their names are the sender's own)
+    "metrics": (_group("metrics", ("metric",), ("value",)),),
 }
 
 

@@ -86,7 +86,7 @@ def test_a_scheduler_killed_mid_run_leaves_rollups_equal_to_raw_after_restart(
                 "scheduler": {"lease_ttl": 2},
                 "rollups": {
                     "interval": 1,
-                    "groups": {"hits": groups, "logs": [], "github": [], "s3": []},
+                    "groups": {"hits": groups, "logs": [], "github": [], "s3": [], "metrics": []},
                 },
             }
         )

@@ -221,5 +221,5 @@ def _raw_config(es_url: str, index_prefix: str) -> dict[str, Any]:
         "spool": {"dir": "/nonexistent/spool"},
         "logs": {"forward": {"enabled": False}},
         "rollups": {"groups": {"hits": [{"name": "items", "dimensions": ["event", "id"]}],
-                               "logs": [], "github": [], "s3": []}},
+                               "logs": [], "github": [], "s3": [], "metrics": []}},
     }  # fmt: skip

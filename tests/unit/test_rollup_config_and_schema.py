@@ -30,7 +30,9 @@ HOUR = datetime(2026, 11, 1, 5, tzinfo=UTC)
 def test_defaults_cover_the_built_in_streams_and_are_enabled() -> None:
     rollups = settings_from_mapping({}).rollups
     assert rollups.enabled and rollups.late_window == 7 * 86_400
-    assert set(rollups.groups) == {"hits", "logs", "github", "s3"}
+    assert set(rollups.groups) == {"hits", "logs", "github", "s3", "metrics"}
+    (points,) = rollups.groups_of("metrics")  # metric points: each metric's values
+    assert (points.dimensions, points.measures) == (("metric",), ("value",))
     hits = {group.name: group for group in rollups.groups_of("hits")}
     assert {"event", "id", "format"} <= set(hits["items"].dimensions)
     assert "referrer.host" in hits["referrers"].dimensions
