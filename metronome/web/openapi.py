@@ -128,7 +128,10 @@ CSRF_PARAMETER = {
     "schema": {"type": "string"},
     "description": "The session's csrf_token: needed with the session cookie, not with a key",
 }
-DATES = "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998"
+DATES = (
+    "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998; "
+    "unknown_tz: a zone of this list that Elasticsearch's own (older) time-zone data lacks"
+)
 
 
 SQL_REFUSALS = (
