@@ -18,6 +18,12 @@ from ``now - lookback``. A back-fill reads the window's UTC days the same way (c
 Values: ``value`` is a double; ``NaN``, ``+Inf`` and ``-Inf`` cannot be indexed as numbers, so
 such a sample has no ``value`` and keeps the text in ``value_text`` instead. Native histogram
 samples (``histograms`` in the answer) are not stored.
+
+With ``stream: metrics`` the samples are written as metric points instead (the stream of
+``POST /api/v1/metrics``, ``metronome.points``): ``metric`` is the series' ``__name__`` (else the
+query's name), ``dimensions`` its other labels, ``value`` the number. A sample that cannot be a
+point (``NaN`` or an infinity, a label value over the points' length limit...) is left out and
+counted in a warning of the run's log.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from metronome.points.point import Point, PointError, dimensions, metric_name, point_fields
 from metronome.sources.base import Cursor, Document, FetchContext, Page, Source, SourceError
 
 log = logging.getLogger(__name__)
@@ -39,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_POINTS = 11_000  # Prometheus: "exceeded maximum resolution of 11,000 points per timeseries"
 QUERY_NAME = r"^[A-Za-z0-9_.:-]{1,64}\Z"
 RANGE_PATH = "/api/v1/query_range"
+STREAMS = ("prometheus", "metrics")  # samples as they are read, or as metric points
 ANSWERED = frozenset({200, 400, 422})  # 400/422 carry Prometheus's own error object
 
 
@@ -59,6 +67,7 @@ class PrometheusOptions(Schema):
         keys=fields.String(), values=fields.String(), load_default=dict, metadata={"secret": True}
     )
     delay = fields.Integer(load_default=60, validate=validate.Range(min=0))
+    stream = fields.String(load_default="prometheus", validate=validate.OneOf(STREAMS))
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,39 @@ def sample_document(query: str, expr: str, sample: Sample) -> Document:
     )
 
 
+def point_document(query: str, sample: Sample) -> Document:
+    """A sample as a metric point (``stream: metrics``), under the key ``sample_document``
+    gives it; ``PointError`` when it cannot be one."""
+    labels = dict(sample.labels)
+    metric = metric_name(labels.pop("__name__", None) or query)
+    millis = round(sample.time * 1000)
+    try:
+        number = float(sample.value)
+    except ValueError:
+        raise SourceError(f"{query}: {sample.value!r} is not a sample value") from None
+    if not math.isfinite(number):
+        raise PointError("invalid_point", f"{sample.value} is not a finite value", "value")
+    moment = datetime.fromtimestamp(millis / 1000, UTC)
+    point = Point(metric=metric, value=number, time=moment, dimensions=dimensions(labels))
+    return Document(
+        key=f"{query}\0{series_key(sample.labels)}\0{millis}",
+        timestamp=moment,
+        fields={"kind": "sample", "query": query, **point_fields(point)},
+    )
+
+
+def point_documents(query: str, samples: Sequence[Sample]) -> tuple[list[Document], list[str]]:
+    """The samples that can be metric points as their documents, and why the others cannot."""
+    documents: list[Document] = []
+    refused: list[str] = []
+    for sample in samples:
+        try:
+            documents.append(point_document(query, sample))
+        except PointError as error:
+            refused.append(f"{series_key(sample.labels)}: {error.message}")
+    return documents, refused
+
+
 def cursor_positions(cursor: Cursor) -> dict[str, int]:
     stored = cursor.get("queries") or {}
     if not isinstance(stored, dict) or not all(
@@ -232,6 +274,11 @@ class PrometheusSource(Source):
     natural_key = "query name + sorted label set + sample time"
     description = "Samples of PromQL queries over time (Prometheus range-query API)"
     default_interval = 300.0
+
+    def __init__(self, name: str, site: str, options: Mapping[str, Any]) -> None:
+        super().__init__(name, site, options)
+        # samples as they are read (the prometheus stream), or as metric points (metrics)
+        self.stream = str(options.get("stream") or type(self).stream)
 
     def http_headers(self) -> dict[str, str]:
         return dict(self.options["headers"])
@@ -280,4 +327,16 @@ class PrometheusSource(Source):
         # Ranges never overlap, so a sample outside its range (a server widening the ends)
         # is left to the range it belongs to rather than read twice.
         inside = [sample for sample in samples if start <= sample.time <= end]
-        return [sample_document(name, expr, sample) for sample in inside]
+        if self.stream != "metrics":
+            return [sample_document(name, expr, sample) for sample in inside]
+        documents, refused = point_documents(name, inside)
+        if refused:
+            log.warning(
+                "prometheus source %s, query %s: %d samples are not metric points and were "
+                "left out (the first: %s)",
+                self.name,
+                name,
+                len(refused),
+                refused[0],
+            )
+        return documents

@@ -31,16 +31,17 @@ def check_write_key(site: SiteSettings, key: str | None) -> None:
         raise ApiError(401, "invalid_key", f"That key cannot write to site {site.name!r}.", "key")
 
 
-def check_ingest_key(site: SiteSettings, key: str | None) -> None:
-    """Server-to-server intake (server logs) takes the site's secret ingest keys only: a write
-    key is published in web pages, so with it anyone could forge server-side downloads."""
+def check_ingest_key(site: SiteSettings, key: str | None, what: str = "server logs") -> None:
+    """Server-to-server intake (server logs, metric points) takes the site's secret ingest keys
+    only: a write key is published in web pages, so with it anyone could forge server-side
+    downloads. ``what`` names the intake in the messages."""
     if not site.ingest_keys:
         if site.write_auth == "none":
             return
         raise ApiError(
             401,
             "no_ingest_key",
-            f"Site {site.name!r} takes server logs only with an ingest key, and has none: set "
+            f"Site {site.name!r} takes {what} only with an ingest key, and has none: set "
             f"sites.{site.name}.ingest_keys (write keys are public and cannot send them).",
             field="key",
         )
@@ -54,7 +55,7 @@ def check_ingest_key(site: SiteSettings, key: str | None) -> None:
         )
     if not one_of(key, site.ingest_keys):
         raise ApiError(
-            401, "invalid_key", f"That key cannot send server logs to site {site.name!r}.", "key"
+            401, "invalid_key", f"That key cannot send {what} to site {site.name!r}.", "key"
         )
 
 

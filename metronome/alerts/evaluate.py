@@ -167,7 +167,9 @@ class Evaluator:
                 queries.append((rule, rule_query(rule, self._fields(rule.stream), now)))
             except (ApiError, ImportError) as error:
                 verdicts[rule.name] = Verdict(None, summary=_reason(error))
-        answers = run_queries(self.es, self.prefix, [query for _, query in queries])
+        answers = run_queries(
+            self.es, self.prefix, [query for _, query in queries], self.settings.rollups
+        )
         for (rule, _), answer in zip(queries, answers, strict=True):
             if isinstance(answer, ApiError):
                 verdicts[rule.name] = Verdict(None, summary=_reason(answer))

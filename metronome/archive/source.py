@@ -23,6 +23,7 @@ from elasticsearch import ApiError as EsApiError
 from elasticsearch import Elasticsearch, TransportError
 
 from metronome.archive.errors import ArchiveError
+from metronome.es.days import day_counts
 from metronome.es.naming import IndexSpan, parse_index, stream_pattern
 from metronome.es.scan import scan
 
@@ -80,22 +81,7 @@ def day_sources(client: Elasticsearch, index_prefix: str, stream: str) -> dict[d
 def days_with_documents(client: Elasticsearch, index: str) -> list[date]:
     """The UTC days an index holds documents of."""
     with es_errors(f"reading the days of {index}"):
-        response = client.search(
-            index=index,
-            size=0,
-            aggs={
-                "days": {
-                    "date_histogram": {
-                        "field": "@timestamp",
-                        "calendar_interval": "day",
-                        "time_zone": "UTC",
-                        "min_doc_count": 1,
-                    }
-                }
-            },
-        ).body
-    buckets = response.get("aggregations", {}).get("days", {}).get("buckets", [])
-    return [datetime.fromtimestamp(b["key"] / 1000, UTC).date() for b in buckets]
+        return sorted(day_counts(client, index))
 
 
 def day_query(day: date) -> dict[str, Any]:

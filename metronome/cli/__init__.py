@@ -2,7 +2,8 @@
 ``es`` (templates, mappings, the embedded node), ``spool`` (shipper, dead letters), ``logs``
 (the forward listener), ``archive``, ``sources``, ``scheduler``, ``dashboards``
 (Kibana and Grafana objects), ``notify`` (channels and the outbox), ``alerts`` (alert rules),
-``digest`` (e-mailed digests), ``sql`` (a SELECT over a stream); ``context`` holds what they share.
+``digest`` (e-mailed digests), ``sql`` (a SELECT over a stream), ``rollups`` (the rollup job,
+back-fill, status); ``context`` holds what they share.
 
 A command's module is imported when the command runs, not before: ``metronome shipper`` (one of
 the children ``metronome serve`` starts, and restarts after a crash) loads the spool and the
@@ -36,6 +37,7 @@ COMMANDS = {
     "sql": ("sql", "sql"),
     "doctor": ("doctor", "doctor"),
     "retention": ("retention", "retention"),
+    "rollups": ("rollups", "rollups"),
 }
 
 

@@ -24,11 +24,13 @@ def doctor(ctx: Context) -> None:
         prefix = settings.elasticsearch.index_prefix
         checks = [
             Check("elasticsearch", "FAIL", error.message),
-            layout_check(prefix, settings.storage),
+            layout_check(prefix, settings.storage, settings.rollups),
         ]
     else:
         client = build_client(settings.elasticsearch)
-        checks = run_checks(client, settings.elasticsearch.index_prefix, settings.storage)
+        checks = run_checks(
+            client, settings.elasticsearch.index_prefix, settings.storage, settings.rollups
+        )
     checks.append(spool_check(spool_bytes(settings.spool.dir), settings.spool.max_bytes))
     for check in checks:
         say(check.line())

@@ -13,7 +13,7 @@ import click
 from metronome.cli.context import Context, pass_context, say, stop_on_signals, with_reachable_es
 from metronome.es.client import ElasticsearchUnusable, build_client, check_connection
 from metronome.es.embedded import EmbeddedElasticsearch, EmbeddedError
-from metronome.es.layout import layout_estimate, single_indices
+from metronome.es.layout import layout_estimate, rollup_streams, single_indices
 from metronome.es.mapping_report import mapping_report
 from metronome.es.migrate import MigrationError, migrate, plan_moves, stream_indices
 from metronome.es.naming import stream_pattern
@@ -77,13 +77,11 @@ def es_layout(ctx: Context, years: int) -> None:
         settings.storage,
         years=years,
         single=single_indices(settings.elasticsearch.index_prefix),
+        rollup_streams=rollup_streams(settings.rollups),
     )
     for line in estimate.lines():
         say(line)
-    say(
-        "(one shard per index on one node; a replica doubles it on a cluster, and each stream "
-        "with rollups adds an index per grain and year)"
-    )
+    say("(one shard per index on one node; a replica doubles it on a cluster)")
 
 
 @es.command("migrate-layout")

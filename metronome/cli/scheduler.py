@@ -1,6 +1,6 @@
 """``metronome scheduler``: the process that runs, while it holds the cluster's lease, the
-sources on their schedules, alert evaluation, notification delivery, the due digests and
-retention; and
+sources on their schedules, alert evaluation, notification delivery, the due digests,
+retention and the rollup job; and
 on every instance the checks that must work without Elasticsearch (metronome.alerts.local)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from metronome.cli.alerts import check_rules, health_banner, scheduler_tasks
 from metronome.cli.context import Context, elasticsearch_errors, pass_context, say
 from metronome.cli.digest import scheduler_task
 from metronome.cli.retention import scheduler_task as retention_task
+from metronome.cli.rollups import scheduler_task as rollup_task
 from metronome.cli.sources import SOURCES_KEPT, ready
 from metronome.sources.lease import holder_id
 from metronome.sources.runner import services_from_settings
@@ -25,9 +26,10 @@ from metronome.sources.scheduler import Scheduler
 @pass_context
 @elasticsearch_errors(SOURCES_KEPT)
 def scheduler(ctx: Context) -> None:
-    """Run the sources on their schedules, evaluate alerts, deliver notifications and send
-    due digests (one scheduler per cluster holds a lease in Elasticsearch; others wait to
-    take over), and check Elasticsearch, the spool and the forward listener on this instance."""
+    """Run the sources on their schedules, evaluate alerts, deliver notifications, send due
+    digests and keep the rollups current (one scheduler per cluster holds a lease in
+    Elasticsearch; others wait to take over), and check Elasticsearch, the spool and the
+    forward listener on this instance."""
     settings = ready(ctx.reachable_settings())
     logging.basicConfig(level=logging.INFO, format="scheduler: %(levelname)s %(message)s")
     for chatty in ("elastic_transport", "apscheduler"):  # a line per request / per job run
@@ -47,6 +49,8 @@ def scheduler(ctx: Context) -> None:
         periodic.append(digests)
     if retention := retention_task(settings, services.es, tell):
         periodic.append(retention)
+    if rollup_job := rollup_task(settings, services.es, tell):
+        periodic.append(rollup_job)
     say(f"scheduler {holder}: {len(settings.sources)} sources configured")
     if banner := health_banner(settings):
         tell(banner)

@@ -66,7 +66,8 @@ def sql(ctx: Context, statement: str, site: str | None, tz: str, fmt: str) -> No
         plan = translate(
             parsed, chosen.name, known, datetime.now(UTC), parse_tz(tz), every_row=fmt == "csv"
         )
-        outcome = call_elasticsearch(lambda: run_query(client, prefix, plan.query))
+        rollups = settings.rollups
+        outcome = call_elasticsearch(lambda: run_query(client, prefix, plan.query, rollups))
     except ApiError as error:
         raise click.ClickException(f"{error.code}: {error.message}") from None
     if fmt == "json":

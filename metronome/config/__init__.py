@@ -37,6 +37,7 @@ from metronome.config.privacy import DEFAULT_KEEP_PARAMS, PrivacySettings
 from metronome.config.ratelimits import Limit, LimitPair, Network, RateLimitSettings
 from metronome.config.reports import ReportSettings
 from metronome.config.retention import RetentionSettings
+from metronome.config.rollups import RollupGroup, RollupSettings
 from metronome.config.server import (
     TRACKER_SCRIPT,
     MetricsSettings,
@@ -90,6 +91,8 @@ __all__ = [
     "RateLimitSettings",
     "ReportSettings",
     "RetentionSettings",
+    "RollupGroup",
+    "RollupSettings",
     "SchedulerSettings",
     "ServerSettings",
     "SessionSettings",

@@ -22,6 +22,8 @@ class IngestSettings:
     max_batch: Annotated[int, Range(min=1, max=100_000)] = 500
     # records in one POST /ingest/logs body
     max_log_records: Annotated[int, Range(min=1, max=1_000_000)] = 20_000
+    # points in one POST /api/v1/metrics body
+    max_metric_points: Annotated[int, Range(min=1, max=1_000_000)] = 10_000
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from metronome.config.privacy import PrivacySettings
 from metronome.config.ratelimits import RateLimitSettings
 from metronome.config.reports import ReportSettings
 from metronome.config.retention import RetentionSettings
+from metronome.config.rollups import RollupSettings
 from metronome.config.server import MetricsSettings, PublicCacheSettings, ServerSettings
 from metronome.config.sessions import SessionSettings
 from metronome.config.sites import (
@@ -73,6 +74,8 @@ class Settings:
     digests: Annotated[Mapping[str, DigestSettings], Loader(Digests)] = field(default_factory=dict)
     notify: NotifySettings = field(default_factory=NotifySettings)  # e-mail and webhooks
     alerts: AlertSettings = field(default_factory=AlertSettings)  # alert rules, health checks
+    # hourly and daily rollups per stream, and answering from them (metronome.query.planner)
+    rollups: RollupSettings = field(default_factory=RollupSettings)
 
     def site(self, name: str) -> SiteSettings | None:
         return self.sites.get(name)

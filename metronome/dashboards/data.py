@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from elasticsearch import Elasticsearch
 
+from metronome.config.rollups import RollupSettings
 from metronome.dashboards.definition import Dashboard, Defaults, Widget
 from metronome.errors import ApiError, error_object
 from metronome.query.calendar import INTERVALS, Interval
@@ -184,8 +185,10 @@ def dashboard_data(
     site: str,
     now: datetime,
     fixed_filters: Sequence[list[Any]] = (),
+    rollups: RollupSettings | None = None,
 ) -> dict[str, Any]:
-    """``{"widgets": {id: answer or {"error"}}, "range", "compare_range"}``."""
+    """``{"widgets": {id: answer or {"error"}}, "range", "compare_range"}``; from rollups
+    where the planner can (``rollups`` given)."""
     errors: dict[str, dict[str, Any]] = {}
     jobs: list[tuple[str, str, Query]] = []  # widget id, "main" or "total", query
     for widget in dashboard.widgets:
@@ -200,7 +203,7 @@ def dashboard_data(
                 jobs.append((widget.id, "total", parse_query(total, site, known, now)[0]))
         except ApiError as error:
             errors[widget.id] = {"error": error_object(error.code, error.message, error.field)}
-    outcomes = run_queries(client, prefix, [query for _, _, query in jobs])
+    outcomes = run_queries(client, prefix, [query for _, _, query in jobs], rollups)
     answers: dict[str, dict[str, Any]] = {}
     for (widget_id, role, query), outcome in zip(jobs, outcomes, strict=True):
         if widget_id in errors:

@@ -213,7 +213,7 @@ class DigestRunner:
         now = self.clock()
         data = dashboard_data(
             self.client, self.prefix, self.catalog.fields, dashboard, page=page, site=site,
-            now=now,
+            now=now, rollups=self.settings.rollups,
         )  # fmt: skip
         report = Report({}, ())
         if self.render is not None:

@@ -11,8 +11,8 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import Elasticsearch, TransportError
 
-from metronome.config import StorageSettings
-from metronome.es.layout import TARGET_SHARDS, layout_estimate, single_indices
+from metronome.config import RollupSettings, StorageSettings
+from metronome.es.layout import TARGET_SHARDS, layout_estimate, rollup_streams, single_indices
 from metronome.es.migrate import plan_moves, stream_indices
 from metronome.es.shards import Status, shard_budget
 
@@ -37,8 +37,13 @@ def exit_code(checks: list[Check]) -> int:
     return max((EXIT_CODES[check.status] for check in checks), default=0)
 
 
-def run_checks(client: Elasticsearch, prefix: str, storage: StorageSettings) -> list[Check]:
-    checks = [layout_check(prefix, storage)]
+def run_checks(
+    client: Elasticsearch,
+    prefix: str,
+    storage: StorageSettings,
+    rollups: RollupSettings | None = None,
+) -> list[Check]:
+    checks = [layout_check(prefix, storage, rollups)]
     try:
         health = client.cluster.health().body
     except (TransportError, EsApiError) as error:
@@ -61,13 +66,21 @@ def run_checks(client: Elasticsearch, prefix: str, storage: StorageSettings) -> 
     return checks
 
 
-def layout_check(prefix: str, storage: StorageSettings) -> Check:
-    estimate = layout_estimate(storage, single=single_indices(prefix))
+def layout_check(
+    prefix: str, storage: StorageSettings, rollups: RollupSettings | None = None
+) -> Check:
+    estimate = layout_estimate(
+        storage,
+        single=single_indices(prefix),
+        rollup_streams=rollup_streams(rollups) if rollups is not None else (),
+    )
     periods = ", ".join(f"{cost.stream} {cost.period}" for cost in estimate.streams)
     detail = (
         f"ten years of the built-in streams at their periods ({periods}) take "
         f"{estimate.total} shards (target: under {TARGET_SHARDS}; `metronome es layout`)"
     )
+    if estimate.rollup_streams:
+        detail += f", their rollups {estimate.rollups} more"
     return Check("layout", "OK" if estimate.within_target else "WARN", detail)
 
 

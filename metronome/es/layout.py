@@ -1,6 +1,8 @@
 """What a layout costs in shards over the years: each stream's indices at its period, plus the
-single indices (alerts, dashboards, ...). One shard per index on one node (a cluster of two
-nodes or more doubles it with the replica).
+single indices (alerts, dashboards, ...), and the rollup indices (an hourly and a daily one per
+stream with rollups and year). One shard per index on one node (a cluster of two nodes or more
+doubles it with the replica). The target is for the raw streams and the single indices; the
+rollups are told beside it.
 
 Pure functions, so the estimate is the same in ``metronome es layout``, ``metronome doctor``
 and the tests.
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from metronome.config import Period, StorageSettings
+from metronome.config import Period, RollupSettings, StorageSettings
 from metronome.es.templates import load_templates
 
 # The streams Metronome writes itself: page views, server logs, and the built-in sources
@@ -19,6 +21,8 @@ from metronome.es.templates import load_templates
 BUILT_IN_STREAMS = ("hits", "logs", "github", "s3", "ga4", "prometheus", "http_json")
 TARGET_SHARDS = 300  # ten years of every built-in stream at its default period stay under this
 DAYS_PER_YEAR = 365.2425
+# rollup indices per stream and year: one per grain (metronome.query.rollup_schema.GRAINS)
+ROLLUP_INDICES_PER_YEAR = 2
 
 
 def indices_over(period: Period, years: int) -> int:
@@ -40,10 +44,16 @@ class Estimate:
     years: int
     streams: tuple[StreamCost, ...]
     single: int  # one index each: alerts, dashboards, dead letters...
+    rollup_streams: tuple[str, ...] = ()  # the streams with rollups
 
     @property
     def total(self) -> int:
+        """The raw streams' shards and the single indices' (what the target is for)."""
         return sum(cost.shards for cost in self.streams) + self.single
+
+    @property
+    def rollups(self) -> int:
+        return ROLLUP_INDICES_PER_YEAR * self.years * len(self.rollup_streams)
 
     @property
     def within_target(self) -> bool:
@@ -61,6 +71,12 @@ class Estimate:
             f"{self.years} years of every stream: {self.total} shards on one node "
             f"({verdict} the target of {TARGET_SHARDS})"
         )
+        if self.rollup_streams:
+            rows.append(
+                f"and their rollups (an hourly and a daily index per year of "
+                f"{', '.join(self.rollup_streams)}): {self.rollups} shards more, "
+                f"{self.total + self.rollups} in all"
+            )
         return rows
 
 
@@ -70,16 +86,22 @@ def layout_estimate(
     years: int = 10,
     streams: Sequence[str] = BUILT_IN_STREAMS,
     single: int = 0,
+    rollup_streams: Sequence[str] = (),
 ) -> Estimate:
     """The shards ``years`` of ``streams`` take at their configured periods, plus ``single``
-    indices of one shard each."""
+    indices of one shard each, and the rollups of ``rollup_streams``."""
     costs = tuple(
         StreamCost(
             stream, storage.period_of(stream), indices_over(storage.period_of(stream), years)
         )
         for stream in streams
     )
-    return Estimate(years=years, streams=costs, single=single)
+    return Estimate(years=years, streams=costs, single=single, rollup_streams=tuple(rollup_streams))
+
+
+def rollup_streams(rollups: RollupSettings) -> tuple[str, ...]:
+    """The streams that have rollups (groups, with rollups enabled)."""
+    return tuple(stream for stream in rollups.groups if rollups.groups_of(stream))
 
 
 def single_indices(prefix: str) -> int:

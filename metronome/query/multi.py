@@ -26,9 +26,10 @@ from typing import Any
 from elasticsearch import ApiError as EsApiError
 from elasticsearch import BadRequestError, Elasticsearch, TransportError
 
+from metronome.config.rollups import RollupSettings
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder, topn
+from metronome.query import builder, planner, topn
 from metronome.query.model import Query, TimeRange
 from metronome.query.reads import (
     call_elasticsearch,
@@ -44,6 +45,7 @@ from metronome.query.runner import (
     check_row_count,
     complete_rows,
     order_rows,
+    planned_outcome,
     read_response,
     request_body,
     top_outcome,
@@ -89,28 +91,34 @@ class _Part:
 
 
 def run_queries(
-    client: Elasticsearch, prefix: str, queries: Sequence[Query]
+    client: Elasticsearch,
+    prefix: str,
+    queries: Sequence[Query],
+    rollups: RollupSettings | None = None,
 ) -> list[Outcome | ApiError]:
     """The outcome of every query, in order, or the error that query alone met. Raises only
-    when Elasticsearch cannot be reached at all (503)."""
+    when Elasticsearch cannot be reached at all (503). A query the planner answers from
+    rollups (``rollups`` given) is read on its own, after the others."""
     errors: dict[int, ApiError] = {}
+    plans = _plans(client, prefix, queries, rollups)
     tops = {
         slot: _Part(slot, query, query.range, top=True)
         for slot, query in enumerate(queries)
         if topn.uses_top_n(query)
     }
-    mains = [
-        _Part(slot, query, query.range, rows_of=tops.get(slot))
+    mains = {
+        slot: _Part(slot, query, query.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
-    ]
+        if slot not in plans
+    }
     for first in tops.values():
         first.main = mains[first.slot]
     compares = {
         slot: _Part(slot, query, query.compare.range, rows_of=tops.get(slot))
         for slot, query in enumerate(queries)
-        if query.compare is not None
+        if query.compare is not None and slot not in plans
     }
-    parts = [*tops.values(), *mains, *compares.values()]
+    parts = [*tops.values(), *mains.values(), *compares.values()]
     freshness = _Freshness(prefix, queries)
     first_round = True
     while True:
@@ -129,6 +137,9 @@ def run_queries(
         if slot in errors:
             outcomes.append(errors[slot])
             continue
+        if slot in plans:
+            outcomes.append(_planned(client, prefix, query, plans[slot], freshness))
+            continue
         rows = complete_rows(query, query.range, mains[slot].rows)
         previous = None
         if slot in compares:
@@ -141,6 +152,35 @@ def run_queries(
             rows = align(query, rows, previous)
         outcomes.append(Outcome(order_rows(query, rows), freshness.latest(query.stream)))
     return outcomes
+
+
+def _plans(
+    client: Elasticsearch, prefix: str, queries: Sequence[Query], rollups: RollupSettings | None
+) -> dict[int, tuple[planner.Plan, planner.Plan | None]]:
+    """The queries answered (in part) from rollups, by slot, with their plans."""
+    plans: dict[int, tuple[planner.Plan, planner.Plan | None]] = {}
+    known: planner.Watermarks = {}
+    for slot, query in enumerate(queries):
+        if topn.uses_top_n(query):
+            continue
+        found = planner.plans_for(client, prefix, query, rollups, known)
+        if found is not None:
+            plans[slot] = found
+    return plans
+
+
+def _planned(
+    client: Elasticsearch,
+    prefix: str,
+    query: Query,
+    plans: tuple[planner.Plan, planner.Plan | None],
+    freshness: _Freshness,
+) -> Outcome | ApiError:
+    latest = freshness.latest(query.stream)
+    try:
+        return call_elasticsearch(lambda: planned_outcome(client, prefix, query, plans, latest))
+    except ApiError as error:
+        return error
 
 
 def _read(part: _Part, answer: dict[str, Any], errors: dict[int, ApiError]) -> None:

@@ -6,6 +6,7 @@ started yet, after a few short waits) is a 503 with Retry-After."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -17,6 +18,8 @@ from metronome.errors import ApiError
 
 log = logging.getLogger(__name__)
 SHARD_RETRIES = 3
+# how Elasticsearch names a time zone in its refusals: "[time_zone]", "Unknown time-zone ID"
+TIME_ZONE = re.compile(r"time[ _-]zone", re.IGNORECASE)
 T = TypeVar("T")
 
 
@@ -102,10 +105,10 @@ def check_shards(response: Mapping[str, Any]) -> None:
 def refusal(reason: str) -> ApiError:
     """The 422 of a query Elasticsearch refuses; ``reason`` (Elasticsearch's words, logged, not
     sent) only chooses which of two likely causes the message names."""
-    if "time_zone" in reason or "time zone" in reason.lower():
+    if TIME_ZONE.search(reason):
         return ApiError(
             422,
-            "invalid_query",
+            "unknown_tz",
             "Elasticsearch does not know this time zone (its Java runtime's time zone data is "
             "older than this server's); choose another name for the same zone.",
             field="tz",

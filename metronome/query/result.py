@@ -13,7 +13,7 @@ META_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": [
         "total_rows", "total_rows_exact", "page", "limit", "has_more", "approximate",
-        "approximate_metrics", "plan", "freshness",
+        "approximate_metrics", "plan", "source", "freshness",
     ],
     "properties": {
         "total_rows": {"type": "integer", "minimum": 0,
@@ -37,6 +37,12 @@ META_SCHEMA: dict[str, Any] = {
             "enum": ["exact", "top_n"],
             "description": "exact: every group read; top_n: the candidate groups of a top-N "
             "question only (their values exact).",
+        },
+        "source": {
+            "type": "string",
+            "enum": ["rollup", "raw", "rollup+raw"],
+            "description": "What the answer was read from: rollups, raw events, or rollups up "
+            "to where they are complete and raw events for the rest (docs/rollups.md).",
         },
         "freshness": {
             "type": "object",
@@ -81,6 +87,7 @@ def query_result(query: Query, outcome: Outcome) -> dict[str, Any]:
             "approximate": query.approximate or not outcome.order_exact,
             "approximate_metrics": [m.name for m in query.metrics if m.kind in APPROXIMATE],
             "plan": outcome.plan,
+            "source": outcome.source,
             "freshness": {"latest_received_at": outcome.latest_received},
         },
         "query": normalised(query),

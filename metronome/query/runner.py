@@ -16,9 +16,10 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from metronome.config.rollups import RollupSettings
 from metronome.errors import ApiError
 from metronome.es.naming import indices_for_range, stream_pattern
-from metronome.query import builder, topn
+from metronome.query import builder, planner, topn
 from metronome.query.calendar import bucket_key, bucket_starts
 from metronome.query.compare import bucket_pairs
 from metronome.query.model import OrderBy, Query, TimeRange
@@ -45,11 +46,19 @@ class Outcome:
     total_rows_exact: bool = True
     order_exact: bool = True  # False: a top-N answer whose rows or order may be off
     plan: str = "exact"  # or "top_n"
+    source: planner.Source = "raw"  # what the rows were read from (rollups, raw events, both)
 
 
-def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
+def run_query(
+    client: Elasticsearch, prefix: str, query: Query, rollups: RollupSettings | None = None
+) -> Outcome:
+    """The answer to ``query``; from rollups where ``metronome.query.planner`` finds them
+    exactly equal to raw events (``rollups`` None: raw events only)."""
     if topn.uses_top_n(query):
         return _run_top(client, prefix, query)
+    plans = planner.plans_for(client, prefix, query, rollups)
+    if plans is not None:
+        return planned_outcome(client, prefix, query, plans, latest_received(client, prefix, query))
     rows = _fetch(client, prefix, query, query.range)
     if query.compare is not None:
         previous = _fetch(client, prefix, query, query.compare.range)
@@ -57,6 +66,40 @@ def run_query(client: Elasticsearch, prefix: str, query: Query) -> Outcome:
     return Outcome(
         rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
     )
+
+
+def planned_outcome(
+    client: Elasticsearch,
+    prefix: str,
+    query: Query,
+    plans: tuple[planner.Plan, planner.Plan | None],
+    latest: str | None,
+) -> Outcome:
+    """The answer to ``query`` read as its plans say (the range's, the comparison's)."""
+    main, compare = plans
+    rows = planned_rows(client, prefix, query, query.range, main)
+    if query.compare is not None and compare is not None:
+        previous = planned_rows(client, prefix, query, query.compare.range, compare)
+        rows = align(query, rows, previous)
+    return Outcome(
+        rows=order_rows(query, rows),
+        latest_received=latest,
+        source=planner.source_of([main] if compare is None else [main, compare]),
+    )
+
+
+def planned_rows(
+    client: Elasticsearch, prefix: str, query: Query, time_range: TimeRange, plan: planner.Plan
+) -> list[Row]:
+    """Every row of one range read as ``plan`` says (raw events alone: as ``_fetch`` reads)."""
+    if plan.raw_only:
+        return _fetch(client, prefix, query, time_range)
+    rows = [
+        Row(key=tuple(_key_value(query, i, raw) for i, raw in enumerate(key)), metrics=values)
+        for key, values in planner.fetch(client, prefix, query, plan)
+    ]
+    check_row_count(rows)
+    return complete_rows(query, time_range, rows)
 
 
 def _run_top(client: Elasticsearch, prefix: str, query: Query) -> Outcome:

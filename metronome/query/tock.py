@@ -222,6 +222,8 @@ def tock_result(
         "to": query.end.isoformat(),
         "interval": query.interval,
         "tz": query.tz.key,
+        # Always raw events: every answer counts unique visitors, which no rollup holds.
+        "meta": {"source": "raw"},
     }
     if query.compare is not None and compare_response is not None:
         compare_aggs = compare_response.get("aggregations", {})

@@ -20,6 +20,7 @@ from metronome.archive import layout
 from metronome.archive.manifest import Decision, Manifest, ManifestError, plan_day
 from metronome.archive.store import S3Store
 from metronome.config import Settings
+from metronome.es.days import day_counts
 from metronome.es.migrate import stream_indices
 from metronome.es.naming import IndexSpan
 from metronome.retention.plan import Candidate, past_limit, rollup_span
@@ -124,25 +125,3 @@ class _ArchiveGuard:
             if plan_day(manifest, docs, objects.parts).decision is Decision.ARCHIVE:
                 missing.append(day)
         return missing
-
-
-def day_counts(client: Elasticsearch, index: str) -> dict[date, int]:
-    """How many documents an index holds of each UTC day."""
-    response = client.search(
-        index=index,
-        size=0,
-        aggs={
-            "days": {
-                "date_histogram": {
-                    "field": "@timestamp",
-                    "calendar_interval": "day",
-                    "time_zone": "UTC",
-                    "min_doc_count": 1,
-                }
-            }
-        },
-    ).body
-    buckets = response.get("aggregations", {}).get("days", {}).get("buckets", [])
-    return {
-        datetime.fromtimestamp(b["key"] / 1000, UTC).date(): int(b["doc_count"]) for b in buckets
-    }

@@ -39,6 +39,7 @@ from metronome.web.views.hits import bp as hits_bp
 from metronome.web.views.hits import fast_tick
 from metronome.web.views.logs import bp as logs_bp
 from metronome.web.views.ops import bp as ops_bp
+from metronome.web.views.points import bp as points_bp
 from metronome.web.views.query import bp as query_bp
 from metronome.web.views.session import bp as session_bp
 from metronome.web.views.snippet import bp as snippet_bp
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None, es: Elasticsearch | None = None
     readers.init_app(app)
     for blueprint in (
         ops_bp, hits_bp, query_bp, events_bp, openapi_bp, snippet_bp, logs_bp, sources_bp,
-        webhooks_bp, session_bp, app_bp, sql_bp,
+        webhooks_bp, session_bp, app_bp, sql_bp, points_bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     dashboards_view.init_app(app, settings)

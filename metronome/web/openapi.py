@@ -37,6 +37,7 @@ from metronome.version import VERSION
 from metronome.web.alerts_openapi import alert_paths
 from metronome.web.dashboards_openapi import all_paths as dashboard_paths
 from metronome.web.dashboards_openapi import dashboard_components
+from metronome.web.points_openapi import points_paths
 from metronome.web.reports_openapi import report_paths
 from metronome.web.sessions import COOKIE_NAME, CSRF_HEADER
 from metronome.web.views.app import app_paths
@@ -127,7 +128,10 @@ CSRF_PARAMETER = {
     "schema": {"type": "string"},
     "description": "The session's csrf_token: needed with the session cookie, not with a key",
 }
-DATES = "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998"
+DATES = (
+    "invalid_range: from is not earlier than to; impossible_date: outside the years 1-9998; "
+    "unknown_tz: a zone of this list that Elasticsearch's own (older) time-zone data lacks"
+)
 
 
 SQL_REFUSALS = (
@@ -301,7 +305,11 @@ def build_spec(version: str) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _files(
-                        "The original tock shape (docs/api.md 4.1)", "json", "csv", "xlsx"
+                        "The original tock shape, and meta.source (always raw: unique "
+                        "visitors are counted; docs/api.md 4.1)",
+                        "json",
+                        "csv",
+                        "xlsx",
                     ),
                     **_errors(
                         400, 401, 403, 404, 422, 429, 503, semantic=f"{DATES}; too_many_buckets"
@@ -618,13 +626,17 @@ def build_spec(version: str) -> dict[str, Any]:
         spec.path(path=path, operations=operations)
     for path, operations in report_paths().items():
         spec.path(path=path, operations=operations)
-    for path, operations in app_paths().items():
+    for path, operations in {**app_paths(), **_points_paths()}.items():
         spec.path(path=path, operations=operations)
     for name, component in allezon_components().items():
         spec.components.schema(name, component)
     for path, operations in allezon_paths().items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _points_paths() -> dict[str, Any]:
+    return points_paths(INGEST_KEY, _errors(400, 401, 404, 413, 415, 422, 429, 503))
 
 
 def _security_schemes(spec: APISpec) -> None:

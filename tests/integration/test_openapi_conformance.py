@@ -71,6 +71,7 @@ SEMANTIC_REFUSALS = {
     "neither a metric nor a dimension)",
     "too_many_rows": "the breakdown holds more rows than one answer carries",
     "impossible_date": "a date in the grammar before the year 1 or after 9998",
+    "unknown_tz": "a zone this server knows but Elasticsearch's older time-zone data lacks",
     "unknown_site": "a hit or a tag names a site that is not configured",
     "invalid_sql": "a SQL statement that does not parse, or names what cannot be",
     "unsupported_sql": "a SQL construct the service does not read (a join, a subquery...)",

@@ -6,17 +6,28 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
+from metronome.config import Settings
 from metronome.query import topn
-from tests.conftest import READ_KEY, WRITE_KEY
+from tests.conftest import READ_KEY, WRITE_KEY, make_settings
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 DAYS = ("01", "02", "03", "04", "05", "06")  # August 2015: one daily index each
 WINDOW = ["2015-08-04", "2015-08-07"]  # compared with 08-01 ... 08-04 (previous)
+
+
+@pytest.fixture
+def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
+    """Hits kept in daily indices: these tests give each day a shard of its own, so that
+    shards cut their lists as a busy node's many shards do."""
+    return make_settings(
+        es_url, index_prefix, tmp_path / "spool", storage={"index_periods": {"hits": "day"}}
+    )
 
 
 def send(client: FlaskClient, hits: list[dict[str, Any]]) -> None:

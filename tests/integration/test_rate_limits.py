@@ -38,6 +38,17 @@ def test_a_client_over_its_ingest_limit_gets_429_with_retry_after(tmp_path: Path
     assert gif.status_code == 429  # the same ingest bucket
 
 
+def test_metric_points_count_against_the_ingest_limit(tmp_path: Path) -> None:
+    client = client_for(tmp_path, ingest={"per_ip": {"rate": 0.5, "burst": 2}})
+    assert [tick(client, "198.51.100.9") for _ in range(2)] == [202, 202]
+    points = client.post(
+        "/api/v1/metrics",
+        json={"points": [{"metric": "orders", "value": 1}]},
+        environ_base={"REMOTE_ADDR": "198.51.100.9"},
+    )
+    assert (points.status_code, error_of(points)["code"]) == (429, "rate_limited")
+
+
 def test_loopback_is_exempt_from_per_ip_limits_by_default(tmp_path: Path) -> None:
     client = client_for(tmp_path, ingest={"per_ip": {"rate": 1, "burst": 1}})
     assert {tick(client, "127.0.0.1") for _ in range(5)} == {202}

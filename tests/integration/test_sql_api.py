@@ -12,14 +12,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 from flask.testing import FlaskClient
 
 from metronome.cli import cli
+from metronome.config import Settings
 from metronome.es.templates import install_templates
-from tests.conftest import READ_KEY, TEST_SITES, WRITE_KEY, ClientWith
+from tests.conftest import READ_KEY, TEST_SITES, WRITE_KEY, ClientWith, make_settings
 
 AUTH = {"Authorization": f"Bearer {READ_KEY}"}
 DAY = ["2015-06-01", "2015-06-04"]
@@ -38,6 +40,12 @@ HITS: list[dict[str, Any]] = [
     {"id": "c", "event": "download", "format": "csv", "price": 1, "time": "2015-06-03T13:00:00Z"},
     {"id": "a", "event": "view", "time": "2015-06-05T00:00:00Z"},  # outside the range
 ]  # fmt: skip
+
+
+@pytest.fixture
+def settings(es_url: str, index_prefix: str, tmp_path: Path) -> Settings:
+    """The tests' sites with ``shop`` the default: a statement without a site reads it."""
+    return make_settings(es_url, index_prefix, tmp_path / "spool", default_site="shop")
 
 
 def send(client: FlaskClient, hits: list[dict[str, Any]]) -> None:
@@ -120,7 +128,7 @@ def test_sql_answers_equal_the_query_api(client: FlaskClient, ship: Callable[[],
         "site = 'shop' AND referrer.host = 'x.org'": 2,
     }
     for condition, count in counted.items():
-        answer = sql(client, f"SELECT count(*) AS n FROM hits WHERE {WHERE_DAYS} AND {condition}")
+        answer = sql(client, f"SELECT count(*) AS n FROM hits WHERE {WHERE_DAYS} AND ({condition})")
         assert answer["rows"] == [[count]], condition
     having = sql(
         client,

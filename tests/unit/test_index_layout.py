@@ -8,9 +8,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from metronome.config import ConfigError, Period, StorageSettings, settings_from_mapping
+from metronome.config import (
+    ConfigError,
+    Period,
+    RollupSettings,
+    StorageSettings,
+    settings_from_mapping,
+)
 from metronome.es.doctor import Check, exit_code
-from metronome.es.layout import TARGET_SHARDS, indices_over, layout_estimate
+from metronome.es.layout import TARGET_SHARDS, indices_over, layout_estimate, rollup_streams
 from metronome.es.migrate import plan_moves
 from metronome.es.naming import (
     PERIODS,
@@ -21,6 +27,7 @@ from metronome.es.naming import (
     parse_index,
 )
 from metronome.es.shards import ShardBudget, budget_from, max_shards_per_node, shard_limit_refusal
+from metronome.query.rollup_schema import GRAINS
 
 MOMENT = datetime(2026, 3, 9, 23, 30, tzinfo=UTC)
 
@@ -106,6 +113,15 @@ def test_ten_years_of_the_default_layout_stay_under_the_target() -> None:
     daily = StorageSettings(index_periods=dict.fromkeys(("hits", "github"), "day"))
     assert layout_estimate(daily, streams=("hits", "github")).total == 2 * 3652
     assert (indices_over("month", 10), indices_over("year", 10)) == (120, 10)
+
+
+def test_rollups_are_counted_beside_the_raw_target() -> None:
+    streams = rollup_streams(RollupSettings())
+    assert "hits" in streams and "ga4" not in streams  # ga4 has no default groups
+    estimate = layout_estimate(StorageSettings(), single=7, rollup_streams=streams)
+    assert estimate.rollups == len(streams) * len(GRAINS) * 10
+    assert estimate.lines()[-1].endswith(f"{estimate.total + estimate.rollups} in all")
+    assert rollup_streams(RollupSettings(enabled=False)) == ()
 
 
 def test_a_refusal_for_want_of_shards_is_told_as_exactly_that() -> None:

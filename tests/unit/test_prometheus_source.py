@@ -19,6 +19,8 @@ from ingesters.prometheus import (
     day_range,
     parse_answer,
     plan_chunks,
+    point_document,
+    point_documents,
     progress_label,
     read_range,
     sample_document,
@@ -185,3 +187,42 @@ def test_options_have_defaults_and_limits() -> None:
         with pytest.raises(ValidationError):
             PrometheusOptions().load({"url": "http://prom:9090", "queries": {"up": "up"}, **wrong})
     assert PrometheusSource.secret_options() == frozenset({"headers"})
+
+
+def test_with_stream_metrics_a_sample_is_a_metric_point() -> None:
+    labels = {"__name__": "up", "job": "node", "instance": "h:9100"}
+    document = point_document("up_query", Sample(labels, T + 0.5, "0.25"))
+    assert document.timestamp == datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    assert document.fields == {
+        "kind": "sample",
+        "query": "up_query",
+        "metric": "up",
+        "value": 0.25,
+        "dimensions": {"instance": "h:9100", "job": "node"},
+    }
+    assert document.key == sample_document("up_query", "up", Sample(labels, T + 0.5, "1")).key
+    # no __name__ (an expression's result): the query's name is the metric
+    assert point_document("ratio", Sample({}, float(T), "1")).fields["metric"] == "ratio"
+
+
+def test_samples_that_cannot_be_points_are_left_out_and_named() -> None:
+    samples = [
+        Sample({"__name__": "up"}, float(T), "1"),
+        Sample({}, float(T), "NaN"),
+        Sample({"__name__": "up", "path": "x" * 2000}, float(T), "1"),
+        Sample({}, float(T), "+Inf"),
+    ]
+    documents, refused = point_documents("9lives", samples)  # a query name is no metric name
+    assert [document.fields["metric"] for document in documents] == ["up"]
+    assert len(refused) == 3 and refused[1].startswith('{__name__="up",path=')
+    with pytest.raises(SourceError, match="not a sample value"):
+        point_documents("r", [Sample({}, float(T), "lots")])
+
+
+def test_the_stream_option_is_prometheus_or_metrics() -> None:
+    base = {"url": "http://prom:9090", "queries": {"up": "up"}}
+    assert PrometheusSource("p", "s", PrometheusOptions().load(base)).stream == "prometheus"
+    loaded = PrometheusOptions().load({**base, "stream": "metrics"})
+    assert PrometheusSource("p", "s", loaded).stream == "metrics"
+    with pytest.raises(ValidationError):
+        PrometheusOptions().load({**base, "stream": "hits"})

@@ -59,7 +59,9 @@ def test_result_zero_fills_and_keeps_the_original_shape() -> None:
         "to",
         "interval",
         "tz",
+        "meta",
     ]
+    assert result["meta"] == {"source": "raw"}  # unique visitors: never from rollups
     assert result["views"] == {"2015-01-20": 0, "2015-01-21": 0, "2015-01-22": 5}
     assert result["downloads"] == {"csv": 3}
     assert result["referers"] == {"arcgis.com": 4}

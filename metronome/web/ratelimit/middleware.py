@@ -3,7 +3,8 @@ and Flask, so a refused request costs a dictionary lookup or two and no body rea
 
 Which requests count (``policy_for``):
 
-- ingest: ``POST /tick``, ``GET /tick.gif``, ``POST /ingest/logs[/tag]``, ``POST /user_tags``;
+- ingest: ``POST /tick``, ``GET /tick.gif``, ``POST /ingest/logs[/tag]``, ``POST /user_tags``,
+  ``POST /api/v1/metrics``;
 - public reads: ``GET /tock/<id>`` with no key (no ``Authorization`` and no ``key=``); a
   request with a key is a known client, and one with a wrong key is refused before any search;
   and every request through a shared dashboard's link (``/api/v1/shared/<token>...``).
@@ -78,6 +79,7 @@ class RateLimit:
             ("POST", "/tick"): settings.default_site,
             ("GET", "/tick.gif"): settings.default_site,
             ("POST", "/ingest/logs"): logs_site,
+            ("POST", "/api/v1/metrics"): settings.default_site,
             ("POST", "/user_tags"): settings.allezon.site,
         }
         self.logs_site = logs_site

@@ -262,6 +262,7 @@ def data_response(
             site=site.name,
             now=datetime.now(UTC),
             fixed_filters=fixed,
+            rollups=services.settings.rollups,
         )
         return Answer(jsonify(result).get_data(), "application/json")
 
@@ -294,7 +295,9 @@ def download_response(
     )  # fmt: skip
     query, _ = parse_query({**query_json, "exact": True}, site.name, known, datetime.now(UTC))
     services = current_services()
-    (outcome,) = run_queries(services.es, services.settings.elasticsearch.index_prefix, [query])
+    settings = services.settings
+    prefix = settings.elasticsearch.index_prefix
+    (outcome,) = run_queries(services.es, prefix, [query], settings.rollups)
     if isinstance(outcome, ApiError):
         raise outcome
     columns, rows = header(query), flat_rows(query, outcome)

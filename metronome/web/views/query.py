@@ -129,7 +129,8 @@ def general_query() -> Response:
     if output != "json":  # a file holds every row: never the top-N plan
         query = replace(query, exact=True)
     prefix = services.settings.elasticsearch.index_prefix
-    outcome = call_elasticsearch(lambda: run_query(services.es, prefix, query))
+    rollups = services.settings.rollups
+    outcome = call_elasticsearch(lambda: run_query(services.es, prefix, query, rollups))
     if output == "json":
         return jsonify(query_result(query, outcome))
     columns, rows = header(query), flat_rows(query, outcome)

@@ -47,7 +47,8 @@ def sql_query() -> Response:
         statement, site.name, known, datetime.now(UTC), asked.tz, every_row=output == "csv"
     )
     prefix = services.settings.elasticsearch.index_prefix
-    outcome = call_elasticsearch(lambda: run_query(services.es, prefix, plan.query))
+    rollups = services.settings.rollups  # answered from rollups where exactly the same
+    outcome = call_elasticsearch(lambda: run_query(services.es, prefix, plan.query, rollups))
     if output == "json":
         return jsonify(sql_result(plan, outcome))
     response = Response(sql_csv(plan, outcome), content_type=CSV_TYPE)

@@ -1,5 +1,5 @@
 """The prometheus source against the fake Prometheus, with a fixed clock: catch-up in chunks,
-error answers, authentication headers, values that are not numbers."""
+error answers, authentication headers, values that are not numbers, samples as metric points."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from typing import Any
 import pytest
 from elasticsearch import Elasticsearch
 from flask import Flask
+from flask.testing import FlaskClient
 
 from ingesters.prometheus import PrometheusOptions, PrometheusSource
 from metronome.sources.base import SourceError, Window
 from metronome.sources.http import RemoteError
 from metronome.sources.store import StateStore
+from tests.conftest import READ_KEY
 from tests.fakes.prometheus import FakePrometheus
 from tests.fakes.server import serving
 from tests.integration.sources.contract import fetch_pages, run, services, stored_documents
@@ -142,3 +144,34 @@ def test_values_that_are_not_numbers_are_stored_as_text(
     assert properties["value"]["type"] == "double"
     assert properties["labels"].get("type", "object") == "object"
     assert StateStore(es, index_prefix).load("prom").state.cursor == {"queries": {"ratio": T}}
+
+
+def test_with_stream_metrics_samples_are_metric_points_queried_like_any(
+    fake: tuple[FakePrometheus, str], client: FlaskClient, es: Elasticsearch, index_prefix: str
+) -> None:
+    _, url = fake
+    queries = {"up": "up", "ratio": "errors / requests"}
+    prom = source(url, queries=queries, step=1, lookback=20, delay=0, stream="metrics")
+    report = run(prom, services(es, index_prefix, clock=lambda: NOW))
+    # 12:00:10 .. 12:00:30: 21 points of 2 up series; the ratio's NaN and infinities left out
+    assert report.ok and report.created == 42 + 14 and report.dead_lettered == 0, report
+    up = next(doc for doc in stored_documents(es, index_prefix, prom) if doc["metric"] == "up")
+    assert up["dimensions"] == {"job": "node", "instance": up["dimensions"]["instance"]}
+    assert (up["type"], up["site"], up["source"], up["value"]) == ("metrics", "shop", "prom", 1.0)
+
+    def rows(**body: Any) -> list[list[Any]]:
+        answer = client.post(
+            "/api/v1/query",
+            json={"site": "shop", "stream": "metrics", "date_range": ["2024-05-01", "2024-05-02"],
+                  **body},
+            headers={"Authorization": f"Bearer {READ_KEY}"},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.get_json()
+        return [[*row["dimensions"], *row["metrics"]] for row in answer.get_json()["results"]]
+
+    by_metric = rows(metrics=["count", "sum:value"], dimensions=["metric"])
+    # the ratio's finite values: twice 0.1 + 0.2 + 0.3 + 0.4 + 0.6 + 0.8 + 0.9
+    assert sorted(by_metric) == [["ratio", 14, pytest.approx(6.6)], ["up", 42, 42.0]]
+    up_only = [["is", "metric", ["up"]]]
+    by_instance = rows(metrics=["count"], dimensions=["dimensions.instance"], filters=up_only)
+    assert sorted(by_instance) == [["host-1:9100", 21], ["host-2:9100", 21]]

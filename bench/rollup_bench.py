@@ -1,0 +1,208 @@
+"""Answers from rollups against the same answers from raw events, in the same run on the same
+data: a year of hits by day, 90 days by hour in New York, a year of downloads by format.
+
+1. an embedded Elasticsearch (temporary data directory) unless ``--es-url``;
+2. ``--docs`` synthetic hits (``bench/query.py``'s generator) over ``--days`` days ending now;
+3. the rollups of the built-in ``hits`` groups at both grains over the whole range
+   (``rollup_range``, a day of hours or a month of days at a time): how long, events per second;
+   then the watermarks (hours complete up to the current hour, days up to today);
+4. ``--runs`` rounds per case, alternating the planner on (the built-in ``rollups:`` settings)
+   and off, through ``run_query`` (what ``POST /api/v1/query`` calls). Every call adds a filter
+   excluding an id nobody has, new each time, so no search is answered from Elasticsearch's
+   request cache.
+
+Prints one JSON object: per case milliseconds (p50, p99, min, max) with rollups and raw, the
+ratio ``raw / rollup`` of the medians, where the answer came from (``meta.source``) and whether
+it equalled the raw one; the rollups' build time; their storage as a share of the raw indices'.
+Progress goes to stderr.
+
+    .venv/bin/python bench/rollup_bench.py --docs 500000 --days 365
+    .venv/bin/python bench/rollup_bench.py --docs 200000 --groups items   # the cases' group only
+    .venv/bin/python bench/rollup_bench.py --docs 5000000 --days 365 --es-heap 2g   # the issue's
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import Monitor, machine, percentiles, ratio
+from bench.elastic import delete_indices, start_elasticsearch
+from bench.query import SITE, SyntheticHits
+from metronome.config import RollupSettings
+from metronome.query.catalog import FieldCatalog
+from metronome.query.model import Filter, Query
+from metronome.query.parse import parse_query
+from metronome.query.rollup_schema import GRAINS, Watermark, floor_grain, write_watermark
+from metronome.query.runner import run_query
+from metronome.rollups.compute import RollupWrite, rollup_range
+
+CASES: dict[str, dict[str, Any]] = {
+    "views by day, a year (UTC)": {
+        "metrics": ["count"], "dimensions": ["time:day"], "date_range": "365d",
+        "filters": [["is", "event", ["view"]]],
+    },
+    "views by hour, 90 days (America/New_York)": {
+        "metrics": ["count"], "dimensions": ["time:hour"], "date_range": "90d",
+        "tz": "America/New_York", "filters": [["is", "event", ["view"]]],
+    },
+    "downloads by format, a year": {
+        "metrics": ["count"], "dimensions": ["format"], "date_range": "365d",
+        "filters": [["is", "event", ["download"]]], "exact": True,
+    },
+}  # fmt: skip
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def rollup_settings(names: str | None) -> RollupSettings:
+    """The built-in ``rollups:`` settings, or only the named built-in hits groups."""
+    settings = RollupSettings()
+    if names is None:
+        return settings
+    wanted = set(names.split(","))
+    groups = tuple(group for group in settings.groups_of("hits") if group.name in wanted)
+    return replace(settings, groups={**settings.groups, "hits": groups})
+
+
+def build_rollups(
+    client: Elasticsearch, prefix: str, days: int, settings: RollupSettings
+) -> dict[str, Any]:
+    """The hits groups at both grains over the data's range, and the watermarks."""
+    groups = settings.groups_of("hits")
+    now = datetime.now(UTC)
+    start = floor_grain(now - timedelta(days=days + 1), "day")
+    ends = {"hour": floor_grain(now, "hour"), "day": floor_grain(now, "day")}
+    report: dict[str, Any] = {}
+    for grain in GRAINS:
+        started = time.monotonic()
+        total = RollupWrite()
+        for group in groups:
+            total += rollup_range(client, prefix, "hits", group, grain, start, ends[grain])
+        seconds = time.monotonic() - started
+        write_watermark(client, prefix, Watermark.of_groups("hits", grain, ends[grain], groups))
+        report[grain] = {"seconds": round(seconds, 1), "documents": total.documents}
+        say(f"{grain} rollups: {total.documents:,} documents in {seconds:.1f} s")
+    return report
+
+
+def storage(client: Elasticsearch, prefix: str) -> dict[str, Any]:
+    def size(pattern: str) -> int:
+        stats = client.indices.stats(index=pattern, metric="store").body
+        return int(stats["_all"]["primaries"]["store"]["size_in_bytes"])
+
+    raw, rollups = size(f"{prefix}-hits-*"), size(f"{prefix}-rollup.*")
+    return {"raw_bytes": raw, "rollup_bytes": rollups, "rollup_over_raw": ratio(rollups, raw)}
+
+
+def uncached(query: Query) -> Query:
+    nonce = Filter("is_not", "id", (f"nonce-{uuid.uuid4().hex}",))
+    return replace(query, filters=(*query.filters, nonce))
+
+
+def measure(
+    client: Elasticsearch, prefix: str, runs: int, settings: RollupSettings
+) -> dict[str, Any]:
+    fields = FieldCatalog(client, prefix).fields("hits")
+    report: dict[str, Any] = {}
+    for name, body in CASES.items():
+        query = parse_query(body, SITE, fields, datetime.now(UTC))[0]
+        samples: dict[str, list[float]] = {"rollup": [], "raw": []}
+        sources, equal = set(), True
+        for number in range(runs + 1):  # the first round warms up
+            fresh = uncached(query)
+            timed = {}
+            for plan, rollups in (("rollup", settings), ("raw", None)):
+                started = time.perf_counter()
+                outcome = run_query(client, prefix, fresh, rollups)
+                timed[plan] = (time.perf_counter() - started, outcome)
+            equal &= timed["rollup"][1].rows == timed["raw"][1].rows
+            sources.add(timed["rollup"][1].source)
+            if number:
+                for plan, (seconds, _) in timed.items():
+                    samples[plan].append(seconds)
+        result: dict[str, Any] = {plan: figures(values) for plan, values in samples.items()}
+        result["raw_over_rollup"] = ratio(result["raw"]["p50"], result["rollup"]["p50"])
+        result["source"] = sorted(sources)
+        result["answers_equal"] = equal
+        report[name] = result
+        say(f"{name}: {json.dumps(result)}")
+    return report
+
+
+def figures(samples: list[float]) -> dict[str, float | None]:
+    ms = [s * 1000 for s in samples]
+    spread = percentiles(samples)
+    return {"p50": round(statistics.median(ms), 1), "p99": spread.get("p99"),
+            "min": round(min(ms), 1), "max": round(max(ms), 1)}  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="metronome-rollup-bench-"))
+    url, node = start_elasticsearch(args.es_url, workdir, args.es_heap, Monitor(), say)
+    client = Elasticsearch(url, request_timeout=600)
+    prefix = f"benchroll{uuid.uuid4().hex[:6]}"
+    try:
+        corpus = SyntheticHits(
+            docs=args.docs,
+            days=args.days,
+            items=args.items,
+            pages=args.referrer_pages,
+            end=datetime.now(UTC),
+            seed=args.seed,
+        )
+        loaded = corpus.load(client, prefix)
+        settings = rollup_settings(args.groups)
+        built = build_rollups(client, prefix, args.days, settings)
+        return {
+            "bench": "rollups",
+            "machine": machine(),
+            "data": {"docs": args.docs, "days": args.days, "loaded": loaded},
+            "groups": [group.name for group in settings.groups_of("hits")],
+            "rollups_built": built,
+            "storage": storage(client, prefix),
+            "runs": args.runs,
+            "ms": measure(client, prefix, args.runs, settings),
+        }
+    finally:
+        if not args.keep:
+            delete_indices(client, prefix)
+        client.close()
+        if node is not None:
+            node.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add = parser.add_argument
+    add("--docs", type=int, default=500_000)
+    add("--days", type=int, default=365)
+    add("--items", type=int, default=1_000)
+    add("--referrer-pages", type=int, default=300)
+    add("--seed", type=int, default=42)
+    add("--runs", type=int, default=15)
+    add("--es-url", default=None, help="a running cluster instead of a new node")
+    add("--es-heap", default="1g")
+    add("--groups", default=None, help="build only these built-in hits groups (comma list)")
+    add("--keep", action="store_true", help="keep the loaded indices")
+    print(json.dumps(run(parser.parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
