@@ -14,8 +14,12 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from metronome.config import StorageSettings
 from metronome.es.naming import index_for
 
+# Each stream in the indices of its default period (as Metronome stores it out of the box): a
+# few per stream, where an index a day would be ~250 indices and a minute of creating them.
+STORAGE = StorageSettings()
 DAYS = 60  # the month shown and the month before it (the comparison)
 
 PAGES = [
@@ -138,7 +142,7 @@ def _stored(
 ) -> dict[str, Any]:
     stamp = at.isoformat()
     body = {"@timestamp": stamp, "received_at": stamp, "site": site, "type": stream, **source}
-    return {"_index": index_for(prefix, stream, at), "_source": body}
+    return {"_index": index_for(prefix, stream, at, STORAGE.period_of(stream)), "_source": body}
 
 
 def _moment(rng: random.Random, day: datetime, now: datetime) -> datetime | None:

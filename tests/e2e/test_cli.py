@@ -78,7 +78,12 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         )
         assert sent.status_code == 202
         sent_at = time.monotonic()
-        while True:  # the shipper makes it searchable within seconds
+        # The shipper makes it searchable within seconds; /tock is asked once it is (the public
+        # /tock cache would keep an answer asked for earlier, empty, for 10 s).
+        hits = f"{index_prefix}-hits-*"
+        while es.count(index=hits)["count"] == 0 and time.monotonic() - sent_at < 25:
+            time.sleep(0.1)
+        while True:
             answer = requests.get(f"{base}/tock/e2e", timeout=10).json()
             if "error" in answer:
                 process.send_signal(signal.SIGINT)

@@ -145,7 +145,7 @@ def put(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> None:
         ]
     for start in range(0, len(operations), 2000):
         chunk = operations[start : start + 2000]  # new daily indices: slow on a busy machine
-        response = es.options(request_timeout=120).bulk(operations=chunk, refresh="wait_for")
+        response = es.options(request_timeout=120).bulk(operations=chunk, refresh=True)
         assert not response["errors"], response
 
 
@@ -355,7 +355,7 @@ def test_dead_letters_fire_their_health_rule_until_the_window_passes(
             index=f"{index_prefix}-deadletters",
             id=f"letter-{n}",
             document={"failed_at": (NOW - timedelta(minutes=5)).isoformat(), "stream": "hits"},
-            refresh="wait_for",
+            refresh=True,
         )
     clock.walk(minutes=1)
     firing = by_rule(evaluator.run(only=name))[name]

@@ -55,7 +55,7 @@ def client(settings: Settings, es: Elasticsearch, index_prefix: str) -> FlaskCli
     es.index(
         index=index_for(index_prefix, "hits", now),
         document={"@timestamp": now.isoformat(), "site": "shop", "event": "order", "amount": 5},
-        refresh="wait_for",
+        refresh=True,
     )
     return create_app(settings, es=es).test_client()
 
@@ -185,7 +185,7 @@ def test_the_history_is_paged_newest_first(
                     "site": "shop",
                     "event": "error",
                 },
-                refresh="wait_for",
+                refresh=True,
             )
         clock_at[0] = at
         evaluator.run(only="too-many-errors")

@@ -201,7 +201,8 @@ def load(world: World, *, full: bool = True) -> None:
         )
         for n in range(3)
     ]
-    assert all(r.status == 201 for r in bulk_create(world.es, logs, refresh="wait_for"))
+    assert all(r.status == 201 for r in bulk_create(world.es, logs))
+    world.es.indices.refresh(index=f"{world.prefix}-logs-*")
 
 
 def answers(client: FlaskClient) -> dict[str, Any]:
@@ -423,7 +424,7 @@ def test_late_documents_are_archived_again_and_a_smaller_index_never_shrinks_the
 
     month = f"{hits_world.prefix}-hits-2024.03"
     victim = es.search(index=month, query=of_day(DAY2), size=1)["hits"]["hits"][0]["_id"]
-    es.delete(index=month, id=victim, refresh="wait_for")
+    es.delete(index=month, id=victim, refresh=True)
     state = objects(store)
     second = list(archiver.run(["hits"]))
     assert [(r.day, r.archived) for r in second] == [(DAY1, False), (DAY2, False)]
@@ -497,7 +498,7 @@ def test_cli_archives_lists_and_restores_with_progress_per_day(
 
     month = f"{world.prefix}-hits-2024.03"
     for hit in world.es.search(index=month, query=of_day(DAY2), size=100)["hits"]["hits"]:
-        world.es.delete(index=month, id=hit["_id"], refresh="wait_for")
+        world.es.delete(index=month, id=hit["_id"], refresh=True)
     restored = invoke(
         config, "restore", "--stream", "hits", "--from", "2024-03-01", "--to", "2024-03-03"
     )

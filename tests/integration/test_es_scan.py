@@ -32,7 +32,7 @@ def index(es: Elasticsearch, index_prefix: str) -> Iterator[str]:
             {"create": {"_index": name, "_id": f"d{n:02d}"}},
             {"@timestamp": moment, "n": n, "extra": "x"},
         ]
-    es.bulk(operations=operations, refresh="wait_for")
+    es.bulk(operations=operations, refresh=True)
     yield name
 
 

@@ -47,6 +47,7 @@ from tests.conftest import (
     TEST_SITES,
     WRITE_KEY,
     make_settings,
+    quicken_refresh,
 )
 from tests.fakes.server import serving
 
@@ -142,6 +143,7 @@ def test_the_service_answers_as_openapi_json_says(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     install_templates(es, index_prefix)
+    quicken_refresh(es, index_prefix)  # a saved dashboard, share or rule waits for it
     app = create_app(conformance_settings(es_url, index_prefix, tmp_path), es=es)
     caplog.set_level(logging.WARNING, logger="werkzeug")  # one line per request otherwise
     started = time.monotonic()

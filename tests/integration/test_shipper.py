@@ -90,7 +90,7 @@ def move_letter(es: Elasticsearch, store: DeadLetterStore, letter: DeadLetter, a
     """Rewrite a dead letter's document to another day (the cause of its refusal goes away)."""
     document = {name: getattr(letter, name) for name in STORED_FIELDS}
     document["document"] = {**letter.document, "@timestamp": at}
-    es.index(index=store.index, id=letter.letter_id, document=document, refresh="wait_for")
+    es.index(index=store.index, id=letter.letter_id, document=document, refresh=True)
 
 
 def test_documents_elasticsearch_refuses_become_dead_letters_and_can_be_replayed(
