@@ -15,7 +15,7 @@ numbers as if they were filtered (nor a shared link's fixed filters as if they h
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -83,7 +83,14 @@ def parse_page(raw: Any, defaults: Defaults) -> PageState:
         filters=tuple(filters),
     )
     check_page(page)
-    return page
+    return replace(page, filters=tuple(_listed(f) for f in page.filters))
+
+
+def _listed(checked: list[Any]) -> list[Any]:
+    """A checked filter with its values as a list (the grammar also takes one bare value):
+    the page, a share and the app read every filter as ``[op, field, [values]]``."""
+    op, field, values = checked
+    return [op, field, values if isinstance(values, list) else [values]]
 
 
 def _range(value: Any) -> str | list[str]:

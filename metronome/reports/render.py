@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -43,6 +44,7 @@ __all__ = ["ReportData", "ReportRenderer", "renderer_problem", "xlsx"]
 
 T = TypeVar("T")
 DRAWN = "html[data-report-drawn]"
+DRAW_POLL = 0.25  # seconds between two looks for a script error while the page draws
 PDF_PIXEL_RATIO = 2  # charts are bitmaps: drawn at twice the CSS pixels, sharp on paper
 
 
@@ -155,16 +157,30 @@ class ReportRenderer:
                 errors: list[str] = []
                 page.on("pageerror", lambda error: errors.append(str(error)))
                 page.goto(ORIGIN + PAGE_PATH, wait_until="load")
-                try:
-                    page.wait_for_selector(DRAWN, state="attached")
-                except Exception as error:
-                    detail = f": {errors[0]}" if errors else ""
-                    raise ReportFailed(f"The report page did not draw{detail}.") from error
+                wait_until_drawn(page, errors, self.settings.timeout)
                 return action(page)
             finally:
                 context.close()
 
         return self.worker.run(job, self.settings.timeout)
+
+
+def wait_until_drawn(page: Any, errors: list[str], timeout: float) -> None:
+    """Wait for the page to say it is drawn; a script error on the page fails at once (a page
+    that threw will not draw, so waiting out ``timeout`` would only hold a worker)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout
+    while not errors:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ReportFailed(f"The report page did not draw within {timeout:g} s.")
+        try:
+            page.wait_for_selector(DRAWN, state="attached", timeout=min(DRAW_POLL, left) * 1000)
+        except PlaywrightTimeout:
+            continue
+        return
+    raise ReportFailed(f"The report page did not draw: {errors[0]}.")
 
 
 def _files(dist: Path, manifest: Manifest) -> dict[str, tuple[bytes, str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -102,6 +103,18 @@ def test_a_page_that_never_draws_is_given_up_and_the_next_render_works(tmp_path:
         assert renderer.pdf(report()).startswith(b"%PDF")
         assert renderer.worker.launches == 1  # one browser for both
         assert renderer.worker.run(lambda browser: len(browser.contexts), timeout=5) == 0
+    finally:
+        renderer.close()
+
+
+def test_a_page_that_throws_fails_at_once_naming_the_error(tmp_path: Path) -> None:
+    script = "setTimeout(() => { null.map(String); }, 50);"  # a script error, never drawn
+    renderer = ReportRenderer(ReportSettings(timeout=60), dist=bundle(tmp_path, script))
+    try:
+        started = time.monotonic()
+        with pytest.raises(ReportFailed, match="did not draw: Cannot read properties of null"):
+            renderer.pdf(report())
+        assert time.monotonic() - started < 20  # not the 60 s timeout
     finally:
         renderer.close()
 

@@ -201,9 +201,10 @@ def test_a4_and_letter_pages_and_filters_are_said(client: FlaskClient, tmp_path:
     news = [["is", "referrer.host", ["news.example.org"]]]
     filters = json.dumps(news)
     a4 = download(client, "/api/v1/dashboards/web.pdf", site="shop", filters=filters)
-    letter = download(client, "/api/v1/dashboards/web.pdf", site="shop", filters=filters,
+    bare = json.dumps([["is", "referrer.host", "news.example.org"]])  # one value, no list
+    letter = download(client, "/api/v1/dashboards/web.pdf", site="shop", filters=bare,
                       paper="letter")  # fmt: skip
-    assert a4.status_code == letter.status_code == 200
+    assert a4.status_code == letter.status_code == 200, letter.data[:300]
     size = pdf_info(a4.data, tmp_path)["Page size"]
     width, height = (float(v) for v in re.findall(r"[\d.]+", size)[:2])
     assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2, size  # 210 x 297 mm
@@ -259,9 +260,10 @@ def test_the_png_decodes_at_the_report_width_and_the_xlsx_is_the_data(
 def test_a_shared_link_downloads_with_its_fixed_filters(
     client: FlaskClient, tmp_path: Path
 ) -> None:
-    fixed = [["is", "id", ["page-b"]]]
+    fixed = [["is", "id", "page-b"]]  # one value, no list: kept as [op, field, [values]]
     made = client.post("/api/v1/dashboards/web/shares", json={"site": "shop", "filters": fixed},
                        headers=AUTH).get_json()  # fmt: skip
+    assert made["filters"] == [["is", "id", ["page-b"]]]
     base = f"/api/v1/shared/{made['token']}"
     pdf = download(client, f"{base}.pdf")
     assert pdf.status_code == 200, pdf.data[:300]

@@ -337,8 +337,10 @@ def create_share(dashboard_id: str) -> Response:
         raise ApiError(422, "invalid_share", message, field=unknown[0][:40])
     site = reader_site(body.get("site"))
     entry = _find(dashboard_id, site)
-    filters = body.get("filters", [])
-    parse_page({"filters": filters}, entry.dashboard.defaults)  # their grammar; 422 otherwise
+    # their grammar (422 otherwise), each filter's values as a list
+    filters = list(
+        parse_page({"filters": body.get("filters", [])}, entry.dashboard.defaults).filters
+    )
     share, token = dashboard_services().shares.create(site.name, entry.dashboard.id, filters)
     answer = {**share.answer(), "token": token, "url": share_url(token)}
     response = jsonify(answer)
