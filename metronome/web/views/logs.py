@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from metronome.access.sites import check_ingest_key, find_site
 from metronome.errors import ApiError
 from metronome.logs.bodies import decode_log_body, log_events
 from metronome.spool.http_errors import durable_append
+from metronome.web.server_ingest import accepted_answer, ingest_key
 from metronome.web.services import current_services
 
 bp = Blueprint("logs", __name__)
@@ -32,7 +32,7 @@ def ingest_logs(tag: str | None = None) -> Response:
     services = current_services()
     settings = services.settings
     site = find_site(settings, request.args.get("site") or settings.logs.site)
-    check_ingest_key(site, _ingest_key())
+    check_ingest_key(site, ingest_key())
     # The first tag given wins; each one given is checked, so none is silently ignored.
     given = (tag, request.args.get("tag"), request.headers.get(TAG_HEADER))
     if any(value and len(value) > MAX_TAG_CHARS for value in given):
@@ -58,19 +58,4 @@ def ingest_logs(tag: str | None = None) -> Response:
         )
     with durable_append("log records"):
         services.log_sink.accept(events)
-    body: dict[str, Any] = {"accepted": len(events)}
-    if rejected:
-        body["rejected"] = rejected
-    response = jsonify(body)
-    response.status_code = 202
-    return response
-
-
-def _ingest_key() -> str | None:
-    """X-Metronome-Key, or the password of HTTP Basic auth (Fluent Bit ``http_passwd``, Fluentd
-    ``<auth> password``). Never ``?key=``: a secret in a URL ends up in proxies' logs."""
-    key = request.headers.get("X-Metronome-Key")
-    if key:
-        return key
-    auth = request.authorization
-    return auth.password if auth is not None and auth.password else None
+    return accepted_answer(len(events), rejected)

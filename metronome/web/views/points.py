@@ -11,19 +11,18 @@ keys (as server logs do), not its public write keys.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, request
 
 from metronome.access.sites import check_ingest_key, find_site
 from metronome.errors import ApiError
 from metronome.points.body import decode_points_body, points_budget
 from metronome.points.point import load_points, point_entries
 from metronome.spool.http_errors import durable_append
+from metronome.web.server_ingest import KEY_HEADER, accepted_answer, ingest_key
 from metronome.web.services import current_services
 
 bp = Blueprint("points", __name__)
-KEY_HEADER = "X-Metronome-Key"
 
 
 @bp.post("/api/v1/metrics")
@@ -38,7 +37,7 @@ def ingest_points() -> Response:
             field="key",
         )
     site = find_site(settings, request.args.get("site"))
-    check_ingest_key(site, _ingest_key(), what="metric points")
+    check_ingest_key(site, ingest_key(), what="metric points")
     raws = decode_points_body(
         request.headers.get("Content-Type"),
         request.get_data(cache=False),
@@ -56,18 +55,4 @@ def ingest_points() -> Response:
         )
     with durable_append("metric points"):
         services.entries.append(point_entries(site.name, points, now))
-    body: dict[str, Any] = {"accepted": len(points)}
-    if rejected:
-        body["rejected"] = rejected
-    response = jsonify(body)
-    response.status_code = 202
-    return response
-
-
-def _ingest_key() -> str | None:
-    """X-Metronome-Key, or the password of HTTP Basic auth (as for server logs)."""
-    key = request.headers.get(KEY_HEADER)
-    if key:
-        return key
-    auth = request.authorization
-    return auth.password if auth is not None and auth.password else None
+    return accepted_answer(len(points), rejected)
