@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch
 
 from tests.conftest import ROOT, free_port
 
@@ -46,6 +46,17 @@ def wait_for(url: str, timeout: float = 60) -> requests.Response:
         if time.monotonic() > deadline:
             raise AssertionError(f"{url} did not answer within {timeout}s")
         time.sleep(0.2)
+
+
+def stored(es: Elasticsearch, index: str) -> int:
+    """Documents in ``index``; 0 while its shards are still starting (Elasticsearch answers 503
+    to a search of an index created a moment ago)."""
+    try:
+        return int(es.count(index=index)["count"])
+    except ApiError as error:
+        if error.meta.status != 503:
+            raise
+        return 0
 
 
 @pytest.mark.e2e
@@ -81,7 +92,7 @@ def test_serve_with_a_configured_url_stores_and_answers_then_stops_on_ctrl_c(
         # The shipper makes it searchable within seconds; /tock is asked once it is (the public
         # /tock cache would keep an answer asked for earlier, empty, for 10 s).
         hits = f"{index_prefix}-hits-*"
-        while es.count(index=hits)["count"] == 0 and time.monotonic() - sent_at < 25:
+        while stored(es, hits) == 0 and time.monotonic() - sent_at < 25:
             time.sleep(0.1)
         while True:
             answer = requests.get(f"{base}/tock/e2e", timeout=10).json()
