@@ -118,6 +118,11 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), UTC)
 
 
+# Index names travel in the URL of a search, and Elasticsearch refuses a request line over 4 KB
+# (http.max_initial_line_length): a range of centuries reads the stream's wildcard instead.
+MAX_NAMED_CHARS = 2000
+
+
 def indices_for_range(
     prefix: str, stream: str, start: datetime, end: datetime, max_named: int = 62
 ) -> str:
@@ -125,7 +130,8 @@ def indices_for_range(
     can hold part of the range. A whole year is one wildcard (``<stream>-YYYY*``: the year's
     index, its months' and its days'), a whole month too (``<stream>-YYYY.MM*``); a partial
     month names its own index, its year's and each of its days. More than ``max_named`` single
-    days, or an empty range, read the stream's wildcard instead.
+    days, names longer than ``MAX_NAMED_CHARS`` in all, or an empty range, read the stream's
+    wildcard instead.
 
     Naming the range spares Elasticsearch a visit to every other index (search them with
     ``ignore_unavailable``: a quiet day has no index, and a stream kept by month has no daily
@@ -158,12 +164,14 @@ def indices_for_range(
                     f"{head}{span_first + timedelta(days=n):%Y.%m.%d}" for n in range(count)
                 )
             month = period_end(month, "month")
-    if days > max_named:
+    named = ",".join(names)
+    if days > max_named or len(named) > MAX_NAMED_CHARS:
         return stream_pattern(prefix, stream)
-    return ",".join(names)
+    return named
 
 
 __all__ = [
+    "MAX_NAMED_CHARS",
     "PERIODS",
     "IndexSpan",
     "Period",

@@ -45,6 +45,9 @@ MEASURE_PARTS = ("sum", "min", "max", "count")
 DOC_COUNT = "_doc_count"
 GROUP_FIELD = "rollup.group"
 KEY_FIELD = "rollup.key"
+# a read of more years names the wildcard of the stream's rollups (Elasticsearch refuses a
+# request line over 4 KB, and index names travel in it)
+MAX_NAMED_YEARS = 50
 
 
 def rollup_index(prefix: str, stream: str, grain: Grain, bucket_start: datetime) -> str:
@@ -62,6 +65,8 @@ def rollup_indices(prefix: str, stream: str, grain: Grain, start: datetime, end:
     them with ``ignore_unavailable``: a year without data has no index)."""
     first, last = _utc(start).year, (_utc(end) - timedelta(microseconds=1)).year
     last = max(last, first)
+    if last - first >= MAX_NAMED_YEARS:  # names in a URL: keep the request line short
+        return rollup_pattern(prefix, stream, grain)
     return ",".join(
         f"{prefix}-rollup.{grain}.{stream}-{year:04d}" for year in range(first, last + 1)
     )

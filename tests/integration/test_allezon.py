@@ -147,6 +147,16 @@ def test_a_tag_comes_back_exactly_as_received(loaded: Loaded) -> None:
     assert {type(i) for i in ids} == {int, str}  # both kinds of id went through
 
 
+def test_a_range_of_centuries_is_answered(loaded: Loaded) -> None:
+    cookie = loaded.model.cookies[0]
+    start, end = (
+        datetime(84, 2, 22, 13, 11, 21, tzinfo=UTC),
+        datetime(2376, 11, 30, 21, 58, 16, tzinfo=UTC),
+    )
+    everything = profile(loaded.client, cookie, format_range(start, end))
+    assert everything == loaded.model.profile(cookie, start, end, 200)
+
+
 def test_a_profile_takes_a_second_search_only_when_the_first_page_is_cut(
     loaded: Loaded, es: Elasticsearch
 ) -> None:

@@ -19,6 +19,7 @@ from metronome.es.doctor import Check, exit_code
 from metronome.es.layout import TARGET_SHARDS, indices_over, layout_estimate, rollup_streams
 from metronome.es.migrate import plan_moves
 from metronome.es.naming import (
+    MAX_NAMED_CHARS,
     PERIODS,
     day_label_in,
     index_for,
@@ -70,6 +71,13 @@ def test_an_index_name_gives_its_period_and_span() -> None:
     )
     for other in ("m-hits-2024.13", "m-hits-2024.02.30", "m-logs-2024", "m-hits-2024.1", "m-hits"):
         assert parse_index("m", "hits", other) is None
+
+
+def test_a_range_of_centuries_reads_the_stream_wildcard_within_a_request_line() -> None:
+    start, end = datetime(84, 2, 22, tzinfo=UTC), datetime(2376, 11, 30, tzinfo=UTC)
+    assert indices_for_range("m", "hits", start, end) == "m-hits-*"
+    decade = indices_for_range("m", "hits", datetime(2016, 3, 5, tzinfo=UTC), start.replace(2026))
+    assert decade.startswith("m-hits-2016,") and len(decade) < MAX_NAMED_CHARS
 
 
 def test_a_read_names_every_index_of_any_period_that_holds_part_of_its_range() -> None:

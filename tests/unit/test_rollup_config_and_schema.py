@@ -94,6 +94,8 @@ def test_rollup_indices_are_per_grain_stream_and_utc_year() -> None:
     assert rollup_indices("m", "s3", "day", start, datetime(2027, 1, 1, tzinfo=UTC)) == (
         "m-rollup.day.s3-2025,m-rollup.day.s3-2026"
     )
+    ancient = datetime(84, 2, 22, tzinfo=UTC)  # centuries: the wildcard, not 2,000 names
+    assert rollup_indices("m", "hits", "day", ancient, start) == "m-rollup.day.hits-*"
 
 
 def test_grain_floors_and_ceilings_are_utc() -> None:
