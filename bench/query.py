@@ -311,19 +311,35 @@ class SyntheticHits:
 
     def load(self, client: Elasticsearch, prefix: str) -> dict[str, Any]:
         """Every document into ``prefix``'s hit indices (templates first, auto ids, two bulk
-        threads), refreshed: how many, how many failed, how long it took."""
+        threads), refreshed: how many, how many failed, how long it took. The indices are
+        made first with refresh off (a refresh a second makes a large load several times
+        slower), and get the template's refresh interval back at the end. Progress every 30 s."""
         install_templates(client, prefix)
-        say(f"loading {self.docs:,} hits over {len(self.days)} days...")
+        names = sorted(set(self.index_names(prefix)))
+        for name in names:
+            client.indices.create(index=name, settings={"index": {"refresh_interval": "-1"}})
+        say(f"loading {self.docs:,} hits over {len(self.days)} days into {len(names)} indices...")
         started = time.monotonic()
         failed = 0
-        for ok, _ in parallel_bulk(
+        next_report = started + 30
+        answers = parallel_bulk(
             client,
             self.actions(prefix, same_ids=False),
             chunk_size=5000,
             thread_count=2,
             raise_on_error=False,
-        ):
+        )
+        for done, (ok, _) in enumerate(answers, 1):
             failed += 0 if ok else 1
+            if done % 5000 == 0 and time.monotonic() >= next_report:
+                elapsed = time.monotonic() - started
+                say(f"  {done:,} of {self.docs:,} hits, {done / elapsed:,.0f}/s, {elapsed:,.0f} s")
+                next_report += 30
+        template = template_index_settings(prefix)
+        client.indices.put_settings(
+            index=",".join(names),
+            settings={"index": {"refresh_interval": template.get("refresh_interval")}},
+        )
         client.indices.refresh(index=f"{prefix}-*")
         return {"docs": self.docs, "failed": failed, "seconds": round(time.monotonic() - started)}
 

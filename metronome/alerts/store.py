@@ -132,7 +132,7 @@ class AlertStore:
                         index=self.index,
                         id=f"rule:{rule.name}",
                         document=_rule_document(rule),
-                        refresh="wait_for",
+                        refresh=True,
                     ).body
                 )
             )
@@ -151,7 +151,7 @@ class AlertStore:
                         document=_rule_document(rule),
                         if_seq_no=version[0],
                         if_primary_term=version[1],
-                        refresh="wait_for",
+                        refresh=True,
                     ).body
                 )
             )
@@ -167,7 +167,7 @@ class AlertStore:
         try:
             call_document(
                 lambda: self.client.delete(
-                    index=self.index, id=f"rule:{name}", refresh="wait_for", **options
+                    index=self.index, id=f"rule:{name}", refresh=True, **options
                 )
             )
         except DocumentMissing:

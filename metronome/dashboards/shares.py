@@ -82,7 +82,7 @@ class ShareStore:
         }
         call_elasticsearch(
             lambda: self.client.create(
-                index=self.index, id=token_digest(token), document=document, refresh="wait_for"
+                index=self.index, id=token_digest(token), document=document, refresh=True
             )
         )
         return share, token
@@ -140,7 +140,7 @@ class ShareStore:
 
         def delete() -> bool:
             try:
-                self.client.delete(index=self.index, id=doc_id, refresh="wait_for")
+                self.client.delete(index=self.index, id=doc_id, refresh=True)
             except NotFoundError:
                 return False  # revoked by someone else a moment ago
             return True

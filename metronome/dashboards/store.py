@@ -5,7 +5,8 @@ Optimistic concurrency: a dashboard's version is ``"<seq_no>.<primary_term>"`` o
 and a change is written only if the document still has that version (``if_seq_no`` and
 ``if_primary_term``), so of two editors who read the same version the first to save wins and
 the second is told (``version_conflict``, with the current version) instead of silently
-overwriting. Writes wait for the refresh, so a list read after a save shows it.
+overwriting. Each write refreshes the (small) index at once, so a list read after a save shows it
+without waiting for the next scheduled refresh.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class DashboardStore:
                         index=self.index,
                         id=_doc_id(dashboard.site or "", dashboard.id),
                         document=_document(dashboard),
-                        refresh="wait_for",
+                        refresh=True,
                     ).body
                 )
             )
@@ -114,7 +115,7 @@ class DashboardStore:
                         document=_document(dashboard),
                         if_seq_no=seq_no,
                         if_primary_term=primary_term,
-                        refresh="wait_for",
+                        refresh=True,
                     ).body
                 )
             )
@@ -132,7 +133,7 @@ class DashboardStore:
                 lambda: self.client.delete(
                     index=self.index,
                     id=_doc_id(site, dashboard_id),
-                    refresh="wait_for",
+                    refresh=True,
                     **options,
                 )
             )

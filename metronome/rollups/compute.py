@@ -11,6 +11,13 @@ returns (the touched indices are refreshed).
 
 A long range is done a slice at a time (a day of hours, a month of days), so memory stays
 bounded by one slice's documents.
+
+Day buckets can be summed from the group's hour rollups instead (``from_hours``): the same
+composite aggregation over the hour documents of the range, ``_doc_count`` weighting each, sums
+of the sums and counts, the least of the minimums and the greatest of the maximums. That gives
+the documents the raw events would give (every part is additive or a bound) while reading 24
+documents per group value and day, not every event, so it is what the rollup job and back-fill
+do once the hours of the range are current.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from metronome.query.rollup_schema import (
     Grain,
     MeasureValues,
     is_aligned,
+    measure_field,
     rollup_document,
     rollup_index,
     rollup_indices,
@@ -72,16 +80,21 @@ def rollup_range(  # noqa: PLR0917 (the call shape the rollup job and back-fill 
     grain: Grain,
     start: datetime,
     end: datetime,
+    *,
+    from_hours: bool = False,
 ) -> RollupWrite:
     """Recompute every ``grain`` bucket of ``[start, end)`` (both ends on bucket starts in UTC)
-    of ``group`` from the raw events of ``stream``, and store them in place of that range's
-    rollup documents of the group. ``ValueError`` when the ends are not aligned."""
+    of ``group`` from the raw events of ``stream`` (with ``from_hours``, day buckets from the
+    group's hour rollups, which must be current for the range), and store them in place of that
+    range's rollup documents of the group. ``ValueError`` when the ends are not aligned."""
     if not (is_aligned(start, grain) and is_aligned(end, grain)):
         raise ValueError(f"a rollup range starts and ends on {grain} boundaries (UTC)")
+    if from_hours and grain != "day":
+        raise ValueError("only day buckets are summed from hour rollups")
     outcome = RollupWrite()
     touched: set[str] = set()
     for piece_start, piece_end in _slices(start.astimezone(UTC), end.astimezone(UTC), grain):
-        piece = _Slice(prefix, stream, group, grain, piece_start, piece_end)
+        piece = _Slice(prefix, stream, group, grain, piece_start, piece_end, from_hours)
         produced = dict(_produce(client, piece))
         stored = _stored(client, piece)
         writes = [
@@ -110,6 +123,7 @@ class _Slice:
     grain: Grain
     start: datetime
     end: datetime
+    from_hours: bool = False
 
 
 def _slices(start: datetime, end: datetime, grain: Grain) -> Iterator[tuple[datetime, datetime]]:
@@ -133,13 +147,21 @@ def composite_sources(group: RollupGroup, grain: Grain) -> list[dict[str, Any]]:
     return sources
 
 
-def measure_aggs(group: RollupGroup) -> dict[str, Any]:
+def measure_aggs(group: RollupGroup, *, from_hours: bool = False) -> dict[str, Any]:
+    """Each measure's sum, min, max and count per bucket: of the raw values, or (``from_hours``)
+    of the parts the hour rollup documents hold."""
     aggs: dict[str, Any] = {}
     for position, name in enumerate(group.measures):
-        aggs[f"sum{position}"] = {"sum": {"field": name}}
-        aggs[f"min{position}"] = {"min": {"field": name}}
-        aggs[f"max{position}"] = {"max": {"field": name}}
-        aggs[f"count{position}"] = {"value_count": {"field": name}}
+        if from_hours:
+            aggs[f"sum{position}"] = {"sum": {"field": measure_field("sum", name)}}
+            aggs[f"min{position}"] = {"min": {"field": measure_field("min", name)}}
+            aggs[f"max{position}"] = {"max": {"field": measure_field("max", name)}}
+            aggs[f"count{position}"] = {"sum": {"field": measure_field("count", name)}}
+        else:
+            aggs[f"sum{position}"] = {"sum": {"field": name}}
+            aggs[f"min{position}"] = {"min": {"field": name}}
+            aggs[f"max{position}"] = {"max": {"field": name}}
+            aggs[f"count{position}"] = {"value_count": {"field": name}}
     return aggs
 
 
@@ -149,17 +171,28 @@ def produce_body(
     start: datetime,
     end: datetime,
     after: Mapping[str, Any] | None = None,
+    *,
+    from_hours: bool = False,
 ) -> dict[str, Any]:
-    """One page of the composite aggregation over the raw events of ``[start, end)``."""
+    """One page of the composite aggregation over the raw events of ``[start, end)``, or
+    (``from_hours``) over the group's hour rollup documents of that range."""
     composite: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": composite_sources(group, grain)}
     if after is not None:
         composite["after"] = dict(after)
     time_range = {"gte": start.isoformat(), "lt": end.isoformat()}
+    filters: list[dict[str, Any]] = [{"range": {"@timestamp": time_range}}]
+    if from_hours:
+        filters.append({"term": {GROUP_FIELD: group.name}})
     return {
         "size": 0,
         "track_total_hits": False,
-        "query": {"bool": {"filter": [{"range": {"@timestamp": time_range}}]}},
-        "aggs": {"buckets": {"composite": composite, "aggs": measure_aggs(group)}},
+        "query": {"bool": {"filter": filters}},
+        "aggs": {
+            "buckets": {
+                "composite": composite,
+                "aggs": measure_aggs(group, from_hours=from_hours),
+            }
+        },
     }
 
 
@@ -197,14 +230,21 @@ def _float(value: Any) -> float | None:
 def _produce(
     client: Elasticsearch, piece: _Slice
 ) -> Iterator[tuple[str, tuple[str, dict[str, Any]]]]:
-    """The documents the raw events of the slice make: id -> (index, document)."""
+    """The documents the raw events (or hour rollups) of the slice make: id -> (index,
+    document)."""
     prefix, stream, group, grain = piece.prefix, piece.stream, piece.group, piece.grain
-    index = indices_for_range(prefix, stream, piece.start, piece.end)
+    if piece.from_hours:
+        index = rollup_indices(prefix, stream, "hour", piece.start, piece.end)
+    else:
+        index = indices_for_range(prefix, stream, piece.start, piece.end)
     after: dict[str, Any] | None = None
     while True:
+        body = produce_body(
+            group, grain, piece.start, piece.end, after, from_hours=piece.from_hours
+        )
         response = client.search(
             index=index,
-            body=produce_body(group, grain, piece.start, piece.end, after),
+            body=body,
             ignore_unavailable=True,
             allow_no_indices=True,
         ).body

@@ -116,13 +116,15 @@ def sweep_work(
 
 
 def merged(work: Iterable[Pending]) -> tuple[Pending, ...]:
-    """The same buckets as the fewest ranges per group and grain, in a stable order."""
+    """The same buckets as the fewest ranges per group and grain, in a stable order: by group,
+    its hours before its days (days are summed from the hours, which must be current)."""
     by_key: dict[tuple[str, Grain], list[Span]] = defaultdict(list)
     for item in work:
         by_key[(item.group, item.grain)].append((item.start, item.end))
+    order = sorted(by_key.items(), key=lambda entry: (entry[0][0], GRAINS.index(entry[0][1])))
     return tuple(
         Pending(group, grain, start, end)
-        for (group, grain), spans in sorted(by_key.items())
+        for (group, grain), spans in order
         for start, end in union(spans)
     )
 

@@ -71,7 +71,11 @@ class EsRollups:
         self, stream: str, group: str, grain: Grain, start: datetime, end: datetime
     ) -> tuple[int, int]:
         definition = self.groups[(stream, group)]
-        done = rollup_range(self.client, self.prefix, stream, definition, grain, start, end)
+        # the job and back-fill recompute a range's hours before its days (plan.merged)
+        done = rollup_range(
+            self.client, self.prefix, stream, definition, grain, start, end,
+            from_hours=grain == "day",
+        )  # fmt: skip
         return done.written, done.deleted
 
     def counts(

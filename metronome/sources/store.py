@@ -129,7 +129,7 @@ class StateStore:
     def reset(self, source: str) -> bool:
         """Forget a source's cursor and history (`metronome sources reset`); True if it had one."""
         try:
-            self.client.delete(index=self.index, id=_state_id(source), refresh="wait_for")
+            self.client.delete(index=self.index, id=_state_id(source), refresh=True)
         except NotFoundError:
             return False
         return True

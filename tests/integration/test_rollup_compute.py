@@ -44,11 +44,15 @@ def expected(documents: list[dict[str, Any]], grain: Grain) -> dict[tuple[Any, .
     return dict(buckets)
 
 
-def found(es: Elasticsearch, prefix: str) -> dict[tuple[Any, ...], list[Any]]:
+def found(
+    es: Elasticsearch, prefix: str, grain: Grain | None = None
+) -> dict[tuple[Any, ...], list[Any]]:
     buckets = {}
     for stored in stored_rollups(es, prefix).values():
         source = stored["_source"]
         rollup = source["rollup"]
+        if grain is not None and rollup["grain"] != grain:
+            continue
         key = (datetime.fromisoformat(source["@timestamp"]).isoformat(), source["site"],
                source.get("event"), source.get("format"), source["bot"],
                source.get("referrer", {}).get("host"))  # fmt: skip
@@ -110,6 +114,34 @@ def test_a_late_event_and_a_deleted_one_change_exactly_their_buckets(
     for _ in range(3):  # however often it runs again: nothing more
         assert rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END).written == 0
     assert stored_rollups(es, index_prefix) == after
+
+
+def test_days_summed_from_the_hour_rollups_are_the_days_the_raw_events_make(
+    es: Elasticsearch, index_prefix: str
+) -> None:
+    install_templates(es, index_prefix)
+    documents = hits(300, START, END - START, seed=9)
+    store(es, index_prefix, "hits", documents)
+    rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END)
+    from_raw = rollup_range(es, index_prefix, "hits", GROUP, "day", START, END)
+    before = stored_rollups(es, index_prefix)
+    from_hours = rollup_range(es, index_prefix, "hits", GROUP, "day", START, END, from_hours=True)
+    # the very documents the raw events made: none rewritten
+    assert from_hours == RollupWrite(documents=from_raw.documents, written=0, deleted=0)
+    assert stored_rollups(es, index_prefix) == before
+    # a late event and a deleted one: the hours, then the days summed from them, follow
+    counts = expected(documents, "hour")
+    alone = next(d for d in documents if counts[_key(d)][0] == 1)
+    late = {**documents[0], "_id": "late-2"}
+    store(es, index_prefix, "hits", [late])
+    remove(es, index_prefix, "hits", alone)
+    rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END)
+    rollup_range(es, index_prefix, "hits", GROUP, "day", START, END, from_hours=True)
+    remaining = [d for d in documents if d is not alone] + [late]
+    assert found(es, index_prefix, "day") == expected(remaining, "day")
+    assert found(es, index_prefix, "hour") == expected(remaining, "hour")
+    with pytest.raises(ValueError, match="only day buckets"):
+        rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END, from_hours=True)
 
 
 def test_a_range_must_start_and_end_on_its_grain(es: Elasticsearch, index_prefix: str) -> None:

@@ -119,16 +119,16 @@ def test_the_sweep_recomputes_the_buckets_whose_counts_differ() -> None:
     assert differing({at(2): 1}, {at(2): 1}, "day", at(1), at(9)) == []
 
 
-def test_work_is_merged_per_group_and_grain() -> None:
+def test_work_is_merged_per_group_and_grain_hours_before_days() -> None:
     work = [
         Pending("b", "hour", at(1, 1), at(1, 2)),
         Pending("a", "hour", at(1, 2), at(1, 3)),
         Pending("a", "hour", at(1, 1), at(1, 2)),
         Pending("a", "day", at(1), at(2)),
     ]
-    assert merged(work) == (
-        Pending("a", "day", at(1), at(2)),
+    assert merged(work) == (  # a group's days are summed from its hours: those come first
         Pending("a", "hour", at(1, 1), at(1, 3)),
+        Pending("a", "day", at(1), at(2)),
         Pending("b", "hour", at(1, 1), at(1, 2)),
     )
 
