@@ -61,7 +61,7 @@ from bench.keepalive import HttpClient
 from bench.limits import CpuUse
 from bench.options import add_run_options, add_subset_option, bench_parser
 from bench.server_bench import ServerBench, run_bench
-from metronome.config import load_settings
+from metronome.config import StorageSettings, load_settings
 from metronome.enrich.urls import url_parts
 from metronome.enrich.useragent import parse_user_agent
 from metronome.es.naming import index_for, indices_for_range, stream_pattern
@@ -292,12 +292,15 @@ class SyntheticHits:
         return datetime.fromtimestamp(self.end_ms / 1000, UTC)
 
     def index_names(self, prefix: str) -> list[str]:
-        return [self.index_of(prefix, day) for day in self.days if day.count]
+        """The indices the documents go to, each once, in time order."""
+        return list(dict.fromkeys(self.index_of(prefix, day) for day in self.days if day.count))
 
     @staticmethod
     def index_of(prefix: str, day: Day) -> str:
-        # Every document of ``day`` has its @timestamp in that UTC day, hence in this index.
-        return index_for(prefix, STREAM, datetime.fromtimestamp(day.start_ms / 1000, UTC))
+        # Every document of ``day`` has its @timestamp in that UTC day, hence in this index
+        # (the stream's shipped index period, as the shipper would write it).
+        moment = datetime.fromtimestamp(day.start_ms / 1000, UTC)
+        return index_for(prefix, STREAM, moment, StorageSettings().period_of(STREAM))
 
     def actions(self, prefix: str, same_ids: bool) -> Iterator[dict[str, Any]]:
         """Bulk actions day by day (the shipper's ``create`` with the hit's id, or auto ids)."""
@@ -315,7 +318,7 @@ class SyntheticHits:
         made first with refresh off (a refresh a second makes a large load several times
         slower), and get the template's refresh interval back at the end. Progress every 30 s."""
         install_templates(client, prefix)
-        names = sorted(set(self.index_names(prefix)))
+        names = self.index_names(prefix)
         for name in names:
             client.indices.create(index=name, settings={"index": {"refresh_interval": "-1"}})
         say(f"loading {self.docs:,} hits over {len(self.days)} days into {len(names)} indices...")

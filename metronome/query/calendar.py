@@ -94,6 +94,19 @@ def iter_buckets(
         current = step(current, interval, tz)
 
 
+# names of the zone that is UTC all year (the tz database's aliases of Etc/UTC)
+UTC_NAMES = frozenset(
+    {"UTC", "Etc/UTC", "UCT", "Etc/UCT", "Universal", "Etc/Universal", "Zulu", "Etc/Zulu",
+     "GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0", "GMT-0", "Etc/GMT-0",
+     "Greenwich", "Etc/Greenwich"}
+)  # fmt: skip
+
+
+def is_utc(tz: ZoneInfo) -> bool:
+    """Whether ``tz`` is UTC all year: every local midnight is a UTC midnight."""
+    return getattr(tz, "key", None) in UTC_NAMES
+
+
 def bucket_key(start: datetime, interval: Interval, tz: ZoneInfo) -> str:
     local = start.astimezone(tz)
     if interval in FIXED:

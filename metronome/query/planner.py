@@ -37,7 +37,7 @@ from elasticsearch import Elasticsearch, TransportError
 from metronome.config.rollups import RollupGroup, RollupSettings
 from metronome.es.naming import indices_for_range
 from metronome.query import builder
-from metronome.query.calendar import Interval, iter_buckets
+from metronome.query.calendar import Interval, is_utc, iter_buckets
 from metronome.query.model import Metric, Query, TimeRange
 from metronome.query.reads import check_shards
 from metronome.query.rollup_schema import (
@@ -129,6 +129,8 @@ def aligned(grain: Grain, interval: Interval | None, query: Query, piece: Piece)
         return True
     if interval not in SERVES[grain]:
         return False
+    if is_utc(query.tz):  # its buckets of an hour or more start on UTC hours, of a day on days
+        return True
     start, end = piece.start.astimezone(UTC), piece.end.astimezone(UTC)
     for bucket in iter_buckets(start, end, interval, query.tz):
         if bucket > start and not is_aligned(bucket, grain):

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from metronome.config import RollupGroup
+from metronome.query.calendar import UTC_NAMES, is_utc, iter_buckets
 from metronome.query.model import Compare, Dimension, Filter, Metric, Query, TimeRange
 from metronome.query.planner import (
+    SERVES,
     Piece,
     Plan,
+    aligned,
     choose_group,
     finish,
     merge,
@@ -19,7 +23,7 @@ from metronome.query.planner import (
     plan_range,
     source_of,
 )
-from metronome.query.rollup_schema import Grain, Watermark, group_signature
+from metronome.query.rollup_schema import Grain, Watermark, group_signature, is_aligned
 
 SMALL = RollupGroup(name="small", dimensions=("event",))
 LARGE = RollupGroup(name="large", dimensions=("event", "id", "format"), measures=("price",))
@@ -199,3 +203,26 @@ def test_a_comparison_range_is_planned_on_its_own() -> None:
     assert pieces(before) == [("11-02T00:00", "11-04T00:00", "hour")]
     assert source_of([main, before]) == "rollup+raw"
     assert Piece(at(1), at(2)).grain is None
+
+
+def test_the_names_taken_for_utc_are_utc_all_year_and_agree_with_each_bucket() -> None:
+    for name in UTC_NAMES:
+        zone = ZoneInfo(name)
+        assert is_utc(zone)
+        for month in range(1, 13):
+            assert zone.utcoffset(datetime(2026, month, 15)) == timedelta(0), name
+    assert not is_utc(ZoneInfo("Europe/London"))  # UTC in winter only
+    rng = random.Random(5)
+    for _ in range(200):
+        start = at(1) + timedelta(hours=rng.randrange(0, 24 * 30))
+        piece = Piece(start, start + timedelta(hours=rng.randrange(1, 24 * 60)), None)
+        for grain in ("hour", "day"):
+            for interval in ("hour", "day", "week", "month", "quarter", "year"):
+                query = make(dimensions=(f"time:{interval}",), tz="Etc/UTC")
+                each = all(
+                    bucket <= piece.start or is_aligned(bucket, grain)
+                    for bucket in iter_buckets(piece.start, piece.end, interval, query.tz)
+                )
+                assert aligned(grain, interval, query, piece) == (
+                    each and interval in SERVES[grain]
+                )
