@@ -41,7 +41,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` and ``metronome
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import Monitor, machine, percentiles, ratio
-from bench.elastic import delete_indices, start_elasticsearch
+from bench.elastic import delete_indices, es_cpu_ms, start_elasticsearch
 from bench.query import SITE, SyntheticHits
 from metronome.config import RollupSettings
 from metronome.query.catalog import FieldCatalog
@@ -50,7 +50,7 @@ from metronome.query.parse import parse_query
 from metronome.query.planner import choose_group
 from metronome.query.rollup_schema import GRAINS, Watermark, floor_grain, write_watermark
 from metronome.query.runner import run_query
-from metronome.rollups.compute import RollupWrite, rollup_range
+from metronome.rollups.compute import DaySource, RollupWrite, rollup_range
 
 CASES: dict[str, dict[str, Any]] = {
     "views by day, a year (UTC)": {
@@ -113,6 +113,45 @@ def catch_up(client: Elasticsearch, prefix: str, settings: RollupSettings) -> No
         for group in groups:
             rollup_range(client, prefix, "hits", group, grain, end - timedelta(days=2), end)
         write_watermark(client, prefix, Watermark.of_groups("hits", grain, end, groups))
+
+
+SOURCES: tuple[DaySource, ...] = ("raw", "hours", "cheaper")
+
+
+def day_sources(
+    client: Elasticsearch, prefix: str, settings: RollupSettings, rounds: int
+) -> dict[str, Any]:
+    """The last 30 whole days' day rollups of each group recomputed from the raw events, from
+    the hour rollups, and from the cheaper of the two (what the job does), in turn, ``rounds``
+    times: wall and Elasticsearch CPU seconds (medians), and whether the stored documents were
+    left as they were (written 0)."""
+    end = floor_grain(datetime.now(UTC), "day")
+    start = end - timedelta(days=30)
+    samples: dict[str, dict[str, list[float]]] = {
+        source: {"wall_s": [], "es_cpu_s": []} for source in SOURCES
+    }
+    rewritten = 0
+    for _ in range(rounds):
+        for source in SOURCES:
+            wall, cpu = time.monotonic(), es_cpu_ms(client)
+            for group in settings.groups_of("hits"):
+                done = rollup_range(
+                    client, prefix, "hits", group, "day", start, end, day_source=source
+                )
+                rewritten += done.written + done.deleted
+            samples[source]["wall_s"].append(time.monotonic() - wall)
+            samples[source]["es_cpu_s"].append((es_cpu_ms(client) - cpu) / 1000)
+    report: dict[str, Any] = {
+        source: {name: round(statistics.median(values), 2) for name, values in figures.items()}
+        for source, figures in samples.items()
+    }
+    for source in ("hours", "cheaper"):
+        report[f"raw_over_{source}_es_cpu"] = ratio(
+            report["raw"]["es_cpu_s"], report[source]["es_cpu_s"]
+        )
+    report["documents_rewritten"] = rewritten
+    say(f"30 days of day rollups: {json.dumps(report)}")
+    return report
 
 
 def storage(client: Elasticsearch, prefix: str) -> dict[str, Any]:
@@ -202,6 +241,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "storage": storage(client, prefix),
             "runs": args.runs,
             "ms": measure(client, prefix, args.runs, settings),
+            "day_rollups_from": day_sources(client, prefix, settings, args.day_rounds)
+            if args.day_rounds
+            else None,
         }
     finally:
         if not args.keep:
@@ -224,6 +266,12 @@ def main() -> None:
     add("--es-heap", default="1g")
     add("--groups", default=None, help="build only these built-in hits groups (comma list)")
     add("--keep", action="store_true", help="keep the loaded indices")
+    add(
+        "--day-rounds",
+        type=int,
+        default=0,
+        help="also time 30 days of day rollups from raw events against from hour rollups",
+    )
     add("--prefix", default=None, help="the index prefix (default: a new one)")
     add(
         "--skip-load",

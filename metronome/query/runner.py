@@ -10,7 +10,8 @@ comparison only those.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,16 +57,18 @@ def run_query(
     exactly equal to raw events (``rollups`` None: raw events only)."""
     if topn.uses_top_n(query):
         return _run_top(client, prefix, query)
-    plans = planner.plans_for(client, prefix, query, rollups)
-    if plans is not None:
-        return planned_outcome(client, prefix, query, plans, latest_received(client, prefix, query))
-    rows = _fetch(client, prefix, query, query.range)
-    if query.compare is not None:
-        previous = _fetch(client, prefix, query, query.compare.range)
-        rows = align(query, rows, previous)
-    return Outcome(
-        rows=order_rows(query, rows), latest_received=latest_received(client, prefix, query)
-    )
+    # the freshness search does not depend on the answer: it runs beside it
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="freshness") as beside:
+        latest = beside.submit(latest_received, client, prefix, query)
+        plans = planner.plans_for(client, prefix, query, rollups)
+        if plans is not None:
+            planned = planned_outcome(client, prefix, query, plans, None)
+            return replace(planned, latest_received=latest.result())
+        rows = _fetch(client, prefix, query, query.range)
+        if query.compare is not None:
+            previous = _fetch(client, prefix, query, query.compare.range)
+            rows = align(query, rows, previous)
+        return Outcome(rows=order_rows(query, rows), latest_received=latest.result())
 
 
 def planned_outcome(

@@ -3,7 +3,7 @@ a second run changes nothing; a late (or deleted) event changes exactly its buck
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from elasticsearch import Elasticsearch
 from metronome.config import RollupGroup
 from metronome.es.templates import install_templates
 from metronome.query.rollup_schema import Grain, floor_grain
-from metronome.rollups.compute import RollupWrite, rollup_range
+from metronome.rollups.compute import RollupWrite, _hours_cheaper, _Slice, rollup_range
 from tests.rollup_data import hits, remove, store, stored_rollups
 
 START = datetime(2026, 10, 30, tzinfo=UTC)
@@ -51,7 +51,7 @@ def found(
     for stored in stored_rollups(es, prefix).values():
         source = stored["_source"]
         rollup = source["rollup"]
-        if grain is not None and rollup["grain"] != grain:
+        if (grain is not None and rollup["grain"] != grain) or rollup["group"] != GROUP.name:
             continue
         key = (datetime.fromisoformat(source["@timestamp"]).isoformat(), source["site"],
                source.get("event"), source.get("format"), source["bot"],
@@ -125,7 +125,9 @@ def test_days_summed_from_the_hour_rollups_are_the_days_the_raw_events_make(
     rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END)
     from_raw = rollup_range(es, index_prefix, "hits", GROUP, "day", START, END)
     before = stored_rollups(es, index_prefix)
-    from_hours = rollup_range(es, index_prefix, "hits", GROUP, "day", START, END, from_hours=True)
+    from_hours = rollup_range(
+        es, index_prefix, "hits", GROUP, "day", START, END, day_source="hours"
+    )
     # the very documents the raw events made: none rewritten
     assert from_hours == RollupWrite(documents=from_raw.documents, written=0, deleted=0)
     assert stored_rollups(es, index_prefix) == before
@@ -136,12 +138,38 @@ def test_days_summed_from_the_hour_rollups_are_the_days_the_raw_events_make(
     store(es, index_prefix, "hits", [late])
     remove(es, index_prefix, "hits", alone)
     rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END)
-    rollup_range(es, index_prefix, "hits", GROUP, "day", START, END, from_hours=True)
+    rollup_range(es, index_prefix, "hits", GROUP, "day", START, END, day_source="hours")
     remaining = [d for d in documents if d is not alone] + [late]
     assert found(es, index_prefix, "day") == expected(remaining, "day")
     assert found(es, index_prefix, "hour") == expected(remaining, "hour")
     with pytest.raises(ValueError, match="only day buckets"):
-        rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END, from_hours=True)
+        rollup_range(es, index_prefix, "hits", GROUP, "hour", START, END, day_source="hours")
+
+
+def test_days_are_summed_from_hours_only_where_the_hours_are_much_fewer_than_the_events(
+    es: Elasticsearch, index_prefix: str
+) -> None:
+    install_templates(es, index_prefix)
+    documents = hits(4000, START, timedelta(days=1), seed=3)
+    store(es, index_prefix, "hits", documents)
+    few = RollupGroup(name="events", dimensions=("event",))  # a few hour documents
+    for group in (few, GROUP):
+        rollup_range(es, index_prefix, "hits", group, "hour", START, END)
+    day = (index_prefix, "hits", "day", START, START + timedelta(days=1))
+    assert _hours_cheaper(es, _Slice(day[0], day[1], few, "day", day[3], day[4]))
+    # the four dimensions make nearly a document per event: the raw events are read
+    assert not _hours_cheaper(es, _Slice(day[0], day[1], GROUP, "day", day[3], day[4]))
+    for group in (few, GROUP):
+        cheaper = rollup_range(es, index_prefix, "hits", group, "day", START, END,
+                               day_source="cheaper")  # fmt: skip
+        assert cheaper.written == cheaper.documents > 0
+    assert found(es, index_prefix, "day") == expected(documents, "day")
+    by_event: dict[Any, int] = defaultdict(int)
+    for stored in stored_rollups(es, index_prefix).values():
+        source = stored["_source"]
+        if (source["rollup"]["group"], source["rollup"]["grain"]) == ("events", "day"):
+            by_event[(source["site"], source.get("event"))] += source["_doc_count"]
+    assert by_event == Counter((d["site"], d.get("event")) for d in documents)
 
 
 def test_a_range_must_start_and_end_on_its_grain(es: Elasticsearch, index_prefix: str) -> None:
