@@ -30,7 +30,6 @@ import secrets
 import statistics
 import sys
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +117,7 @@ class DashboardBrowserBench(ServerBench):
 
     def load(self, prefix: str) -> dict[str, Any]:
         args = self.args
-        corpus = SyntheticHits(
-            docs=args.docs,
-            days=args.days,
-            items=args.items,
-            pages=args.referrer_pages,
-            end=datetime.now(UTC),
-            seed=args.seed,
-        )
-        return corpus.load(self.client, prefix)
+        return SyntheticHits.from_args(args).load(self.client, prefix)
 
     def create_baseline(self, base: str, key: str) -> None:
         headers = {"Authorization": f"Bearer {key}"}

@@ -235,6 +235,20 @@ class SyntheticHits:
         self.agent_cum = _cumulative(AGENT_WEIGHTS)
         self.days = self._allocate(days, today_ms, end_ms)
 
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **options: Any) -> SyntheticHits:
+        """The corpus a bench's ``--docs``, ``--days``, ``--items``, ``--referrer-pages`` and
+        ``--seed`` describe, ending now."""
+        return cls(
+            docs=args.docs,
+            days=args.days,
+            items=args.items,
+            pages=args.referrer_pages,
+            end=datetime.now(UTC),
+            seed=args.seed,
+            **options,
+        )
+
     @staticmethod
     def item_name(rank: int) -> str:
         return f"dataset-{rank:05d}"
@@ -990,15 +1004,7 @@ class QueryBench(ServerBench):
             start, end = self.existing_range()
             popular = SyntheticHits.item_name(args.tock_rank - 1)
         else:
-            corpus = SyntheticHits(
-                docs=args.docs,
-                days=args.days,
-                items=args.items,
-                pages=args.referrer_pages,
-                end=datetime.now(UTC),
-                seed=args.seed,
-                zipf_exponent=args.zipf,
-            )
+            corpus = SyntheticHits.from_args(args, zipf_exponent=args.zipf)
             load = self.load(corpus)
             start, end = corpus.start, corpus.end + timedelta(seconds=1)
             popular = corpus.item_name(args.tock_rank - 1)

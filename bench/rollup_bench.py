@@ -220,15 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         loaded: dict[str, Any] | None = None
         built: dict[str, Any] | None = None
         if not args.skip_load:
-            corpus = SyntheticHits(
-                docs=args.docs,
-                days=args.days,
-                items=args.items,
-                pages=args.referrer_pages,
-                end=datetime.now(UTC),
-                seed=args.seed,
-            )
-            loaded = corpus.load(client, prefix)
+            loaded = SyntheticHits.from_args(args).load(client, prefix)
             built = build_rollups(client, prefix, args.days, settings)
         else:  # the hours and days ended since the run that loaded them
             catch_up(client, prefix, settings)

@@ -62,15 +62,7 @@ def say(message: str) -> None:
 
 
 def load(client: Elasticsearch, prefix: str, args: argparse.Namespace) -> dict[str, Any]:
-    corpus = SyntheticHits(
-        docs=args.docs,
-        days=args.days,
-        items=args.items,
-        pages=args.referrer_pages,
-        end=datetime.now(UTC),
-        seed=args.seed,
-    )
-    return corpus.load(client, prefix)
+    return SyntheticHits.from_args(args).load(client, prefix)
 
 
 def web_queries(fields: dict[str, Any], date_range: str) -> dict[str, list[Query]]:
