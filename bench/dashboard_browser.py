@@ -166,11 +166,7 @@ def drawn_at(page: Page) -> float:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser, add = bench_parser("Metronome dashboard in the browser")
-    add("--docs", type=int, default=500_000, help="synthetic hits to load")
-    add("--days", type=int, default=90, help="days the hits span, ending now")
-    add("--items", type=int, default=10_000)
-    add("--referrer-pages", type=int, default=2_000)
-    add("--seed", type=int, default=42)
+    SyntheticHits.add_options(add, docs=500_000, days=90, items=10_000, pages=2_000)
     add("--range", default="90d", help="the range of the web and one-widget cases")
     add("--loads", type=int, default=15, help="measured page loads per case")
     add("--warmup", type=int, default=2, help="loads per case before measuring")

@@ -235,6 +235,18 @@ class SyntheticHits:
         self.agent_cum = _cumulative(AGENT_WEIGHTS)
         self.days = self._allocate(days, today_ms, end_ms)
 
+    @staticmethod
+    def add_options(
+        add: Callable[..., Any], *, docs: int, days: int, items: int, pages: int
+    ) -> None:
+        """``--docs``, ``--days``, ``--items``, ``--referrer-pages`` and ``--seed`` with a
+        bench's defaults (what ``from_args`` reads)."""
+        add("--docs", type=int, default=docs, help="synthetic hits to load")
+        add("--days", type=int, default=days, help="days the hits span, ending now")
+        add("--items", type=int, default=items, help="distinct tracked ids (Zipf popularity)")
+        add("--referrer-pages", type=int, default=pages)
+        add("--seed", type=int, default=42)
+
     @classmethod
     def from_args(cls, args: argparse.Namespace, **options: Any) -> SyntheticHits:
         """The corpus a bench's ``--docs``, ``--days``, ``--items``, ``--referrer-pages`` and
@@ -1141,12 +1153,8 @@ def limits_note(report: dict[str, Any]) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser, add = bench_parser("Metronome query benchmark")
-    add("--docs", type=int, default=5_000_000, help="synthetic hits to load")
-    add("--days", type=int, default=365, help="days the hits span, ending now (one index each)")
-    add("--items", type=int, default=10_000, help="distinct tracked ids (Zipf popularity)")
-    add("--referrer-pages", type=int, default=2_000)
+    SyntheticHits.add_options(add, docs=5_000_000, days=365, items=10_000, pages=2_000)
     add("--zipf", type=float, default=1.0, help="Zipf exponent of item popularity")
-    add("--seed", type=int, default=42)
     add("--bulk-chunk", type=int, default=5000, help="documents per _bulk request")
     add("--bulk-threads", type=int, default=2, help="parallel_bulk threads")
     add("--bulk-ids", choices=("same", "auto"), default="same",

@@ -83,36 +83,24 @@ def rollup_settings(names: str | None) -> RollupSettings:
 
 
 def build_rollups(
-    client: Elasticsearch, prefix: str, days: int, settings: RollupSettings
+    client: Elasticsearch, prefix: str, start: datetime, settings: RollupSettings
 ) -> dict[str, Any]:
-    """The hits groups at both grains over the data's range, and the watermarks."""
+    """The hits groups at both grains from ``start`` to the last whole hour and day, and the
+    watermarks."""
     groups = settings.groups_of("hits")
     now = datetime.now(UTC)
-    start = floor_grain(now - timedelta(days=days + 1), "day")
-    ends = {"hour": floor_grain(now, "hour"), "day": floor_grain(now, "day")}
     report: dict[str, Any] = {}
     for grain in GRAINS:
+        end = floor_grain(now, grain)
         started = time.monotonic()
         total = RollupWrite()
         for group in groups:
-            total += rollup_range(client, prefix, "hits", group, grain, start, ends[grain])
+            total += rollup_range(client, prefix, "hits", group, grain, start, end)
         seconds = time.monotonic() - started
-        write_watermark(client, prefix, Watermark.of_groups("hits", grain, ends[grain], groups))
+        write_watermark(client, prefix, Watermark.of_groups("hits", grain, end, groups))
         report[grain] = {"seconds": round(seconds, 1), "documents": total.documents}
         say(f"{grain} rollups: {total.documents:,} documents in {seconds:.1f} s")
     return report
-
-
-def catch_up(client: Elasticsearch, prefix: str, settings: RollupSettings) -> None:
-    """The buckets that ended since the rollups were built, as the job would have done (the
-    data ends where that run started, so they hold nothing new), and the watermarks now."""
-    groups = settings.groups_of("hits")
-    now = datetime.now(UTC)
-    for grain in GRAINS:
-        end = floor_grain(now, grain)
-        for group in groups:
-            rollup_range(client, prefix, "hits", group, grain, end - timedelta(days=2), end)
-        write_watermark(client, prefix, Watermark.of_groups("hits", grain, end, groups))
 
 
 SOURCES: tuple[DaySource, ...] = ("raw", "hours", "cheaper")
@@ -221,9 +209,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         built: dict[str, Any] | None = None
         if not args.skip_load:
             loaded = SyntheticHits.from_args(args).load(client, prefix)
-            built = build_rollups(client, prefix, args.days, settings)
-        else:  # the hours and days ended since the run that loaded them
-            catch_up(client, prefix, settings)
+            start = floor_grain(datetime.now(UTC) - timedelta(days=args.days + 1), "day")
+            built = build_rollups(client, prefix, start, settings)
+        else:  # the hours and days ended since the run that loaded them (nothing new in them)
+            today = floor_grain(datetime.now(UTC), "day")
+            build_rollups(client, prefix, today - timedelta(days=2), settings)
         return {
             "bench": "rollups",
             "machine": machine(),
@@ -238,7 +228,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             else None,
         }
     finally:
-        if not args.keep:
+        if not args.skip_load and not args.keep:
             delete_indices(client, prefix)
         client.close()
         if node is not None:
@@ -248,11 +238,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--docs", type=int, default=500_000)
-    add("--days", type=int, default=365)
-    add("--items", type=int, default=1_000)
-    add("--referrer-pages", type=int, default=300)
-    add("--seed", type=int, default=42)
+    SyntheticHits.add_options(add, docs=500_000, days=365, items=1_000, pages=300)
     add("--runs", type=int, default=15)
     add("--es-url", default=None, help="a running cluster instead of a new node")
     add("--es-heap", default="1g")

@@ -200,11 +200,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--docs", type=int, default=300_000)
-    add("--days", type=int, default=90)
-    add("--items", type=int, default=1_000)
-    add("--referrer-pages", type=int, default=300)
-    add("--seed", type=int, default=42)
+    SyntheticHits.add_options(add, docs=300_000, days=90, items=1_000, pages=300)
     add("--ranges", nargs="+", default=["7d", "90d"])
     add("--runs", type=int, default=7)
     add("--warmup", type=int, default=1)

@@ -37,6 +37,7 @@ from typing import Any, Literal
 from elasticsearch import Elasticsearch, NotFoundError
 
 from metronome.config.rollups import RollupGroup
+from metronome.es.naming import MAX_NAMED_CHARS
 
 Grain = Literal["hour", "day"]
 GRAINS: tuple[Grain, ...] = ("hour", "day")
@@ -45,9 +46,6 @@ MEASURE_PARTS = ("sum", "min", "max", "count")
 DOC_COUNT = "_doc_count"
 GROUP_FIELD = "rollup.group"
 KEY_FIELD = "rollup.key"
-# a read of more years names the wildcard of the stream's rollups (Elasticsearch refuses a
-# request line over 4 KB, and index names travel in it)
-MAX_NAMED_YEARS = 50
 
 
 def rollup_index(prefix: str, stream: str, grain: Grain, bucket_start: datetime) -> str:
@@ -65,11 +63,11 @@ def rollup_indices(prefix: str, stream: str, grain: Grain, start: datetime, end:
     them with ``ignore_unavailable``: a year without data has no index)."""
     first, last = _utc(start).year, (_utc(end) - timedelta(microseconds=1)).year
     last = max(last, first)
-    if last - first >= MAX_NAMED_YEARS:  # names in a URL: keep the request line short
-        return rollup_pattern(prefix, stream, grain)
-    return ",".join(
+    named = ",".join(
         f"{prefix}-rollup.{grain}.{stream}-{year:04d}" for year in range(first, last + 1)
     )
+    # names travel in the search's URL: past the limit a read names the wildcard
+    return rollup_pattern(prefix, stream, grain) if len(named) > MAX_NAMED_CHARS else named
 
 
 def state_index(prefix: str) -> str:

@@ -38,6 +38,7 @@ from metronome.es.naming import indices_for_range
 from metronome.query.rollup_schema import (
     GROUP_FIELD,
     KEY_FIELD,
+    MEASURE_PARTS,
     Grain,
     MeasureValues,
     is_aligned,
@@ -181,16 +182,13 @@ def measure_aggs(group: RollupGroup, *, from_hours: bool = False) -> dict[str, A
     of the parts the hour rollup documents hold."""
     aggs: dict[str, Any] = {}
     for position, name in enumerate(group.measures):
-        if from_hours:
-            aggs[f"sum{position}"] = {"sum": {"field": measure_field("sum", name)}}
-            aggs[f"min{position}"] = {"min": {"field": measure_field("min", name)}}
-            aggs[f"max{position}"] = {"max": {"field": measure_field("max", name)}}
-            aggs[f"count{position}"] = {"sum": {"field": measure_field("count", name)}}
-        else:
-            aggs[f"sum{position}"] = {"sum": {"field": name}}
-            aggs[f"min{position}"] = {"min": {"field": name}}
-            aggs[f"max{position}"] = {"max": {"field": name}}
-            aggs[f"count{position}"] = {"value_count": {"field": name}}
+        fields = {part: measure_field(part, name) if from_hours else name for part in MEASURE_PARTS}
+        aggs[f"sum{position}"] = {"sum": {"field": fields["sum"]}}
+        aggs[f"min{position}"] = {"min": {"field": fields["min"]}}
+        aggs[f"max{position}"] = {"max": {"field": fields["max"]}}
+        # the hours' counts add up; raw values are counted
+        counting = "sum" if from_hours else "value_count"
+        aggs[f"count{position}"] = {counting: {"field": fields["count"]}}
     return aggs
 
 
